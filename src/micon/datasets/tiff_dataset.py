@@ -1,0 +1,149 @@
+"""A Kedro dataset holding one image (2-D or N-D array) in a TIFF file, read and written with tifffile."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from copy import deepcopy
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+import numpy as np
+import tifffile
+from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
+
+
+class TiffImageDataset(AbstractDataset[np.ndarray, np.ndarray]):
+    """Load and save one image as a TIFF file on any fsspec filesystem.
+
+    ``load`` returns the array as stored (a single-channel Cell Painting field is 2-D ``(H, W)``
+    uint16). ``save`` encodes the array in memory, writes it to a hidden temporary sibling and
+    moves that onto the target, so a reader never sees a half-written TIFF.
+
+    The dataset is meant as the inner dataset of a ``PartitionedDataset`` whose partition ids are
+    image keys (``"<path>/<file>.tiff"``), which is why it sets no ``filename_suffix`` of its own.
+
+    Examples:
+        Using the YAML API:
+
+        ```yaml
+        field_images:
+          type: partitions.PartitionedDataset
+          path: data/01_raw/images
+          dataset:
+            type: micon.datasets.TiffImageDataset
+            save_args:
+              compression: zlib
+        ```
+
+        Using the Python API:
+
+        >>> import numpy as np
+        >>> dataset = TiffImageDataset(filepath=tmp_path / "a.tiff")
+        >>> dataset.save(np.zeros((4, 4), dtype=np.uint16))
+        >>> dataset.load().shape
+        (4, 4)
+    """
+
+    DEFAULT_LOAD_ARGS: dict[str, Any] = {}
+    DEFAULT_SAVE_ARGS: dict[str, Any] = {}
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        filepath: str | os.PathLike,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create a dataset for one TIFF file.
+
+        Args:
+            filepath: Path of the TIFF file, optionally prefixed with an fsspec protocol (``s3://``).
+            load_args: Keyword arguments for ``tifffile.imread`` (e.g. ``key`` for a page).
+            save_args: Keyword arguments for ``tifffile.imwrite`` (e.g. ``compression``).
+            credentials: Credentials for the filesystem (passed to ``fsspec.filesystem``).
+            fs_args: Extra arguments for the filesystem constructor.
+            metadata: Arbitrary metadata, ignored by Kedro.
+        """
+        _fs_args = deepcopy(fs_args) or {}
+        _credentials = deepcopy(credentials) or {}
+        protocol, path = get_protocol_and_path(filepath)
+        if protocol == "file":
+            _fs_args.setdefault("auto_mkdir", True)
+        self._protocol = protocol
+        self._filepath = PurePosixPath(path)
+        self._fs = fsspec.filesystem(protocol, **_credentials, **_fs_args)
+        self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
+        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": self._filepath,
+            "protocol": self._protocol,
+            "load_args": self._load_args,
+            "save_args": self._save_args,
+        }
+
+    def load(self) -> np.ndarray:
+        """Read the TIFF file.
+
+        Returns:
+            The stored array, in its stored dtype and shape.
+
+        Raises:
+            DatasetError: The file is missing or is not a readable TIFF (names the path).
+        """
+        load_path = get_filepath_str(self._filepath, self._protocol)
+        try:
+            with self._fs.open(load_path, mode="rb") as fs_file:
+                return np.asarray(tifffile.imread(fs_file, **self._load_args))
+        except Exception as exc:  # IO boundary: any reader failure becomes a DatasetError naming the file
+            raise DatasetError(f"Cannot read TIFF image '{load_path}': {type(exc).__name__}: {exc}") from exc
+
+    def save(self, data: np.ndarray) -> None:
+        """Write ``data`` as a TIFF file atomically (temporary sibling, then move).
+
+        Args:
+            data: The image, at least 2-D.
+
+        Raises:
+            DatasetError: ``data`` is not an array of at least 2 dimensions, or writing failed.
+        """
+        save_path = get_filepath_str(self._filepath, self._protocol)
+        if not isinstance(data, np.ndarray) or data.ndim < 2:  # noqa: PLR2004
+            raise DatasetError(
+                f"TiffImageDataset '{save_path}' saves a numpy array of >= 2 dimensions; "
+                f"got {type(data).__name__} with shape {getattr(data, 'shape', None)}"
+            )
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, data, **self._save_args)
+        tmp_path = f"{self._filepath.parent.as_posix()}/.{self._filepath.name}.{uuid.uuid4().hex}.partial"
+        tmp_path = get_filepath_str(PurePosixPath(tmp_path), self._protocol)
+        try:
+            with self._fs.open(tmp_path, mode="wb") as fs_file:
+                fs_file.write(buffer.getbuffer())
+            self._fs.mv(tmp_path, save_path)
+        except BaseException as exc:
+            if self._fs.exists(tmp_path):
+                self._fs.rm(tmp_path)
+            if isinstance(exc, Exception):
+                raise DatasetError(f"Cannot write TIFF image '{save_path}': {exc}") from exc
+            raise
+        self._invalidate_cache()
+
+    def _exists(self) -> bool:
+        return bool(self._fs.exists(get_filepath_str(self._filepath, self._protocol)))
+
+    def _release(self) -> None:
+        super()._release()
+        self._invalidate_cache()
+
+    def _invalidate_cache(self) -> None:
+        """Invalidate the filesystem's listing cache for this file."""
+        self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))

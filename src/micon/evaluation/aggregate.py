@@ -1,0 +1,100 @@
+"""Aggregate per-crop embeddings into well profiles (pycytominer.aggregate)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pycytominer
+
+from micon import schema
+from micon.errors import InvalidConfigError, InvalidInputError
+from micon.evaluation._checks import require_features, require_metadata
+
+logger = logging.getLogger(__name__)
+
+# Metadata that describes a single crop, never a well, even when it happens to be constant within one.
+_PER_CROP_COLUMNS: tuple[str, ...] = (schema.CROP_ID, schema.SITE, schema.CELL_X, schema.CELL_Y)
+_OPERATIONS: tuple[str, ...] = ("mean", "median")
+
+
+def aggregate_to_wells(
+    crops: pd.DataFrame, *, operation: Literal["mean", "median"] = "mean"
+) -> pd.DataFrame:
+    """Aggregate crop embeddings to one profile per well.
+
+    Features are aggregated by ``pycytominer.aggregate`` over the strata ``schema.WELL_KEY``. The cell
+    count is the number of crops of a well (``groupby().size()``, so it does not depend on a crop-id
+    column being present, unlike pycytominer's ``compute_object_count``). Every ``Metadata_*`` column
+    that is constant within each well is carried over (Source, Batch, Plate, PlateType, Well, JCP2022,
+    StandardSMILES, StandardInChIKey, IsControl, Split); per-crop columns (CropID, Site, CellX, CellY)
+    and any other column that varies within a well are dropped.
+
+    Args:
+        crops: One row per crop: ``Metadata_*`` columns (at least ``schema.WELL_KEY``) plus float
+            feature columns (``emb_0000`` ...).
+        operation: ``"mean"`` (the MICON reference code) or ``"median"``.
+
+    Returns:
+        One row per well, sorted by ``schema.WELL_KEY``: the well-level metadata columns in their input
+        order, ``schema.CELL_COUNT`` (int64) and the aggregated features (float32 for float32 input,
+        else float64).
+
+    Raises:
+        InvalidConfigError: ``operation`` is not ``"mean"`` or ``"median"``.
+        InvalidInputError: ``crops`` is empty or has no feature column, or a well key is missing.
+        MissingColumnsError: A ``schema.WELL_KEY`` column is absent.
+        InvalidFeaturesError: A feature is NaN or inf (names the column and the first crop's well).
+    """
+    if operation not in _OPERATIONS:
+        raise InvalidConfigError(f"aggregation operation {operation!r} is not one of {list(_OPERATIONS)}")
+    if crops.empty:
+        raise InvalidInputError("crop embeddings are empty; nothing to aggregate")
+    strata = list(schema.WELL_KEY)
+    require_metadata(crops, strata, table_name="crop embeddings")
+    features = schema.feature_columns(crops.columns)
+    require_features(crops, features, table_name="crop embeddings")
+
+    well_metadata = _well_level_metadata(crops, strata)
+    counts = crops.groupby(strata, sort=False).size().rename(schema.CELL_COUNT).reset_index()
+    aggregated = pycytominer.aggregate(
+        population_df=crops.loc[:, [*strata, *features]],
+        strata=strata,
+        features=features,
+        operation=operation,
+        output_file=None,
+    )
+    profiles = well_metadata.merge(counts, on=strata, how="inner", validate="one_to_one").merge(
+        aggregated, on=strata, how="inner", validate="one_to_one"
+    )
+    profiles = profiles.sort_values(strata, kind="stable").reset_index(drop=True)
+    dtype = np.result_type(np.float32, *[crops[c].dtype for c in features])
+    profiles[features] = profiles[features].astype(dtype)
+    profiles[schema.CELL_COUNT] = profiles[schema.CELL_COUNT].astype(np.int64)
+
+    n_wells = well_metadata.shape[0]
+    if len(profiles) != n_wells:
+        raise InvalidInputError(
+            f"aggregate_to_wells produced {len(profiles)} rows for {n_wells} wells; this is likely a bug"
+        )
+    logger.info("aggregated %d crops into %d wells (%s)", len(crops), n_wells, operation)
+    return profiles
+
+
+def _well_level_metadata(crops: pd.DataFrame, strata: list[str]) -> pd.DataFrame:
+    """Return one row per well with the metadata columns that are constant within every well."""
+    candidates = [
+        c for c in schema.metadata_columns(crops.columns) if c not in strata and c not in _PER_CROP_COLUMNS
+    ]
+    if candidates:
+        n_unique = crops.groupby(strata, sort=False)[candidates].nunique(dropna=False)
+        varying = [c for c in candidates if (n_unique[c] > 1).any()]
+    else:
+        varying = []
+    if varying:
+        logger.info("dropping metadata that varies within a well: %s", varying)
+    keep = [c for c in schema.metadata_columns(crops.columns) if c in strata or c in candidates]
+    keep = [c for c in keep if c not in varying]
+    return crops.loc[:, keep].drop_duplicates(subset=strata, keep="first")

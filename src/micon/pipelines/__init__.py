@@ -1,0 +1,1 @@
+"""Kedro pipelines: synthetic, data_engineering, modeling, reporting."""

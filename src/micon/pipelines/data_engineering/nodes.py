@@ -1,0 +1,67 @@
+"""Nodes of the data_engineering pipeline: metadata joins, SMILES standardisation, splits, crops."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from micon import schema
+from micon.chem.standardize import StandardizationConfig, standardize_compounds
+from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
+from micon.metadata.joins import join_well_metadata
+from micon.metadata.load_data import join_image_index
+from micon.metadata.splits import SplitConfig, assign_splits, split_summary
+
+logger = logging.getLogger(__name__)
+
+
+def standardize_compound_table(
+    compound_table: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Standardise each compound's SMILES; rows RDKit cannot use go to quarantine."""
+    accepted, quarantined = standardize_compounds(compound_table, StandardizationConfig(**params))
+    logger.info("standardised %d compounds, quarantined %d", len(accepted), len(quarantined))
+    return accepted, quarantined
+
+
+def join_wells(
+    plate_table: pd.DataFrame, well_table: pd.DataFrame, standardized_compounds: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join wells with their plate and standardised compound; orphan wells go to quarantine."""
+    joined, quarantined = join_well_metadata(plate_table, well_table, standardized_compounds)
+    logger.info("joined %d wells, quarantined %d", len(joined), len(quarantined))
+    return joined, quarantined
+
+
+def split_wells(joined_wells: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Assign each well to train/val/test (held-out batches) or an out-of-distribution split."""
+    well_metadata = assign_splits(joined_wells, SplitConfig(**params))
+    logger.info("wells per split and source:\n%s", split_summary(well_metadata).to_string())
+    return well_metadata
+
+
+def join_sites(image_index: pd.DataFrame, well_metadata: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach well metadata to each imaged site; sites of unaccepted wells go to quarantine."""
+    sites, quarantined = join_image_index(image_index, well_metadata, channels=schema.CHANNELS)
+    logger.info("%d sites to process, quarantined %d", len(sites), len(quarantined))
+    return sites, quarantined
+
+
+def extract_cell_crops(
+    site_table: pd.DataFrame,
+    field_images: Mapping[str, Callable[[], np.ndarray]],
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Detect nuclei on the DNA channel and cut one fixed-size crop per cell."""
+    extraction = extract_crop_table(
+        site_table, field_images, CropExtractionConfig(**params), channels=schema.CHANNELS
+    )
+    logger.info(
+        "extracted %d crops from %d sites; quarantined %d sites",
+        len(extraction.crop_index), len(extraction.site_summary), len(extraction.quarantine),
+    )
+    return extraction.crop_index, extraction.crops, extraction.quarantine, extraction.site_summary

@@ -1,0 +1,43 @@
+"""Wiring of the data_engineering pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import extract_cell_crops, join_sites, join_wells, split_wells, standardize_compound_table
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the pipeline from raw JUMP-layout tables and fields to the crop store and crop index."""
+    return Pipeline(
+        [
+            Node(
+                standardize_compound_table,
+                ["compound_table", "params:data_engineering.standardization"],
+                ["standardized_compounds", "standardization_quarantine"],
+                name="standardize_compound_table",
+            ),
+            Node(
+                join_wells,
+                ["plate_table", "well_table", "standardized_compounds"],
+                ["joined_wells", "well_join_quarantine"],
+                name="join_wells",
+            ),
+            Node(
+                split_wells,
+                ["joined_wells", "params:data_engineering.splits"],
+                "well_metadata",
+                name="split_wells",
+            ),
+            Node(
+                join_sites,
+                ["image_index", "well_metadata"],
+                ["site_table", "site_join_quarantine"],
+                name="join_sites",
+            ),
+            Node(
+                extract_cell_crops,
+                ["site_table", "field_images", "params:data_engineering.crops"],
+                ["crop_index", "crop_store", "crop_extraction_quarantine", "site_summary"],
+                name="extract_cell_crops",
+            ),
+        ]
+    )

@@ -1,0 +1,20 @@
+"""Wiring of the synthetic pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import generate_synthetic_screen
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the pipeline that writes the embedded default screen to ``data/01_raw/synthetic``."""
+    return Pipeline(
+        [
+            Node(
+                generate_synthetic_screen,
+                "params:synthetic",
+                ["plate_table", "well_table", "compound_table", "image_index", "field_images",
+                 "synthetic_phenotypes"],
+                name="generate_synthetic_screen",
+            )
+        ]
+    )
