@@ -118,7 +118,8 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
         unknown = sorted(set(self._save_args) - set(self.DEFAULT_SAVE_ARGS))
         if unknown:
             raise DatasetError(
-                f"CropStoreDataset '{path}': unknown save_args {unknown}; known: {sorted(self.DEFAULT_SAVE_ARGS)}"
+                f"CropStoreDataset '{path}': unknown save_args {unknown}; "
+                f"known: {sorted(self.DEFAULT_SAVE_ARGS)}"
             )
         chunk_bytes = self._save_args["write_chunk_bytes"]
         if not isinstance(chunk_bytes, int) or chunk_bytes <= 0:
@@ -248,10 +249,17 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
 
         Raises:
             DatasetError: A chunk is not uint16, not 4-D, or disagrees on ``(C, H, W)`` or on the
-                configured channel count; the save version already exists; writing failed. Nothing
+                configured channel count; the save version already exists; an unversioned store
+                already sits at the root of a versioned dataset; writing failed. Nothing
                 is left at the path or its ``.partial`` sibling after a failure.
         """
         store_path = get_filepath_str(self._get_save_path(), self._protocol)
+        root = get_filepath_str(self._filepath, self._protocol)
+        if self._version and self._fs.exists(f"{root}/{COMPLETE_MARKER}"):
+            raise DatasetError(
+                f"Cannot save a versioned crop store into '{root}': an unversioned store is already there; "
+                "move it into a version folder or delete it"
+            )
         partial_path = store_path + PARTIAL_SUFFIX
         if self._fs.exists(partial_path):  # left by a killed process: never appended to
             self._fs.rm(partial_path, recursive=True)

@@ -1,0 +1,254 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kedro.io.core import DatasetError, Version
+
+from micon.datasets import CropStoreDataset
+
+CHANNELS = ["AGP", "DNA", "ER", "Mito", "RNA"]
+
+
+@pytest.fixture
+def crops() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 65535, size=(7, 5, 6, 6), dtype=np.uint16)
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> str:
+    return (tmp_path / "crop_store").as_posix()
+
+
+@pytest.fixture
+def crop_store(store_path) -> CropStoreDataset:
+    return CropStoreDataset(filepath=store_path, channels=CHANNELS)
+
+
+@pytest.fixture
+def versioned_crop_store(store_path, load_version, save_version) -> CropStoreDataset:
+    return CropStoreDataset(
+        filepath=store_path, channels=CHANNELS, version=Version(load_version, save_version)
+    )
+
+
+@pytest.fixture(params=[None])
+def load_version(request):
+    return request.param
+
+
+@pytest.fixture(params=[None])
+def save_version(request):
+    return request.param
+
+
+def _chunks_then_fail(crops: np.ndarray):
+    yield crops[:3]
+    raise RuntimeError("renderer crashed")
+
+
+class TestCropStoreDataset:
+    def test_save_and_load(self, crop_store, crops, store_path):
+        crop_store.save(crops)
+        loaded = crop_store.load()
+        assert isinstance(loaded, np.memmap)
+        assert loaded.shape == crops.shape
+        assert loaded.dtype == np.uint16
+        np.testing.assert_array_equal(loaded, crops)
+        assert sorted(p.name for p in Path(store_path).iterdir()) == ["_COMPLETE", "crops.u16", "meta.json"]
+        meta = json.loads((Path(store_path) / "meta.json").read_text())
+        assert meta == {"shape": [7, 5, 6, 6], "dtype": "uint16", "channels": CHANNELS}
+
+    def test_load_is_read_only_memmap(self, crop_store, crops):
+        crop_store.save(crops)
+        loaded = crop_store.load()
+        assert isinstance(loaded, np.memmap)
+        assert loaded.mode == "r"
+        assert not loaded.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            loaded[0, 0, 0, 0] = 1
+
+    def test_save_iterable_of_chunks(self, crop_store, crops):
+        crop_store.save(iter([crops[:2], crops[2:2], crops[2:]]))
+        np.testing.assert_array_equal(crop_store.load(), crops)
+
+    def test_save_in_small_write_blocks(self, store_path, crops):
+        dataset = CropStoreDataset(filepath=store_path, save_args={"write_chunk_bytes": 100})
+        dataset.save(crops[:, :, ::-1])  # non-contiguous view
+        np.testing.assert_array_equal(dataset.load(), crops[:, :, ::-1])
+
+    def test_save_empty_array(self, crop_store):
+        crop_store.save(np.zeros((0, 5, 6, 6), dtype=np.uint16))
+        loaded = crop_store.load()
+        assert loaded.shape == (0, 5, 6, 6)
+        assert not loaded.flags.writeable
+
+    def test_save_empty_iterable_raises(self, crop_store, store_path):
+        with pytest.raises(DatasetError, match="no chunk"):
+            crop_store.save(iter([]))
+        assert not Path(store_path).exists()
+
+    def test_exists(self, crop_store, crops):
+        assert not crop_store.exists()
+        crop_store.save(crops)
+        assert crop_store.exists()
+
+    def test_overwrite_unversioned(self, crop_store, crops, tmp_path):
+        crop_store.save(crops)
+        crop_store.save(crops[:2])
+        assert crop_store.load().shape == (2, 5, 6, 6)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["crop_store"]
+
+    @pytest.mark.parametrize(
+        ("bad", "match"),
+        [
+            (np.zeros((2, 5, 6, 6), dtype=np.float32), "float32"),
+            (np.zeros((5, 6, 6), dtype=np.uint16), "N, C, H, W"),
+            (np.zeros((2, 3, 6, 6), dtype=np.uint16), "3 channels"),
+            ([[1, 2]], "list"),
+        ],
+    )
+    def test_save_invalid_chunk_raises(self, crop_store, store_path, bad, match):
+        with pytest.raises(DatasetError, match=match):
+            crop_store.save(bad if isinstance(bad, np.ndarray) else iter(bad))
+        assert not Path(store_path).exists()
+        assert not Path(store_path + ".partial").exists()
+
+    def test_save_inconsistent_chunks_raises(self, crop_store, crops, store_path):
+        with pytest.raises(DatasetError, match=r"chunk 1 has \(C, H, W\)"):
+            crop_store.save([crops[:2], crops[2:, :, :4, :4]])
+        assert not Path(store_path).exists()
+
+    def test_interrupted_save_leaves_nothing(self, crop_store, crops, store_path):
+        with pytest.raises(DatasetError, match="renderer crashed"):
+            crop_store.save(_chunks_then_fail(crops))
+        assert not Path(store_path).exists()
+        assert not Path(store_path + ".partial").exists()
+        assert not crop_store.exists()
+
+    def test_stale_partial_is_replaced(self, crop_store, crops, store_path):
+        stale = Path(store_path + ".partial")
+        stale.mkdir(parents=True)
+        (stale / "crops.u16").write_bytes(b"\x01\x02" * 999)
+        crop_store.save(crops)
+        np.testing.assert_array_equal(crop_store.load(), crops)
+        assert not stale.exists()
+
+    def test_load_missing_marker_names_path(self, crop_store, crops, store_path):
+        crop_store.save(crops)
+        (Path(store_path) / "_COMPLETE").unlink()
+        assert not crop_store.exists()
+        with pytest.raises(DatasetError, match=r"crop_store.*_COMPLETE"):
+            crop_store.load()
+
+    def test_load_size_mismatch_raises(self, crop_store, crops, store_path):
+        crop_store.save(crops)
+        with open(Path(store_path) / "crops.u16", "ab") as handle:
+            handle.write(b"\x00\x00")
+        with pytest.raises(DatasetError, match="bytes"):
+            crop_store.load()
+
+    def test_preview(self, crop_store, crops):
+        crop_store.save(crops)
+        preview = json.loads(crop_store.preview())
+        assert preview == {"count": 7, "shape": [7, 5, 6, 6], "dtype": "uint16", "channels": CHANNELS}
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"channels": []}, "channels"),
+            ({"save_args": {"bogus": 1}}, "bogus"),
+            ({"save_args": {"write_chunk_bytes": 0}}, "write_chunk_bytes"),
+        ],
+    )
+    def test_invalid_arguments_raise(self, store_path, kwargs, match):
+        with pytest.raises(DatasetError, match=match):
+            CropStoreDataset(filepath=store_path, **kwargs)
+
+    def test_describe_in_repr(self, crop_store):
+        assert "crop_store" in str(crop_store)
+
+    def test_from_catalog_config(self, store_path, crops):
+        from kedro.io import DataCatalog
+
+        catalog = DataCatalog.from_config(
+            {
+                "crop_store": {
+                    "type": "micon.datasets.CropStoreDataset",
+                    "filepath": store_path,
+                    "versioned": True,
+                }
+            }
+        )
+        catalog.save("crop_store", crops)
+        np.testing.assert_array_equal(catalog.load("crop_store"), crops)
+
+
+class TestCropStoreDatasetVersioned:
+    def test_save_and_load(self, versioned_crop_store, crops, store_path):
+        versioned_crop_store.save(crops)
+        loaded = versioned_crop_store.load()
+        assert isinstance(loaded, np.memmap)
+        np.testing.assert_array_equal(loaded, crops)
+        (version_dir,) = Path(store_path).iterdir()
+        assert (version_dir / "crop_store" / "_COMPLETE").exists()
+
+    def test_no_versions(self, versioned_crop_store):
+        pattern = r"Did not find any versions for .*CropStoreDataset\(.+\)"
+        with pytest.raises(DatasetError, match=pattern):
+            versioned_crop_store.load()
+
+    def test_exists(self, versioned_crop_store, crops):
+        assert not versioned_crop_store.exists()
+        versioned_crop_store.save(crops)
+        assert versioned_crop_store.exists()
+
+    def test_prevent_overwrite(self, store_path, crops):
+        dataset = CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z"))
+        dataset.save(crops)
+        pattern = r"Save path \'.+\' for .*CropStoreDataset\(.+\) must not exist if versioning is enabled"
+        with pytest.raises(DatasetError, match=pattern):
+            dataset.save(crops)
+        np.testing.assert_array_equal(dataset.load(), crops)
+
+    @pytest.mark.parametrize("load_version", ["2019-01-01T23.59.59.999Z"], indirect=True)
+    @pytest.mark.parametrize("save_version", ["2019-01-02T00.00.00.000Z"], indirect=True)
+    def test_save_version_warning(self, versioned_crop_store, load_version, save_version, crops):
+        pattern = (
+            f"Save version '{save_version}' did not match load version '{load_version}' "
+            r"for .*CropStoreDataset\(.+\)"
+        )
+        with pytest.warns(UserWarning, match=pattern):
+            versioned_crop_store.save(crops)
+
+    def test_latest_version_is_loaded(self, store_path, crops):
+        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(crops)
+        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-02T00.00.00.000Z")).save(
+            crops[:1]
+        )
+        assert CropStoreDataset(filepath=store_path, version=Version(None, None)).load().shape[0] == 1
+        pinned = CropStoreDataset(filepath=store_path, version=Version("2024-01-01T00.00.00.000Z", None))
+        assert pinned.load().shape[0] == 7
+
+    def test_interrupted_save_leaves_no_loadable_version(self, versioned_crop_store, crops, store_path):
+        with pytest.raises(DatasetError, match="renderer crashed"):
+            versioned_crop_store.save(_chunks_then_fail(crops))
+        assert not versioned_crop_store.exists()
+        assert list(Path(store_path).rglob("*")) == []
+        with pytest.raises(DatasetError, match="Did not find any versions"):
+            CropStoreDataset(filepath=store_path, version=Version(None, None)).load()
+
+    def test_interrupted_save_keeps_earlier_version(self, store_path, crops):
+        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(crops)
+        failing = CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-02T00.00.00.000Z"))
+        with pytest.raises(DatasetError):
+            failing.save(_chunks_then_fail(crops))
+        latest = CropStoreDataset(filepath=store_path, version=Version(None, None))
+        np.testing.assert_array_equal(latest.load(), crops)
+        assert [p.name for p in Path(store_path).iterdir()] == ["2024-01-01T00.00.00.000Z"]
+
+    def test_versioning_existing_dataset(self, crop_store, versioned_crop_store, crops):
+        crop_store.save(crops)
+        assert crop_store.exists()
+        with pytest.raises(DatasetError, match="crop_store"):
+            versioned_crop_store.save(crops)

@@ -1,0 +1,86 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from micon.errors import InvalidConfigError, InvalidImageError
+from micon.imaging import NucleiConfig, detect_nuclei
+
+CENTRES = [(15.0, 15.0), (15.0, 45.0), (40.0, 30.0), (50.0, 10.0)]
+
+
+def test_detect_nuclei_separate_discs_finds_each_centroid(disc_image):
+    image = disc_image((64, 64), CENTRES, noise=20.0)
+    nuclei = detect_nuclei(image, NucleiConfig())
+    assert list(nuclei.columns) == ["y", "x", "area_px"]
+    assert len(nuclei) == len(CENTRES)
+    expected = np.array(sorted(CENTRES))
+    found = nuclei[["y", "x"]].to_numpy()
+    np.testing.assert_allclose(found, expected, atol=1.0)
+    assert (nuclei["area_px"].between(70, 100)).all()  # pi * 5^2 ~ 79 px
+
+
+def test_detect_nuclei_touching_discs_split_in_two(disc_image):
+    image = disc_image((40, 60), [(20.0, 24.0), (20.0, 35.0)], radius=6.0)
+    nuclei = detect_nuclei(image, NucleiConfig(gaussian_sigma_px=0.5))
+    assert len(nuclei) == 2
+    np.testing.assert_allclose(nuclei["y"], [20.0, 20.0], atol=1.0)
+    assert nuclei["x"].iloc[0] < 29.5 < nuclei["x"].iloc[1]
+
+
+def test_detect_nuclei_touching_discs_without_split_one_object(disc_image):
+    image = disc_image((40, 60), [(20.0, 24.0), (20.0, 35.0)], radius=6.0)
+    nuclei = detect_nuclei(image, NucleiConfig(gaussian_sigma_px=0.5, split_touching=False))
+    assert len(nuclei) == 1
+
+
+@pytest.mark.parametrize("value", [0, 1234])
+def test_detect_nuclei_blank_image_empty_table(value):
+    nuclei = detect_nuclei(np.full((32, 32), value, dtype=np.uint16), NucleiConfig())
+    assert isinstance(nuclei, pd.DataFrame)
+    assert nuclei.empty
+    assert list(nuclei.columns) == ["y", "x", "area_px"]
+
+
+def test_detect_nuclei_small_and_large_objects_dropped(disc_image):
+    image = disc_image((80, 80), [(20.0, 20.0)], radius=5.0)
+    image[60:62, 60:62] = 3000  # 4 px speck
+    nuclei = detect_nuclei(image, NucleiConfig(min_area_px=20, max_area_px=60))
+    assert nuclei.empty  # the disc (~79 px) is above max_area_px, the speck below min_area_px
+    nuclei = detect_nuclei(image, NucleiConfig(min_area_px=20, max_area_px=200))
+    assert len(nuclei) == 1
+
+
+def test_detect_nuclei_ring_holes_filled(disc_image):
+    image = disc_image((40, 40), [(20.0, 20.0)], radius=8.0)
+    yy, xx = np.mgrid[:40, :40]
+    image[(yy - 20) ** 2 + (xx - 20) ** 2 <= 9] = 100  # dark hole inside the nucleus
+    nuclei = detect_nuclei(image, NucleiConfig(gaussian_sigma_px=0.0))
+    assert len(nuclei) == 1
+    assert nuclei["area_px"].iloc[0] > 190  # hole filled: ~ pi * 8^2 = 201
+
+
+@pytest.mark.parametrize("shape", [(5, 32, 32), (32,)])
+def test_detect_nuclei_non_2d_raises(shape):
+    with pytest.raises(InvalidImageError, match=str(shape).replace("(", r"\(").replace(")", r"\)")):
+        detect_nuclei(np.zeros(shape, dtype=np.uint16), NucleiConfig())
+
+
+def test_detect_nuclei_nan_raises():
+    image = np.zeros((8, 8))
+    image[0, 0] = np.nan
+    with pytest.raises(InvalidImageError, match="NaN"):
+        detect_nuclei(image, NucleiConfig())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"gaussian_sigma_px": -1.0}, "gaussian_sigma_px"),
+        ({"min_area_px": 0}, "min_area_px"),
+        ({"min_area_px": 50, "max_area_px": 50}, "max_area_px"),
+        ({"min_distance_px": 0}, "min_distance_px"),
+    ],
+)
+def test_nuclei_config_invalid_value_raises(kwargs, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        NucleiConfig(**kwargs)
