@@ -1,1 +1,32 @@
-"""evaluation."""
+"""Evaluate image representations as image-based profiling does: wells, DMSO normalisation, retrieval."""
+
+from micon.evaluation.aggregate import aggregate_to_wells
+from micon.evaluation.metrics import RetrievalConfig, evaluate_profiles
+from micon.evaluation.normalize import (
+    NORMALIZATION_STEPS,
+    NormalizationConfig,
+    normalize_profiles,
+    robust_mad_normalize,
+    sphere_profiles,
+)
+from micon.evaluation.plots import plot_retrieval_comparison, plot_topk_curves, plot_training_history
+from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
+
+__all__ = [
+    "NORMALIZATION_STEPS",
+    "NormalizationConfig",
+    "RetrievalConfig",
+    "aggregate_to_wells",
+    "evaluate_profiles",
+    "normalize_profiles",
+    "plot_retrieval_comparison",
+    "plot_topk_curves",
+    "plot_training_history",
+    "replicate_map",
+    "retrieve_replicates",
+    "robust_mad_normalize",
+    "sphere_profiles",
+    "summarise_replicability",
+    "summarise_retrieval",
+]

@@ -13,7 +13,7 @@ from micon.quarantine import require_columns
 
 
 def describe_row(table: pd.DataFrame, position: int) -> str:
-    """Return ``Source=..., Plate=..., Well=...`` for the row at ``position`` (the well key columns present)."""
+    """Return ``Source=..., Plate=..., Well=...`` (the well key columns present) for row ``position``."""
     row = table.iloc[position]
     parts = [f"{c.removeprefix('Metadata_')}={row[c]}" for c in schema.WELL_KEY if c in table.columns]
     return ", ".join(parts) if parts else f"row {position}"

@@ -20,9 +20,7 @@ _PER_CROP_COLUMNS: tuple[str, ...] = (schema.CROP_ID, schema.SITE, schema.CELL_X
 _OPERATIONS: tuple[str, ...] = ("mean", "median")
 
 
-def aggregate_to_wells(
-    crops: pd.DataFrame, *, operation: Literal["mean", "median"] = "mean"
-) -> pd.DataFrame:
+def aggregate_to_wells(crops: pd.DataFrame, *, operation: Literal["mean", "median"] = "mean") -> pd.DataFrame:
     """Aggregate crop embeddings to one profile per well.
 
     Features are aggregated by ``pycytominer.aggregate`` over the strata ``schema.WELL_KEY``. The cell

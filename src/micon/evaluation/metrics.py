@@ -1,0 +1,176 @@
+"""Retrieval metrics of well profiles per scenario (NR, NSB, NSS): top-k accuracy and replicate mAP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from micon import schema
+from micon.errors import InvalidConfigError, InvalidInputError
+from micon.evaluation._checks import control_mask, require_metadata
+from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
+
+logger = logging.getLogger(__name__)
+
+TOPK_COLUMNS: tuple[str, ...] = ("scenario", "k", "accuracy")
+
+
+def _default_scenarios() -> dict[str, tuple[str, ...]]:
+    # NR excludes only the query well itself; NSB / NSS drop candidates of the query's batch / source.
+    return {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrievalConfig:
+    """How well profiles are evaluated.
+
+    Attributes:
+        scenarios: Scenario name -> metadata columns a candidate (or mAP positive) must differ on from
+            its query; ``()`` excludes only the query itself (NR).
+        ks: Top-k cut-offs, each >= 1 (stored sorted, without repeats).
+        null_size: Permutations per copairs null distribution, >= 1.
+        threshold: Corrected p-value below which a compound counts as retrieved, in (0, 1).
+        seed: Seed of the copairs null distributions.
+        splits: ``schema.SPLIT`` values whose treated wells are evaluated, together as one pool.
+        negatives_same_plate: mAP ranks each well against the DMSO wells of its own plate (the JUMP
+            recipe) if True, against every evaluated DMSO well if False.
+        null_cache_dir: Folder where copairs caches null distributions; None for copairs' default
+            (``~/.copairs``).
+    """
+
+    scenarios: Mapping[str, tuple[str, ...]] = field(default_factory=_default_scenarios)
+    ks: tuple[int, ...] = tuple(range(1, 11))
+    null_size: int = 10000
+    threshold: float = 0.05
+    seed: int = 0
+    splits: tuple[str, ...] = (schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE, schema.SPLIT_OOD_COMPOUND)
+    negatives_same_plate: bool = True
+    null_cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scenarios, Mapping) or not self.scenarios:
+            raise InvalidConfigError(f"scenarios must be a non-empty mapping, got {self.scenarios!r}")
+        scenarios = {}
+        for name, columns in self.scenarios.items():
+            columns = (columns,) if isinstance(columns, str) else tuple(columns or ())
+            bad = [c for c in columns if not str(c).startswith("Metadata_") or c == schema.JCP2022]
+            if bad:
+                raise InvalidConfigError(
+                    f"scenario {name!r}: {bad} are not metadata columns a candidate can differ on"
+                )
+            scenarios[str(name)] = columns
+        object.__setattr__(self, "scenarios", scenarios)
+
+        ks = tuple(self.ks)
+        if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+            raise InvalidConfigError(f"ks must be integers >= 1, got {list(ks)}")
+        object.__setattr__(self, "ks", tuple(sorted(set(ks))))
+
+        if isinstance(self.null_size, bool) or not isinstance(self.null_size, int) or self.null_size < 1:
+            raise InvalidConfigError(f"null_size must be an integer >= 1, got {self.null_size!r}")
+        if not 0 < self.threshold < 1:
+            raise InvalidConfigError(f"threshold must be in (0, 1), got {self.threshold}")
+        splits = (self.splits,) if isinstance(self.splits, str) else tuple(self.splits)
+        unknown = [s for s in splits if s not in schema.SPLITS]
+        if not splits or unknown:
+            raise InvalidConfigError(
+                f"splits {list(splits)} must be a non-empty subset of {list(schema.SPLITS)}"
+            )
+        object.__setattr__(self, "splits", splits)
+
+
+def evaluate_profiles(
+    profiles: pd.DataFrame, config: RetrievalConfig
+) -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
+    """Compute top-k replicate retrieval and replicate mAP per scenario on the configured splits.
+
+    Treated wells whose ``schema.SPLIT`` is in ``config.splits`` are the queries and candidates (one
+    pool). The DMSO wells on their plates are added whatever their own split (``ood_compound`` has
+    no DMSO of its own); they serve only as mAP negatives. A scenario without any eligible replicate
+    gets NaN metrics and a logged warning.
+
+    Args:
+        profiles: One row per well (normalised, DMSO included): ``schema.SPLIT``, ``schema.IS_CONTROL``,
+            ``schema.PLATE_KEY``, ``schema.JCP2022``, the scenario columns and the features.
+        config: Scenarios, cut-offs, copairs settings and splits.
+
+    Returns:
+        ``(metrics, topk_table)``: ``metrics[scenario]`` = ``{"top{k}" for each k, "map",
+        "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per scenario and k with
+        columns ``scenario``, ``k``, ``accuracy``.
+
+    Raises:
+        InvalidInputError: A configured split has no treated well, or fewer than 2 remain (names them).
+        MissingColumnsError: A needed column is absent.
+        NoControlsError, InvalidFeaturesError: As raised by ``replicate_map`` / ``retrieve_replicates``.
+    """
+    table_name = "profiles for evaluation"
+    require_metadata(profiles, [schema.SPLIT, *schema.PLATE_KEY], table_name=table_name)
+    is_control = control_mask(profiles, table_name=table_name)
+    selected = _select_wells(profiles, is_control, config.splits)
+    features = schema.feature_columns(selected.columns)
+    controls_same = schema.PLATE_KEY if config.negatives_same_plate else ()
+
+    metrics: dict[str, dict[str, float]] = {}
+    rows = []
+    for scenario, exclude_same in config.scenarios.items():
+        hits = retrieve_replicates(selected, features, exclude_same=exclude_same, ks=config.ks)
+        summary = summarise_retrieval(hits, config.ks)
+        if summary["n_queries"] > 0:
+            _, map_table = replicate_map(
+                selected,
+                features,
+                exclude_same=exclude_same,
+                controls_same=controls_same,
+                null_size=config.null_size,
+                threshold=config.threshold,
+                seed=config.seed,
+                cache_dir=config.null_cache_dir,
+            )
+            replicability = summarise_replicability(map_table)
+        else:
+            logger.warning(
+                "scenario %s: no treated well has an eligible replicate; metrics are NaN", scenario
+            )
+            replicability = {"map": float("nan"), "fraction_retrieved": float("nan")}
+        n_queries = summary.pop("n_queries")
+        metrics[scenario] = {**summary, **replicability, "n_queries": n_queries}
+        rows.extend((scenario, k, summary[f"top{k}"]) for k in config.ks)
+        logger.info("scenario %s: %s", scenario, metrics[scenario])
+    topk_table = pd.DataFrame(rows, columns=list(TOPK_COLUMNS))
+    topk_table["k"] = topk_table["k"].astype(np.int64)
+    topk_table["accuracy"] = topk_table["accuracy"].astype(np.float64)
+    return metrics, topk_table
+
+
+def _select_wells(profiles: pd.DataFrame, is_control: np.ndarray, splits: tuple[str, ...]) -> pd.DataFrame:
+    """Return the treated wells of ``splits`` plus the DMSO wells on their plates."""
+    split = profiles[schema.SPLIT].astype(str)
+    treated = ~is_control
+    counts = split[treated].value_counts()
+    empty = [s for s in splits if counts.get(s, 0) == 0]
+    per_split = {str(k): int(v) for k, v in counts.items()}
+    if empty:
+        raise InvalidInputError(
+            f"split(s) {empty} have no treated well to evaluate; treated wells per split: {per_split}"
+        )
+    in_split = treated & split.isin(splits).to_numpy()
+    if in_split.sum() < 2:
+        raise InvalidInputError(
+            f"splits {list(splits)} leave {int(in_split.sum())} treated well(s); retrieval needs >= 2"
+        )
+    plate_ids = pd.MultiIndex.from_frame(profiles[list(schema.PLATE_KEY)].astype(str))
+    on_plates = plate_ids.isin(plate_ids[in_split])
+    selected = profiles.loc[in_split | (is_control & on_plates)]
+    logger.info(
+        "evaluating %d treated wells of splits %s with %d DMSO wells on their plates",
+        int(in_split.sum()),
+        list(splits),
+        int((is_control & on_plates).sum()),
+    )
+    return selected

@@ -1,0 +1,127 @@
+"""Figures comparing methods on retrieval metrics; functions return Figures and never save them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from micon.errors import InvalidInputError
+from micon.evaluation.metrics import TOPK_COLUMNS
+from micon.quarantine import require_columns
+
+_PANELS: tuple[tuple[str, str], ...] = (
+    ("top1", "Top-1 replicate retrieval"),
+    ("map", "Replicate mAP vs DMSO"),
+)
+
+
+def plot_retrieval_comparison(metrics: Mapping[str, Mapping[str, Mapping[str, float]]]) -> Figure:
+    """Draw grouped bars of top-1 accuracy and mAP per scenario, one bar per method.
+
+    Built on ``matplotlib.figure.Figure`` directly, so no pyplot state or backend is touched.
+
+    Args:
+        metrics: Method name -> scenario -> metric name -> value (``evaluate_profiles``' first output
+            per method); every method needs ``"top1"`` and ``"map"`` for every scenario it has.
+
+    Returns:
+        A figure with two axes (top-1, mAP); each holds one bar container per method with one bar per
+        scenario (the union of all methods' scenarios, in first-seen order; missing ones are NaN).
+
+    Raises:
+        InvalidInputError: ``metrics`` is empty, or a scenario lacks ``"top1"`` or ``"map"`` (named).
+    """
+    if not metrics:
+        raise InvalidInputError("no method metrics to plot")
+    scenarios = list(dict.fromkeys(s for per_method in metrics.values() for s in per_method))
+    for method, per_method in metrics.items():
+        for scenario, values in per_method.items():
+            missing = [key for key, _ in _PANELS if key not in values]
+            if missing:
+                raise InvalidInputError(f"metrics of method {method!r}, scenario {scenario!r} lack {missing}")
+
+    figure = Figure(figsize=(4 + 1.5 * len(scenarios), 4), layout="constrained")
+    axes = figure.subplots(1, len(_PANELS), squeeze=False)[0]
+    x = np.arange(len(scenarios))
+    width = 0.8 / len(metrics)
+    for ax, (key, title) in zip(axes, _PANELS, strict=True):
+        for i, (method, per_method) in enumerate(metrics.items()):
+            heights = [float(per_method.get(s, {}).get(key, np.nan)) for s in scenarios]
+            ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=str(method))
+        ax.set_xticks(x, scenarios)
+        ax.set_title(title)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(key)
+    axes[0].legend(fontsize="small")
+    return figure
+
+
+def plot_topk_curves(topk_tables: Mapping[str, pd.DataFrame]) -> Figure:
+    """Draw top-k accuracy against k, one panel per scenario and one line per method.
+
+    Args:
+        topk_tables: Method name -> ``evaluate_profiles``' second output (``scenario``, ``k``,
+            ``accuracy``).
+
+    Returns:
+        A figure with one axes per scenario (union over methods, first-seen order), each with one line
+        per method that has that scenario.
+
+    Raises:
+        InvalidInputError: ``topk_tables`` is empty.
+        MissingColumnsError: A table lacks ``scenario``, ``k`` or ``accuracy`` (names the method).
+    """
+    if not topk_tables:
+        raise InvalidInputError("no top-k tables to plot")
+    for method, table in topk_tables.items():
+        require_columns(table, TOPK_COLUMNS, table_name=f"top-k table of method {method!r}")
+    scenarios = list(dict.fromkeys(s for t in topk_tables.values() for s in t["scenario"].astype(str)))
+    if not scenarios:
+        raise InvalidInputError("the top-k tables hold no scenario")
+
+    figure = Figure(figsize=(4 * len(scenarios), 3.5), layout="constrained")
+    axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]
+    for ax, scenario in zip(axes, scenarios, strict=True):
+        for method, table in topk_tables.items():
+            rows = table.loc[table["scenario"].astype(str) == scenario].sort_values("k")
+            if not rows.empty:
+                ax.plot(rows["k"].to_numpy(), rows["accuracy"].to_numpy(), marker="o", label=str(method))
+        ax.set_title(scenario)
+        ax.set_xlabel("k")
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("top-k accuracy")
+    axes[0].legend(fontsize="small")
+    return figure
+
+
+def plot_training_history(history: pd.DataFrame) -> Figure:
+    """Draw each logged training loss against the optimisation step.
+
+    Args:
+        history: One row per logged step: a ``step`` column plus one numeric column per loss
+            (e.g. ``loss``, ``paclr``, ``cf``).
+
+    Returns:
+        A figure with one axes holding one line per loss column.
+
+    Raises:
+        InvalidInputError: ``history`` is empty or has no loss column besides ``step``.
+    """
+    require_columns(history, ["step"], table_name="training history")
+    losses = [c for c in history.columns if c != "step" and pd.api.types.is_numeric_dtype(history[c])]
+    if history.empty or not losses:
+        raise InvalidInputError(
+            f"training history has {len(history)} rows and loss columns {losses}; nothing to plot"
+        )
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    for column in losses:
+        ax.plot(history["step"], history[column], label=column)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("MICON training losses")
+    ax.legend()
+    return fig

@@ -1,0 +1,192 @@
+"""Replicability against DMSO (the JUMP convention) with copairs: AP per well, mAP per compound."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from copairs.map import average_precision, mean_average_precision
+from copairs.matching import UnpairedException
+
+from micon import schema
+from micon.errors import InvalidConfigError, InvalidInputError, NoControlsError
+from micon.evaluation._checks import control_mask, require_features, require_metadata
+from micon.quarantine import require_columns
+
+logger = logging.getLogger(__name__)
+
+# Private copairs helper column: -1 for treated wells, the row position for each DMSO well, so that
+# DMSO wells are never positives of one another (copairs' "reference index" idiom).
+_REFERENCE_COLUMN = "Metadata_ReferenceIndex"
+_AP_COLUMNS: tuple[str, ...] = (
+    "average_precision",
+    "normalized_average_precision",
+    "n_pos_pairs",
+    "n_total_pairs",
+)
+_MAP_COLUMNS: tuple[str, ...] = (
+    "mean_average_precision",
+    "p_value",
+    "corrected_p_value",
+    "below_p",
+    "below_corrected_p",
+)
+
+
+def replicate_map(
+    profiles: pd.DataFrame,
+    feature_columns: Sequence[str],
+    *,
+    exclude_same: Sequence[str],
+    controls_same: Sequence[str] = schema.PLATE_KEY,
+    null_size: int = 10000,
+    threshold: float = 0.05,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score how well each compound's wells retrieve one another against DMSO wells (copairs mAP).
+
+    For each treated well, copairs ranks by cosine similarity its positives (wells of the same
+    ``schema.JCP2022`` that differ from it on every ``exclude_same`` column, so NR/NSB/NSS as in
+    ``retrieve_replicates``) together with its negatives (DMSO wells that share the
+    ``controls_same`` columns with it: by default its own plate, as the JUMP profiling recipe does)
+    and computes average precision. Per compound, copairs averages the APs, draws a permutation
+    p-value (``null_size`` draws, ``seed``) and corrects the p-values by Benjamini-Hochberg.
+
+    copairs arguments: ``pos_sameby=[JCP2022, reference]``, ``pos_diffby=exclude_same``,
+    ``neg_sameby=controls_same``, ``neg_diffby=[IS_CONTROL]``, ``distance="cosine"``, where
+    ``reference`` is -1 for treated wells and unique per DMSO well.
+
+    Args:
+        profiles: One row per well (treated and DMSO): ``schema.JCP2022``, ``schema.IS_CONTROL``,
+            the ``exclude_same`` and ``controls_same`` columns, and ``feature_columns``.
+        feature_columns: Embedding columns; every value finite.
+        exclude_same: Metadata columns a positive must differ on from its query.
+        controls_same: Metadata columns a DMSO negative must share with its query; empty for all
+            DMSO wells.
+        null_size: Permutations per null distribution, >= 1.
+        threshold: Significance level for ``below_p`` / ``below_corrected_p``, in (0, 1).
+        seed: Seed of the null distributions.
+        cache_dir: Where copairs caches null distributions (copairs' default ``~/.copairs`` if None).
+
+    Returns:
+        ``(ap_table, map_table)``: ``ap_table`` has one row per treated well with its metadata,
+        ``average_precision`` (NaN without a positive), copairs' ``normalized_average_precision``,
+        ``n_pos_pairs`` and ``n_total_pairs``;
+        ``map_table`` has one row per compound with at least one scored well: ``schema.JCP2022``,
+        ``mean_average_precision``, ``p_value``, ``corrected_p_value``, ``below_p``,
+        ``below_corrected_p``.
+
+    Raises:
+        InvalidConfigError: ``null_size`` < 1 or ``threshold`` outside (0, 1).
+        InvalidInputError: No treated well has a positive under ``exclude_same`` (names it), or
+            ``exclude_same`` / ``controls_same`` name ``schema.JCP2022`` or ``schema.IS_CONTROL``.
+        NoControlsError: No treated well has a DMSO well to be ranked against.
+        MissingColumnsError: A needed column is absent.
+        InvalidFeaturesError: A feature is NaN or inf.
+    """
+    if null_size < 1:
+        raise InvalidConfigError(f"null_size must be >= 1, got {null_size}")
+    if not 0 < threshold < 1:
+        raise InvalidConfigError(f"threshold must be in (0, 1), got {threshold}")
+    exclude_same, controls_same = list(exclude_same), list(controls_same)
+    reserved = {schema.JCP2022, schema.IS_CONTROL}
+    if reserved & set(exclude_same) or reserved & set(controls_same):
+        raise InvalidInputError(
+            f"exclude_same {exclude_same} and controls_same {controls_same} may not contain "
+            f"{sorted(reserved)}"
+        )
+    table_name = "profiles for replicate mAP"
+    pair_columns = list(dict.fromkeys([schema.JCP2022, *exclude_same, *controls_same]))
+    require_metadata(profiles, pair_columns, table_name=table_name)
+    is_control = control_mask(profiles, table_name=table_name)
+    require_features(profiles, list(feature_columns), table_name=table_name)
+    if not is_control.any():
+        raise NoControlsError(f"{table_name}: no DMSO well ({schema.IS_CONTROL} True) to rank against")
+
+    meta = profiles.loc[:, pair_columns].reset_index(drop=True)
+    meta[schema.IS_CONTROL] = is_control
+    meta[_REFERENCE_COLUMN] = np.where(is_control, np.arange(len(meta)), -1)
+    features = profiles[list(feature_columns)].to_numpy(dtype=np.float64)
+    try:
+        ap = average_precision(
+            meta,
+            features,
+            pos_sameby=[schema.JCP2022, _REFERENCE_COLUMN],
+            pos_diffby=exclude_same,
+            neg_sameby=controls_same,
+            neg_diffby=[schema.IS_CONTROL],
+            distance="cosine",
+            progress_bar=False,
+        )
+    except UnpairedException as exc:
+        if "positive" in str(exc):
+            raise InvalidInputError(
+                f"no treated well has a replicate differing on {exclude_same} (scenario "
+                f"exclude_same={exclude_same}); mAP is undefined"
+            ) from exc
+        raise NoControlsError(
+            f"no treated well has a DMSO well sharing {controls_same} with it; mAP is undefined"
+        ) from exc
+
+    ap_table = profiles.loc[:, schema.metadata_columns(profiles.columns)].reset_index(drop=True)
+    for column in _AP_COLUMNS:
+        ap_table[column] = ap[column].to_numpy()
+    ap_table = ap_table.loc[~is_control].reset_index(drop=True)
+    _warn_unranked(ap_table)
+
+    scored = ap_table.loc[ap_table["n_pos_pairs"] > 0, [schema.JCP2022, *_AP_COLUMNS]].copy()
+    map_table = mean_average_precision(
+        scored.reset_index(drop=True),
+        sameby=[schema.JCP2022],
+        null_size=null_size,
+        threshold=threshold,
+        seed=seed,
+        progress_bar=False,
+        cache_dir=cache_dir,
+    )
+    map_table = map_table.loc[:, [schema.JCP2022, *_MAP_COLUMNS]].reset_index(drop=True)
+    logger.info(
+        "replicate mAP (exclude_same=%s): %d wells scored, %d compounds, %d below corrected p < %s",
+        exclude_same,
+        len(scored),
+        len(map_table),
+        int(map_table["below_corrected_p"].sum()),
+        threshold,
+    )
+    return ap_table, map_table
+
+
+def summarise_replicability(map_table: pd.DataFrame) -> dict[str, float]:
+    """Return the mean of the per-compound mAPs and the fraction of compounds retrieved.
+
+    Args:
+        map_table: The second output of ``replicate_map``.
+
+    Returns:
+        ``{"map": mean mAP over compounds, "fraction_retrieved": share with corrected p below the
+        threshold}``; both NaN when ``map_table`` is empty.
+
+    Raises:
+        MissingColumnsError: ``mean_average_precision`` or ``below_corrected_p`` is absent.
+    """
+    require_columns(map_table, ["mean_average_precision", "below_corrected_p"], table_name="mAP table")
+    if map_table.empty:
+        return {"map": float("nan"), "fraction_retrieved": float("nan")}
+    return {
+        "map": float(map_table["mean_average_precision"].mean()),
+        "fraction_retrieved": float(map_table["below_corrected_p"].astype(bool).mean()),
+    }
+
+
+def _warn_unranked(ap_table: pd.DataFrame) -> None:
+    """Log treated wells that copairs scored without any DMSO negative (their AP is trivially 1)."""
+    no_negatives = (ap_table["n_pos_pairs"] > 0) & (ap_table["n_total_pairs"] == ap_table["n_pos_pairs"])
+    if no_negatives.any():
+        logger.warning(
+            "%d treated well(s) have replicates but no DMSO negative; their AP is 1 by construction",
+            int(no_negatives.sum()),
+        )

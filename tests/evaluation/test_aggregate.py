@@ -1,0 +1,132 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from micon import schema
+from micon.errors import InvalidConfigError, InvalidFeaturesError, InvalidInputError, MissingColumnsError
+from micon.evaluation import aggregate_to_wells
+
+DIM = 3
+
+
+@pytest.fixture
+def crops() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    wells = [
+        ("s1", "b1", "p1", "A01", "JCP_A", False),
+        ("s1", "b1", "p1", "A02", schema.DMSO_JCP2022, True),
+        ("s2", "b2", "p1", "A01", "JCP_B", False),
+    ]  # same plate and well names in another source
+    sizes = [3, 2, 4]
+    rows = []
+    crop_id = 0
+    for (source, batch, plate, well, jcp, control), size in zip(wells, sizes, strict=True):
+        for i in range(size):
+            rows.append(
+                {
+                    schema.SOURCE: source,
+                    schema.BATCH: batch,
+                    schema.PLATE: plate,
+                    schema.PLATE_TYPE: "COMPOUND",
+                    schema.WELL: well,
+                    schema.SITE: str(i % 2 + 1),
+                    schema.JCP2022: jcp,
+                    schema.STANDARD_SMILES: "C" if not control else schema.DMSO_SMILES,
+                    schema.STANDARD_INCHIKEY: f"KEY-{jcp}",
+                    schema.IS_CONTROL: control,
+                    schema.SPLIT: "test",
+                    schema.CROP_ID: crop_id,
+                    schema.CELL_X: float(rng.uniform(0, 100)),
+                    schema.CELL_Y: float(rng.uniform(0, 100)),
+                }
+            )
+            crop_id += 1
+    table = pd.DataFrame(rows)
+    feats = pd.DataFrame(
+        rng.normal(size=(len(table), DIM)).astype(np.float32), columns=schema.embedding_columns(DIM)
+    )
+    return pd.concat([table, feats], axis=1)
+
+
+@pytest.mark.parametrize("operation", ["mean", "median"])
+def test_aggregate_to_wells_features_match_groupby(crops, operation):
+    wells = aggregate_to_wells(crops, operation=operation)
+    features = schema.embedding_columns(DIM)
+    expected = (
+        crops.groupby(list(schema.WELL_KEY))[features]
+        .agg(operation)
+        .reset_index()
+        .sort_values(list(schema.WELL_KEY))
+        .reset_index(drop=True)
+    )
+    assert len(wells) == 3
+    pd.testing.assert_frame_equal(wells[list(schema.WELL_KEY)], expected[list(schema.WELL_KEY)])
+    np.testing.assert_allclose(wells[features].to_numpy(), expected[features].to_numpy(), rtol=1e-6)
+
+
+def test_aggregate_to_wells_cell_count_counts_crops(crops):
+    wells = aggregate_to_wells(crops)
+    counts = dict(
+        zip(zip(wells[schema.SOURCE], wells[schema.WELL], strict=True), wells[schema.CELL_COUNT], strict=True)
+    )
+    assert counts == {("s1", "A01"): 3, ("s1", "A02"): 2, ("s2", "A01"): 4}
+    assert wells[schema.CELL_COUNT].dtype == np.int64
+
+
+def test_aggregate_to_wells_metadata_well_level_kept_per_crop_dropped(crops):
+    crops = crops.assign(Metadata_Varying=np.arange(len(crops)).astype(str))
+    wells = aggregate_to_wells(crops)
+    expected_metadata = [
+        schema.SOURCE,
+        schema.BATCH,
+        schema.PLATE,
+        schema.PLATE_TYPE,
+        schema.WELL,
+        schema.JCP2022,
+        schema.STANDARD_SMILES,
+        schema.STANDARD_INCHIKEY,
+        schema.IS_CONTROL,
+        schema.SPLIT,
+    ]
+    assert list(wells.columns) == [*expected_metadata, schema.CELL_COUNT, *schema.embedding_columns(DIM)]
+    assert wells[schema.IS_CONTROL].dtype == bool
+    assert wells[schema.IS_CONTROL].tolist() == [False, True, False]
+
+
+def test_aggregate_to_wells_float32_input_float32_output(crops):
+    wells = aggregate_to_wells(crops)
+    assert all(wells[c].dtype == np.float32 for c in schema.embedding_columns(DIM))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_aggregate_to_wells_nonfinite_feature_raises_naming_column_and_well(crops, bad):
+    crops.loc[4, "emb_0001"] = bad  # the 5th crop lies in well s1/p1/A02
+    with pytest.raises(InvalidFeaturesError, match=r"emb_0001.*Well=A02"):
+        aggregate_to_wells(crops)
+
+
+def test_aggregate_to_wells_unknown_operation_raises(crops):
+    with pytest.raises(InvalidConfigError, match="max"):
+        aggregate_to_wells(crops, operation="max")
+
+
+def test_aggregate_to_wells_empty_input_raises(crops):
+    with pytest.raises(InvalidInputError, match="empty"):
+        aggregate_to_wells(crops.iloc[:0])
+
+
+def test_aggregate_to_wells_missing_well_column_raises(crops):
+    with pytest.raises(MissingColumnsError, match=schema.WELL):
+        aggregate_to_wells(crops.drop(columns=[schema.WELL]))
+
+
+def test_aggregate_to_wells_no_features_raises(crops):
+    with pytest.raises(InvalidInputError, match="no feature"):
+        aggregate_to_wells(crops.drop(columns=schema.embedding_columns(DIM)))
+
+
+def test_aggregate_to_wells_missing_well_key_value_raises(crops):
+    crops[schema.PLATE] = crops[schema.PLATE].astype(object)
+    crops.loc[0, schema.PLATE] = None
+    with pytest.raises(InvalidInputError, match=schema.PLATE):
+        aggregate_to_wells(crops)

@@ -1,0 +1,99 @@
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+
+from micon.errors import InvalidInputError, MissingColumnsError
+from micon.evaluation import plot_retrieval_comparison, plot_topk_curves
+
+SCENARIOS = ("NR", "NSB", "NSS")
+
+
+def _metrics(offset: float) -> dict[str, dict[str, float]]:
+    return {
+        s: {
+            "top1": 0.1 * i + offset,
+            "top5": 0.5,
+            "map": 0.2 + offset,
+            "fraction_retrieved": 0.3,
+            "n_queries": 10,
+        }
+        for i, s in enumerate(SCENARIOS)
+    }
+
+
+def _topk(offset: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(s, k, min(1.0, 0.1 * k + offset)) for s in SCENARIOS for k in range(1, 6)],
+        columns=["scenario", "k", "accuracy"],
+    )
+
+
+def test_plot_retrieval_comparison_grouped_bars_per_method_and_scenario():
+    figure = plot_retrieval_comparison({"micon": _metrics(0.1), "clip": _metrics(0.0)})
+    assert isinstance(figure, Figure)
+    assert len(figure.axes) == 2
+    for ax in figure.axes:
+        containers = [c for c in ax.containers if isinstance(c, BarContainer)]
+        assert len(containers) == 2
+        assert all(len(c) == len(SCENARIOS) for c in containers)
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(SCENARIOS)
+    top1_heights = [bar.get_height() for bar in figure.axes[0].containers[0]]
+    assert top1_heights == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_plot_retrieval_comparison_figure_renders(tmp_path):
+    figure = plot_retrieval_comparison({"micon": _metrics(0.1)})
+    figure.savefig(tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").stat().st_size > 0
+
+
+def test_plot_retrieval_comparison_empty_raises():
+    with pytest.raises(InvalidInputError, match="no method"):
+        plot_retrieval_comparison({})
+
+
+def test_plot_retrieval_comparison_missing_map_raises_naming_method():
+    metrics = {"micon": {"NR": {"top1": 0.5}}}
+    with pytest.raises(InvalidInputError, match=r"micon.*NR.*map"):
+        plot_retrieval_comparison(metrics)
+
+
+def test_plot_topk_curves_one_line_per_method_per_scenario():
+    figure = plot_topk_curves({"micon": _topk(0.1), "clip": _topk(0.0), "simclr": _topk(0.05)})
+    assert isinstance(figure, Figure)
+    assert [ax.get_title() for ax in figure.axes] == list(SCENARIOS)
+    assert all(len(ax.get_lines()) == 3 for ax in figure.axes)
+    assert list(figure.axes[0].get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]
+
+
+def test_plot_topk_curves_empty_raises():
+    with pytest.raises(InvalidInputError, match="no top-k"):
+        plot_topk_curves({})
+
+
+def test_plot_topk_curves_table_without_rows_raises():
+    with pytest.raises(InvalidInputError, match="no scenario"):
+        plot_topk_curves({"micon": _topk(0.0).iloc[:0]})
+
+
+def test_plot_topk_curves_missing_column_raises_naming_method():
+    with pytest.raises(MissingColumnsError, match=r"micon.*accuracy"):
+        plot_topk_curves({"micon": _topk(0.0).drop(columns=["accuracy"])})
+
+
+def test_plot_training_history_one_line_per_loss():
+    from micon.evaluation import plot_training_history
+
+    history = pd.DataFrame({"step": [0, 10, 20], "loss": [3.0, 2.0, 1.5], "paclr": [2.0, 1.5, 1.0], "cf": [1.0, 0.5, 0.5]})
+    fig = plot_training_history(history)
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["loss", "paclr", "cf"]
+    assert list(ax.get_lines()[0].get_ydata()) == [3.0, 2.0, 1.5]
+
+
+def test_plot_training_history_without_losses_raises():
+    from micon.evaluation import plot_training_history
+
+    with pytest.raises(InvalidInputError, match="loss columns"):
+        plot_training_history(pd.DataFrame({"step": [0, 1]}))
