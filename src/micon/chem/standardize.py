@@ -5,6 +5,8 @@ The steps follow JUMP's ``jump_smiles`` (broadinstitute/jump_smiles), built on R
 neutralised where chemistry allows and one canonical tautomer is chosen, so that a hydrochloride, a
 sodium salt or another tautomer of a compound all map to one canonical isomeric SMILES and InChIKey.
 JUMP's keys also drop stereochemistry (MolVS ``stereo_parent``); set ``remove_stereo`` to do the same.
+RDKit's normaliser writes sulfoxides charge-separated, as JUMP's SMILES do: DMSO becomes
+``C[S+](C)[O-]`` (InChIKey unchanged, IAZDPXIOMUYVGZ-UHFFFAOYSA-N).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class StandardizationConfig:
         uncharge: Neutralise charges where a neutral form exists (``Uncharger``).
         remove_stereo: Drop stereochemistry, as JUMP's ``stereo_parent`` does (off by default:
             the standard SMILES stays isomeric).
-        canonical_tautomer: Replace the molecule by RDKit's canonical tautomer.
+        canonical_tautomer: Replace the molecule by RDKit's canonical tautomer. RDKit then drops
+            stereo on atoms and bonds that change between tautomers (e.g. the alpha carbon of an
+            amino acid), so enantiomers with such a centre share one standard SMILES.
         max_tautomers: Most tautomers the enumerator builds per molecule (bounds the time spent on
             molecules with many tautomers).
     """
@@ -182,7 +186,10 @@ def standardize_compounds(
         rows = table[missing]
         rejects.append(
             make_quarantine(
-                rows, _COMPOUND_KEY, stage=_STAGE, reason="missing_smiles",
+                rows,
+                _COMPOUND_KEY,
+                stage=_STAGE,
+                reason="missing_smiles",
                 detail=rows[schema.JCP2022].map(lambda c: f"compound {c!r} has no SMILES"),
             )
         )
@@ -203,7 +210,10 @@ def standardize_compounds(
             ]
             rejects.append(
                 make_quarantine(
-                    rows, _COMPOUND_KEY, stage=_STAGE, reason="duplicate_compound_id",
+                    rows,
+                    _COMPOUND_KEY,
+                    stage=_STAGE,
+                    reason="duplicate_compound_id",
                     detail=pd.Series(detail, index=rows.index),
                 )
             )
@@ -218,10 +228,16 @@ def standardize_compounds(
     failed = table[schema.SMILES].map(lambda s: isinstance(results[s], str)).astype(bool)
     if failed.any():
         rows = table[failed]
-        detail = [f"compound {c!r}: {results[s]}" for c, s in zip(rows[schema.JCP2022], rows[schema.SMILES], strict=True)]
+        detail = [
+            f"compound {c!r}: {results[s]}"
+            for c, s in zip(rows[schema.JCP2022], rows[schema.SMILES], strict=True)
+        ]
         rejects.append(
             make_quarantine(
-                rows, _COMPOUND_KEY, stage=_STAGE, reason="invalid_smiles",
+                rows,
+                _COMPOUND_KEY,
+                stage=_STAGE,
+                reason="invalid_smiles",
                 detail=pd.Series(detail, index=rows.index),
             )
         )
@@ -231,13 +247,14 @@ def standardize_compounds(
     accepted[schema.STANDARD_INCHIKEY] = [m.inchikey for m in molecules]  # type: ignore[union-attr]
     accepted = accepted.reset_index(drop=True)
 
-    quarantined = (
-        pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(_COMPOUND_KEY)
-    )
+    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(_COMPOUND_KEY)
     check_partition(len(compounds), accepted, quarantined, stage=_STAGE)
     logger.info(
         "%s: %d compounds in, %d standardised, %d quarantined (%s)",
-        _STAGE, len(compounds), len(accepted), len(quarantined),
+        _STAGE,
+        len(compounds),
+        len(accepted),
+        len(quarantined),
         quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
     )
     return accepted, quarantined

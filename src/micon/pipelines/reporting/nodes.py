@@ -45,9 +45,19 @@ def evaluate_retrieval(
     return summary, topk
 
 
+# The headline metrics of retrieval_metrics.json; every k stays in each method's topk_accuracy table.
+HEADLINE_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved", "n_queries")
+
+
 def collect_retrieval_metrics(**summaries: dict[str, dict[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
-    """Gather every method's scores into ``{method: {scenario: {metric: value}}}``."""
-    return {method.removesuffix("_retrieval_summary"): summary for method, summary in summaries.items()}
+    """Gather every method's headline scores into ``{method: {scenario: {metric: value}}}``."""
+    return {
+        method.removesuffix("_retrieval_summary"): {
+            scenario: {metric: scores[metric] for metric in HEADLINE_METRICS}
+            for scenario, scores in summary.items()
+        }
+        for method, summary in summaries.items()
+    }
 
 
 def plot_retrieval(retrieval_metrics: dict[str, dict[str, dict[str, float]]]) -> Figure:

@@ -1,0 +1,160 @@
+"""Join plates, wells and standardised compounds into one row of metadata per usable well."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from micon import schema
+from micon.errors import InvalidInputError, NoControlsError
+from micon.metadata._duplicates import duplicate_rows
+from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+
+logger = logging.getLogger(__name__)
+
+_STAGE = "join_well_metadata"
+QUARANTINE_KEY: tuple[str, ...] = (*schema.WELL_KEY, schema.JCP2022)
+WELL_METADATA_COLUMNS: tuple[str, ...] = (
+    schema.SOURCE,
+    schema.BATCH,
+    schema.PLATE,
+    schema.PLATE_TYPE,
+    schema.WELL,
+    schema.JCP2022,
+    schema.STANDARD_SMILES,
+    schema.STANDARD_INCHIKEY,
+    schema.IS_CONTROL,
+)
+_PLATE_COLUMNS = (schema.SOURCE, schema.BATCH, schema.PLATE, schema.PLATE_TYPE)
+_WELL_COLUMNS = (schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022)
+_COMPOUND_COLUMNS = (schema.JCP2022, schema.STANDARD_SMILES, schema.STANDARD_INCHIKEY)
+
+
+def _reject_duplicated_lookup(table: pd.DataFrame, key: list[str], *, table_name: str) -> None:
+    """Raise if a lookup table (plates, compounds) lists a key twice, which would multiply wells."""
+    repeated = table.loc[table.duplicated(subset=key, keep=False), key].drop_duplicates()
+    if not repeated.empty:
+        raise InvalidInputError(
+            f"{table_name} lists {repeated.iloc[0].to_dict()} more than once ({len(repeated)} key(s) "
+            f"repeat); each {key} must appear once"
+        )
+
+
+def join_well_metadata(
+    plates: pd.DataFrame, wells: pd.DataFrame, compounds: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach each well's plate and standardised compound; quarantine wells that cannot be used.
+
+    Reasons for quarantine, checked in this order: ``duplicate_well`` (a well listed twice: every copy
+    when they name different compounds, else the later copies), ``unknown_plate`` (its plate is not in
+    the plate table), ``unknown_compound`` (its JCP2022 id is not among the standardised compounds,
+    e.g. because ``standardize_compounds`` quarantined its SMILES), ``plate_without_dmso`` (every well
+    of a plate left with no DMSO well: such a plate cannot be normalised to its controls).
+
+    Args:
+        plates: plate_table: ``Metadata_Source``, ``Metadata_Batch``, ``Metadata_Plate``,
+            ``Metadata_PlateType``; one row per plate.
+        wells: well_table: ``Metadata_Source``, ``Metadata_Plate``, ``Metadata_Well``,
+            ``Metadata_JCP2022``.
+        compounds: standardized_compounds: ``Metadata_JCP2022``, ``Metadata_StandardSMILES``,
+            ``Metadata_StandardInChIKey``; one row per compound.
+
+    Returns:
+        ``(well_metadata, quarantined)``: one row per accepted well with the columns of
+        ``WELL_METADATA_COLUMNS`` (``Metadata_IsControl`` True for DMSO wells), in the wells' input
+        order; quarantine rows keyed by source, plate, well and JCP2022.
+
+    Raises:
+        MissingColumnsError: A table lacks a required column.
+        InvalidInputError: A table is empty, or the plate or compound table repeats a key.
+        NoControlsError: No plate has a DMSO well left.
+    """
+    require_columns(plates, _PLATE_COLUMNS, table_name="plate table")
+    require_columns(wells, _WELL_COLUMNS, table_name="well table")
+    require_columns(compounds, _COMPOUND_COLUMNS, table_name="standardized compound table")
+    for name, table in (
+        ("plate table", plates),
+        ("well table", wells),
+        ("standardized compound table", compounds),
+    ):
+        if table.empty:
+            raise InvalidInputError(f"{name} is empty")
+    _reject_duplicated_lookup(plates, [schema.SOURCE, schema.PLATE], table_name="plate table")
+    _reject_duplicated_lookup(compounds, [schema.JCP2022], table_name="standardized compound table")
+
+    table = wells.loc[:, list(_WELL_COLUMNS)].reset_index(drop=True)
+    rejects: list[pd.DataFrame] = []
+
+    def reject(mask: pd.Series, reason: str, detail: pd.Series) -> None:
+        nonlocal table
+        if mask.any():
+            rejects.append(
+                make_quarantine(table[mask], QUARANTINE_KEY, stage=_STAGE, reason=reason, detail=detail[mask])
+            )
+        table = table[~mask]
+
+    duplicated, duplicate_detail = duplicate_rows(table, schema.WELL_KEY, [schema.JCP2022])
+    reject(duplicated, "duplicate_well", duplicate_detail.reindex(table.index))
+
+    table = table.merge(
+        plates.loc[:, list(_PLATE_COLUMNS)], on=[schema.SOURCE, schema.PLATE], how="left", indicator="_plate"
+    ).set_axis(table.index)
+    unknown_plate = table.pop("_plate") == "left_only"
+    reject(
+        unknown_plate,
+        "unknown_plate",
+        "plate "
+        + table[schema.PLATE].astype("string")
+        + " of source "
+        + table[schema.SOURCE].astype("string")
+        + " is not in the plate table",
+    )
+
+    table = table.merge(
+        compounds.loc[:, list(_COMPOUND_COLUMNS)], on=schema.JCP2022, how="left", indicator="_compound"
+    ).set_axis(table.index)
+    unknown_compound = table.pop("_compound") == "left_only"
+    reject(
+        unknown_compound,
+        "unknown_compound",
+        "compound "
+        + table[schema.JCP2022].astype("string").fillna("<missing>")
+        + " is not among the standardized compounds (no such id in the compound table, or "
+        "standardize_compounds quarantined it, e.g. for an invalid or missing SMILES)",
+    )
+
+    table[schema.IS_CONTROL] = (table[schema.JCP2022] == schema.DMSO_JCP2022).astype(bool)
+    plate_has_dmso = table.groupby([schema.SOURCE, schema.PLATE], sort=False)[schema.IS_CONTROL].transform(
+        "any"
+    )
+    if not plate_has_dmso.any():
+        raise NoControlsError(
+            f"no plate has a DMSO well ({schema.JCP2022} == {schema.DMSO_JCP2022!r}) among "
+            f"{len(table)} joined wells of {table[[schema.SOURCE, schema.PLATE]].drop_duplicates().shape[0]} "
+            "plates; DMSO controls are needed to normalise and to pair treated wells"
+        )
+    reject(
+        ~plate_has_dmso.astype(bool),
+        "plate_without_dmso",
+        "plate "
+        + table[schema.PLATE].astype("string")
+        + " of source "
+        + table[schema.SOURCE].astype("string")
+        + f" has no DMSO ({schema.DMSO_JCP2022}) well",
+    )
+
+    well_metadata = table.loc[:, list(WELL_METADATA_COLUMNS)].reset_index(drop=True)
+    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(QUARANTINE_KEY)
+    check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
+    logger.info(
+        "%s: %d wells in, %d accepted (%d DMSO) on %d plates, %d quarantined (%s)",
+        _STAGE,
+        len(wells),
+        len(well_metadata),
+        int(well_metadata[schema.IS_CONTROL].sum()),
+        well_metadata[[schema.SOURCE, schema.PLATE]].drop_duplicates().shape[0],
+        len(quarantined),
+        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
+    )
+    return well_metadata, quarantined
