@@ -1,0 +1,90 @@
+"""Plate layout of the synthetic screen: sources x batches x plates, every compound on every plate, DMSO."""
+
+from __future__ import annotations
+
+import logging
+import string
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from micon import schema
+from micon.errors import InvalidInputError
+from micon.quarantine import require_columns
+from micon.synthetic.config import WELLS_PER_PLATE, SyntheticScreenConfig
+
+logger = logging.getLogger(__name__)
+
+PLATE_TYPE_COMPOUND = "COMPOUND"
+#: The 384 well names "A01" ... "P24", row-major.
+WELL_NAMES: tuple[str, ...] = tuple(
+    f"{row}{col:02d}" for row in string.ascii_uppercase[:16] for col in range(1, 25)
+)
+
+
+def source_id(source: int) -> str:
+    """Return the id of the 1-based ``source``: ``source_1``."""
+    return f"source_{source}"
+
+
+def batch_id(source: int, batch: int) -> str:
+    """Return the id of 1-based ``batch`` of ``source``, unique across sources: ``2024_01_02_Batch2``."""
+    return f"2024_{source:02d}_{batch:02d}_Batch{batch}"
+
+
+def plate_id(source: int, batch: int, plate: int) -> str:
+    """Return the id of a 1-based plate, each index zero-padded to two digits: ``SYN010203``."""
+    return f"SYN{source:02d}{batch:02d}{plate:02d}"
+
+
+def generate_layout(
+    compounds: pd.DataFrame, config: SyntheticScreenConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lay out the screen: every plate holds each non-DMSO compound once plus DMSO control wells.
+
+    Plates are ``n_sources x n_batches_per_source x n_plates_per_batch``; so every compound is replicated
+    on plates of different batches and of different sources. Well positions are shuffled per plate by a
+    seed derived from ``config.seed`` and the plate id.
+
+    Args:
+        compounds: Compound table with ``schema.JCP2022`` (DMSO rows, if any, are not placed as compounds).
+        config: Screen sizes, DMSO well count and seed.
+
+    Returns:
+        ``(plate_table, well_table)``: one row per plate with ``schema.PLATE_KEY`` + ``schema.PLATE_TYPE``;
+        one row per well with ``schema.SOURCE, PLATE, WELL, JCP2022``, sorted by plate then well.
+
+    Raises:
+        MissingColumnsError: ``compounds`` lacks ``schema.JCP2022``.
+        InvalidInputError: Compound ids repeat, or compounds and DMSO wells exceed a 384-well plate.
+    """
+    require_columns(compounds, [schema.JCP2022], table_name="compounds")
+    ids = compounds[schema.JCP2022].astype(str)
+    duplicated = ids[ids.duplicated()].unique().tolist()
+    if duplicated:
+        raise InvalidInputError(f"compound ids repeat in the compound table: {duplicated}")
+    treatments = [c for c in ids if c != schema.DMSO_JCP2022]
+    contents = treatments + [schema.DMSO_JCP2022] * config.n_dmso_wells_per_plate
+    if len(contents) > WELLS_PER_PLATE:
+        raise InvalidInputError(
+            f"{len(treatments)} compounds + {config.n_dmso_wells_per_plate} DMSO wells exceed a "
+            f"{WELLS_PER_PLATE}-well plate; reduce n_compounds or n_dmso_wells_per_plate"
+        )
+    plates, wells = [], []
+    for s in range(1, config.n_sources + 1):
+        for b in range(1, config.n_batches_per_source + 1):
+            for p in range(1, config.n_plates_per_batch + 1):
+                plate = plate_id(s, b, p)
+                plates.append((source_id(s), batch_id(s, b), plate, PLATE_TYPE_COMPOUND))
+                rng = np.random.default_rng([config.seed, zlib.crc32(plate.encode())])
+                positions = rng.choice(WELLS_PER_PLATE, size=len(contents), replace=False)
+                wells.extend(
+                    (source_id(s), plate, WELL_NAMES[pos], jcp)
+                    for pos, jcp in zip(positions, contents, strict=True)
+                )
+    plate_table = pd.DataFrame(plates, columns=[*schema.PLATE_KEY, schema.PLATE_TYPE])
+    well_table = pd.DataFrame(wells, columns=[schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022])
+    well_table = well_table.sort_values([schema.PLATE, schema.WELL], ignore_index=True)
+    logger.info("laid out %d plates x %d wells", len(plate_table), len(contents))
+    return plate_table, well_table

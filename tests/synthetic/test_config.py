@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from micon.errors import InvalidConfigError
+from micon.synthetic import SyntheticScreenConfig
+
+
+def test_synthetic_screen_config_defaults_valid_keeps_default_run_small() -> None:
+    config = SyntheticScreenConfig()
+    assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 3, 2)
+    assert config.n_compounds == 24
+    assert config.n_invalid_compounds == 2
+    assert config.field_size_px == 160
+    assert config.sites_per_well == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("n_sources", 0),
+        ("n_batches_per_source", 0),
+        ("n_plates_per_batch", -1),
+        ("n_compounds", 0),
+        ("n_compounds", 47),
+        ("n_invalid_compounds", -1),
+        ("n_dmso_wells_per_plate", 0),
+        ("n_dmso_wells_per_plate", 400),
+        ("sites_per_well", 0),
+        ("field_size_px", 16),
+        ("mean_cells_per_field", 0.0),
+        ("phenotype_strength", -0.1),
+        ("source_gain_log_sd", -1.0),
+        ("max_vignetting", 1.0),
+        ("max_blur_sigma_px", -0.5),
+    ],
+)
+def test_synthetic_screen_config_out_of_range_raises_naming_field(field: str, value: object) -> None:
+    with pytest.raises(InvalidConfigError, match=field):
+        SyntheticScreenConfig(**{field: value})
+
+
+def test_synthetic_screen_config_too_many_forms_raises_naming_salt_forms() -> None:
+    with pytest.raises(InvalidConfigError, match="n_salt_forms"):
+        SyntheticScreenConfig(n_compounds=4, n_salt_forms=3, n_charged_forms=1, n_noncanonical_forms=1)
+
+
+@pytest.mark.parametrize(("field", "value"), [("n_sources", 2.5), ("seed", "0"), ("n_compounds", True)])
+def test_synthetic_screen_config_wrong_type_raises_naming_field(field: str, value: object) -> None:
+    with pytest.raises(InvalidConfigError, match=field):
+        SyntheticScreenConfig(**{field: value})
+
+
+def test_synthetic_screen_config_positional_arguments_raise_type_error() -> None:
+    with pytest.raises(TypeError):
+        SyntheticScreenConfig(0)  # type: ignore[misc]
+
+
+def test_synthetic_screen_config_unknown_field_raises_type_error() -> None:
+    with pytest.raises(TypeError, match="n_wells"):
+        SyntheticScreenConfig(n_wells=3)  # type: ignore[call-arg]
