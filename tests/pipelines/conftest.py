@@ -1,0 +1,57 @@
+"""Shared fixtures for pipeline tests: a tiny synthetic screen and the project's parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+
+from micon.synthetic import SyntheticScreenConfig, generate_screen
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+class KeptMemoryDataset(MemoryDataset):
+    """A MemoryDataset the runner cannot release, so a test can load intermediate outputs afterwards."""
+
+    def _release(self) -> None:
+        pass
+
+
+def kept_catalog(inputs: dict[str, Any], outputs: list[str]) -> DataCatalog:
+    """Return a catalog of the given inputs plus kept (never released) datasets for ``outputs``."""
+    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
+    for name in outputs:
+        catalog[name] = KeptMemoryDataset(copy_mode="assign")
+    return catalog
+
+
+def load_parameters(env: str = "test") -> dict[str, Any]:
+    """Merge conf/base and conf/<env> parameter files (top-level keys replaced by the env's)."""
+    params: dict[str, Any] = {}
+    for folder in ("base", env):
+        for path in sorted((CONF / folder).glob("parameters_*.yml")):
+            params.update(yaml.safe_load(path.read_text()))
+    return params
+
+
+def add_parameters(catalog: DataCatalog, params: dict[str, Any], prefix: str = "params") -> None:
+    """Add ``params:a``, ``params:a.b`` ... entries for every nested key, as Kedro does."""
+    for key, value in params.items():
+        name = f"{prefix}:{key}" if prefix == "params" else f"{prefix}.{key}"
+        catalog[name] = MemoryDataset(value)
+        if isinstance(value, dict):
+            add_parameters(catalog, value, prefix=name)
+
+
+@pytest.fixture(scope="session")
+def parameters() -> dict[str, Any]:
+    return load_parameters("test")
+
+
+@pytest.fixture(scope="session")
+def tiny_screen(parameters):
+    return generate_screen(SyntheticScreenConfig(**parameters["synthetic"]))
