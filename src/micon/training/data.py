@@ -1,0 +1,198 @@
+"""What MICON training is fed: crops from the store and molecule graphs, batched by the treatment sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torch_geometric.data import Batch, Data
+
+from micon import schema
+from micon.chem.graph import molecule_graph
+from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
+from micon.training.sampler import TreatmentBatch, TreatmentPairSampler
+
+__all__ = ["IMAGE_KEYS", "MiconDataModule", "crop_dataloader", "read_crops"]
+
+IMAGE_KEYS: tuple[str, ...] = ("treated_1", "treated_2", "control_1", "control_2")
+
+
+def read_crops(crops: np.ndarray, crop_ids: np.ndarray) -> Tensor:
+    r"""Read crops by id as float32, touching the store once in ascending id order.
+
+    Sorting the ids makes one sequential pass over a memmap instead of random seeks; repeated ids
+    are read once.
+
+    Args:
+        crops: The crop store ``(N, C, S, S)`` uint16 (ndarray or read-only memmap).
+        crop_ids: Ids (row positions) to read, any order, repeats allowed.
+
+    Returns:
+        The crops in the order of ``crop_ids``.
+
+    Shapes:
+        - output: :math:`(len(crop\\_ids), C, S, S)` float32.
+    """
+    unique, inverse = np.unique(np.asarray(crop_ids, dtype=np.int64), return_inverse=True)
+    block = np.asarray(crops[unique], dtype=np.float32)
+    return torch.from_numpy(block[inverse])
+
+
+class _TreatmentBatches(Dataset):
+    """Map a sampler batch (crop ids) to tensors; indexed by the sampler's dicts, not by integers."""
+
+    def __init__(self, crops: np.ndarray, graphs: Sequence[Data]) -> None:
+        self.crops = crops
+        self.graphs = graphs
+
+    def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
+        b = ids["compound_index"].size
+        images = read_crops(self.crops, np.concatenate([ids[k] for k in IMAGE_KEYS]))
+        batch: dict[str, Any] = dict(zip(IMAGE_KEYS, images.split(b), strict=True))
+        unique, inverse = np.unique(ids["compound_index"], return_inverse=True)
+        batch["compound_labels"] = torch.from_numpy(ids["compound_index"].astype(np.int64))
+        batch["molecules"] = Batch.from_data_list([self.graphs[k] for k in unique])
+        batch["molecule_index"] = torch.from_numpy(inverse.astype(np.int64).reshape(-1))
+        return batch
+
+
+class _CropBatches(Dataset):
+    """Consecutive batches of crops, for inference; item j is the j-th batch."""
+
+    def __init__(self, crops: np.ndarray, crop_ids: np.ndarray, batch_size: int) -> None:
+        self.crops = crops
+        self.crop_ids = crop_ids
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return -(-self.crop_ids.size // self.batch_size)
+
+    def __getitem__(self, j: int) -> Tensor:
+        return read_crops(self.crops, self.crop_ids[j * self.batch_size : (j + 1) * self.batch_size])
+
+
+class MiconDataModule(L.LightningDataModule):
+    """Feed MICON training: sampler batches of crop ids turned into image tensors and molecule graphs.
+
+    The module owns the crop store, the crop index, the :class:`TreatmentPairSampler` (built in
+    :meth:`setup`, where the trainer's rank and world size are known) and a cache of one PyG graph per
+    compound, computed once; each batch's graphs are collated into a PyG ``Batch`` of its unique
+    compounds. Images stay raw intensities (as float32): scaling is the image encoder's job, so that
+    training and inference see identical pixels.
+
+    A training batch is a dict:
+
+    - ``treated_1``, ``treated_2``, ``control_1``, ``control_2``: :math:`(B, C, S, S)` float32.
+    - ``compound_labels``: :math:`(B,)` long, index into :attr:`compounds`.
+    - ``molecules``: PyG ``Batch`` of the G unique compounds of the batch.
+    - ``molecule_index``: :math:`(B,)` long, row -> graph of ``molecules``.
+
+    Args:
+        crops: ``(N, C, S, S)`` uint16, row i the crop with ``Metadata_CropID == i``.
+        crop_index: One row per crop (see ``docs/architecture.md``).
+        batch_rows: Rows per batch and device (B).
+        splits: Splits the sampler draws from.
+        seed: Sampler seed.
+        steps_per_epoch: Batches per epoch.
+        num_workers: DataLoader worker processes (0: read in the main process).
+
+    Raises:
+        InvalidImageError: ``crops`` is not 4-D or has fewer rows than the largest crop id.
+        InvalidConfigError: ``num_workers`` is negative.
+    """
+
+    def __init__(
+        self,
+        crops: np.ndarray,
+        crop_index: pd.DataFrame,
+        *,
+        batch_rows: int,
+        splits: Sequence[str] = (schema.SPLIT_TRAIN,),
+        seed: int = 0,
+        steps_per_epoch: int = 1000,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if crops.ndim != 4:
+            raise InvalidImageError(f"crops must be (N, C, S, S), got shape {crops.shape}")
+        if len(crop_index) and int(crop_index[schema.CROP_ID].max()) >= crops.shape[0]:
+            raise InvalidImageError(
+                f"crop_index has {schema.CROP_ID} up to {int(crop_index[schema.CROP_ID].max())} but the crop "
+                f"store holds {crops.shape[0]} crops"
+            )
+        if num_workers < 0:
+            raise InvalidConfigError(f"num_workers must be >= 0, got {num_workers}")
+        self.crops = crops
+        self.crop_index = crop_index
+        self.batch_rows = batch_rows
+        self.splits = tuple(splits)
+        self.seed = seed
+        self.steps_per_epoch = steps_per_epoch
+        self.num_workers = num_workers
+        self.sampler: TreatmentPairSampler | None = None
+        self.graphs: list[Data] = []
+
+    @property
+    def compounds(self) -> tuple[str, ...]:
+        """Return the sampled compounds (standardised SMILES); ``compound_labels`` index this."""
+        return self._require_sampler().compounds
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build this rank's sampler and the per-compound graph cache (once)."""
+        if self.sampler is not None:
+            return
+        rank, world_size = 0, 1
+        if self.trainer is not None:
+            rank, world_size = self.trainer.global_rank, self.trainer.world_size
+        self.sampler = TreatmentPairSampler(
+            self.crop_index,
+            batch_rows=self.batch_rows,
+            splits=self.splits,
+            seed=self.seed,
+            rank=rank,
+            world_size=world_size,
+            steps_per_epoch=self.steps_per_epoch,
+        )
+        self.graphs = [molecule_graph(smiles) for smiles in self.sampler.compounds]
+
+    def train_dataloader(self) -> DataLoader:
+        """Return the loader of training batches (one per sampler step; see the class docstring)."""
+        sampler = self._require_sampler()
+        return DataLoader(
+            _TreatmentBatches(self.crops, self.graphs),
+            sampler=sampler,
+            batch_size=None,  # the sampler yields whole batches
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def embedding_dataloader(
+        self, crop_ids: Sequence[int] | np.ndarray, *, batch_size: int = 512
+    ) -> DataLoader:
+        """Return a loader of consecutive crop batches ``(b, C, S, S)`` float32 in ``crop_ids`` order."""
+        return crop_dataloader(self.crops, crop_ids, batch_size=batch_size, num_workers=self.num_workers)
+
+    def _require_sampler(self) -> TreatmentPairSampler:
+        if self.sampler is None:
+            raise InvalidInputError("MiconDataModule.setup() has not run; call it (the Trainer does) first")
+        return self.sampler
+
+
+def crop_dataloader(
+    crops: np.ndarray, crop_ids: Sequence[int] | np.ndarray, *, batch_size: int = 512, num_workers: int = 0
+) -> DataLoader:
+    """Return a loader of consecutive crop batches ``(b, C, S, S)`` float32, in the order of ``crop_ids``.
+
+    Raises:
+        InvalidConfigError: ``batch_size`` < 1.
+    """
+    if batch_size < 1:
+        raise InvalidConfigError(f"batch_size must be >= 1, got {batch_size}")
+    ids = np.asarray(crop_ids, dtype=np.int64)
+    return DataLoader(_CropBatches(crops, ids, batch_size), batch_size=None, num_workers=num_workers)

@@ -1,0 +1,307 @@
+"""Train MICON and embed crops: a Lightning Trainer built from a typed config, and batched inference."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from micon import schema
+from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
+from micon.models.micon import MiconModelConfig, build_model, load_model, make_checkpoint
+from micon.training.data import MiconDataModule, crop_dataloader
+from micon.training.module import MiconModule
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "TrainingConfig",
+    "build_untrained_checkpoint",
+    "embed_crops",
+    "seed_everything",
+    "train_micon",
+]
+
+HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "paclr", "cf", "lr")
+
+Precision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """Settings of :func:`train_micon` (loss, optimiser, sampler, Trainer).
+
+    Attributes:
+        max_steps: Optimiser steps.
+        batch_rows: Rows per step and device; each row holds 4 crops (2 treated, 2 DMSO).
+        lr: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        warmup_steps: Linear warm-up steps before the cosine decay.
+        temperature: SupCon temperature (the reference code ships 1.0; sweep 0.05-1.0).
+        cf_weight: Weight of the counterfactual loss.
+        use_generator: Train the treatment generator (full MICON); False gives PaCLR alone.
+        detach_control: Stop-gradient on the control embedding fed to the generator.
+        detach_treated: Stop-gradient on the real treated embedding in the counterfactual loss.
+        flips: Random flips of training crops.
+        rot90: Random 90-degree rotations of training crops.
+        intensity_jitter: Log-normal gain jitter of training crops (0: off).
+        splits: Splits the sampler draws from.
+        accelerator: Lightning accelerator; "auto" picks the GPU when there is one.
+        devices: Lightning devices.
+        precision: Lightning precision; use "bf16-mixed" on a GPU.
+        gradient_clip_val: Clip the global gradient norm to this (None: no clipping).
+        num_workers: DataLoader workers.
+        seed: Seed of weights, sampler and augmentations.
+        log_every_n_steps: Logging (and history) interval.
+        log_dir: Folder for a CSVLogger; None writes no files.
+        enable_progress_bar: Show Lightning's progress bar.
+    """
+
+    max_steps: int = 600
+    batch_rows: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 20
+    temperature: float = 0.2
+    cf_weight: float = 1.0
+    use_generator: bool = True
+    detach_control: bool = True
+    detach_treated: bool = True
+    flips: bool = True
+    rot90: bool = True
+    intensity_jitter: float = 0.0
+    splits: tuple[str, ...] = (schema.SPLIT_TRAIN,)
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    precision: Precision = "32-true"
+    gradient_clip_val: float | None = 1.0
+    num_workers: int = 0
+    seed: int = 0
+    log_every_n_steps: int = 10
+    log_dir: str | None = None
+    enable_progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        # Lists from YAML become tuples so the config stays hashable and immutable.
+        object.__setattr__(self, "splits", tuple(self.splits))
+        if self.max_steps < 1 or self.batch_rows < 1 or self.log_every_n_steps < 1:
+            raise InvalidConfigError(
+                f"max_steps, batch_rows and log_every_n_steps must be >= 1, got {self.max_steps}, "
+                f"{self.batch_rows}, {self.log_every_n_steps}"
+            )
+        if self.warmup_steps < 0 or self.num_workers < 0:
+            raise InvalidConfigError(
+                f"warmup_steps and num_workers must be >= 0, got {self.warmup_steps}, {self.num_workers}"
+            )
+        if self.temperature <= 0 or self.lr <= 0 or self.cf_weight < 0 or self.weight_decay < 0:
+            raise InvalidConfigError(
+                f"need temperature > 0, lr > 0, cf_weight >= 0, weight_decay >= 0; got {self.temperature}, "
+                f"{self.lr}, {self.cf_weight}, {self.weight_decay}"
+            )
+        if self.gradient_clip_val is not None and self.gradient_clip_val <= 0:
+            raise InvalidConfigError(f"gradient_clip_val must be > 0 or None, got {self.gradient_clip_val}")
+        if self.precision not in Precision.__args__:
+            raise InvalidConfigError(f"precision must be one of {Precision.__args__}, got {self.precision!r}")
+        unknown = [s for s in self.splits if s not in schema.SPLITS]
+        if unknown or not self.splits:
+            raise InvalidConfigError(
+                f"splits must be a non-empty subset of {schema.SPLITS}, got {self.splits}"
+            )
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices) for a reproducible run."""
+    L.seed_everything(seed, workers=True, verbose=False)
+
+
+class _HistoryCallback(L.Callback):
+    """Collect the logged losses from callback_metrics every ``every`` steps and at the last step."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        step = trainer.global_step
+        if step % self.every and step != trainer.max_steps:
+            return
+        metrics = trainer.callback_metrics
+        row = {"step": step}
+        for name in ("loss", "paclr", "cf"):
+            value = metrics.get(f"train/{name}")
+            row[name] = float(value) if value is not None else float("nan")
+        row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        self.rows.append(row)
+
+
+def train_micon(
+    crops: np.ndarray,
+    crop_index: pd.DataFrame,
+    *,
+    model_config: MiconModelConfig,
+    training_config: TrainingConfig,
+    callbacks: Sequence[L.Callback] = (),
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Train a MICON model on the crops of ``training_config.splits`` and return it as a checkpoint.
+
+    Args:
+        crops: ``(N, C, S, S)`` uint16 crop store, row i the crop with ``Metadata_CropID == i``.
+        crop_index: One row per crop (``docs/architecture.md``).
+        model_config: The architecture.
+        training_config: Loss, optimiser, sampler and Trainer settings.
+        callbacks: Extra Lightning callbacks (e.g. monitors); the history collector is always added.
+
+    Returns:
+        The checkpoint ``{"method": "micon", "config", "state_dict"}`` (CPU tensors) and the training
+        history: one row per logged step with :data:`HISTORY_COLUMNS`.
+
+    Raises:
+        MissingColumnsError: ``crop_index`` lacks a column the sampler needs.
+        NoControlsError: A sampled plate has no DMSO crops nearby (see ``TreatmentPairSampler``).
+        InvalidImageError: ``crops`` does not match the config's channels or the crop ids.
+    """
+    cfg = training_config
+    _check_crops(crops, model_config)
+    seed_everything(cfg.seed)
+    model = build_model(model_config)
+    datamodule = MiconDataModule(
+        crops,
+        crop_index,
+        batch_rows=cfg.batch_rows,
+        splits=cfg.splits,
+        seed=cfg.seed,
+        steps_per_epoch=cfg.max_steps,
+        num_workers=cfg.num_workers,
+    )
+    module = MiconModule(
+        model,
+        temperature=cfg.temperature,
+        cf_weight=cfg.cf_weight,
+        use_generator=cfg.use_generator,
+        detach_control=cfg.detach_control,
+        detach_treated=cfg.detach_treated,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_steps,
+        max_steps=cfg.max_steps,
+        flips=cfg.flips,
+        rot90=cfg.rot90,
+        intensity_jitter=cfg.intensity_jitter,
+    )
+    history = _HistoryCallback(cfg.log_every_n_steps)
+    trainer = _build_trainer(cfg, callbacks=[history, *callbacks])
+    trainer.fit(module, datamodule=datamodule)
+    logger.info("trained MICON for %d steps", trainer.global_step)
+    checkpoint = make_checkpoint(model, method="micon")
+    return checkpoint, pd.DataFrame(history.rows, columns=list(HISTORY_COLUMNS))
+
+
+def _build_trainer(cfg: TrainingConfig, *, callbacks: Sequence[L.Callback]) -> L.Trainer:
+    """Return the Lightning Trainer ``cfg`` describes (no checkpoints, no validation loop)."""
+    return L.Trainer(
+        max_steps=cfg.max_steps,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        precision=cfg.precision,
+        gradient_clip_val=cfg.gradient_clip_val,
+        gradient_clip_algorithm="norm",
+        logger=CSVLogger(cfg.log_dir, name="micon") if cfg.log_dir is not None else False,
+        log_every_n_steps=cfg.log_every_n_steps,
+        callbacks=list(callbacks),
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.enable_progress_bar,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        # The sampler shards by rank itself; Lightning must not wrap it in a DistributedSampler.
+        use_distributed_sampler=False,
+    )
+
+
+def build_untrained_checkpoint(model_config: MiconModelConfig, *, seed: int) -> dict[str, Any]:
+    """Return the checkpoint of a seeded, randomly initialised model (method "untrained"), the baseline."""
+    seed_everything(seed)
+    return make_checkpoint(build_model(model_config), method="untrained")
+
+
+def embed_crops(
+    checkpoint: dict[str, Any],
+    crops: np.ndarray,
+    crop_index: pd.DataFrame,
+    *,
+    batch_size: int = 512,
+    accelerator: str = "auto",
+) -> pd.DataFrame:
+    """Embed every crop of ``crop_index`` with the checkpoint's image encoder (eval mode, no gradients).
+
+    Crops are read in batches in ``crop_index`` order and scaled by the encoder's own normaliser, the
+    same code path as in training.
+
+    Args:
+        checkpoint: A dict from :func:`train_micon` or :func:`build_untrained_checkpoint`.
+        crops: ``(N, C, S, S)`` uint16 crop store.
+        crop_index: The crops to embed (any subset or order of the store's rows).
+        batch_size: Crops per forward pass.
+        accelerator: ``"auto"`` (CUDA when available), ``"gpu"``/``"cuda"`` or ``"cpu"``.
+
+    Returns:
+        One row per crop, in ``crop_index`` order (index reset): the ``crop_index`` columns plus
+        ``schema.embedding_columns(D)`` float32.
+
+    Raises:
+        MissingColumnsError: ``crop_index`` lacks ``Metadata_CropID``.
+        InvalidImageError: ``crops`` does not match the model's channels or the crop ids.
+        InvalidConfigError: ``accelerator`` is unknown.
+    """
+    if schema.CROP_ID not in crop_index.columns:
+        raise MissingColumnsError(f"crop_index lacks {schema.CROP_ID!r}, needed to read crops")
+    model = load_model(checkpoint)
+    _check_crops(crops, model.config, crop_ids=crop_index[schema.CROP_ID].to_numpy())
+    device = _device(accelerator)
+    encoder = model.image_encoder.to(device).eval()
+    ids = crop_index[schema.CROP_ID].to_numpy(dtype=np.int64)
+    chunks: list[np.ndarray] = []
+    with torch.inference_mode():
+        for images in crop_dataloader(crops, ids, batch_size=batch_size):
+            chunks.append(encoder.encode(images.to(device, non_blocking=True)).float().cpu().numpy())
+    dim = model.embedding_dim
+    values = np.concatenate(chunks) if chunks else np.empty((0, dim), dtype=np.float32)
+    features = pd.DataFrame(values.astype(np.float32), columns=schema.embedding_columns(dim))
+    return pd.concat([crop_index.reset_index(drop=True), features], axis=1)
+
+
+def _device(accelerator: str) -> torch.device:
+    """Return the torch device an accelerator name selects."""
+    if accelerator == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    devices = {"cpu": "cpu", "gpu": "cuda", "cuda": "cuda"}
+    if accelerator not in devices:
+        raise InvalidConfigError(f"accelerator must be one of {['auto', *devices]}, got {accelerator!r}")
+    return torch.device(devices[accelerator])
+
+
+def _check_crops(
+    crops: np.ndarray, config: MiconModelConfig, *, crop_ids: Sequence[int] | np.ndarray | None = None
+) -> None:
+    """Raise InvalidImageError unless ``crops`` is (N, in_channels, S, S) and holds every crop id."""
+    if crops.ndim != 4 or crops.shape[1] != config.image.in_channels:
+        raise InvalidImageError(
+            f"crops must be (N, {config.image.in_channels}, S, S) for this model, got shape {crops.shape}"
+        )
+    if (
+        crop_ids is not None
+        and len(crop_ids)
+        and (np.max(crop_ids) >= crops.shape[0] or np.min(crop_ids) < 0)
+    ):
+        raise InvalidImageError(
+            f"crop ids range over [{np.min(crop_ids)}, {np.max(crop_ids)}] but the store holds "
+            f"{crops.shape[0]} crops"
+        )

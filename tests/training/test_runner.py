@@ -1,0 +1,154 @@
+import io
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from micon import schema
+from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
+from micon.models.micon import load_model
+from micon.training.runner import (
+    HISTORY_COLUMNS,
+    TrainingConfig,
+    build_untrained_checkpoint,
+    embed_crops,
+    train_micon,
+)
+
+
+def _config(**kwargs) -> TrainingConfig:
+    defaults = {
+        "max_steps": 3,
+        "batch_rows": 4,
+        "log_every_n_steps": 1,
+        "enable_progress_bar": False,
+        "accelerator": "cpu",
+        "warmup_steps": 1,
+    }
+    return TrainingConfig(**{**defaults, **kwargs})
+
+
+class _GradNormRecorder(L.Callback):
+    """Record the global gradient norm the optimiser actually steps with (after clipping)."""
+
+    def __init__(self) -> None:
+        self.norms: list[float] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        def record(optimizer, args, kwargs) -> None:
+            grads = [
+                p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+            ]
+            self.norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+        trainer.optimizers[0].register_step_post_hook(record)
+
+
+@pytest.mark.slow
+def test_train_micon_three_steps_gives_checkpoint_and_history(
+    tiny_crops, tiny_crop_index, tiny_model_config, tmp_path
+):
+    recorder = _GradNormRecorder()
+    checkpoint, history = train_micon(
+        tiny_crops,
+        tiny_crop_index,
+        model_config=tiny_model_config,
+        training_config=_config(gradient_clip_val=1e-3, log_dir=str(tmp_path)),
+        callbacks=[recorder],
+    )
+    assert checkpoint["method"] == "micon"
+    assert set(checkpoint) == {"method", "config", "state_dict"}
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert history["step"].tolist() == [1, 2, 3]
+    assert np.isfinite(history[["loss", "paclr", "cf"]].to_numpy()).all()
+    # Clipping is applied, not just configured (a defect of the reference code).
+    assert len(recorder.norms) == 3
+    assert max(recorder.norms) <= 1e-3 * 1.01
+    assert list(tmp_path.rglob("metrics.csv"))
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    buffer.seek(0)
+    restored = load_model(torch.load(buffer, weights_only=True))
+    untrained = load_model(build_untrained_checkpoint(tiny_model_config, seed=0))
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(restored.state_dict().values(), untrained.state_dict().values(), strict=True)
+    ]
+    assert any(changed)
+
+
+@pytest.mark.slow
+def test_train_micon_same_seed_same_weights(tiny_crops, tiny_crop_index, tiny_model_config):
+    runs = [
+        train_micon(
+            tiny_crops, tiny_crop_index, model_config=tiny_model_config, training_config=_config(max_steps=2)
+        )
+        for _ in range(2)
+    ]
+    for key, value in runs[0][0]["state_dict"].items():
+        assert torch.equal(value, runs[1][0]["state_dict"][key]), key
+
+
+def test_build_untrained_checkpoint_seeded_and_marked_untrained(tiny_model_config):
+    first = build_untrained_checkpoint(tiny_model_config, seed=1)
+    again = build_untrained_checkpoint(tiny_model_config, seed=1)
+    other = build_untrained_checkpoint(tiny_model_config, seed=2)
+    assert first["method"] == "untrained"
+    assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
+    assert not all(torch.equal(v, other["state_dict"][k]) for k, v in first["state_dict"].items())
+
+
+def test_embed_crops_shuffled_index_gives_rows_in_index_order(tiny_crops, tiny_crop_index, tiny_model_config):
+    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    index = tiny_crop_index.sample(frac=1.0, random_state=0).iloc[:50]
+    out = embed_crops(checkpoint, tiny_crops, index, batch_size=16)
+    dim = tiny_model_config.image.embedding_dim
+    assert list(out.columns) == list(index.columns) + schema.embedding_columns(dim)
+    assert out[schema.CROP_ID].tolist() == index[schema.CROP_ID].tolist()
+    features = out[schema.embedding_columns(dim)].to_numpy()
+    assert features.dtype == np.float32
+    model = load_model(checkpoint)
+    ids = index[schema.CROP_ID].to_numpy()[:5]
+    with torch.no_grad():
+        expected = model.image_encoder.encode(torch.from_numpy(tiny_crops[ids].astype(np.float32))).numpy()
+    np.testing.assert_allclose(features[:5], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_embed_crops_batch_size_does_not_change_embeddings(tiny_crops, tiny_crop_index, tiny_model_config):
+    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    small = embed_crops(checkpoint, tiny_crops, tiny_crop_index, batch_size=7)
+    large = embed_crops(checkpoint, tiny_crops, tiny_crop_index, batch_size=512)
+    columns = schema.embedding_columns(tiny_model_config.image.embedding_dim)
+    np.testing.assert_allclose(small[columns].to_numpy(), large[columns].to_numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_embed_crops_missing_crop_id_raises(tiny_crops, tiny_crop_index, tiny_model_config):
+    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    with pytest.raises(MissingColumnsError, match=schema.CROP_ID):
+        embed_crops(checkpoint, tiny_crops, tiny_crop_index.drop(columns=[schema.CROP_ID]))
+
+
+def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tiny_model_config):
+    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    with pytest.raises(InvalidImageError, match="5"):
+        embed_crops(checkpoint, tiny_crops[:, :3], tiny_crop_index)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_steps": 0},
+        {"temperature": 0.0},
+        {"gradient_clip_val": 0.0},
+        {"precision": "8-bit"},
+        {"splits": ["train", "nope"]},
+    ],
+)
+def test_training_config_bad_values_raise(kwargs):
+    with pytest.raises(InvalidConfigError):
+        TrainingConfig(**kwargs)
+
+
+def test_training_config_yaml_list_splits_become_tuple():
+    assert TrainingConfig(splits=["train", "val"]).splits == ("train", "val")
