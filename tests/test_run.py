@@ -20,6 +20,7 @@ def tiny_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(PROJECT_ROOT / ".telemetry", tmp_path / ".telemetry")
     shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
     (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "src").mkdir()  # the package itself is imported from the installed project
     monkeypatch.chdir(tmp_path)
     bootstrap_project(tmp_path)
     return tmp_path

@@ -55,3 +55,24 @@ def parameters() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def tiny_screen(parameters):
     return generate_screen(SyntheticScreenConfig(**parameters["synthetic"]))
+
+
+@pytest.fixture(scope="session")
+def engineered(tiny_screen, parameters) -> DataCatalog:
+    """The tiny screen run through data_engineering, every output kept in memory."""
+    from kedro.runner import SequentialRunner
+
+    from micon.pipelines.data_engineering import create_pipeline
+
+    pipeline = create_pipeline()
+    inputs = {
+        "plate_table": tiny_screen.plate_table,
+        "well_table": tiny_screen.well_table,
+        "compound_table": tiny_screen.compound_table,
+        "image_index": tiny_screen.image_index,
+        "field_images": tiny_screen.fields,
+    }
+    catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
+    add_parameters(catalog, parameters)
+    SequentialRunner().run(pipeline, catalog)
+    return catalog
