@@ -1,4 +1,4 @@
-"""Integration test: every pipeline runs through a KedroSession on a tiny screen in a temporary project root."""
+"""Integration test: every pipeline runs through a KedroSession on a tiny screen in a temp project root."""
 
 from __future__ import annotations
 
@@ -40,8 +40,12 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
         for scores in scenarios.values():
             assert {"top1", "top5", "map", "fraction_retrieved"} <= set(scores)
             assert 0.0 <= scores["top1"] <= scores["top5"] <= 1.0
-    for versioned in ("06_models/micon_checkpoint.pt", "07_model_output/micon_crop_embeddings.parquet",
-                      "07_model_output/untrained_well_profiles.parquet", "08_reporting/retrieval_comparison.png"):
+    for versioned in (
+        "06_models/micon_checkpoint.pt",
+        "07_model_output/micon_crop_embeddings.parquet",
+        "07_model_output/untrained_well_profiles.parquet",
+        "08_reporting/retrieval_comparison.png",
+    ):
         assert len(list((tiny_project / "data" / versioned).iterdir())) == 1, versioned
 
 

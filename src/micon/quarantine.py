@@ -18,9 +18,7 @@ def require_columns(table: pd.DataFrame, columns: Sequence[str], *, table_name: 
     """
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise MissingColumnsError(
-            f"{table_name} lacks column(s) {missing}; it has {list(table.columns)}"
-        )
+        raise MissingColumnsError(f"{table_name} lacks column(s) {missing}; it has {list(table.columns)}")
 
 
 def make_quarantine(
@@ -57,9 +55,7 @@ def empty_quarantine(key_columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def check_partition(
-    n_input: int, accepted: pd.DataFrame, quarantined: pd.DataFrame, *, stage: str
-) -> None:
+def check_partition(n_input: int, accepted: pd.DataFrame, quarantined: pd.DataFrame, *, stage: str) -> None:
     """Check that accepted and quarantined rows together account for every input row.
 
     Raises:
@@ -93,5 +89,7 @@ def summarise_quarantines(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         if len(table)
     ]
     if not counts:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns} | {"n_items": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {c: pd.Series(dtype="object") for c in columns} | {"n_items": pd.Series(dtype="int64")}
+        )
     return pd.concat(counts, ignore_index=True)[[*columns, "n_items"]]

@@ -85,7 +85,9 @@ def test_plot_topk_curves_missing_column_raises_naming_method():
 def test_plot_training_history_one_line_per_loss():
     from micon.evaluation import plot_training_history
 
-    history = pd.DataFrame({"step": [0, 10, 20], "loss": [3.0, 2.0, 1.5], "paclr": [2.0, 1.5, 1.0], "cf": [1.0, 0.5, 0.5]})
+    history = pd.DataFrame(
+        {"step": [0, 10, 20], "loss": [3.0, 2.0, 1.5], "paclr": [2.0, 1.5, 1.0], "cf": [1.0, 0.5, 0.5]}
+    )
     fig = plot_training_history(history)
     (ax,) = fig.axes
     assert [line.get_label() for line in ax.get_lines()] == ["loss", "paclr", "cf"]

@@ -25,4 +25,6 @@ def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_sc
     assert crop_index[schema.CROP_ID].tolist() == list(range(len(crop_index)))
     assert set(crop_index[schema.SPLIT]) <= set(schema.SPLITS)
     # DMSO crops exist on every plate
-    assert crop_index.loc[crop_index[schema.IS_CONTROL], schema.PLATE].nunique() == len(tiny_screen.plate_table)
+    assert crop_index.loc[crop_index[schema.IS_CONTROL], schema.PLATE].nunique() == len(
+        tiny_screen.plate_table
+    )

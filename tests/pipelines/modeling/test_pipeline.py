@@ -13,7 +13,8 @@ def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameter
     crop_index = engineered.load("crop_index")
     pipeline = create_pipeline()
     catalog = kept_catalog(
-        {"crop_store": engineered.load("crop_store"), "crop_index": crop_index}, sorted(pipeline.all_outputs())
+        {"crop_store": engineered.load("crop_store"), "crop_index": crop_index},
+        sorted(pipeline.all_outputs()),
     )
     add_parameters(catalog, parameters)
     SequentialRunner().run(pipeline, catalog)
@@ -33,5 +34,6 @@ def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameter
     # training moved the encoder away from its initialisation
     first = schema.embedding_columns(dim)
     assert not np.allclose(
-        catalog.load("micon.crop_embeddings")[first].to_numpy(), catalog.load("untrained.crop_embeddings")[first].to_numpy()
+        catalog.load("micon.crop_embeddings")[first].to_numpy(),
+        catalog.load("untrained.crop_embeddings")[first].to_numpy(),
     )

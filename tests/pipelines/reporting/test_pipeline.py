@@ -31,8 +31,14 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
     params = dict(parameters)
-    params["reporting"] = {**parameters["reporting"], "retrieval": {
-        **parameters["reporting"]["retrieval"], "null_size": 200, "null_cache_dir": str(tmp_path)}}
+    params["reporting"] = {
+        **parameters["reporting"],
+        "retrieval": {
+            **parameters["reporting"]["retrieval"],
+            "null_size": 200,
+            "null_cache_dir": str(tmp_path),
+        },
+    }
     add_parameters(catalog, params)
     SequentialRunner().run(pipeline, catalog)
 

@@ -62,6 +62,8 @@ def extract_cell_crops(
     )
     logger.info(
         "extracted %d crops from %d sites; quarantined %d sites",
-        len(extraction.crop_index), len(extraction.site_summary), len(extraction.quarantine),
+        len(extraction.crop_index),
+        len(extraction.site_summary),
+        len(extraction.quarantine),
     )
     return extraction.crop_index, extraction.crops, extraction.quarantine, extraction.site_summary

@@ -28,7 +28,9 @@ def train_micon_model(
         training_config=TrainingConfig(**training_params),
     )
     if len(history):
-        logger.info("trained MICON for %d logged steps; last loss %.4f", len(history), history["loss"].iloc[-1])
+        logger.info(
+            "trained MICON for %d logged steps; last loss %.4f", len(history), history["loss"].iloc[-1]
+        )
     return checkpoint, history
 
 

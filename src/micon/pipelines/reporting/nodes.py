@@ -49,7 +49,9 @@ def evaluate_retrieval(
 HEADLINE_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved", "n_queries")
 
 
-def collect_retrieval_metrics(**summaries: dict[str, dict[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
+def collect_retrieval_metrics(
+    **summaries: dict[str, dict[str, float]],
+) -> dict[str, dict[str, dict[str, float]]]:
     """Gather every method's headline scores into ``{method: {scenario: {metric: value}}}``."""
     return {
         method.removesuffix("_retrieval_summary"): {

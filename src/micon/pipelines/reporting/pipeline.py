@@ -27,12 +27,24 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Create the pipeline from crop embeddings to metrics, plots and the quarantine summary."""
     per_method = Pipeline(
         [
-            Node(aggregate_wells, ["crop_embeddings", "params:reporting.aggregation"], "well_profiles",
-                 name="aggregate_wells"),
-            Node(normalize_wells, ["well_profiles", "params:reporting.normalization"], "normalized_profiles",
-                 name="normalize_wells"),
-            Node(evaluate_retrieval, ["normalized_profiles", "params:reporting.retrieval"],
-                 ["retrieval_summary", "topk_accuracy"], name="evaluate_retrieval"),
+            Node(
+                aggregate_wells,
+                ["crop_embeddings", "params:reporting.aggregation"],
+                "well_profiles",
+                name="aggregate_wells",
+            ),
+            Node(
+                normalize_wells,
+                ["well_profiles", "params:reporting.normalization"],
+                "normalized_profiles",
+                name="normalize_wells",
+            ),
+            Node(
+                evaluate_retrieval,
+                ["normalized_profiles", "params:reporting.retrieval"],
+                ["retrieval_summary", "topk_accuracy"],
+                name="evaluate_retrieval",
+            ),
         ]
     )
     evaluated = sum(

@@ -16,13 +16,18 @@ logger = logging.getLogger(__name__)
 
 def generate_synthetic_screen(
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], np.ndarray]], pd.DataFrame]:
+) -> tuple[
+    pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], np.ndarray]], pd.DataFrame
+]:
     """Generate the seeded synthetic screen: metadata tables, image index, lazy fields, phenotypes."""
     screen = generate_screen(SyntheticScreenConfig(**params))
     logger.info(
         "synthetic screen: %d plates, %d wells, %d compounds, %d sites, %d channel images",
-        len(screen.plate_table), len(screen.well_table), len(screen.compound_table),
-        len(screen.image_index), len(screen.fields),
+        len(screen.plate_table),
+        len(screen.well_table),
+        len(screen.compound_table),
+        len(screen.image_index),
+        len(screen.fields),
     )
     return (
         screen.plate_table,

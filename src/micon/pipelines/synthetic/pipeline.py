@@ -12,8 +12,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 generate_synthetic_screen,
                 "params:synthetic",
-                ["plate_table", "well_table", "compound_table", "image_index", "field_images",
-                 "synthetic_phenotypes"],
+                [
+                    "plate_table",
+                    "well_table",
+                    "compound_table",
+                    "image_index",
+                    "field_images",
+                    "synthetic_phenotypes",
+                ],
                 name="generate_synthetic_screen",
             )
         ]

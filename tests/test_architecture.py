@@ -1,0 +1,79 @@
+"""The dependency rules of docs/architecture.md, checked on the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "micon"
+
+# A layer may import only the layers listed for it (plus third-party libraries).
+ALLOWED: dict[str, set[str]] = {
+    "schema": set(),
+    "errors": set(),
+    "quarantine": {"schema", "errors"},
+    "chem": {"schema", "errors", "quarantine", "chem"},
+    "imaging": {"schema", "errors", "quarantine", "imaging"},
+    "metadata": {"schema", "errors", "quarantine", "metadata"},
+    "synthetic": {"schema", "errors", "quarantine", "chem", "imaging", "metadata", "synthetic"},
+    "models": {"schema", "errors", "quarantine", "chem", "imaging", "metadata", "synthetic", "models"},
+    "evaluation": {
+        "schema",
+        "errors",
+        "quarantine",
+        "chem",
+        "imaging",
+        "metadata",
+        "synthetic",
+        "evaluation",
+    },
+    "training": {"schema", "errors", "quarantine", "chem", "imaging", "metadata", "models", "training"},
+    "datasets": set(),
+}
+FORBIDDEN_LIBRARIES: dict[str, set[str]] = {
+    layer: {"kedro", "kedro_datasets"} for layer in ALLOWED if layer != "datasets"
+}
+FORBIDDEN_LIBRARIES["models"] |= {"lightning", "pytorch_lightning"}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module == "micon":
+            names |= {f"micon.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _layer(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py")
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if _layer(p) in ALLOWED)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_imports_only_lower_layers(path: Path) -> None:
+    layer = _layer(path)
+    imported = _imports(path)
+    micon_layers = {name.split(".")[1] for name in imported if name.startswith("micon.")}
+    assert micon_layers <= ALLOWED[layer], f"{layer} imports {sorted(micon_layers - ALLOWED[layer])}"
+    libraries = {name.split(".")[0] for name in imported}
+    assert not libraries & FORBIDDEN_LIBRARIES.get(layer, set()), (
+        f"{layer} imports {sorted(libraries & FORBIDDEN_LIBRARIES[layer])}"
+    )
+
+
+def test_no_module_imports_micon_datasets() -> None:
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if _layer(p) != "datasets" and any(n.startswith("micon.datasets") for n in _imports(p))
+    ]
+    assert offenders == []
