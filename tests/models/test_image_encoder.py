@@ -63,3 +63,17 @@ def test_image_encoder_pretrained_rgb_weights_loaded_and_stem_adapted(tmp_path, 
     assert encoder.backbone.conv1[0].weight.shape[1] == 5
     assert torch.equal(encoder.backbone.layer1[0].conv1.weight, rgb.layer1[0].conv1.weight)
     assert "loaded backbone weights" in caplog.text
+
+
+def test_crop_normalizer_fixed_scale_keeps_absolute_intensity():
+    normalizer = CropNormalizer(per_crop=False)
+    crops = torch.tensor([0.0, 255.0, 65535.0]).reshape(1, 3, 1, 1)
+    expected = torch.log1p(crops) / np.log(65536.0)
+    assert torch.allclose(normalizer(crops), expected)
+    # a brighter copy stays brighter: the fixed scale does not standardise it away
+    assert (normalizer(crops * 2 + 1) > normalizer(crops)).all()
+
+
+def test_image_encoder_config_unknown_intensity_scaling_raises():
+    with pytest.raises(InvalidConfigError, match="'per_plate'"):
+        ImageEncoderConfig(backbone="test_resnet", intensity_scaling="per_plate")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import timm
 import torch
@@ -30,6 +32,9 @@ class ImageEncoderConfig:
         pretrained_path: Optional local file holding a backbone state dict (never downloaded). Loaded with
             ``strict=False``; a 3-channel stem is adapted to ``in_channels`` by timm's ``adapt_input_conv``.
         normalize_eps: Guard added to the per-crop, per-channel standard deviation.
+        intensity_scaling: ``"per_crop"`` standardises each channel of each crop (gain and offset removed,
+            with them any absolute intensity phenotype); ``"fixed"`` keeps absolute intensities on one
+            log scale for all crops (technical gain reaches the network, which must learn to ignore it).
     """
 
     backbone: str = "resnet10t"
@@ -37,6 +42,7 @@ class ImageEncoderConfig:
     embedding_dim: int = 128
     pretrained_path: str | None = None
     normalize_eps: float = 1e-3
+    intensity_scaling: Literal["per_crop", "fixed"] = "per_crop"
 
     def __post_init__(self) -> None:
         if not timm.is_model(self.backbone):
@@ -49,6 +55,10 @@ class ImageEncoderConfig:
             raise InvalidConfigError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
         if self.normalize_eps <= 0:
             raise InvalidConfigError(f"normalize_eps must be > 0, got {self.normalize_eps}")
+        if self.intensity_scaling not in ("per_crop", "fixed"):
+            raise InvalidConfigError(
+                f"intensity_scaling must be 'per_crop' or 'fixed', got {self.intensity_scaling!r}"
+            )
         if self.pretrained_path is not None and not Path(self.pretrained_path).is_file():
             raise InvalidConfigError(f"pretrained_path {self.pretrained_path!r} is not a file")
 
@@ -65,28 +75,35 @@ class CropNormalizer(nn.Module):
     so plate- and batch-level gain differences do not reach the backbone. It lives inside the encoder so
     that training and inference scale pixels identically (the reference code did not: 0-1 vs 0-255).
 
+    With ``per_crop=False`` the log intensities are only mapped to [0, 1] by the uint16 range,
+    :math:`y = \log(1 + x) / \log(65536)`, the same for every crop.
+
     Args:
         eps: Guard against flat channels.
+        per_crop: Standardise per crop and channel (True) or use the fixed log scale (False).
 
     Shapes:
         - input: :math:`(B, C, H, W)`, any real or integer dtype (uint16 crops as stored).
         - output: :math:`(B, C, H, W)` float32.
     """
 
-    def __init__(self, eps: float = 1e-3) -> None:
+    def __init__(self, eps: float = 1e-3, *, per_crop: bool = True) -> None:
         super().__init__()
         self.eps = eps
+        self.per_crop = per_crop
 
     def forward(self, x: Tensor) -> Tensor:
         """Return the log-standardised crops."""
         x = torch.log1p(x.float().clamp_min(0.0))
+        if not self.per_crop:
+            return x / math.log(65536.0)
         mean = x.mean(dim=(-2, -1), keepdim=True)
         std = x.std(dim=(-2, -1), keepdim=True, unbiased=False)
         return (x - mean) / (std + self.eps)
 
     def extra_repr(self) -> str:
         """Return the guard value for ``repr``."""
-        return f"eps={self.eps}"
+        return f"eps={self.eps}, per_crop={self.per_crop}"
 
 
 class ImageEncoder(nn.Module):
@@ -107,7 +124,9 @@ class ImageEncoder(nn.Module):
     def __init__(self, config: ImageEncoderConfig) -> None:
         super().__init__()
         self.config = config
-        self.normalizer = CropNormalizer(eps=config.normalize_eps)
+        self.normalizer = CropNormalizer(
+            eps=config.normalize_eps, per_crop=config.intensity_scaling == "per_crop"
+        )
         self.backbone = timm.create_model(
             config.backbone, pretrained=False, in_chans=config.in_channels, num_classes=0
         )
