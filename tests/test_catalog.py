@@ -37,5 +37,7 @@ def test_every_pipeline_dataset_is_declared(catalog_and_datasets):
 
 def test_every_produced_dataset_is_versioned(catalog_and_datasets):
     catalog, names = catalog_and_datasets
-    unversioned = [n for n in names if n not in RAW_INPUTS and getattr(catalog.get(n), "_version", None) is None]
+    unversioned = [
+        n for n in names if n not in RAW_INPUTS and getattr(catalog.get(n), "_version", None) is None
+    ]
     assert unversioned == []
