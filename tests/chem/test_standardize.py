@@ -1,6 +1,5 @@
 import logging
 import random
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,10 +8,10 @@ from rdkit import Chem
 from micon import schema
 from micon.chem import StandardizationConfig, standardize_compounds, standardize_smiles
 from micon.errors import InvalidConfigError, InvalidInputError, InvalidSmilesError, MissingColumnsError
+from tests.shared_data import SHARED_DATA as DATA_ROOT
 
 CONFIG = StandardizationConfig()
 ASPIRIN_INCHIKEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
-DATA_ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def _compounds(rows: list[tuple[str, object]]) -> pd.DataFrame:

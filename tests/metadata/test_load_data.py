@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,8 +5,8 @@ import pytest
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata import join_image_index, join_well_metadata
+from tests.shared_data import SHARED_DATA as DATA_ROOT
 
-DATA_ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 LOAD_DATA = (
     DATA_ROOT / "fields" / "cpg0016_BR00126114_load_data" / "test_BR00126114_load_data_with_illum.parquet"
 )
