@@ -102,8 +102,9 @@ def test_extract_crop_table_crop_rows_match_field_pixels(good_sites, config):
     np.testing.assert_array_equal(result.crops[4], field[:, y - 8 : y + 8, x - 8 : x + 8])
 
 
-def test_extract_crop_table_channel_order_follows_channels(good_sites, config):
+def test_extract_crop_table_channel_order_follows_channels(good_sites):
     sites, images = good_sites
+    config = CropExtractionConfig(crop_size_px=16, cells={"channels": ["AGP"]})
     result = extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
     assert result.crops.shape[1] == 2
     dna = images[_key("A01", "1", "DNA")]()
