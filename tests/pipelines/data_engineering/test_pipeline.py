@@ -1,8 +1,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from micon import schema
+from micon.evaluation import (
+    NormalizationConfig,
+    RetrievalConfig,
+    aggregate_to_wells,
+    evaluate_profiles,
+    normalize_profiles,
+)
 
 
 def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_screen):
@@ -56,3 +64,14 @@ def test_data_engineering_cellprofiler_features_account_for_every_crop(engineere
     assert np.isfinite(values.to_numpy()).all()
     assert "Cells_Intensity_MeanIntensity_DNA" in values.columns
     assert set(quarantine[schema.QUARANTINE_REASON]) <= {"empty_compartment", "non_finite_features"}
+
+
+@pytest.mark.slow
+def test_cellprofiler_well_profiles_retrieve_their_compound(engineered, parameters):
+    """The features carry the compounds' phenotypes: replicate wells find each other after MAD."""
+    reporting = parameters["reporting"]
+    wells = aggregate_to_wells(engineered.load("cellprofiler.crop_embeddings"), **reporting["aggregation"])
+    profiles = normalize_profiles(wells, NormalizationConfig(steps=["mad_robustize"]))
+    retrieval = {**reporting["retrieval"], "null_size": 1000, "null_cache_dir": None}
+    summary, _ = evaluate_profiles(profiles, RetrievalConfig(**retrieval))
+    assert summary["NSB"]["top1"] > 0.4  # 0.61 at the time of writing (36 queries); chance is ~0.1
