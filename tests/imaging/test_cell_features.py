@@ -105,6 +105,7 @@ def test_features_follow_crop_index_order_and_subset():
     assert np.isfinite(subset[feature_names(CHANNELS, config)].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_parallel_equals_sequential():
     rng = np.random.default_rng(1)
     crops, masks = _flat_cell()

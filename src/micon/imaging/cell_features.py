@@ -121,8 +121,8 @@ class CellFeaturesConfig:
         texture_scales: Pixel distances of the co-occurrence pairs (each >= 1).
         texture_gray_levels: Grey levels of the quantised image (2..256); level 0 is reserved for
             background, so an object's pixels take levels ``1..texture_gray_levels - 1``.
-        texture_percentile: Each channel is scaled by this percentile of its values over the crops
-            measured (one fixed mapping for all cells) before quantisation, in ``(0, 100]``.
+        texture_percentile: Each channel is scaled by this percentile of its values over the crop
+            store (one fixed mapping for all cells) before quantisation, in ``(0, 100]``.
         shape: MeasureObjectSizeShape (:data:`SHAPE_FEATURES`, Feret diameters, Zernike moments).
         shape_compartments: Compartments whose shape is measured; the cytoplasm's is left out by
             default, being mostly the cell's and the nucleus's and costing a third of the time.
@@ -322,7 +322,60 @@ def _quantise(crops: np.ndarray, reference: np.ndarray, gray_levels: int) -> np.
     return (1 + np.minimum(np.floor(scaled * (gray_levels - 1)), gray_levels - 2)).astype(np.uint8)
 
 
-def measure_batch(  # noqa: C901, PLR0912
+def _shape_features(
+    compartment: str, labels: np.ndarray, config: CellFeaturesConfig
+) -> dict[str, np.ndarray]:
+    shape = measureobjectsizeshape.get_sizeshape(labels, None) | measureobjectsizeshape.get_feret(
+        labels, None
+    )
+    if config.zernike_degree:
+        shape |= measureobjectsizeshape.get_zernike(labels, None, zernike_numbers=config.zernike_degree)
+    kept = [
+        *SHAPE_FEATURES,
+        "MinFeretDiameter",
+        "MaxFeretDiameter",
+        *(k for k in shape if k.startswith("Zernike_")),
+    ]
+    return {f"{compartment}_AreaShape_{key}": shape[key] for key in kept}
+
+
+def _intensity_features(
+    compartment: str, labels: np.ndarray, images: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    out = {}
+    for channel, image in images.items():
+        intensity = measureobjectintensity.get_intensity(labels, image)
+        for key in INTENSITY_FEATURES:
+            out[f"{compartment}_Intensity_{key}_{channel}"] = intensity[f"Intensity_{key}"]
+    return out
+
+
+def _texture_features(
+    compartment: str, labels: np.ndarray, quantised: dict[str, np.ndarray], config: CellFeaturesConfig
+) -> dict[str, np.ndarray]:
+    out = {}
+    for channel, levels in quantised.items():
+        for scale in config.texture_scales:
+            # gray_levels=256: the uint8 levels are already final, cp-measure must not rescale them.
+            texture = measuretexture.get_texture(labels, levels, scale=scale, gray_levels=256)
+            for feature in HARALICK_FEATURES:
+                directions = [texture[f"{feature}_{scale}_{d:02d}_256"] for d in range(4)]
+                name = f"{compartment}_Texture_{feature}_{channel}_{scale}_{config.texture_gray_levels}"
+                out[name] = np.mean(directions, axis=0)
+    return out
+
+
+def _correlation_features(cells: np.ndarray, images: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = {}
+    for first, second in combinations(images, 2):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pearson = measurecolocalization.get_correlation_pearson(images[first], images[second], cells)
+        out[f"{CELLS}_Correlation_Correlation_{first}_{second}"] = pearson["Correlation_Pearson"]
+        out[f"{CELLS}_Correlation_Slope_{first}_{second}"] = pearson["Correlation_Slope"]
+    return out
+
+
+def measure_batch(
     crops: np.ndarray,
     masks: np.ndarray,
     channels: Sequence[str],
@@ -344,72 +397,37 @@ def measure_batch(  # noqa: C901, PLR0912
     Returns:
         ``(values, names)``: ``(n, F)`` float64 (may hold NaN/inf) and the ``F`` feature names.
     """
-    n, _, size, _ = crops.shape
+    n = crops.shape[0]
     grid = math.ceil(math.sqrt(n))
     labels_of = np.arange(1, n + 1, dtype=np.int32)[:, None, None]
+    parts = compartment_masks(masks)
     compartments = {
-        name: _mosaic(np.where(mask, labels_of, 0).astype(np.int32), grid, 1)
-        for name, mask in compartment_masks(masks).items()
+        name: _mosaic(np.where(mask, labels_of, 0).astype(np.int32), grid, 1) for name, mask in parts.items()
     }
     pixels = np.asarray(crops, dtype=np.float64) / _UINT16_FULL_SCALE
-    images = [_mosaic(pixels[:, c], grid, 1) for c in range(len(channels))]
-    if config.texture:
-        levels_of = _quantise(np.asarray(crops, dtype=np.float64), reference, config.texture_gray_levels)
-        quantised = [_mosaic(levels_of[:, c], grid, 1) for c in range(len(channels))]
+    images = {channel: _mosaic(pixels[:, c], grid, 1) for c, channel in enumerate(channels)}
     results: dict[str, np.ndarray] = {}
-
-    def put(name: str, values: Sequence[float] | np.ndarray) -> None:
-        results[name] = np.asarray(values, dtype=np.float64)
-
+    if config.texture:
+        levels = _quantise(np.asarray(crops, dtype=np.float64), reference, config.texture_gray_levels)
+        quantised = {channel: _mosaic(levels[:, c], grid, 1) for c, channel in enumerate(channels)}
     for compartment, labels in compartments.items():
         if config.shape and compartment in config.shape_compartments:
-            shape = measureobjectsizeshape.get_sizeshape(labels, None)
-            shape |= measureobjectsizeshape.get_feret(labels, None)
-            for key in (*SHAPE_FEATURES, "MinFeretDiameter", "MaxFeretDiameter"):
-                put(f"{compartment}_AreaShape_{key}", shape[key])
-            if config.zernike_degree:
-                zernike = measureobjectsizeshape.get_zernike(
-                    labels, None, zernike_numbers=config.zernike_degree
-                )
-                for key, values in zernike.items():
-                    put(f"{compartment}_AreaShape_{key}", values)
+            results |= _shape_features(compartment, labels, config)
         if config.intensity:
-            for channel, image in zip(channels, images, strict=True):
-                intensity = measureobjectintensity.get_intensity(labels, image)
-                for key in INTENSITY_FEATURES:
-                    put(f"{compartment}_Intensity_{key}_{channel}", intensity[f"Intensity_{key}"])
+            results |= _intensity_features(compartment, labels, images)
         if config.texture:
-            for channel, levels in zip(channels, quantised, strict=True):
-                for scale in config.texture_scales:
-                    # gray_levels=256: the uint8 levels are already final, cp-measure must not rescale them.
-                    texture = measuretexture.get_texture(labels, levels, scale=scale, gray_levels=256)
-                    for feature in HARALICK_FEATURES:
-                        directions = [texture[f"{feature}_{scale}_{d:02d}_256"] for d in range(4)]
-                        put(
-                            f"{compartment}_Texture_{feature}_{channel}_{scale}_{config.texture_gray_levels}",
-                            np.mean(directions, axis=0),
-                        )
-    cells = compartments[CELLS]
+            results |= _texture_features(compartment, labels, quantised, config)
     if config.radial_distribution:
-        per_compartment = compartment_masks(masks)
-        radial = radial_distribution(
-            pixels, per_compartment[NUCLEI], per_compartment[CELLS], config.radial_bins
-        )
+        radial = radial_distribution(pixels, parts[NUCLEI], parts[CELLS], config.radial_bins)
         for c, channel in enumerate(channels):
             for measure, values in radial.items():
                 for ring in range(config.radial_bins):
-                    put(
-                        f"{CELLS}_RadialDistribution_{measure}_{channel}_{ring + 1}of{config.radial_bins}",
-                        values[:, c, ring],
-                    )
+                    name = f"{CELLS}_RadialDistribution_{measure}_{channel}_{ring + 1}of{config.radial_bins}"
+                    results[name] = values[:, c, ring]
     if config.correlation:
-        for (i, first), (j, second) in combinations(enumerate(channels), 2):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pearson = measurecolocalization.get_correlation_pearson(images[i], images[j], cells)
-            put(f"{CELLS}_Correlation_Correlation_{first}_{second}", pearson["Correlation_Pearson"])
-            put(f"{CELLS}_Correlation_Slope_{first}_{second}", pearson["Correlation_Slope"])
+        results |= _correlation_features(compartments[CELLS], images)
     names = list(results)
-    values = np.column_stack([results[name] for name in names]) if names else np.zeros((n, 0))
+    values = np.column_stack([np.asarray(results[name], dtype=np.float64) for name in names])
     return values, names
 
 
