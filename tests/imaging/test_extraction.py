@@ -102,8 +102,9 @@ def test_extract_crop_table_crop_rows_match_field_pixels(good_sites, config):
     np.testing.assert_array_equal(result.crops[4], field[:, y - 8 : y + 8, x - 8 : x + 8])
 
 
-def test_extract_crop_table_channel_order_follows_channels(good_sites, config):
+def test_extract_crop_table_channel_order_follows_channels(good_sites):
     sites, images = good_sites
+    config = CropExtractionConfig(crop_size_px=16, cells={"channels": ["AGP"]})
     result = extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
     assert result.crops.shape[1] == 2
     dna = images[_key("A01", "1", "DNA")]()
@@ -208,6 +209,12 @@ def test_extract_crop_table_empty_sites_raises(good_sites, config):
         extract_crop_table(sites.iloc[:0], images, config)
 
 
+def test_extract_crop_table_cell_stain_not_among_channels_raises(good_sites, config):
+    sites, images = good_sites
+    with pytest.raises(InvalidInputError, match="RNA"):
+        extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
+
+
 def test_extract_crop_table_no_nuclear_channel_raises(good_sites, config):
     sites, images = good_sites
     with pytest.raises(InvalidInputError, match="DNA"):
@@ -228,8 +235,53 @@ def test_crop_extraction_config_nested_dict_builds_nuclei_config():
         ({"nuclei": {"min_area_px": 0}}, InvalidConfigError, "min_area_px"),
         ({"nuclei": {"bogus": 1}}, TypeError, "bogus"),
         ({"nuclei": 3}, InvalidConfigError, "nuclei"),
+        ({"cells": {"compactness": -1}}, InvalidConfigError, "compactness"),
+        ({"cells": 3}, InvalidConfigError, "cells"),
     ],
 )
 def test_crop_extraction_config_invalid_value_raises(kwargs, error, match):
     with pytest.raises(error, match=match):
         CropExtractionConfig(**kwargs)
+
+
+def _neighbours_site(draw_discs):
+    """One site of two nuclei 10 px apart inside cytoplasm discs of radius 9 that touch."""
+    centres = [(30.0, 25.0), (30.0, 37.0)]
+    dna = draw_discs((SIZE, SIZE), centres, radius=4.0, noise=10.0)
+    cytoplasm = draw_discs((SIZE, SIZE), centres, radius=9.0, foreground=2000, noise=10.0, seed=1)
+    field = np.stack([dna if ch == "DNA" else cytoplasm for ch in schema.CHANNELS])
+    sites = pd.DataFrame([_site_row("A01", "1")])
+    return sites, _store([("A01", "1")], [field]), field
+
+
+def test_extract_crop_table_masks_hold_only_the_centre_cell(disc_image):
+    sites, images, field = _neighbours_site(disc_image)
+    result = extract_crop_table(sites, images, CropExtractionConfig(crop_size_px=24))
+    assert result.crops.shape == (2, 5, 24, 24)
+    assert result.masks.shape == (2, 2, 24, 24) and result.masks.dtype == np.uint16
+    nucleus, cell = result.masks[:, 0].astype(bool), result.masks[:, 1].astype(bool)
+    assert not (nucleus & ~cell).any()  # cytoplasm = cell - nucleus is well defined
+    dna = result.crops[:, schema.CHANNELS.index("DNA")]
+    for i in range(2):
+        assert nucleus[i, 12, 12] and cell[i, 12, 12]  # the crop's centre is its own nucleus
+        bright = dna[i] > 1000
+        assert (bright & ~nucleus[i]).sum() > 10  # part of the neighbour's nucleus is in the crop...
+        assert not (nucleus[i] & (np.abs(np.arange(24) - 12) > 6)[None, :]).any()  # ...not in its mask
+        assert 0.9 * np.pi * 4**2 < nucleus[i].sum() < 1.3 * np.pi * 4**2
+        assert cell[i].sum() > 3 * nucleus[i].sum()
+    # the two cells meet halfway: the left cell's mask stops before the right nucleus's column
+    left = int(np.argmin(result.crop_index[schema.CELL_X]))
+    assert not cell[left][:, 12 + 10 :].any()
+
+
+def test_extract_crop_table_subsample_keeps_masks_aligned(disc_image):
+    sites, images, _ = _neighbours_site(disc_image)
+    full = extract_crop_table(sites, images, CropExtractionConfig(crop_size_px=24))
+    one = extract_crop_table(
+        sites, images, CropExtractionConfig(crop_size_px=24, max_cells_per_site=1, seed=1)
+    )
+    kept = int(
+        np.flatnonzero(np.isclose(full.crop_index[schema.CELL_X], one.crop_index[schema.CELL_X].iloc[0]))[0]
+    )
+    np.testing.assert_array_equal(one.crops[0], full.crops[kept])
+    np.testing.assert_array_equal(one.masks[0], full.masks[kept])

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from micon.errors import InvalidConfigError, InvalidImageError
-from micon.imaging import NucleiConfig, detect_nuclei
+from micon.imaging import NucleiConfig, detect_nuclei, segment_nuclei
+from micon.imaging.nuclei import nuclei_table
 
 CENTRES = [(15.0, 15.0), (15.0, 45.0), (40.0, 30.0), (50.0, 10.0)]
 
@@ -84,3 +85,23 @@ def test_detect_nuclei_nan_raises():
 def test_nuclei_config_invalid_value_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):
         NucleiConfig(**kwargs)
+
+
+def test_segment_nuclei_labels_match_the_table(disc_image):
+    image = disc_image((80, 80), [*CENTRES[:3], (70.0, 70.0)], noise=20.0)
+    image[2:4, 2:4] = 3000  # 4 px speck, below min_area_px: background in the labels
+    labels = segment_nuclei(image, NucleiConfig())
+    assert labels.dtype == np.int32 and labels.shape == image.shape
+    table = nuclei_table(labels)
+    assert list(table.columns) == ["y", "x", "area_px", "label"]
+    assert len(table) == 4 and labels[2:4, 2:4].max() == 0
+    for row in table.itertuples():
+        ys, xs = np.nonzero(labels == row.label)
+        assert len(ys) == row.area_px
+        assert ys.mean() == pytest.approx(row.y) and xs.mean() == pytest.approx(row.x)
+    pd.testing.assert_frame_equal(detect_nuclei(image, NucleiConfig()), table[["y", "x", "area_px"]])
+
+
+def test_nuclei_table_of_empty_labels_is_empty():
+    table = nuclei_table(np.zeros((8, 8), dtype=np.int32))
+    assert table.empty and list(table.columns) == ["y", "x", "area_px", "label"]

@@ -1,4 +1,4 @@
-"""Nucleus detection on the DNA channel: Gaussian smoothing, Otsu threshold and a watershed split."""
+"""Nucleus segmentation on the DNA channel: Gaussian smoothing, Otsu threshold and a watershed split."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 NUCLEUS_Y = "y"
 NUCLEUS_X = "x"
 NUCLEUS_AREA = "area_px"
+NUCLEUS_LABEL = "label"
 NUCLEUS_COLUMNS: tuple[str, ...] = (NUCLEUS_Y, NUCLEUS_X, NUCLEUS_AREA)
 
 
@@ -82,12 +83,89 @@ def _split_touching(mask: np.ndarray, labels: np.ndarray, min_distance_px: int) 
     return split
 
 
-def detect_nuclei(dna: np.ndarray, config: NucleiConfig) -> pd.DataFrame:
-    """Find nuclei in a DNA-stain image.
+def segment_nuclei(dna: np.ndarray, config: NucleiConfig) -> np.ndarray:
+    """Label the nuclei of a DNA-stain image.
 
     The image is smoothed with a Gaussian, thresholded at Otsu's level, holes are filled and objects
     below ``min_area_px`` removed; touching nuclei are optionally split by a watershed on the
-    distance transform; objects outside ``[min_area_px, max_area_px]`` are then dropped.
+    distance transform; objects outside ``[min_area_px, max_area_px]`` are then set to background.
+
+    Args:
+        dna: The DNA channel, 2-D ``(H, W)``, any real dtype.
+        config: Detection settings.
+
+    Returns:
+        ``(H, W)`` int32 label image, 0 for background; labels are positive but not necessarily
+        contiguous. All zero when the image is constant (blank) or holds no object of an allowed size.
+
+    Raises:
+        InvalidImageError: ``dna`` is not a 2-D real-valued array, or holds NaN or infinite values.
+    """
+    image = np.asarray(dna)
+    if image.ndim != 2:  # noqa: PLR2004
+        raise InvalidImageError(f"detect_nuclei needs a 2-D DNA image, got shape {image.shape}")
+    if image.dtype.kind not in "uif":
+        raise InvalidImageError(f"detect_nuclei needs a real-valued image, got dtype {image.dtype}")
+    image = image.astype(np.float64, copy=False)
+    if not np.isfinite(image).all():
+        raise InvalidImageError("detect_nuclei: the DNA image holds NaN or infinite values")
+    empty = np.zeros(image.shape, dtype=np.int32)
+    if image.size == 0 or image.min() == image.max():
+        return empty
+    smoothed = (
+        gaussian(image, sigma=config.gaussian_sigma_px, preserve_range=True)
+        if config.gaussian_sigma_px
+        else image
+    )
+    if smoothed.min() == smoothed.max():
+        return empty
+    mask = smoothed > threshold_otsu(smoothed)
+    mask = ndi.binary_fill_holes(mask)
+    mask = remove_small_objects(mask, max_size=config.min_area_px - 1)
+    labels, n_objects = ndi.label(mask)
+    if n_objects == 0:
+        return empty
+    if config.split_touching:
+        labels = _split_touching(mask, labels, config.min_distance_px)
+    labels = labels.astype(np.int32, copy=False)
+    areas = np.bincount(labels.ravel())
+    allowed = (areas >= config.min_area_px) & (areas <= config.max_area_px)
+    allowed[0] = False
+    n_dropped = int(np.count_nonzero(~allowed[1:] & (areas[1:] > 0)))
+    if n_dropped:
+        logger.debug(
+            "dropped %d objects outside [%d, %d] px", n_dropped, config.min_area_px, config.max_area_px
+        )
+        labels = np.where(allowed[labels], labels, 0).astype(np.int32)
+    return labels
+
+
+def nuclei_table(labels: np.ndarray) -> pd.DataFrame:
+    """Return one row per labelled nucleus, sorted by centroid (``y``, then ``x``).
+
+    Args:
+        labels: A label image as returned by :func:`segment_nuclei`.
+
+    Returns:
+        ``y`` and ``x`` (centroid, float, field pixels), ``area_px`` (int) and ``label`` (int,
+        the nucleus's value in ``labels``); empty when ``labels`` holds no object.
+    """
+    if not labels.any():
+        return _empty_nuclei().assign(**{NUCLEUS_LABEL: pd.Series(dtype="int64")})
+    props = regionprops_table(labels, properties=("label", "centroid", "area"))
+    table = pd.DataFrame(
+        {
+            NUCLEUS_Y: np.asarray(props["centroid-0"], dtype=np.float64),
+            NUCLEUS_X: np.asarray(props["centroid-1"], dtype=np.float64),
+            NUCLEUS_AREA: np.asarray(props["area"]).astype(np.int64),
+            NUCLEUS_LABEL: np.asarray(props["label"]).astype(np.int64),
+        }
+    )
+    return table.sort_values([NUCLEUS_Y, NUCLEUS_X], kind="stable").reset_index(drop=True)
+
+
+def detect_nuclei(dna: np.ndarray, config: NucleiConfig) -> pd.DataFrame:
+    """Find nuclei in a DNA-stain image (:func:`segment_nuclei`) and return their centroids and areas.
 
     Args:
         dna: The DNA channel, 2-D ``(H, W)``, any real dtype.
@@ -101,45 +179,4 @@ def detect_nuclei(dna: np.ndarray, config: NucleiConfig) -> pd.DataFrame:
     Raises:
         InvalidImageError: ``dna`` is not a 2-D real-valued array, or holds NaN or infinite values.
     """
-    image = np.asarray(dna)
-    if image.ndim != 2:  # noqa: PLR2004
-        raise InvalidImageError(f"detect_nuclei needs a 2-D DNA image, got shape {image.shape}")
-    if image.dtype.kind not in "uif":
-        raise InvalidImageError(f"detect_nuclei needs a real-valued image, got dtype {image.dtype}")
-    image = image.astype(np.float64, copy=False)
-    if not np.isfinite(image).all():
-        raise InvalidImageError("detect_nuclei: the DNA image holds NaN or infinite values")
-    if image.size == 0 or image.min() == image.max():
-        return _empty_nuclei()
-    smoothed = (
-        gaussian(image, sigma=config.gaussian_sigma_px, preserve_range=True)
-        if config.gaussian_sigma_px
-        else image
-    )
-    if smoothed.min() == smoothed.max():
-        return _empty_nuclei()
-    mask = smoothed > threshold_otsu(smoothed)
-    mask = ndi.binary_fill_holes(mask)
-    mask = remove_small_objects(mask, max_size=config.min_area_px - 1)
-    labels, n_objects = ndi.label(mask)
-    if n_objects == 0:
-        return _empty_nuclei()
-    if config.split_touching:
-        labels = _split_touching(mask, labels, config.min_distance_px)
-    props = regionprops_table(labels, properties=("label", "centroid", "area"))
-    table = pd.DataFrame(
-        {
-            NUCLEUS_Y: np.asarray(props["centroid-0"], dtype=np.float64),
-            NUCLEUS_X: np.asarray(props["centroid-1"], dtype=np.float64),
-            NUCLEUS_AREA: np.asarray(props["area"]).astype(np.int64),
-        }
-    )
-    keep = table[NUCLEUS_AREA].between(config.min_area_px, config.max_area_px)
-    if not keep.all():
-        logger.debug(
-            "dropped %d objects outside [%d, %d] px",
-            int((~keep).sum()),
-            config.min_area_px,
-            config.max_area_px,
-        )
-    return table.loc[keep].sort_values([NUCLEUS_Y, NUCLEUS_X], kind="stable").reset_index(drop=True)
+    return nuclei_table(segment_nuclei(dna, config)).loc[:, list(NUCLEUS_COLUMNS)]

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from micon import schema
+from micon.evaluation import (
+    NormalizationConfig,
+    RetrievalConfig,
+    aggregate_to_wells,
+    evaluate_profiles,
+    normalize_profiles,
+)
 
 
 def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_screen):
@@ -28,3 +36,42 @@ def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_sc
     assert crop_index.loc[crop_index[schema.IS_CONTROL], schema.PLATE].nunique() == len(
         tiny_screen.plate_table
     )
+
+
+def test_data_engineering_crop_masks_align_with_crops(engineered):
+    crops = engineered.load("crop_store")
+    masks = engineered.load("crop_masks")
+    assert masks.dtype == np.uint16 and masks.shape == (len(crops), 2, *crops.shape[2:])
+    assert set(np.unique(masks)) <= {0, 1}
+    nucleus, cell = masks[:, 0].astype(bool), masks[:, 1].astype(bool)
+    assert nucleus.any(axis=(1, 2)).all()
+    assert not (nucleus & ~cell).any()  # every nucleus lies inside its cell
+    # the crop is centred on its nucleus: the centre pixel's DNA is brighter than the crop's median
+    centre = crops.shape[2] // 2
+    dna = crops[:, schema.CHANNELS.index(schema.NUCLEAR_CHANNEL)].astype(float)
+    assert (dna[:, centre, centre] > np.median(dna.reshape(len(dna), -1), axis=1)).mean() > 0.9
+
+
+def test_data_engineering_cellprofiler_features_account_for_every_crop(engineered):
+    crop_index = engineered.load("crop_index")
+    features = engineered.load("cellprofiler.crop_embeddings")
+    quarantine = engineered.load("cell_features_quarantine")
+    assert len(features) + len(quarantine) == len(crop_index)
+    assert set(features[schema.CROP_ID]).isdisjoint(quarantine[schema.CROP_ID])
+    assert schema.metadata_columns(list(features.columns)) == list(crop_index.columns)
+    values = features[schema.feature_columns(list(features.columns))]
+    assert values.shape[1] > 500
+    assert np.isfinite(values.to_numpy()).all()
+    assert "Cells_Intensity_MeanIntensity_DNA" in values.columns
+    assert set(quarantine[schema.QUARANTINE_REASON]) <= {"empty_compartment", "non_finite_features"}
+
+
+@pytest.mark.slow
+def test_cellprofiler_well_profiles_retrieve_their_compound(engineered, parameters):
+    """The features carry the compounds' phenotypes: replicate wells find each other after MAD."""
+    reporting = parameters["reporting"]
+    wells = aggregate_to_wells(engineered.load("cellprofiler.crop_embeddings"), **reporting["aggregation"])
+    profiles = normalize_profiles(wells, NormalizationConfig(steps=["mad_robustize"]))
+    retrieval = {**reporting["retrieval"], "null_size": 1000, "null_cache_dir": None}
+    summary, _ = evaluate_profiles(profiles, RetrievalConfig(**retrieval))
+    assert summary["NSB"]["top1"] > 0.4  # 0.61 at the time of writing (36 queries); chance is ~0.1

@@ -1,4 +1,4 @@
-"""Nodes of the data_engineering pipeline: metadata joins, SMILES standardisation, splits, crops."""
+"""Nodes of the data_engineering pipeline: metadata joins, standardisation, splits, crops, cell features."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from micon import schema
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
+from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
@@ -55,8 +56,8 @@ def extract_cell_crops(
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Detect nuclei on the DNA channel and cut one fixed-size crop per cell."""
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Detect nuclei on the DNA channel, grow their cells, cut one fixed-size crop and its masks per cell."""
     extraction = extract_crop_table(
         site_table, field_images, CropExtractionConfig(**params), channels=schema.CHANNELS
     )
@@ -66,4 +67,26 @@ def extract_cell_crops(
         len(extraction.site_summary),
         len(extraction.quarantine),
     )
-    return extraction.crop_index, extraction.crops, extraction.quarantine, extraction.site_summary
+    return (
+        extraction.crop_index,
+        extraction.crops,
+        extraction.masks,
+        extraction.quarantine,
+        extraction.site_summary,
+    )
+
+
+def measure_cellprofiler_features(
+    crop_store: np.ndarray, crop_masks: np.ndarray, crop_index: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measure CellProfiler-style features of each crop's cell: the crop embeddings of 'CellProfiler'."""
+    result = measure_cell_features(
+        crop_store, crop_masks, crop_index, CellFeaturesConfig(**params), channels=schema.CHANNELS
+    )
+    logger.info(
+        "measured %d features of %d cells; quarantined %d",
+        len(schema.feature_columns(list(result.features.columns))),
+        len(result.features),
+        len(result.quarantine),
+    )
+    return result.features, result.quarantine

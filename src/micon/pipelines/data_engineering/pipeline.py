@@ -2,11 +2,18 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import extract_cell_crops, join_sites, join_wells, split_wells, standardize_compound_table
+from .nodes import (
+    extract_cell_crops,
+    join_sites,
+    join_wells,
+    measure_cellprofiler_features,
+    split_wells,
+    standardize_compound_table,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Create the pipeline from raw JUMP-layout tables and fields to the crop store and crop index."""
+    """Create the pipeline from raw JUMP-layout tables and fields to crops, their masks and cell features."""
     return Pipeline(
         [
             Node(
@@ -36,8 +43,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 extract_cell_crops,
                 ["site_table", "field_images", "params:data_engineering.crops"],
-                ["crop_index", "crop_store", "crop_extraction_quarantine", "site_summary"],
+                ["crop_index", "crop_store", "crop_masks", "crop_extraction_quarantine", "site_summary"],
                 name="extract_cell_crops",
+            ),
+            Node(
+                measure_cellprofiler_features,
+                ["crop_store", "crop_masks", "crop_index", "params:data_engineering.cell_features"],
+                ["cellprofiler.crop_embeddings", "cell_features_quarantine"],
+                name="measure_cellprofiler_features",
             ),
         ]
     )
