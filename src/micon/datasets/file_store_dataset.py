@@ -116,7 +116,7 @@ class FileStore:
             ) from exc
 
 
-class FileStoreDataset(AbstractDataset[None, FileStore]):
+class FileStoreDataset(AbstractDataset[FileStore, FileStore]):
     """Load a :class:`FileStore`: lazy, read-only access by key to files under a root.
 
     The root is an fsspec URL: the public Cell Painting Gallery (``s3://cellpainting-gallery`` with
@@ -175,7 +175,7 @@ class FileStoreDataset(AbstractDataset[None, FileStore]):
         fs = fsspec.filesystem(self._protocol, **self._credentials, **self._fs_args)
         return FileStore(fs, self._root, root_url=self._root_url)
 
-    def save(self, data: None) -> None:
+    def save(self, data: FileStore) -> None:
         """Refuse: the store is read-only.
 
         Raises:

@@ -302,7 +302,11 @@ def assemble_image_index(
             .groupby(well_key, sort=False)
             .head(config.sites_per_well)
         )
-    index = index.sort_values([schema.SOURCE, schema.PLATE, schema.WELL, schema.SITE], kind="stable")
+    index = index.sort_values(
+        [schema.SOURCE, schema.PLATE, schema.WELL, schema.SITE],
+        key=lambda column: _site_order(column) if column.name == schema.SITE else column,
+        kind="stable",
+    )
     ordered = [*schema.SITE_KEY, schema.BATCH, *image_columns, *[c for c in illum_columns if c in index]]
     index = index.loc[:, ordered].reset_index(drop=True)
     if index.empty:
