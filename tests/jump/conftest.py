@@ -43,7 +43,7 @@ PLATES_WITH_IMAGES: tuple[tuple[str, str, str], ...] = (
 PLATE_WITHOUT_LOAD_DATA = ("source_4", "2021_05_10_Batch3", "BR00121436")
 PLATE_WITHOUT_WELLS = ("source_9", "20210825_Run6", "GR00003394")  # TARGET2, absent from well.csv.gz
 SELECTED_PLATES = [p[2] for p in (*PLATES_WITH_IMAGES, PLATE_WITHOUT_LOAD_DATA, PLATE_WITHOUT_WELLS)]
-WELLS = ("A01", "A02", "A05")  # 1-octanol, quinine, DMSO on every Target-2 plate
+WELLS = ("A01", "A02", "A05", "A20", "B12")  # 1-octanol, quinine and 3 DMSO wells on every Target-2 plate
 SITES = ("1", "2")  # load_data lists 2 sites per well; only site 1 is selected and uploaded
 MISSING_IMAGE = ("source_4", "BR00121438", "A02", "1", "ER")  # this channel TIFF is not uploaded
 

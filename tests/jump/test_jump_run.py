@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -32,7 +33,9 @@ def jump_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _runtime_params(gallery) -> dict:
+    tiny_model = yaml.safe_load((PROJECT_ROOT / "conf/test/parameters_modeling.yml").read_text())["modeling"]
     return {
+        "modeling": tiny_model,
         "jump_s3_endpoint_url": gallery.endpoint_url,
         "jump_metadata_dir": str(gallery.metadata_dir),
         "jump": {
@@ -43,14 +46,14 @@ def _runtime_params(gallery) -> dict:
                 }
             }
         },
-        "data_engineering": {"crops": {"crop_size_px": 64}},
+        "data_engineering": {"crops": {"crop_size_px": 64, "max_cells_per_site": 8}},
     }
 
 
-def test_jump_env_ingests_the_gallery_and_extracts_crops(jump_gallery, jump_project: Path) -> None:
+def test_jump_env_runs_from_the_gallery_to_the_retrieval_report(jump_gallery, jump_project: Path) -> None:
     params = _runtime_params(jump_gallery)
     with KedroSession.create(project_path=jump_project, env="jump", runtime_params=params) as session:
-        session.run(pipeline_names=["jump_ingestion", "data_engineering"])
+        session.run(pipeline_names=["jump"])
     with KedroSession.create(project_path=jump_project, env="jump", runtime_params=params) as session:
         catalog = session.load_context().catalog
 
@@ -70,7 +73,7 @@ def test_jump_env_ingests_the_gallery_and_extracts_crops(jump_gallery, jump_proj
     ]
 
     image_index = catalog.load("image_index")
-    assert len(image_index) == 4 * 3 - 1  # 4 plates with images x 3 wells x site 1, less the missing one
+    assert len(image_index) == 4 * 5 - 1  # 4 plates with images x 5 wells x site 1, less the missing one
     assert set(image_index[schema.SITE]) == {"1"}
     real_site = image_index[(image_index[schema.PLATE] == "BR00126114") & (image_index[schema.WELL] == "A01")]
     assert real_site[schema.path_name_column("DNA")].item() == (
@@ -99,3 +102,6 @@ def test_jump_env_ingests_the_gallery_and_extracts_crops(jump_gallery, jump_proj
     assert set(crop_index[schema.PLATE]) <= set(image_index[schema.PLATE])
     counts = pd.Series(crop_index[schema.PLATE]).value_counts()
     assert (counts > 0).all()
+
+    metrics = catalog.load("retrieval_metrics")
+    assert set(metrics) == {"micon", "untrained"}
