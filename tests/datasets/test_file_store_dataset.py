@@ -12,7 +12,9 @@ from micon.datasets import FileStore, FileStoreDataset
 @pytest.fixture
 def store(tmp_path: Path) -> FileStore:
     (tmp_path / "plate" / "Images").mkdir(parents=True)
-    tifffile.imwrite(tmp_path / "plate/Images/r01c01f01-ch1.tiff", np.arange(12, dtype=np.uint16).reshape(3, 4))
+    tifffile.imwrite(
+        tmp_path / "plate/Images/r01c01f01-ch1.tiff", np.arange(12, dtype=np.uint16).reshape(3, 4)
+    )
     np.save(tmp_path / "plate/illum.npy", np.full((3, 4), 1.5, dtype=np.float32))
     np.save(tmp_path / "plate/objects.npy", np.array([{"a": 1}], dtype=object))
     pd.DataFrame({"Metadata_Well": ["A01"]}).to_parquet(tmp_path / "plate/load_data.parquet")

@@ -94,7 +94,8 @@ def _load_data(real: pd.DataFrame, source: str, batch: str, plate: str) -> pd.Da
     if plate == template[schema.PLATE]:
         image_path = template[schema.path_name_column("DNA")]
     else:
-        image_path = f"{GALLERY}cpg0016-jump/{source}/images/{batch}/images/{plate}__2021-06-01T10_00_00-Measurement1/Images/"
+        measurement = f"{plate}__2021-06-01T10_00_00-Measurement1"  # Phenix export folder, as the real one
+        image_path = f"{GALLERY}cpg0016-jump/{source}/images/{batch}/images/{measurement}/Images/"
     illum_path = f"{GALLERY}cpg0016-jump/{source}/images/{batch}/illum/{plate}"
     rows = [real] if plate == template[schema.PLATE] else []
     for well in WELLS:
@@ -111,7 +112,9 @@ def _load_data(real: pd.DataFrame, source: str, batch: str, plate: str) -> pd.Da
             ]
             r, c = ord(well[0]) - ord("A") + 1, int(well[1:])
             for ch in schema.CHANNELS:
-                row[schema.file_name_column(ch)] = f"r{r:02d}c{c:02d}f{int(site):02d}p01-ch{channel_number[ch]}sk1fk1fl1.tiff"
+                row[schema.file_name_column(ch)] = (
+                    f"r{r:02d}c{c:02d}f{int(site):02d}p01-ch{channel_number[ch]}sk1fk1fl1.tiff"
+                )
                 row[schema.path_name_column(ch)] = image_path
                 row[schema.illum_file_name_column(ch)] = f"{plate}_Illum{ch}.npy"
                 row[schema.illum_path_name_column(ch)] = illum_path
@@ -167,7 +170,14 @@ def jump_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gallery]:
             "NO_PROXY": "127.0.0.1",
         }.items():
             env.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "https_proxy",
+        ):
             env.delenv(name, raising=False)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -191,7 +201,9 @@ def jump_gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gallery]:
                 for c, ch in enumerate(schema.CHANNELS):
                     illum[plate, ch] = _illumination_function(p, c)
                     first = table.iloc[0]
-                    key = _key(first[schema.illum_path_name_column(ch)], first[schema.illum_file_name_column(ch)])
+                    key = _key(
+                        first[schema.illum_path_name_column(ch)], first[schema.illum_file_name_column(ch)]
+                    )
                     put(Key=key, Body=_npy_bytes(illum[plate, ch]))
                 for _, row in table[table[schema.SITE] == "1"].iterrows():
                     well = row[schema.WELL]

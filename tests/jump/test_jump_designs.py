@@ -23,7 +23,10 @@ pytestmark = pytest.mark.realdata
 
 def _parameters(design: str) -> dict:
     loader = OmegaConfigLoader(
-        conf_source=str(CONF), base_env="base", default_run_env="jump", runtime_params={"jump": {"design": design}}
+        conf_source=str(CONF),
+        base_env="base",
+        default_run_env="jump",
+        runtime_params={"jump": {"design": design}},
     )
     return loader["parameters"]
 
@@ -53,7 +56,9 @@ def test_target2_design_holds_out_184_compounds_and_2_batches_per_source(jump_ta
     assert wells[schema.JCP2022].nunique() == 302  # 301 treated compounds + DMSO
     assert wells.loc[wells[schema.SPLIT] == schema.SPLIT_OOD_COMPOUND, schema.JCP2022].nunique() == 184
     assert schema.SPLIT_OOD_SOURCE not in set(wells[schema.SPLIT])
-    test_batches = wells[wells[schema.SPLIT] == schema.SPLIT_TEST].groupby(schema.SOURCE)[schema.BATCH].nunique()
+    test_batches = (
+        wells[wells[schema.SPLIT] == schema.SPLIT_TEST].groupby(schema.SOURCE)[schema.BATCH].nunique()
+    )
     assert test_batches.to_dict() == dict.fromkeys(screen.plate_table[schema.SOURCE].unique(), 2)
     assert set(screen.quarantine[schema.QUARANTINE_REASON]) == {"plate_without_wells"}
 
@@ -64,5 +69,7 @@ def test_positive_control_design_holds_out_source_2(jump_tables):
     assert set(wells.loc[wells[schema.SPLIT] == schema.SPLIT_OOD_SOURCE, schema.SOURCE]) == {"source_2"}
     assert set(wells[schema.SPLIT]) == {schema.SPLIT_TRAIN, schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE}
     in_domain = wells[wells[schema.SOURCE] != "source_2"]
-    test_batches = in_domain[in_domain[schema.SPLIT] == schema.SPLIT_TEST].groupby(schema.SOURCE)[schema.BATCH].nunique()
+    test_batches = (
+        in_domain[in_domain[schema.SPLIT] == schema.SPLIT_TEST].groupby(schema.SOURCE)[schema.BATCH].nunique()
+    )
     assert set(test_batches) == {2}

@@ -84,14 +84,20 @@ def test_jump_env_runs_from_the_gallery_to_the_retrieval_report(jump_gallery, ju
     assert len(field_images) == 5 * len(image_index)
     row = real_site.iloc[0]
     for ch in ("DNA", "Mito"):
-        stored = field_images[schema.image_key(row[schema.path_name_column(ch)], row[schema.file_name_column(ch)])]()
+        stored = field_images[
+            schema.image_key(row[schema.path_name_column(ch)], row[schema.file_name_column(ch)])
+        ]()
         raw = jump_gallery.fields["BR00126114", "A01", ch].astype(np.float64)
         expected = np.clip(np.rint(raw / jump_gallery.illum["BR00126114", ch]), 0, 65535).astype(np.uint16)
         assert stored.dtype == np.uint16
         np.testing.assert_array_equal(stored, expected)
 
     well_metadata = catalog.load("well_metadata")
-    assert set(well_metadata[schema.SPLIT]) <= {schema.SPLIT_TRAIN, schema.SPLIT_TEST, schema.SPLIT_OOD_COMPOUND}
+    assert set(well_metadata[schema.SPLIT]) <= {
+        schema.SPLIT_TRAIN,
+        schema.SPLIT_TEST,
+        schema.SPLIT_OOD_COMPOUND,
+    }
     assert schema.SPLIT_TEST in set(well_metadata[schema.SPLIT])
     site_summary = catalog.load("site_summary")
     extraction_quarantine = catalog.load("crop_extraction_quarantine")

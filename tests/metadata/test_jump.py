@@ -61,7 +61,9 @@ def test_select_screen_keeps_plate_types_and_quarantines_plates_without_wells():
 
 def test_select_screen_filters_sources_batches_plates_and_compounds():
     config = JumpSelectionConfig(
-        plate_types=["TARGET2", "COMPOUND"], sources=["source_1", "source_2"], batches=["b2", "b3"],
+        plate_types=["TARGET2", "COMPOUND"],
+        sources=["source_1", "source_2"],
+        batches=["b2", "b3"],
         compounds=[POSCON],
     )
     screen = select_screen(_plates(), _wells(), _compounds(), config)
@@ -90,7 +92,9 @@ def test_select_screen_nothing_left_raises():
 
 def test_select_screen_missing_column_raises():
     with pytest.raises(MissingColumnsError, match="Metadata_PlateType"):
-        select_screen(_plates().drop(columns=schema.PLATE_TYPE), _wells(), _compounds(), JumpSelectionConfig())
+        select_screen(
+            _plates().drop(columns=schema.PLATE_TYPE), _wells(), _compounds(), JumpSelectionConfig()
+        )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,9 @@ def test_load_data_key_follows_the_gallery_layout():
     assert load_data_key("source_4", "2021_08_23_Batch12", "BR00126114") == (
         "cpg0016-jump/source_4/workspace/load_data_csv/2021_08_23_Batch12/BR00126114/load_data_with_illum.parquet"
     )
-    assert load_data_key("s", "b", "p", file_name="load_data.parquet").endswith("/s/workspace/load_data_csv/b/p/load_data.parquet")
+    assert load_data_key("s", "b", "p", file_name="load_data.parquet").endswith(
+        "/s/workspace/load_data_csv/b/p/load_data.parquet"
+    )
 
 
 def _load_data(plate: str, wells=("A01", "A02"), sites=("1", "2", "10"), illum: bool = True) -> pd.DataFrame:
@@ -123,10 +129,14 @@ def _load_data(plate: str, wells=("A01", "A02"), sites=("1", "2", "10"), illum: 
             row = {schema.PLATE: plate, schema.WELL: well, schema.SITE: site, schema.SOURCE: "ignored"}
             for ch in schema.CHANNELS:
                 row[schema.file_name_column(ch)] = f"{well}-f{site}-{ch}.tiff"
-                row[schema.path_name_column(ch)] = f"{GALLERY}cpg0016-jump/source_1/images/b/images/{plate}__m/Images/"
+                row[schema.path_name_column(ch)] = (
+                    f"{GALLERY}cpg0016-jump/source_1/images/b/images/{plate}__m/Images/"
+                )
                 if illum:
                     row[schema.illum_file_name_column(ch)] = f"{plate}_Illum{ch}.npy"
-                    row[schema.illum_path_name_column(ch)] = f"{GALLERY}cpg0016-jump/source_1/images/b/illum/{plate}"
+                    row[schema.illum_path_name_column(ch)] = (
+                        f"{GALLERY}cpg0016-jump/source_1/images/b/illum/{plate}"
+                    )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -142,12 +152,24 @@ def test_assemble_image_index_keeps_lowest_sites_and_relativises_paths():
     index, plate_quarantine, site_quarantine = assemble_image_index(
         plates, wells, tables, JumpSelectionConfig(sites_per_well=2)
     )
-    assert index[[schema.WELL, schema.SITE]].values.tolist() == [["A01", "1"], ["A01", "2"], ["A02", "1"], ["A02", "2"]]
+    assert index[[schema.WELL, schema.SITE]].values.tolist() == [
+        ["A01", "1"],
+        ["A01", "2"],
+        ["A02", "1"],
+        ["A02", "2"],
+    ]
     assert set(index[schema.SOURCE]) == {"source_1"} and set(index[schema.BATCH]) == {"b1"}
-    assert index[schema.path_name_column("DNA")].iloc[0] == "cpg0016-jump/source_1/images/b/images/P1__m/Images"
+    assert (
+        index[schema.path_name_column("DNA")].iloc[0] == "cpg0016-jump/source_1/images/b/images/P1__m/Images"
+    )
     assert index[schema.illum_path_name_column("DNA")].iloc[0] == "cpg0016-jump/source_1/images/b/illum/P1"
-    assert plate_quarantine[[schema.PLATE, schema.QUARANTINE_REASON]].values.tolist() == [["P2", "missing_load_data"]]
-    assert "cpg0016-jump/source_1/workspace/load_data_csv/b2/P2/" in plate_quarantine[schema.QUARANTINE_DETAIL].item()
+    assert plate_quarantine[[schema.PLATE, schema.QUARANTINE_REASON]].values.tolist() == [
+        ["P2", "missing_load_data"]
+    ]
+    assert (
+        "cpg0016-jump/source_1/workspace/load_data_csv/b2/P2/"
+        in plate_quarantine[schema.QUARANTINE_DETAIL].item()
+    )
     assert site_quarantine.empty
 
 
@@ -169,7 +191,9 @@ def test_assemble_image_index_path_outside_gallery_quarantined():
         plates, wells, {load_data_key("source_1", "b1", "P1"): table}, JumpSelectionConfig()
     )
     assert len(index) == 1
-    assert site_quarantine[[schema.WELL, schema.QUARANTINE_REASON]].values.tolist() == [["A01", "path_outside_gallery"]]
+    assert site_quarantine[[schema.WELL, schema.QUARANTINE_REASON]].values.tolist() == [
+        ["A01", "path_outside_gallery"]
+    ]
 
 
 def test_assemble_image_index_errors():
@@ -178,10 +202,14 @@ def test_assemble_image_index_errors():
         assemble_image_index(plates, wells, {}, JumpSelectionConfig())
     bad = _load_data("P1").drop(columns=schema.file_name_column("Mito"))
     with pytest.raises(MissingColumnsError, match="FileName_OrigMito"):
-        assemble_image_index(plates, wells, {load_data_key("source_1", "b1", "P1"): bad}, JumpSelectionConfig())
+        assemble_image_index(
+            plates, wells, {load_data_key("source_1", "b1", "P1"): bad}, JumpSelectionConfig()
+        )
     other_wells = _load_data("P1", wells=("P24",))
     with pytest.raises(InvalidInputError, match="no selected well has a site"):
-        assemble_image_index(plates, wells, {load_data_key("source_1", "b1", "P1"): other_wells}, JumpSelectionConfig())
+        assemble_image_index(
+            plates, wells, {load_data_key("source_1", "b1", "P1"): other_wells}, JumpSelectionConfig()
+        )
 
 
 def test_check_site_files_quarantines_missing_images_then_illumination():
@@ -214,7 +242,8 @@ def test_assemble_image_index_real_load_data_gives_gallery_keys():
         columns=[schema.SOURCE, schema.BATCH, schema.PLATE, schema.PLATE_TYPE],
     )
     wells = pd.DataFrame(
-        [("source_4", "BR00126114", "A01", TREATED)], columns=[schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022]
+        [("source_4", "BR00126114", "A01", TREATED)],
+        columns=[schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022],
     )
     key = load_data_key("source_4", "2021_08_23_Batch12", "BR00126114")
     index, _, quarantine = assemble_image_index(plates, wells, {key: real}, JumpSelectionConfig())

@@ -44,7 +44,9 @@ def _as_ids(name: str, values: object) -> tuple[str, ...] | None:
     if values is None:
         return None
     if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
-        raise InvalidConfigError(f"JumpSelectionConfig.{name} must be a non-empty list or null, got {values!r}")
+        raise InvalidConfigError(
+            f"JumpSelectionConfig.{name} must be a non-empty list or null, got {values!r}"
+        )
     return tuple(str(v) for v in values)
 
 
@@ -267,7 +269,9 @@ def assemble_image_index(
         table = load_data[key]
         require_columns(table, [schema.WELL, schema.SITE, *image_columns], table_name=f"load_data of {key}")
         has_illum = all(c in table.columns for c in illum_columns)
-        table = table.loc[:, [schema.WELL, schema.SITE, *image_columns, *(illum_columns if has_illum else [])]]
+        table = table.loc[
+            :, [schema.WELL, schema.SITE, *image_columns, *(illum_columns if has_illum else [])]
+        ]
         tables.append(table.assign(**{schema.SOURCE: source, schema.BATCH: batch, schema.PLATE: name}))
     plate_quarantine = (
         make_quarantine(
@@ -277,8 +281,7 @@ def assemble_image_index(
             reason=REASON_MISSING_LOAD_DATA,
             detail=pd.Series(
                 [
-                    "no load_data table at "
-                    + load_data_key(*row, file_name=config.load_data_file)
+                    "no load_data table at " + load_data_key(*row, file_name=config.load_data_file)
                     for row in plate_table.iloc[missing][list(schema.PLATE_KEY)].itertuples(index=False)
                 ],
                 dtype="object",

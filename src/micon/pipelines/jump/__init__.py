@@ -1,4 +1,4 @@
-"""The jump pipeline: JUMP cpg0016 from ingestion to the retrieval report (``kedro run --env jump --pipeline jump``)."""
+"""The jump pipeline: JUMP cpg0016 from ingestion to the report (`kedro run --env jump --pipeline jump`)."""
 
 from .pipeline import create_pipeline
 
