@@ -57,3 +57,11 @@ def test_file_store_dataset_is_read_only_and_exists(tmp_path: Path):
     with pytest.raises(DatasetError, match="read-only"):
         dataset.save(FileStoreDataset(root=str(tmp_path)).load())
     assert dataset._describe()["protocol"] == "file"
+
+
+def test_file_store_dataset_local_mirror_accepts_the_s3_arguments_of_the_jump_catalog(tmp_path: Path):
+    np.save(tmp_path / "illum.npy", np.ones((2, 2)))
+    dataset = FileStoreDataset(
+        root=str(tmp_path), fs_args={"anon": True, "client_kwargs": {"endpoint_url": None}}
+    )
+    assert dataset.load().existing(["illum.npy"]) == {"illum.npy"}
