@@ -7,6 +7,7 @@ from micon.metadata.jump import (
     JumpSelectionConfig,
     assemble_image_index,
     check_site_files,
+    illumination_key_of,
     load_data_key,
     select_screen,
     site_file_keys,
@@ -256,3 +257,15 @@ def test_assemble_image_index_real_load_data_gives_gallery_keys():
     assert keys["IllumDNA"].iloc[0] == (
         "cpg0016-jump/source_4/images/2021_08_23_Batch12/illum/BR00126114/BR00126114_IllumDNA.npy"
     )
+
+
+def test_illumination_key_of_pairs_each_channel_image_with_its_plate_function():
+    plates, wells = _selected()
+    tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", wells=("A01",), sites=("1",))}
+    index, _, _ = assemble_image_index(plates, wells, tables, JumpSelectionConfig())
+    pairs = illumination_key_of(index, illumination=True)
+    assert len(pairs) == len(schema.CHANNELS)
+    assert pairs["cpg0016-jump/source_1/images/b/images/P1__m/Images/A01-f1-DNA.tiff"] == (
+        "cpg0016-jump/source_1/images/b/illum/P1/P1_IllumDNA.npy"
+    )
+    assert set(illumination_key_of(index, illumination=False).values()) == {None}

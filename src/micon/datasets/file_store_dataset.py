@@ -56,10 +56,10 @@ class FileStore:
         found: set[str] = set()
         for folder, folder_keys in by_folder.items():
             try:
-                listed = {self._fs._strip_protocol(p).rstrip("/") for p in self._fs.ls(folder, detail=False)}
+                names = {posixpath.basename(p.rstrip("/")) for p in self._fs.ls(folder, detail=False)}
             except FileNotFoundError:
                 continue
-            found |= {k for k in folder_keys if self._fs._strip_protocol(self.path(k)) in listed}
+            found |= {k for k in folder_keys if posixpath.basename(k) in names}
         return found
 
     def read_bytes(self, key: str) -> bytes:

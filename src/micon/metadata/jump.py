@@ -61,7 +61,7 @@ class JumpSelectionConfig:
         plates: Plates kept; null keeps all.
         compounds: JCP2022 ids whose wells are kept besides the DMSO wells (e.g. the 8 positive
             controls); null keeps every well of the selected plates.
-        sites_per_well: Keep the this many lowest-numbered sites of each well; null keeps all.
+        sites_per_well: Keep this many lowest-numbered sites of each well; null keeps all.
         load_data_file: File name of the per-plate load_data table.
     """
 
@@ -434,3 +434,24 @@ def check_site_files(
     accepted = image_index[~rejected].reset_index(drop=True)
     check_partition(len(image_index), accepted, quarantine, stage=FILES_STAGE)
     return accepted, quarantine
+
+
+def illumination_key_of(
+    image_index: pd.DataFrame, *, channels: Sequence[str] = schema.CHANNELS, illumination: bool
+) -> dict[str, str | None]:
+    """Return each channel image's key -> its illumination function's key (None when not correcting).
+
+    Args:
+        image_index: From :func:`assemble_image_index` (or :func:`check_site_files`).
+        channels: Channels.
+        illumination: Whether images are corrected (the index must then have the illumination columns).
+
+    Returns:
+        One entry per channel image of every site.
+    """
+    keys = site_file_keys(image_index, channels=channels, illumination=illumination)
+    pairs: dict[str, str | None] = {}
+    for ch in channels:
+        illum_keys = keys[f"Illum{ch}"] if illumination else [None] * len(image_index)
+        pairs.update(zip(keys[f"Orig{ch}"], illum_keys, strict=True))
+    return pairs

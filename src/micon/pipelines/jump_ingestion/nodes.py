@@ -15,6 +15,7 @@ from micon.metadata.jump import (
     JumpSelectionConfig,
     assemble_image_index,
     check_site_files,
+    illumination_key_of,
     load_data_key,
     select_screen,
     site_file_keys,
@@ -59,14 +60,7 @@ def ingest_jump_images(
     keys_of = site_file_keys(image_index, illumination=illumination)
     existing = jump_gallery.existing(k for series in keys_of.values() for k in series)
     image_index, file_quarantine = check_site_files(image_index, existing, illumination=illumination)
-    keys_of = site_file_keys(image_index, illumination=illumination)
-    illum_key_of = {
-        image: (illum if illumination else None)
-        for ch in schema.CHANNELS
-        for image, illum in zip(
-            keys_of[f"Orig{ch}"], keys_of.get(f"Illum{ch}", keys_of[f"Orig{ch}"]), strict=True
-        )
-    }
+    illum_key_of = illumination_key_of(image_index, illumination=illumination)
     loaders = corrected_image_loaders(illum_key_of, jump_gallery.read_array)
     site_quarantine = pd.concat([path_quarantine, file_quarantine], ignore_index=True)
     logger.info(
