@@ -63,6 +63,16 @@ def path_name_column(channel: str) -> str:
     return f"PathName_Orig{channel}"
 
 
+def illum_file_name_column(channel: str) -> str:
+    """Return the load_data column holding a channel's illumination-function file name (JUMP ``.npy``)."""
+    return f"FileName_Illum{channel}"
+
+
+def illum_path_name_column(channel: str) -> str:
+    """Return the load_data column holding a channel's illumination-function folder."""
+    return f"PathName_Illum{channel}"
+
+
 def image_key(path_name: str, file_name: str) -> str:
     """Return the key of one channel image: its folder and file name joined by '/'.
 

@@ -117,13 +117,19 @@ def test_assign_splits_empty_table_raises(well_metadata):
         {"test_batches_per_source": 1.5},
         {"ood_compound_fraction": 1.0},
         {"ood_sources": ()},
-        {"ood_sources": ["source_0"]},
+        {"ood_sources": "source_0"},
+        {"ood_sources": []},
         {"ood_compounds": (schema.DMSO_JCP2022,)},
     ],
 )
 def test_split_config_bad_value_raises(kwargs):
     with pytest.raises(InvalidConfigError, match=next(iter(kwargs))):
         SplitConfig(**kwargs)
+
+
+def test_split_config_lists_from_parameters_files_become_tuples():
+    config = SplitConfig(ood_sources=["source_0"], ood_compounds=["JCP2022_000001"])
+    assert config.ood_sources == ("source_0",) and config.ood_compounds == ("JCP2022_000001",)
 
 
 def test_split_summary_counts_every_well_once(well_metadata):

@@ -1,7 +1,8 @@
-"""Custom Kedro datasets: TIFF images, the memory-mapped crop store and model checkpoints."""
+"""Custom Kedro datasets: TIFF images, a lazy read-only file store, the crop store and model checkpoints."""
 
 from .crop_store_dataset import CropStoreDataset
+from .file_store_dataset import FileStore, FileStoreDataset
 from .tiff_dataset import TiffImageDataset
 from .torch_checkpoint_dataset import TorchCheckpointDataset
 
-__all__ = ["CropStoreDataset", "TiffImageDataset", "TorchCheckpointDataset"]
+__all__ = ["CropStoreDataset", "FileStore", "FileStoreDataset", "TiffImageDataset", "TorchCheckpointDataset"]

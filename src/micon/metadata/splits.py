@@ -66,6 +66,9 @@ class SplitConfig:
     ood_compounds: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        for name in ("ood_sources", "ood_compounds"):
+            if isinstance(getattr(self, name), list):  # parameters files give lists
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         _check_count("seed", self.seed)
         _check_count("n_ood_sources", self.n_ood_sources)
         _check_count("test_batches_per_source", self.test_batches_per_source)

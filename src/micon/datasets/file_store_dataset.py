@@ -1,0 +1,188 @@
+"""A read-only Kedro dataset for a large file tree (s3:// bucket or local mirror) addressed by key, lazily."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+import tifffile
+from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
+
+_IMAGE_SUFFIXES = (".tif", ".tiff")
+_ARRAY_SUFFIX = ".npy"
+
+
+class FileStore:
+    """Files under one root of an fsspec filesystem, addressed by key (a path relative to the root).
+
+    Nothing is listed or read until asked: the Cell Painting Gallery holds millions of files, so the
+    store is never enumerated; :meth:`existing` lists only the folders of the keys it is given.
+    """
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, root_url: str) -> None:
+        """Wrap ``fs`` at ``root`` (a path without protocol); ``root_url`` is how messages name the root."""
+        self._fs = fs
+        self._root = root.rstrip("/")
+        self.root_url = root_url
+
+    def path(self, key: str) -> str:
+        """Return the filesystem path of ``key``."""
+        return f"{self._root}/{key.lstrip('/')}"
+
+    def __contains__(self, key: object) -> bool:
+        """Return whether the file ``key`` exists (one request on object storage)."""
+        return isinstance(key, str) and bool(self._fs.exists(self.path(key)))
+
+    def existing(self, keys: Iterable[str]) -> set[str]:
+        """Return the subset of ``keys`` that exist, listing each distinct folder once.
+
+        Args:
+            keys: File keys.
+
+        Returns:
+            The keys whose file exists.
+        """
+        by_folder: dict[str, list[str]] = defaultdict(list)
+        for key in set(keys):
+            by_folder[posixpath.dirname(self.path(key))].append(key)
+        found: set[str] = set()
+        for folder, folder_keys in by_folder.items():
+            try:
+                names = {posixpath.basename(p.rstrip("/")) for p in self._fs.ls(folder, detail=False)}
+            except FileNotFoundError:
+                continue
+            found |= {k for k in folder_keys if posixpath.basename(k) in names}
+        return found
+
+    def read_bytes(self, key: str) -> bytes:
+        """Return the whole content of file ``key`` (one GET on object storage).
+
+        Raises:
+            DatasetError: The file is missing or cannot be read (names its URL).
+        """
+        try:
+            return self._fs.cat_file(self.path(key))
+        except Exception as exc:  # IO boundary: any reader failure becomes a DatasetError naming the file
+            raise DatasetError(
+                f"Cannot read '{key}' under {self.root_url}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def read_array(self, key: str) -> np.ndarray:
+        """Read an image (``.tif``/``.tiff``, with tifffile) or an array (``.npy``, no pickles).
+
+        Raises:
+            DatasetError: The file is missing, unreadable, or of another type (names it).
+        """
+        content = self.read_bytes(key)
+        lowered = key.lower()
+        try:
+            if lowered.endswith(_IMAGE_SUFFIXES):
+                return np.asarray(tifffile.imread(io.BytesIO(content)))
+            if lowered.endswith(_ARRAY_SUFFIX):
+                return np.load(io.BytesIO(content), allow_pickle=False)
+        except Exception as exc:  # IO boundary: a corrupt file becomes a DatasetError naming it
+            raise DatasetError(
+                f"Cannot decode '{key}' under {self.root_url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        raise DatasetError(
+            f"'{key}' under {self.root_url} is neither an image {_IMAGE_SUFFIXES} nor an array "
+            f"({_ARRAY_SUFFIX})"
+        )
+
+    def loader(self, key: str) -> Callable[[], np.ndarray]:
+        """Return a function that reads the image or array ``key`` when called."""
+        return lambda: self.read_array(key)
+
+    def read_parquet(self, key: str) -> pd.DataFrame:
+        """Read the parquet table ``key``.
+
+        Raises:
+            DatasetError: The file is missing or not a parquet table (names it).
+        """
+        content = self.read_bytes(key)
+        try:
+            return pd.read_parquet(io.BytesIO(content))
+        except Exception as exc:  # IO boundary
+            raise DatasetError(
+                f"Cannot read parquet '{key}' under {self.root_url}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+class FileStoreDataset(AbstractDataset[FileStore, FileStore]):
+    """Load a :class:`FileStore`: lazy, read-only access by key to files under a root.
+
+    The root is an fsspec URL: the public Cell Painting Gallery (``s3://cellpainting-gallery`` with
+    ``fs_args: {anon: true}``, no AWS account needed), an S3-compatible endpoint
+    (``fs_args: {client_kwargs: {endpoint_url: ...}}``) or a local mirror folder holding the same keys.
+
+    Examples:
+        Using the YAML API:
+
+        ```yaml
+        jump_gallery:
+          type: micon.datasets.FileStoreDataset
+          root: s3://cellpainting-gallery
+          fs_args:
+            anon: true
+        ```
+
+        Using the Python API:
+
+        >>> import numpy as np
+        >>> np.save(tmp_path / "a.npy", np.ones((2, 2)))
+        >>> store = FileStoreDataset(root=str(tmp_path)).load()
+        >>> store.read_array("a.npy").shape
+        (2, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        root: str | os.PathLike,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create a dataset for the files under ``root``.
+
+        Args:
+            root: Root URL or local folder (``s3://bucket``, ``s3://bucket/prefix``, ``/mnt/mirror``).
+            credentials: Credentials for the filesystem (passed to ``fsspec.filesystem``).
+            fs_args: Extra arguments for the filesystem constructor (``anon``, ``client_kwargs``).
+            metadata: Arbitrary metadata, ignored by Kedro.
+        """
+        protocol, path = get_protocol_and_path(str(root))
+        self._protocol = protocol
+        self._root = path
+        self._root_url = str(root)
+        self._fs_args = deepcopy(fs_args) or {}
+        self._credentials = deepcopy(credentials) or {}
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"root": self._root_url, "protocol": self._protocol}
+
+    def load(self) -> FileStore:
+        """Return the store; nothing is read yet."""
+        fs = fsspec.filesystem(self._protocol, **self._credentials, **self._fs_args)
+        return FileStore(fs, self._root, root_url=self._root_url)
+
+    def save(self, data: FileStore) -> None:
+        """Refuse: the store is read-only.
+
+        Raises:
+            DatasetError: Always.
+        """
+        raise DatasetError(f"FileStoreDataset '{self._root_url}' is read-only")
+
+    def _exists(self) -> bool:
+        fs = fsspec.filesystem(self._protocol, **self._credentials, **self._fs_args)
+        return bool(fs.exists(self._root))

@@ -1,0 +1,74 @@
+"""Nodes of the jump_ingestion pipeline: select part of JUMP cpg0016 and copy its sites to the raw layer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from micon import schema
+from micon.imaging.illumination import corrected_image_loaders
+from micon.metadata.jump import (
+    JumpSelectionConfig,
+    assemble_image_index,
+    check_site_files,
+    illumination_key_of,
+    load_data_key,
+    select_screen,
+    site_file_keys,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def select_jump_screen(
+    jump_plates: pd.DataFrame, jump_wells: pd.DataFrame, jump_compounds: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Select the design's plates, their wells and compounds from the JUMP metadata tables."""
+    screen = select_screen(jump_plates, jump_wells, jump_compounds, JumpSelectionConfig(**params))
+    return screen.plate_table, screen.well_table, screen.compound_table, screen.quarantine
+
+
+def ingest_jump_images(
+    plate_table: pd.DataFrame,
+    well_table: pd.DataFrame,
+    jump_gallery: Any,
+    selection: dict[str, Any],
+    illumination_correction: bool,
+) -> tuple[pd.DataFrame, dict[str, Callable[[], np.ndarray]], pd.DataFrame, pd.DataFrame]:
+    """Read the plates' load_data, index the selected sites and return lazy (corrected) image loaders.
+
+    ``jump_gallery`` is a ``micon.datasets.FileStore`` (the bucket or a local mirror). The loaders
+    are called one at a time when ``field_images`` is saved, so each image is read once.
+    """
+    config = JumpSelectionConfig(**selection)
+    keys = [
+        load_data_key(*row, file_name=config.load_data_file)
+        for row in plate_table[list(schema.PLATE_KEY)].itertuples(index=False)
+    ]
+    load_data = {key: jump_gallery.read_parquet(key) for key in sorted(jump_gallery.existing(keys))}
+    image_index, plate_quarantine, path_quarantine = assemble_image_index(
+        plate_table, well_table, load_data, config
+    )
+    has_illum = schema.illum_file_name_column(schema.CHANNELS[0]) in image_index.columns
+    illumination = bool(illumination_correction) and has_illum
+    if illumination_correction and not has_illum:
+        logger.warning("load_data has no illumination columns: images are copied uncorrected")
+    keys_of = site_file_keys(image_index, illumination=illumination)
+    existing = jump_gallery.existing(k for series in keys_of.values() for k in series)
+    image_index, file_quarantine = check_site_files(image_index, existing, illumination=illumination)
+    illum_key_of = illumination_key_of(image_index, illumination=illumination)
+    loaders = corrected_image_loaders(illum_key_of, jump_gallery.read_array)
+    site_quarantine = pd.concat([path_quarantine, file_quarantine], ignore_index=True)
+    logger.info(
+        "jump ingestion: %d sites (%d images, illumination correction %s) from %s; %d sites quarantined",
+        len(image_index),
+        len(loaders),
+        "on" if illumination else "off",
+        jump_gallery.root_url,
+        len(site_quarantine),
+    )
+    return image_index, loaders, plate_quarantine, site_quarantine
