@@ -1,12 +1,14 @@
 """Evaluate image representations as image-based profiling does: wells, DMSO normalisation, retrieval."""
 
 from micon.evaluation.aggregate import aggregate_to_wells
+from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
+from micon.evaluation.chain import NORMALIZATION_STEPS, NormalizationConfig, normalize_profiles
 from micon.evaluation.metrics import RetrievalConfig, evaluate_profiles
 from micon.evaluation.normalize import (
-    NORMALIZATION_STEPS,
-    NormalizationConfig,
-    normalize_profiles,
+    filter_variant_features,
+    inverse_normal_transform,
     robust_mad_normalize,
+    select_features,
     sphere_profiles,
 )
 from micon.evaluation.plots import plot_retrieval_comparison, plot_topk_curves, plot_training_history
@@ -19,6 +21,10 @@ __all__ = [
     "RetrievalConfig",
     "aggregate_to_wells",
     "evaluate_profiles",
+    "filter_variant_features",
+    "harmonize_profiles",
+    "inverse_normal_transform",
+    "morphohelm_correct",
     "normalize_profiles",
     "plot_retrieval_comparison",
     "plot_topk_curves",
@@ -26,6 +32,7 @@ __all__ = [
     "replicate_map",
     "retrieve_replicates",
     "robust_mad_normalize",
+    "select_features",
     "sphere_profiles",
     "summarise_replicability",
     "summarise_retrieval",

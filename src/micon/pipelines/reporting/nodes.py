@@ -30,8 +30,8 @@ def aggregate_wells(crop_embeddings: pd.DataFrame, params: dict[str, Any]) -> pd
     return profiles
 
 
-def normalize_wells(well_profiles: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Apply the named normalisation chain (robust MAD on DMSO per plate, sphering, ...)."""
+def normalize_wells(well_profiles: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the named normalisation chain; also return its per-step feature counts."""
     return normalize_profiles(well_profiles, NormalizationConfig(**params))
 
 

@@ -36,7 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 normalize_wells,
                 ["well_profiles", "params:reporting.normalization"],
-                "normalized_profiles",
+                ["normalized_profiles", "normalization_log"],
                 name="normalize_wells",
             ),
             Node(
