@@ -2,8 +2,17 @@
 
 from micon.evaluation.aggregate import aggregate_to_wells
 from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
+from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette, measure_batch_effects
 from micon.evaluation.chain import NORMALIZATION_STEPS, NormalizationConfig, normalize_profiles
-from micon.evaluation.metrics import RetrievalConfig, evaluate_profiles
+from micon.evaluation.consistency import annotation_map
+from micon.evaluation.layout import assign_plate_layouts
+from micon.evaluation.metrics import (
+    RetrievalConfig,
+    evaluate_batch_effects,
+    evaluate_consistency,
+    evaluate_profiles,
+    select_evaluated_wells,
+)
 from micon.evaluation.normalize import (
     filter_variant_features,
     inverse_normal_transform,
@@ -20,10 +29,17 @@ __all__ = [
     "NormalizationConfig",
     "RetrievalConfig",
     "aggregate_to_wells",
+    "annotation_map",
+    "assign_plate_layouts",
+    "evaluate_batch_effects",
+    "evaluate_consistency",
     "evaluate_profiles",
     "filter_variant_features",
     "harmonize_profiles",
     "inverse_normal_transform",
+    "knn_label_accuracy",
+    "label_silhouette",
+    "measure_batch_effects",
     "morphohelm_correct",
     "normalize_profiles",
     "plot_retrieval_comparison",
@@ -32,6 +48,7 @@ __all__ = [
     "replicate_map",
     "retrieve_replicates",
     "robust_mad_normalize",
+    "select_evaluated_wells",
     "select_features",
     "sphere_profiles",
     "summarise_replicability",
