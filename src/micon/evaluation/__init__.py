@@ -20,8 +20,20 @@ from micon.evaluation.normalize import (
     select_features,
     sphere_profiles,
 )
-from micon.evaluation.plots import plot_retrieval_comparison, plot_topk_curves, plot_training_history
+from micon.evaluation.plots import (
+    plot_embedding_maps,
+    plot_map_distributions,
+    plot_retrieval_comparison,
+    plot_topk_curves,
+    plot_training_history,
+)
+from micon.evaluation.projection import project_profiles
 from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.report import (
+    build_comparison_table,
+    build_html_report,
+    format_markdown_table,
+)
 from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
 
 __all__ = [
@@ -29,6 +41,9 @@ __all__ = [
     "NormalizationConfig",
     "RetrievalConfig",
     "aggregate_to_wells",
+    "build_comparison_table",
+    "build_html_report",
+    "format_markdown_table",
     "annotation_map",
     "assign_plate_layouts",
     "evaluate_batch_effects",
@@ -42,9 +57,12 @@ __all__ = [
     "measure_batch_effects",
     "morphohelm_correct",
     "normalize_profiles",
+    "plot_embedding_maps",
+    "plot_map_distributions",
     "plot_retrieval_comparison",
     "plot_topk_curves",
     "plot_training_history",
+    "project_profiles",
     "replicate_map",
     "retrieve_replicates",
     "robust_mad_normalize",
