@@ -135,9 +135,9 @@ def evaluate_profiles(
         MissingColumnsError: A needed column is absent.
         NoControlsError, InvalidFeaturesError: As raised by ``replicate_map`` / ``retrieve_replicates``.
     """
+    if schema.PLATE_LAYOUT not in profiles.columns and schema.WELL in profiles.columns:
+        profiles = assign_plate_layouts(profiles)  # from every well, so that a plate's whole map counts
     selected = select_evaluated_wells(profiles, config)
-    if schema.PLATE_LAYOUT not in selected.columns and schema.WELL in selected.columns:
-        selected = assign_plate_layouts(selected)
     features = schema.feature_columns(selected.columns)
     controls_same = schema.PLATE_KEY if config.negatives_same_plate else ()
 
