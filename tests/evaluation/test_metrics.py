@@ -212,3 +212,10 @@ def test_evaluate_consistency_without_annotation_columns_is_empty(profiles, tmp_
 def test_retrieval_config_invalid_batch_setting_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):
         RetrievalConfig(**kwargs)
+
+
+def test_evaluate_consistency_annotation_without_shared_value_is_skipped(profiles, tmp_path, caplog):
+    profiles["Metadata_moa"] = profiles[schema.JCP2022]  # every compound its own MoA
+    config = _config(tmp_path, annotation_columns=["Metadata_moa"])
+    assert evaluate_consistency(profiles, config) == {}
+    assert "no value is shared by two compounds" in caplog.text

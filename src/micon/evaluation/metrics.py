@@ -237,19 +237,22 @@ def evaluate_consistency(profiles: pd.DataFrame, config: RetrievalConfig) -> dic
     selected = select_evaluated_wells(profiles, config)
     scores: dict[str, dict[str, float]] = {}
     for column in present:
-        try:
-            _, map_table = annotation_map(
-                selected,
-                schema.feature_columns(selected.columns),
-                annotation_column=column,
-                null_size=config.null_size,
-                threshold=config.threshold,
-                seed=config.seed,
-                cache_dir=config.null_cache_dir,
+        annotated = selected[column].notna() & (selected[column].astype(str) != "")
+        treated = selected.loc[~selected[schema.IS_CONTROL].astype(bool) & annotated]
+        if not (treated.groupby(column)[schema.JCP2022].nunique() >= 2).any():
+            logger.warning(
+                "annotation consistency skipped for %s: no value is shared by two compounds", column
             )
-        except InvalidInputError as exc:
-            logger.warning("annotation consistency skipped for %s: %s", column, exc)
             continue
+        _, map_table = annotation_map(
+            selected,
+            schema.feature_columns(selected.columns),
+            annotation_column=column,
+            null_size=config.null_size,
+            threshold=config.threshold,
+            seed=config.seed,
+            cache_dir=config.null_cache_dir,
+        )
         scores[column] = {**summarise_replicability(map_table), "n_groups": len(map_table)}
     return scores
 
