@@ -24,6 +24,8 @@ CROP_ID = "Metadata_CropID"
 CELL_X = "Metadata_CellX"
 CELL_Y = "Metadata_CellY"
 CELL_COUNT = "Metadata_CellCount"
+# Plates with the same compound-to-well map share a layout (MorphoHELM's NSL level).
+PLATE_LAYOUT = "Metadata_PlateLayout"
 
 # Cell Painting channels, in the order arrays are stored (as on disk in JUMP and in the MICON reference code).
 CHANNELS: tuple[str, ...] = ("AGP", "DNA", "ER", "Mito", "RNA")

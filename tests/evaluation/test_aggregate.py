@@ -130,3 +130,39 @@ def test_aggregate_to_wells_missing_well_key_value_raises(crops):
     crops.loc[0, schema.PLATE] = None
     with pytest.raises(InvalidInputError, match=schema.PLATE):
         aggregate_to_wells(crops)
+
+
+@pytest.mark.parametrize("operation", ["mean", "median"])
+def test_aggregate_to_wells_via_sites_weighs_sites_equally(crops, operation):
+    wells = aggregate_to_wells(crops, operation=operation, via_sites=True)
+    features = schema.feature_columns(crops.columns)
+    reduce = np.mean if operation == "mean" else np.median
+    for _, well in wells.iterrows():
+        rows = crops.loc[
+            (crops[schema.SOURCE] == well[schema.SOURCE])
+            & (crops[schema.PLATE] == well[schema.PLATE])
+            & (crops[schema.WELL] == well[schema.WELL])
+        ]
+        site_profiles = [reduce(site[features].to_numpy(), axis=0) for _, site in rows.groupby(schema.SITE)]
+        np.testing.assert_allclose(
+            well[features].to_numpy(dtype=float), reduce(site_profiles, axis=0), rtol=1e-6
+        )
+        assert well[schema.CELL_COUNT] == len(rows)  # the cell count still counts crops
+
+
+def test_aggregate_to_wells_via_sites_differs_from_direct_when_sites_unequal(crops):
+    direct = aggregate_to_wells(crops)
+    via_sites = aggregate_to_wells(crops, via_sites=True)
+    features = schema.feature_columns(crops.columns)
+    # the first well has 3 crops on 2 sites (2 + 1): site weighting changes its mean
+    assert not np.allclose(
+        direct.loc[0, features].to_numpy(float), via_sites.loc[0, features].to_numpy(float)
+    )
+    pd.testing.assert_frame_equal(
+        direct[schema.metadata_columns(direct.columns)], via_sites[schema.metadata_columns(via_sites.columns)]
+    )
+
+
+def test_aggregate_to_wells_via_sites_without_site_column_raises(crops):
+    with pytest.raises(MissingColumnsError, match=schema.SITE):
+        aggregate_to_wells(crops.drop(columns=[schema.SITE]), via_sites=True)

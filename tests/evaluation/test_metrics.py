@@ -4,7 +4,7 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
-from micon.evaluation import RetrievalConfig, evaluate_profiles
+from micon.evaluation import RetrievalConfig, evaluate_batch_effects, evaluate_consistency, evaluate_profiles
 
 
 def _config(tmp_path, **overrides) -> RetrievalConfig:
@@ -19,22 +19,35 @@ def _config(tmp_path, **overrides) -> RetrievalConfig:
 
 
 def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_path):
-    metrics, topk = evaluate_profiles(profiles, _config(tmp_path))
-    assert set(metrics) == {"NR", "NSB", "NSS"}
-    for values in metrics.values():
+    metrics, topk, compound_maps = evaluate_profiles(profiles, _config(tmp_path))
+    assert set(metrics) == {"NR", "NSB", "NSS", "NSL"}
+    for scenario in ("NR", "NSB", "NSS"):
+        values = metrics[scenario]
         assert list(values) == ["top1", "top5", "map", "fraction_retrieved", "n_queries"]
         assert 0.0 <= values["top1"] <= values["top5"] <= 1.0
         assert 0.0 <= values["map"] <= 1.0
         assert values["n_queries"] == 60
+    # every plate of the toy screen holds each compound in the same well: one layout, no NSL replicate
+    assert metrics["NSL"]["n_queries"] == 0
     assert list(topk.columns) == ["scenario", "k", "accuracy"]
-    assert len(topk) == 3 * 2
+    assert len(topk) == 4 * 2
+    assert list(compound_maps.columns) == [
+        "scenario",
+        schema.JCP2022,
+        "mean_average_precision",
+        "corrected_p_value",
+        "below_corrected_p",
+    ]
+    assert len(compound_maps) == 3 * 5
+    nsb = compound_maps.loc[compound_maps["scenario"] == "NSB", "mean_average_precision"]
+    assert nsb.mean() == pytest.approx(metrics["NSB"]["map"])
     assert (
         topk.loc[(topk["scenario"] == "NSB") & (topk["k"] == 5), "accuracy"].item() == metrics["NSB"]["top5"]
     )
 
 
 def test_evaluate_profiles_default_ks_give_top1_to_top10(profiles, tmp_path):
-    metrics, topk = evaluate_profiles(
+    metrics, topk, _ = evaluate_profiles(
         profiles, _config(tmp_path, ks=RetrievalConfig().ks, scenarios={"NR": ()})
     )
     assert [f"top{k}" for k in range(1, 11)] == [key for key in metrics["NR"] if key.startswith("top")]
@@ -45,21 +58,21 @@ def test_evaluate_profiles_split_filter_uses_only_that_split(make_profiles, tmp_
     test = make_profiles(seed=0, split=schema.SPLIT_TEST)
     train = make_profiles(seed=1, split=schema.SPLIT_TRAIN)
     train[schema.PLATE] = "train_" + train[schema.PLATE]
-    metrics, _ = evaluate_profiles(pd.concat([test, train], ignore_index=True), _config(tmp_path))
+    metrics, _, _ = evaluate_profiles(pd.concat([test, train], ignore_index=True), _config(tmp_path))
     assert metrics["NR"]["n_queries"] == 60
 
 
 def test_evaluate_profiles_ood_compound_takes_dmso_of_its_plates(make_profiles, tmp_path):
     profiles = make_profiles(split=schema.SPLIT_TRAIN)
     profiles.loc[profiles[schema.JCP2022].isin(["C0", "C1"]), schema.SPLIT] = schema.SPLIT_OOD_COMPOUND
-    metrics, _ = evaluate_profiles(profiles, _config(tmp_path, splits=(schema.SPLIT_OOD_COMPOUND,)))
+    metrics, _, _ = evaluate_profiles(profiles, _config(tmp_path, splits=(schema.SPLIT_OOD_COMPOUND,)))
     assert metrics["NSS"]["n_queries"] == 24
     assert np.isfinite(metrics["NSS"]["map"])
 
 
 def test_evaluate_profiles_scenario_without_replicates_gives_nan(make_profiles, tmp_path):
     profiles = make_profiles(n_sources=1)
-    metrics, topk = evaluate_profiles(profiles, _config(tmp_path))
+    metrics, topk, _ = evaluate_profiles(profiles, _config(tmp_path))
     assert metrics["NSS"]["n_queries"] == 0
     assert np.isnan(metrics["NSS"]["top1"]) and np.isnan(metrics["NSS"]["map"])
     assert np.isfinite(metrics["NSB"]["map"])
@@ -86,7 +99,14 @@ def test_evaluate_profiles_missing_split_column_raises(profiles, tmp_path):
 
 def test_retrieval_config_defaults():
     config = RetrievalConfig()
-    assert config.scenarios == {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+    assert config.scenarios == {
+        "NR": (),
+        "NSB": (schema.BATCH,),
+        "NSS": (schema.SOURCE,),
+        "NSL": (schema.PLATE_LAYOUT,),
+    }
+    assert config.batch_columns == (schema.SOURCE, schema.BATCH)
+    assert config.annotation_columns == ()
     assert config.ks == tuple(range(1, 11))
     assert config.splits == (schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE, schema.SPLIT_OOD_COMPOUND)
     assert (config.null_size, config.threshold, config.seed) == (10000, 0.05, 0)
@@ -121,3 +141,81 @@ def test_retrieval_config_invalid_value_raises(kwargs, match):
 def test_retrieval_config_unknown_key_raises_type_error():
     with pytest.raises(TypeError, match="top_k"):
         RetrievalConfig(top_k=5)  # type: ignore[call-arg]
+
+
+def _shuffled_layouts(profiles: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Give every plate its own random well positions (so plates have distinct layouts)."""
+    rng = np.random.default_rng(seed)
+    shuffled = profiles.copy()
+    for rows in shuffled.groupby(schema.PLATE).indices.values():
+        wells = shuffled[schema.WELL].to_numpy()[rows]
+        shuffled.iloc[rows, shuffled.columns.get_loc(schema.WELL)] = rng.permutation(wells)
+    return shuffled
+
+
+def test_evaluate_profiles_nsl_with_distinct_layouts_equals_not_same_plate(make_profiles, tmp_path):
+    profiles = _shuffled_layouts(make_profiles())
+    metrics, _, _ = evaluate_profiles(
+        profiles, _config(tmp_path, scenarios={"NSL": [schema.PLATE_LAYOUT], "NSP": [schema.PLATE]})
+    )
+    assert metrics["NSL"]["n_queries"] == 60
+    assert metrics["NSL"]["top1"] == metrics["NSP"]["top1"]
+    assert metrics["NSL"]["map"] == pytest.approx(metrics["NSP"]["map"])
+
+
+def test_evaluate_profiles_scenario_with_absent_column_is_skipped(profiles, tmp_path, caplog):
+    metrics, topk, _ = evaluate_profiles(
+        profiles, _config(tmp_path, scenarios={"NR": [], "NSW": ["Metadata_Washer"]})
+    )
+    assert set(metrics) == {"NR"}
+    assert set(topk["scenario"]) == {"NR"}
+    assert "NSW skipped" in caplog.text and "Metadata_Washer" in caplog.text
+
+
+def test_evaluate_batch_effects_reports_source_and_batch(make_profiles, tmp_path):
+    profiles = make_profiles(signal=0.0)
+    features = schema.feature_columns(profiles.columns)
+    shifted = profiles[schema.SOURCE] == "source_0"
+    profiles.loc[shifted, features] = profiles.loc[shifted, features].to_numpy() + 10.0
+    scores = evaluate_batch_effects(profiles, _config(tmp_path))
+    assert set(scores) == {
+        "source_levels",
+        "source_knn_accuracy",
+        "source_silhouette",
+        "batch_levels",
+        "batch_knn_accuracy",
+        "batch_silhouette",
+    }
+    assert scores["source_levels"] == 3 and scores["batch_levels"] == 6
+    assert scores["source_silhouette"] > scores["batch_silhouette"]
+
+
+def test_evaluate_consistency_scores_present_annotation_and_skips_absent(make_profiles, tmp_path):
+    profiles = make_profiles(n_compounds=6, signal=3.0)
+    moa = {"C0": "a", "C1": "a", "C2": "b", "C3": "b", "C4": "c", "C5": "c", schema.DMSO_JCP2022: None}
+    profiles["Metadata_moa"] = profiles[schema.JCP2022].map(moa)
+    config = _config(tmp_path, annotation_columns=["Metadata_moa", "Metadata_target"])
+    scores = evaluate_consistency(profiles, config)
+    assert set(scores) == {"Metadata_moa"}
+    assert scores["Metadata_moa"]["n_groups"] == 3
+    assert 0.0 <= scores["Metadata_moa"]["map"] <= 1.0
+
+
+def test_evaluate_consistency_without_annotation_columns_is_empty(profiles, tmp_path):
+    assert evaluate_consistency(profiles, _config(tmp_path)) == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"batch_columns": ["source"]}, "batch_columns"), ({"batch_knn_k": 0}, "batch_knn_k")],
+)
+def test_retrieval_config_invalid_batch_setting_raises(kwargs, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        RetrievalConfig(**kwargs)
+
+
+def test_evaluate_consistency_annotation_without_shared_value_is_skipped(profiles, tmp_path, caplog):
+    profiles["Metadata_moa"] = profiles[schema.JCP2022]  # every compound its own MoA
+    config = _config(tmp_path, annotation_columns=["Metadata_moa"])
+    assert evaluate_consistency(profiles, config) == {}
+    assert "no value is shared by two compounds" in caplog.text

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from micon import schema
 from micon.errors import (
@@ -9,12 +10,12 @@ from micon.errors import (
     InvalidInputError,
     MissingColumnsError,
     NoControlsError,
-    UnknownNameError,
 )
 from micon.evaluation import (
-    NormalizationConfig,
-    normalize_profiles,
+    filter_variant_features,
+    inverse_normal_transform,
     robust_mad_normalize,
+    select_features,
     sphere_profiles,
 )
 
@@ -142,44 +143,102 @@ def test_sphere_profiles_pycytominer_refusal_raises_invalid_input(make_profiles,
         sphere_profiles(make_profiles())
 
 
-def test_normalize_profiles_chain_equals_manual_composition(make_profiles):
-    profiles = make_profiles()
-    config = NormalizationConfig(steps=["mad_robustize", "sphering"], sphering_method="PCA", epsilon=1e-5)
-    expected = sphere_profiles(robust_mad_normalize(profiles, epsilon=1e-5), method="PCA", epsilon=1e-5)
-    pd.testing.assert_frame_equal(normalize_profiles(profiles, config), expected)
-    assert config.steps == ("mad_robustize", "sphering")
+def test_filter_variant_features_drops_feature_constant_on_one_plate_dmso():
+    toy = _toy()
+    toy.loc[1, "emb_0001"] = 4.0  # DMSO of p1 were 5, 5, 6: MAD 0
+    toy["emb_0002"] = [7.0, 7.0, 7.0, 1.0, 2.0, 0.0, 1.0, 2.0, 3.0, 4.0]  # DMSO of p1 constant
+    out = filter_variant_features(toy, min_mad=0.0, min_abs_coef_var=0.0)
+    assert schema.feature_columns(out.columns) == ["emb_0000", "emb_0001"]
+    pd.testing.assert_frame_equal(out, toy.drop(columns=["emb_0002"]))
 
 
-def test_normalize_profiles_no_steps_returns_input_unchanged(make_profiles):
-    profiles = make_profiles()
-    pd.testing.assert_frame_equal(normalize_profiles(profiles, NormalizationConfig(steps=())), profiles)
+def test_filter_variant_features_coefficient_of_variation_as_recipe():
+    toy = _toy()
+    toy.loc[1, "emb_0001"] = 4.0
+    # DMSO of p1: median 1000, MAD 0.5 -> |MAD/median| = 5e-4 <= 1e-3; p2 varies a lot
+    toy["emb_0002"] = [1000.0, 1000.5, 999.0, 3.0, 4.0, 0.0, 10.0, 20.0, 5.0, 15.0]
+    # DMSO of p2 has median 0: counts as coefficient of variation 0 (the recipe's fillna(0))
+    toy["emb_0003"] = [1.0, 2.0, 4.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0, 0.0]
+    kept = schema.feature_columns(filter_variant_features(toy, min_abs_coef_var=1e-3).columns)
+    assert kept == ["emb_0000", "emb_0001"]
+    kept_without_cv = filter_variant_features(toy, min_abs_coef_var=0.0).columns
+    assert "emb_0002" in kept_without_cv and "emb_0003" in kept_without_cv
 
 
-def test_normalization_config_unknown_step_raises_listing_known():
-    with pytest.raises(UnknownNameError, match=r"harmony.*mad_robustize.*sphering"):
-        NormalizationConfig(steps=("mad_robustize", "harmony"))
+def test_filter_variant_features_all_dropped_raises():
+    toy = _toy()
+    toy[["emb_0000", "emb_0001"]] = 1.0
+    with pytest.raises(InvalidInputError, match="drops all 2 features"):
+        filter_variant_features(toy)
 
 
-def test_normalize_profiles_unknown_step_raises(make_profiles):
-    config = NormalizationConfig()
-    object.__setattr__(config, "steps", ("whiten",))  # bypass validation to reach the dispatcher
-    with pytest.raises(UnknownNameError, match="whiten"):
-        normalize_profiles(make_profiles(), config)
+def test_filter_variant_features_plate_without_dmso_raises_naming_plate():
+    toy = _toy()
+    toy.loc[toy[schema.PLATE] == "p1", schema.IS_CONTROL] = False
+    with pytest.raises(NoControlsError, match="s1/b1/p1"):
+        filter_variant_features(toy)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"steps": ("sphering", "sphering")}, "repeat"),
-        ({"sphering_method": "ICA"}, "ICA"),
-        ({"epsilon": -0.1}, "epsilon"),
-    ],
-)
-def test_normalization_config_invalid_value_raises(kwargs, match):
-    with pytest.raises(InvalidConfigError, match=match):
-        NormalizationConfig(**kwargs)
+def test_filter_variant_features_negative_threshold_raises():
+    with pytest.raises(InvalidConfigError, match="min_mad=-1"):
+        filter_variant_features(_toy(), min_mad=-1.0)
 
 
-def test_normalization_config_positional_arguments_refused():
-    with pytest.raises(TypeError):
-        NormalizationConfig(("sphering",))  # type: ignore[misc]
+def test_inverse_normal_transform_matches_blom_quantiles_with_average_ties():
+    toy = _toy()
+    out = inverse_normal_transform(toy)
+    n = len(toy)
+    # emb_0000 = [1, 2, 4, 10, -3, 0, 10, 20, 5, 15]: ranks 3, 4, 5, 7.5, 1, 2, 7.5, 10, 6, 9
+    ranks = np.array([3, 4, 5, 7.5, 1, 2, 7.5, 10, 6, 9])
+    expected = norm.ppf((ranks - 3 / 8) / (n - 3 / 4 + 1))
+    np.testing.assert_allclose(out["emb_0000"].to_numpy(), expected)
+    assert out["emb_0000"].to_numpy()[3] == out["emb_0000"].to_numpy()[6]  # the tie shares a value
+    pd.testing.assert_frame_equal(
+        out.drop(columns=["emb_0000", "emb_0001"]), toy.drop(columns=["emb_0000", "emb_0001"])
+    )
+
+
+def test_inverse_normal_transform_is_monotone_and_symmetric(make_profiles):
+    profiles = make_profiles(dim=3)
+    out = inverse_normal_transform(profiles)
+    for column in schema.feature_columns(profiles.columns):
+        order = np.argsort(profiles[column].to_numpy())
+        assert np.all(np.diff(out[column].to_numpy()[order]) > 0)
+        np.testing.assert_allclose(out[column].mean(), 0.0, atol=1e-12)
+
+
+def test_inverse_normal_transform_nan_feature_raises_naming_column():
+    toy = _toy()
+    toy.loc[2, "emb_0000"] = np.inf
+    with pytest.raises(InvalidFeaturesError, match="emb_0000"):
+        inverse_normal_transform(toy)
+
+
+def test_select_features_drops_correlated_and_constant_feature(make_profiles):
+    toy = make_profiles(dim=2)
+    toy["emb_0002"] = 2.0 * toy["emb_0000"] + 1.0  # perfectly correlated with emb_0000
+    toy["emb_0003"] = 1.0
+    toy.loc[0, "emb_0003"] = 1.001  # variance ~1e-8: below pycytominer's min_variance 1e-6
+    out = select_features(toy, correlation_threshold=0.9)
+    kept = schema.feature_columns(out.columns)
+    assert "emb_0003" not in kept
+    assert len({"emb_0000", "emb_0002"} & set(kept)) == 1
+    assert "emb_0001" in kept
+    assert schema.metadata_columns(out.columns) == schema.metadata_columns(toy.columns)
+
+
+def test_select_features_unknown_operation_raises_listing_accepted():
+    with pytest.raises(InvalidConfigError, match=r"pca.*correlation_threshold.*blocklist"):
+        select_features(_toy(), operations=["pca"])
+
+
+def test_select_features_threshold_out_of_range_raises():
+    with pytest.raises(InvalidConfigError, match="correlation_threshold=1.5"):
+        select_features(_toy(), correlation_threshold=1.5)
+
+
+def test_select_features_all_dropped_raises():
+    toy = _toy()
+    toy[["emb_0000", "emb_0001"]] = 3.0
+    with pytest.raises(InvalidInputError, match="drops all 2"):
+        select_features(toy, operations=["variance_threshold"])

@@ -4,7 +4,12 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from micon.errors import InvalidInputError, MissingColumnsError
-from micon.evaluation import plot_retrieval_comparison, plot_topk_curves
+from micon.evaluation import (
+    plot_embedding_maps,
+    plot_map_distributions,
+    plot_retrieval_comparison,
+    plot_topk_curves,
+)
 
 SCENARIOS = ("NR", "NSB", "NSS")
 
@@ -99,3 +104,72 @@ def test_plot_training_history_without_losses_raises():
 
     with pytest.raises(InvalidInputError, match="loss columns"):
         plot_training_history(pd.DataFrame({"step": [0, 1]}))
+
+
+def _compound_map(offset: float) -> pd.DataFrame:
+    rows = [(s, f"C{c}", min(1.0, 0.1 * c + offset), 0.01, True) for s in SCENARIOS for c in range(5)]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "Metadata_JCP2022",
+            "mean_average_precision",
+            "corrected_p_value",
+            "below_corrected_p",
+        ],
+    )
+
+
+def test_plot_map_distributions_one_panel_per_scenario_one_box_per_method():
+    figure = plot_map_distributions({"micon": _compound_map(0.2), "cellprofiler": _compound_map(0.0)})
+    assert isinstance(figure, Figure)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == list(SCENARIOS)
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["micon", "cellprofiler"]
+
+
+def test_plot_map_distributions_empty_raises():
+    with pytest.raises(InvalidInputError, match="no compound mAP"):
+        plot_map_distributions({})
+
+
+def test_plot_map_distributions_missing_column_names_method():
+    with pytest.raises(MissingColumnsError, match="clip"):
+        plot_map_distributions({"clip": _compound_map(0.0).drop(columns=["mean_average_precision"])})
+
+
+def _coordinates() -> pd.DataFrame:
+    rows = []
+    for stage in ("before", "after"):
+        for projection in ("PCA", "UMAP"):
+            for i in range(6):
+                rows.append(
+                    {
+                        "stage": stage,
+                        "projection": projection,
+                        "Metadata_Source": f"source_{i % 2}",
+                        "Metadata_JCP2022": "JCP2022_033924" if i == 0 else f"C{i % 3}",
+                        "x": float(i),
+                        "y": float(-i),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_plot_embedding_maps_rows_per_stage_and_projection():
+    figure = plot_embedding_maps(_coordinates(), title="micon")
+    axes = figure.get_axes()
+    assert len(axes) == 4 * 2
+    assert axes[0].get_title().startswith("PCA, before correction: by compound")
+    assert axes[1].get_title().startswith("PCA, before correction: by source")
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["source_0", "source_1"]
+
+
+def test_plot_embedding_maps_empty_raises():
+    with pytest.raises(InvalidInputError, match="no embedding coordinates"):
+        plot_embedding_maps(_coordinates().iloc[:0])
+
+
+def test_plot_embedding_maps_missing_column_raises():
+    with pytest.raises(MissingColumnsError, match="Metadata_Source"):
+        plot_embedding_maps(_coordinates().drop(columns=["Metadata_Source"]))

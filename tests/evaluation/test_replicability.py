@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from copairs.map import average_precision, mean_average_precision
 from sklearn.metrics import average_precision_score
 
 from micon import schema
@@ -174,3 +175,94 @@ def test_summarise_replicability_empty_table_gives_nan():
 def test_summarise_replicability_missing_column_raises():
     with pytest.raises(MissingColumnsError, match="below_corrected_p"):
         summarise_replicability(pd.DataFrame({"mean_average_precision": [0.5]}))
+
+
+def _brute_p_values(ap_table: pd.DataFrame, null_size: int, seed: int) -> pd.Series:
+    """Permutation p-value per compound, drawn independently of copairs.
+
+    As copairs does, wells with the same (positives, total) counts share one null sample of random-ranking
+    APs, and a compound's null is the mean of its wells' null samples; p = (1 + #null > mAP) / (1 + draws).
+    """
+    rng = np.random.default_rng(seed)
+    scored = ap_table.loc[ap_table["n_pos_pairs"] > 0]
+    nulls = {}
+    for n_pos, n_total in set(zip(scored["n_pos_pairs"], scored["n_total_pairs"], strict=True)):
+        labels = np.zeros((null_size, int(n_total)))
+        labels[:, : int(n_pos)] = 1
+        labels = rng.permuted(labels, axis=1)
+        precision = np.cumsum(labels, axis=1) / np.arange(1, int(n_total) + 1)
+        nulls[(n_pos, n_total)] = (precision * labels).sum(axis=1) / n_pos
+    p_values = {}
+    for compound, wells in scored.groupby(schema.JCP2022):
+        null = np.mean(
+            [nulls[key] for key in zip(wells["n_pos_pairs"], wells["n_total_pairs"], strict=True)], axis=0
+        )
+        p_values[compound] = (1 + (null > wells["average_precision"].mean()).sum()) / (1 + null_size)
+    return pd.Series(p_values)
+
+
+def _benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    order = np.argsort(p_values)
+    ranked = p_values[order] * len(p_values) / np.arange(1, len(p_values) + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
+
+
+@pytest.mark.parametrize(("signal", "seed"), [(0.3, 0), (0.8, 1), (2.0, 2)])
+def test_replicate_map_fraction_retrieved_matches_brute_force_permutations(
+    make_profiles, tmp_path, signal, seed
+):
+    profiles = make_profiles(
+        n_sources=2, n_batches=2, n_plates=2, n_compounds=8, n_dmso=4, signal=signal, seed=seed
+    )
+    ap_table, map_table = replicate_map(
+        profiles,
+        schema.feature_columns(profiles.columns),
+        exclude_same=(),
+        null_size=2000,
+        seed=0,
+        cache_dir=tmp_path,
+    )
+    brute = _brute_p_values(ap_table, null_size=2000, seed=seed).loc[map_table[schema.JCP2022]].to_numpy()
+    ours = map_table["p_value"].to_numpy(dtype=float)
+    assert np.abs(ours - brute).max() < 0.05  # two independent permutation draws
+    np.testing.assert_allclose(map_table["corrected_p_value"], _benjamini_hochberg(ours), rtol=1e-9)
+    fraction = summarise_replicability(map_table)["fraction_retrieved"]
+    assert fraction == np.mean(_benjamini_hochberg(ours) < 0.05)
+    assert fraction == pytest.approx(np.mean(_benjamini_hochberg(brute) < 0.05), abs=0.13)
+
+
+def test_replicate_map_equals_copairs_called_directly(make_profiles, tmp_path):
+    profiles = make_profiles(n_sources=2, signal=0.6, seed=7)
+    features = schema.feature_columns(profiles.columns)
+    _, map_table = replicate_map(
+        profiles, features, exclude_same=(schema.BATCH,), null_size=500, seed=3, cache_dir=tmp_path
+    )
+    meta = profiles[[schema.JCP2022, *schema.PLATE_KEY, schema.IS_CONTROL]].reset_index(drop=True)
+    meta["reference"] = np.where(meta[schema.IS_CONTROL], np.arange(len(meta)), -1)
+    ap = average_precision(
+        meta,
+        profiles[features].to_numpy(dtype=np.float64),
+        pos_sameby=[schema.JCP2022, "reference"],
+        pos_diffby=[schema.BATCH],
+        neg_sameby=list(schema.PLATE_KEY),
+        neg_diffby=[schema.IS_CONTROL],
+        distance="cosine",
+        progress_bar=False,
+    )
+    ap = ap.loc[(~meta[schema.IS_CONTROL]) & (ap["n_pos_pairs"] > 0)].reset_index(drop=True)
+    direct = mean_average_precision(
+        ap,
+        sameby=[schema.JCP2022],
+        null_size=500,
+        threshold=0.05,
+        seed=3,
+        progress_bar=False,
+        cache_dir=tmp_path,
+    )
+    merged = map_table.merge(direct, on=schema.JCP2022, suffixes=("", "_direct"))
+    assert len(merged) == len(map_table) == 5
+    for column in ("mean_average_precision", "p_value", "corrected_p_value"):
+        np.testing.assert_allclose(merged[column], merged[f"{column}_direct"], atol=0.0)

@@ -12,6 +12,7 @@ SCENARIOS = {
     "NR": (),
     "NSB": (schema.BATCH,),
     "NSS": (schema.SOURCE,),
+    "NSL": (schema.PLATE_LAYOUT,),
     "NSB+plate": (schema.BATCH, schema.PLATE),
 }
 
@@ -41,6 +42,8 @@ def test_retrieve_replicates_random_data_matches_brute_force(make_profiles, scen
     profiles = make_profiles(
         n_sources=2, n_batches=2, n_plates=2, n_compounds=4, n_dmso=2, signal=0.7, seed=3
     )
+    # two plate layouts, alternating over the plates (the plates' last digit)
+    profiles.insert(0, schema.PLATE_LAYOUT, "layout_" + profiles[schema.PLATE].str[-1])
     features = schema.feature_columns(profiles.columns)
     hits = retrieve_replicates(profiles, features, exclude_same=SCENARIOS[scenario], ks=KS)
     expected = _brute_force(profiles, SCENARIOS[scenario], KS)

@@ -1,16 +1,39 @@
 """Evaluate image representations as image-based profiling does: wells, DMSO normalisation, retrieval."""
 
 from micon.evaluation.aggregate import aggregate_to_wells
-from micon.evaluation.metrics import RetrievalConfig, evaluate_profiles
+from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
+from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette, measure_batch_effects
+from micon.evaluation.chain import NORMALIZATION_STEPS, NormalizationConfig, normalize_profiles
+from micon.evaluation.consistency import annotation_map
+from micon.evaluation.layout import assign_plate_layouts
+from micon.evaluation.metrics import (
+    RetrievalConfig,
+    evaluate_batch_effects,
+    evaluate_consistency,
+    evaluate_profiles,
+    select_evaluated_wells,
+)
 from micon.evaluation.normalize import (
-    NORMALIZATION_STEPS,
-    NormalizationConfig,
-    normalize_profiles,
+    filter_variant_features,
+    inverse_normal_transform,
     robust_mad_normalize,
+    select_features,
     sphere_profiles,
 )
-from micon.evaluation.plots import plot_retrieval_comparison, plot_topk_curves, plot_training_history
+from micon.evaluation.plots import (
+    plot_embedding_maps,
+    plot_map_distributions,
+    plot_retrieval_comparison,
+    plot_topk_curves,
+    plot_training_history,
+)
+from micon.evaluation.projection import project_profiles
 from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.report import (
+    build_comparison_table,
+    build_html_report,
+    format_markdown_table,
+)
 from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
 
 __all__ = [
@@ -18,14 +41,33 @@ __all__ = [
     "NormalizationConfig",
     "RetrievalConfig",
     "aggregate_to_wells",
+    "build_comparison_table",
+    "build_html_report",
+    "format_markdown_table",
+    "annotation_map",
+    "assign_plate_layouts",
+    "evaluate_batch_effects",
+    "evaluate_consistency",
     "evaluate_profiles",
+    "filter_variant_features",
+    "harmonize_profiles",
+    "inverse_normal_transform",
+    "knn_label_accuracy",
+    "label_silhouette",
+    "measure_batch_effects",
+    "morphohelm_correct",
     "normalize_profiles",
+    "plot_embedding_maps",
+    "plot_map_distributions",
     "plot_retrieval_comparison",
     "plot_topk_curves",
     "plot_training_history",
+    "project_profiles",
     "replicate_map",
     "retrieve_replicates",
     "robust_mad_normalize",
+    "select_evaluated_wells",
+    "select_features",
     "sphere_profiles",
     "summarise_replicability",
     "summarise_retrieval",

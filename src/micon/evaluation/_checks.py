@@ -82,3 +82,17 @@ def control_mask(table: pd.DataFrame, *, table_name: str) -> np.ndarray:
                 f"{table_name}: {schema.IS_CONTROL} must be boolean; found values {sorted(map(str, unique))}"
             )
     return values.to_numpy(dtype=bool)
+
+
+def checked_features(table: pd.DataFrame, *, table_name: str) -> list[str]:
+    """Return the feature columns of ``table`` after refusing an empty table or non-finite features.
+
+    Raises:
+        InvalidInputError: ``table`` is empty or has no feature column.
+        InvalidFeaturesError: A feature is not numeric, NaN or inf (names the column and well).
+    """
+    if table.empty:
+        raise InvalidInputError(f"{table_name}: the table is empty")
+    features = schema.feature_columns(table.columns)
+    require_features(table, features, table_name=table_name)
+    return features

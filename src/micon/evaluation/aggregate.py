@@ -1,4 +1,4 @@
-"""Aggregate per-crop embeddings into well profiles (pycytominer.aggregate)."""
+"""Aggregate per-crop embeddings into well profiles, directly or through sites (pycytominer.aggregate)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,14 @@ _PER_CROP_COLUMNS: tuple[str, ...] = (schema.CROP_ID, schema.SITE, schema.CELL_X
 _OPERATIONS: tuple[str, ...] = ("mean", "median")
 
 
-def aggregate_to_wells(crops: pd.DataFrame, *, operation: Literal["mean", "median"] = "mean") -> pd.DataFrame:
+def aggregate_to_wells(
+    crops: pd.DataFrame, *, operation: Literal["mean", "median"] = "mean", via_sites: bool = False
+) -> pd.DataFrame:
     """Aggregate crop embeddings to one profile per well.
 
-    Features are aggregated by ``pycytominer.aggregate`` over the strata ``schema.WELL_KEY``. The cell
+    Features are aggregated by ``pycytominer.aggregate`` over the strata ``schema.WELL_KEY``; with
+    ``via_sites`` the crops are first aggregated per site (``schema.SITE_KEY``) and the site profiles
+    then per well, so every imaged site weighs the same whatever its cell count. The cell
     count is the number of crops of a well (``groupby().size()``, so it does not depend on a crop-id
     column being present, unlike pycytominer's ``compute_object_count``). Every ``Metadata_*`` column
     that is constant within each well is carried over (Source, Batch, Plate, PlateType, Well, JCP2022,
@@ -33,7 +37,8 @@ def aggregate_to_wells(crops: pd.DataFrame, *, operation: Literal["mean", "media
     Args:
         crops: One row per crop: ``Metadata_*`` columns (at least ``schema.WELL_KEY``) plus float
             feature columns (``emb_0000`` ...).
-        operation: ``"mean"`` (the MICON reference code) or ``"median"``.
+        operation: ``"mean"`` (the MICON reference code) or ``"median"``, used at both levels.
+        via_sites: Aggregate crop -> site -> well instead of crop -> well.
 
     Returns:
         One row per well, sorted by ``schema.WELL_KEY``: the well-level metadata columns in their input
@@ -43,7 +48,8 @@ def aggregate_to_wells(crops: pd.DataFrame, *, operation: Literal["mean", "media
     Raises:
         InvalidConfigError: ``operation`` is not ``"mean"`` or ``"median"``.
         InvalidInputError: ``crops`` is empty or has no feature column, or a well key is missing.
-        MissingColumnsError: A ``schema.WELL_KEY`` column is absent.
+        MissingColumnsError: A ``schema.WELL_KEY`` column (or, with ``via_sites``, ``schema.SITE``) is
+            absent.
         InvalidFeaturesError: A feature is NaN or inf (names the column and the first crop's well).
     """
     if operation not in _OPERATIONS:
@@ -51,14 +57,23 @@ def aggregate_to_wells(crops: pd.DataFrame, *, operation: Literal["mean", "media
     if crops.empty:
         raise InvalidInputError("crop embeddings are empty; nothing to aggregate")
     strata = list(schema.WELL_KEY)
-    require_metadata(crops, strata, table_name="crop embeddings")
+    require_metadata(crops, [*strata, *([schema.SITE] if via_sites else [])], table_name="crop embeddings")
     features = schema.feature_columns(crops.columns)
     require_features(crops, features, table_name="crop embeddings")
 
     well_metadata = _well_level_metadata(crops, strata)
     counts = crops.groupby(strata, sort=False).size().rename(schema.CELL_COUNT).reset_index()
+    population = crops.loc[:, [*schema.SITE_KEY, *features] if via_sites else [*strata, *features]]
+    if via_sites:
+        population = pycytominer.aggregate(
+            population_df=population,
+            strata=list(schema.SITE_KEY),
+            features=features,
+            operation=operation,
+            output_file=None,
+        )
     aggregated = pycytominer.aggregate(
-        population_df=crops.loc[:, [*strata, *features]],
+        population_df=population.loc[:, [*strata, *features]],
         strata=strata,
         features=features,
         operation=operation,
@@ -77,7 +92,13 @@ def aggregate_to_wells(crops: pd.DataFrame, *, operation: Literal["mean", "media
         raise InvalidInputError(
             f"aggregate_to_wells produced {len(profiles)} rows for {n_wells} wells; this is likely a bug"
         )
-    logger.info("aggregated %d crops into %d wells (%s)", len(crops), n_wells, operation)
+    logger.info(
+        "aggregated %d crops into %d wells (%s%s)",
+        len(crops),
+        n_wells,
+        operation,
+        ", via sites" if via_sites else "",
+    )
     return profiles
 
 

@@ -1,4 +1,4 @@
-"""Retrieval metrics of well profiles per scenario (NR, NSB, NSS): top-k accuracy and replicate mAP."""
+"""Evaluate well profiles: replicate retrieval per level (NR/NSB/NSS/NSL), batch effects, consistency."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
 from micon.evaluation._checks import control_mask, require_metadata
+from micon.evaluation.batch_effects import measure_batch_effects
+from micon.evaluation.consistency import annotation_map
+from micon.evaluation.layout import assign_plate_layouts
 from micon.evaluation.replicability import replicate_map, summarise_replicability
 from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
 
@@ -21,8 +24,9 @@ TOPK_COLUMNS: tuple[str, ...] = ("scenario", "k", "accuracy")
 
 
 def _default_scenarios() -> dict[str, tuple[str, ...]]:
-    # NR excludes only the query well itself; NSB / NSS drop candidates of the query's batch / source.
-    return {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+    # NR excludes only the query well itself; NSB / NSS / NSL drop candidates of the query's batch /
+    # source / plate layout (MorphoHELM's levels).
+    return {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,), "NSL": (schema.PLATE_LAYOUT,)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +45,9 @@ class RetrievalConfig:
             recipe) if True, against every evaluated DMSO well if False.
         null_cache_dir: Folder where copairs caches null distributions; None for copairs' default
             (``~/.copairs``).
+        batch_columns: Metadata columns whose remaining effect is measured (kNN accuracy, silhouette).
+        batch_knn_k: Neighbours of the batch kNN vote, >= 1.
+        annotation_columns: Annotation columns (MoA, target) scored by consistency mAP where present.
     """
 
     scenarios: Mapping[str, tuple[str, ...]] = field(default_factory=_default_scenarios)
@@ -51,6 +58,9 @@ class RetrievalConfig:
     splits: tuple[str, ...] = (schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE, schema.SPLIT_OOD_COMPOUND)
     negatives_same_plate: bool = True
     null_cache_dir: str | None = None
+    batch_columns: tuple[str, ...] = (schema.SOURCE, schema.BATCH)
+    batch_knn_k: int = 5
+    annotation_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenarios, Mapping) or not self.scenarios:
@@ -82,17 +92,31 @@ class RetrievalConfig:
                 f"splits {list(splits)} must be a non-empty subset of {list(schema.SPLITS)}"
             )
         object.__setattr__(self, "splits", splits)
+        for name in ("batch_columns", "annotation_columns"):
+            columns = getattr(self, name)
+            columns = (columns,) if isinstance(columns, str) else tuple(columns or ())
+            if any(not str(c).startswith("Metadata_") for c in columns):
+                raise InvalidConfigError(f"{name} {list(columns)} must all be Metadata_ columns")
+            object.__setattr__(self, name, columns)
+        if (
+            isinstance(self.batch_knn_k, bool)
+            or not isinstance(self.batch_knn_k, int)
+            or self.batch_knn_k < 1
+        ):
+            raise InvalidConfigError(f"batch_knn_k must be an integer >= 1, got {self.batch_knn_k!r}")
 
 
 def evaluate_profiles(
     profiles: pd.DataFrame, config: RetrievalConfig
-) -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
+) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
     """Compute top-k replicate retrieval and replicate mAP per scenario on the configured splits.
 
     Treated wells whose ``schema.SPLIT`` is in ``config.splits`` are the queries and candidates (one
     pool). The DMSO wells on their plates are added whatever their own split (``ood_compound`` has
     no DMSO of its own); they serve only as mAP negatives. A scenario without any eligible replicate
-    gets NaN metrics and a logged warning.
+    gets NaN metrics and a logged warning. ``schema.PLATE_LAYOUT`` is derived from the wells
+    (``assign_plate_layouts``) when absent; a scenario whose columns are still missing is skipped with
+    a logged warning.
 
     Args:
         profiles: One row per well (normalised, DMSO included): ``schema.SPLIT``, ``schema.IS_CONTROL``,
@@ -100,25 +124,31 @@ def evaluate_profiles(
         config: Scenarios, cut-offs, copairs settings and splits.
 
     Returns:
-        ``(metrics, topk_table)``: ``metrics[scenario]`` = ``{"top{k}" for each k, "map",
-        "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per scenario and k with
-        columns ``scenario``, ``k``, ``accuracy``.
+        ``(metrics, topk_table, compound_maps)``: ``metrics[scenario]`` = ``{"top{k}" for each k,
+        "map", "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per scenario and k
+        with columns ``scenario``, ``k``, ``accuracy``; ``compound_maps`` one row per scenario and compound:
+        ``scenario``, ``schema.JCP2022``, ``mean_average_precision``, ``corrected_p_value``,
+        ``below_corrected_p``.
 
     Raises:
         InvalidInputError: A configured split has no treated well, or fewer than 2 remain (names them).
         MissingColumnsError: A needed column is absent.
         NoControlsError, InvalidFeaturesError: As raised by ``replicate_map`` / ``retrieve_replicates``.
     """
-    table_name = "profiles for evaluation"
-    require_metadata(profiles, [schema.SPLIT, *schema.PLATE_KEY], table_name=table_name)
-    is_control = control_mask(profiles, table_name=table_name)
-    selected = _select_wells(profiles, is_control, config.splits)
+    if schema.PLATE_LAYOUT not in profiles.columns and schema.WELL in profiles.columns:
+        profiles = assign_plate_layouts(profiles)  # from every well, so that a plate's whole map counts
+    selected = select_evaluated_wells(profiles, config)
     features = schema.feature_columns(selected.columns)
     controls_same = schema.PLATE_KEY if config.negatives_same_plate else ()
 
     metrics: dict[str, dict[str, float]] = {}
     rows = []
+    map_tables = []
     for scenario, exclude_same in config.scenarios.items():
+        missing = [c for c in exclude_same if c not in selected.columns]
+        if missing:
+            logger.warning("scenario %s skipped: the profiles lack %s", scenario, missing)
+            continue
         hits = retrieve_replicates(selected, features, exclude_same=exclude_same, ks=config.ks)
         summary = summarise_retrieval(hits, config.ks)
         if summary["n_queries"] > 0:
@@ -133,6 +163,7 @@ def evaluate_profiles(
                 cache_dir=config.null_cache_dir,
             )
             replicability = summarise_replicability(map_table)
+            map_tables.append(map_table[list(MAP_TABLE_COLUMNS[1:])].assign(scenario=scenario))
         else:
             logger.warning(
                 "scenario %s: no treated well has an eligible replicate; metrics are NaN", scenario
@@ -145,7 +176,98 @@ def evaluate_profiles(
     topk_table = pd.DataFrame(rows, columns=list(TOPK_COLUMNS))
     topk_table["k"] = topk_table["k"].astype(np.int64)
     topk_table["accuracy"] = topk_table["accuracy"].astype(np.float64)
-    return metrics, topk_table
+    if map_tables:
+        compound_maps = pd.concat(map_tables, ignore_index=True)[list(MAP_TABLE_COLUMNS)]
+    else:
+        compound_maps = pd.DataFrame({c: pd.Series(dtype=object) for c in MAP_TABLE_COLUMNS})
+    return metrics, topk_table, compound_maps
+
+
+MAP_TABLE_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    schema.JCP2022,
+    "mean_average_precision",
+    "corrected_p_value",
+    "below_corrected_p",
+)
+
+
+def evaluate_batch_effects(profiles: pd.DataFrame, config: RetrievalConfig) -> dict[str, float]:
+    """Measure how well the evaluated wells (treated and DMSO) are grouped by batch and source.
+
+    Args:
+        profiles: As for ``evaluate_profiles``, plus ``config.batch_columns``.
+        config: Splits, ``batch_columns`` and ``batch_knn_k``.
+
+    Returns:
+        ``measure_batch_effects``' scores (``source_knn_accuracy``, ``source_silhouette``, ...).
+
+    Raises:
+        InvalidInputError, MissingColumnsError, InvalidFeaturesError: As ``evaluate_profiles``.
+    """
+    selected = select_evaluated_wells(profiles, config)
+    return measure_batch_effects(
+        selected,
+        schema.feature_columns(selected.columns),
+        columns=config.batch_columns,
+        k=config.batch_knn_k,
+    )
+
+
+def evaluate_consistency(profiles: pd.DataFrame, config: RetrievalConfig) -> dict[str, dict[str, float]]:
+    """Score annotation consistency (copairs mAP, other compounds of the same MoA/target) where annotated.
+
+    Args:
+        profiles: As for ``evaluate_profiles``; the ``config.annotation_columns`` that exist are scored.
+        config: Splits, copairs settings and ``annotation_columns``.
+
+    Returns:
+        ``{annotation column: {"map", "fraction_retrieved", "n_groups"}}`` for each present annotation
+        column whose values are shared by two compounds; others are skipped with a logged line.
+
+    Raises:
+        InvalidInputError, MissingColumnsError, InvalidFeaturesError: As ``evaluate_profiles``.
+    """
+    present = [c for c in config.annotation_columns if c in profiles.columns]
+    absent = [c for c in config.annotation_columns if c not in profiles.columns]
+    if absent:
+        logger.info("annotation consistency skipped for absent column(s) %s", absent)
+    if not present:
+        return {}
+    selected = select_evaluated_wells(profiles, config)
+    scores: dict[str, dict[str, float]] = {}
+    for column in present:
+        annotated = selected[column].notna() & (selected[column].astype(str) != "")
+        treated = selected.loc[~selected[schema.IS_CONTROL].astype(bool) & annotated]
+        if not (treated.groupby(column)[schema.JCP2022].nunique() >= 2).any():
+            logger.warning(
+                "annotation consistency skipped for %s: no value is shared by two compounds", column
+            )
+            continue
+        _, map_table = annotation_map(
+            selected,
+            schema.feature_columns(selected.columns),
+            annotation_column=column,
+            null_size=config.null_size,
+            threshold=config.threshold,
+            seed=config.seed,
+            cache_dir=config.null_cache_dir,
+        )
+        scores[column] = {**summarise_replicability(map_table), "n_groups": len(map_table)}
+    return scores
+
+
+def select_evaluated_wells(profiles: pd.DataFrame, config: RetrievalConfig) -> pd.DataFrame:
+    """Return the treated wells of ``config.splits`` plus the DMSO wells on their plates.
+
+    Raises:
+        InvalidInputError: A configured split has no treated well, or fewer than 2 remain (names them).
+        MissingColumnsError: ``schema.SPLIT``, a plate key or ``schema.IS_CONTROL`` is absent.
+    """
+    table_name = "profiles for evaluation"
+    require_metadata(profiles, [schema.SPLIT, *schema.PLATE_KEY], table_name=table_name)
+    is_control = control_mask(profiles, table_name=table_name)
+    return _select_wells(profiles, is_control, config.splits)
 
 
 def _select_wells(profiles: pd.DataFrame, is_control: np.ndarray, splits: tuple[str, ...]) -> pd.DataFrame:

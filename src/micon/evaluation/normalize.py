@@ -1,23 +1,172 @@
-"""Normalise well profiles against DMSO: per-plate robust MAD and global sphering, chained by name."""
+"""Well-profile normalisation steps: variant filter, MAD, INT, feature selection, sphering."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pycytominer
 from pycytominer.operations import RobustMAD, Spherize
+from scipy.stats import median_abs_deviation, norm, rankdata
 
 from micon import schema
-from micon.errors import InvalidConfigError, InvalidInputError, NoControlsError, UnknownNameError
-from micon.evaluation._checks import control_mask, require_features, require_metadata
+from micon.errors import InvalidConfigError, InvalidInputError, NoControlsError
+from micon.evaluation._checks import checked_features, control_mask, require_metadata
 
 logger = logging.getLogger(__name__)
 
-_SPHERING_METHODS: tuple[str, ...] = ("ZCA", "PCA")
+SPHERING_METHODS: tuple[str, ...] = ("ZCA", "PCA")
+FEATURE_SELECT_OPERATIONS: tuple[str, ...] = (
+    "variance_threshold",
+    "correlation_threshold",
+    "drop_na_columns",
+    "blocklist",
+    "drop_outliers",
+)
+# Blom's constant of the rank-based inverse normal transform (as the JUMP profiling recipe).
+_BLOM_C = 3.0 / 8.0
+
+
+def filter_variant_features(
+    profiles: pd.DataFrame, *, min_mad: float = 0.0, min_abs_coef_var: float = 1e-3
+) -> pd.DataFrame:
+    """Drop features that (nearly) do not vary over the DMSO wells of any plate.
+
+    Per plate (``schema.PLATE_KEY``) and feature the DMSO wells give the median and the unscaled
+    median absolute deviation (``scipy.stats.median_abs_deviation``). A feature is kept only if on
+    every plate ``MAD > min_mad`` and ``|MAD / median| > min_abs_coef_var``, where a zero median
+    counts as a coefficient of variation of 0 (the JUMP profiling recipe's variant-feature filter,
+    ``mad != 0 and abs_coef_var > 1e-3``). ``min_abs_coef_var = 0`` switches the second test off.
+    No pycytominer operation filters on per-plate control statistics, hence numpy.
+
+    Args:
+        profiles: One row per well: ``schema.PLATE_KEY``, ``schema.IS_CONTROL`` and float features.
+        min_mad: A feature whose DMSO MAD is <= this on some plate is dropped, >= 0.
+        min_abs_coef_var: A feature whose ``|MAD / median|`` is <= this on some plate is dropped, >= 0;
+            0 disables the test.
+
+    Returns:
+        The same rows in the same order with the invariant feature columns removed.
+
+    Raises:
+        InvalidConfigError: A threshold is negative.
+        InvalidInputError: Every feature would be dropped, or the table is empty or has no features.
+        NoControlsError: One or more plates have no DMSO well (all of them are named).
+        MissingColumnsError, InvalidFeaturesError: As the other steps.
+    """
+    if min_mad < 0 or min_abs_coef_var < 0:
+        raise InvalidConfigError(
+            f"variant filter thresholds must be >= 0, got min_mad={min_mad}, "
+            f"min_abs_coef_var={min_abs_coef_var}"
+        )
+    features = checked_features(profiles, table_name="profiles for the variant filter")
+    values = profiles[features].to_numpy(dtype=np.float64)
+    is_variant = np.ones(len(features), dtype=bool)
+    for rows in _plate_control_rows(profiles, table_name="profiles for the variant filter").values():
+        controls = values[rows]
+        median = np.median(controls, axis=0)
+        mad = median_abs_deviation(controls, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coef_var = np.where(median != 0, np.abs(mad / median), 0.0)
+        is_variant &= mad > min_mad
+        if min_abs_coef_var > 0:
+            is_variant &= coef_var > min_abs_coef_var
+    dropped = [f for f, keep in zip(features, is_variant, strict=True) if not keep]
+    if len(dropped) == len(features):
+        raise InvalidInputError(
+            f"the variant filter (min_mad={min_mad}, min_abs_coef_var={min_abs_coef_var}) drops all "
+            f"{len(features)} features; the DMSO wells do not vary"
+        )
+    if dropped:
+        logger.info("variant filter dropped %d of %d features: %s", len(dropped), len(features), dropped[:10])
+    return profiles.drop(columns=dropped)
+
+
+def inverse_normal_transform(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Replace each feature by the normal quantile of its rank over all wells (rank-based INT).
+
+    ``x -> Phi^-1((rank - c) / (n - 2c + 1))`` with Blom's ``c = 3/8`` and tied values sharing their
+    average rank (the JUMP recipe breaks ties at random instead; continuous features rarely tie).
+    Hand-written with ``scipy.stats.rankdata`` and ``norm.ppf``: sklearn's ``QuantileTransformer``
+    interpolates between quantiles and clips the tails, which is not the recipe's transform.
+
+    Args:
+        profiles: One row per well with float features.
+
+    Returns:
+        The same rows in the same order; each feature is standard-normal in distribution (float64).
+
+    Raises:
+        InvalidInputError: ``profiles`` is empty or has no feature column.
+        InvalidFeaturesError: A feature is NaN or inf.
+    """
+    features = checked_features(profiles, table_name="profiles for the inverse normal transform")
+    ranks = rankdata(profiles[features].to_numpy(dtype=np.float64), method="average", axis=0)
+    transformed = profiles.copy()
+    transformed[features] = norm.ppf((ranks - _BLOM_C) / (len(profiles) - 2 * _BLOM_C + 1))
+    return transformed
+
+
+def select_features(
+    profiles: pd.DataFrame,
+    *,
+    operations: Sequence[str] = ("variance_threshold", "correlation_threshold"),
+    min_variance: float = 1e-6,
+    correlation_threshold: float = 0.9,
+) -> pd.DataFrame:
+    """Drop near-constant and redundant features with ``pycytominer.feature_select`` over all wells.
+
+    Args:
+        profiles: One row per well with float features.
+        operations: pycytominer operations, in order, each one of ``FEATURE_SELECT_OPERATIONS``.
+        min_variance: ``variance_threshold``: drop a feature whose variance over all wells is below
+            this, >= 0 (this pycytominer's criterion; the JUMP recipe's copy uses frequency cuts).
+        correlation_threshold: ``correlation_threshold``: of two features with an absolute Pearson
+            correlation above this, one is dropped, in (0, 1].
+
+    Returns:
+        The same rows in the same order with the selected feature columns (and all metadata).
+
+    Raises:
+        InvalidConfigError: An operation is unknown (lists the accepted ones) or a cut is out of range.
+        InvalidInputError: Every feature would be dropped, or the table is empty or has no features.
+        InvalidFeaturesError: A feature is NaN or inf.
+    """
+    unknown = [op for op in operations if op not in FEATURE_SELECT_OPERATIONS]
+    if unknown or not operations:
+        raise InvalidConfigError(
+            f"feature selection operations {list(operations)} must be a non-empty list of "
+            f"{list(FEATURE_SELECT_OPERATIONS)}"
+        )
+    if not 0 < correlation_threshold <= 1 or not min_variance >= 0:
+        raise InvalidConfigError(
+            f"feature selection cuts out of range: correlation_threshold={correlation_threshold} "
+            f"(expected (0, 1]), min_variance={min_variance} (expected >= 0)"
+        )
+    features = checked_features(profiles, table_name="profiles for feature selection")
+    try:
+        selected = pycytominer.feature_select(
+            profiles.loc[:, features].astype(np.float64),
+            features=features,
+            operation=list(operations),
+            corr_threshold=correlation_threshold,
+            min_variance=float(min_variance),
+            output_file=None,
+        )
+    except ValueError as exc:  # sklearn's VarianceThreshold refuses when no feature passes
+        raise InvalidInputError(
+            f"feature selection {list(operations)} drops all {len(features)} features: {exc}"
+        ) from exc
+    kept = set(selected.columns)
+    dropped = [f for f in features if f not in kept]
+    if len(dropped) == len(features):
+        raise InvalidInputError(f"feature selection {list(operations)} drops all {len(features)} features")
+    if dropped:
+        logger.info("feature selection dropped %d of %d features", len(dropped), len(features))
+    return profiles.drop(columns=dropped)
 
 
 def robust_mad_normalize(profiles: pd.DataFrame, *, epsilon: float = 1e-6) -> pd.DataFrame:
@@ -46,18 +195,10 @@ def robust_mad_normalize(profiles: pd.DataFrame, *, epsilon: float = 1e-6) -> pd
     """
     if epsilon < 0:
         raise InvalidConfigError(f"MAD epsilon must be >= 0, got {epsilon}")
-    features = _check_profiles(profiles, table_name="profiles for robust MAD")
-    plate_key = list(schema.PLATE_KEY)
-    require_metadata(profiles, plate_key, table_name="profiles for robust MAD")
+    features = checked_features(profiles, table_name="profiles for robust MAD")
     is_control = control_mask(profiles, table_name="profiles for robust MAD")
-    plates = profiles.groupby(plate_key, sort=True).indices  # plate key -> row positions
-
-    lacking = ["/".join(map(str, key)) for key, rows in plates.items() if not is_control[rows].any()]
-    if lacking:
-        raise NoControlsError(
-            f"{len(lacking)} plate(s) have no DMSO well ({schema.IS_CONTROL} True) to fit robust MAD on: "
-            f"{lacking} (as Source/Batch/Plate); remove them before normalising"
-        )
+    plates = profiles.groupby(list(schema.PLATE_KEY), sort=True).indices  # plate key -> row positions
+    _plate_control_rows(profiles, table_name="profiles for robust MAD")
 
     values = profiles[features].to_numpy(dtype=np.float64)
     scaled = np.empty_like(values)
@@ -97,11 +238,11 @@ def sphere_profiles(
         InvalidFeaturesError: A feature is NaN or inf.
         NoControlsError: Fewer than 2 DMSO wells.
     """
-    if method not in _SPHERING_METHODS:
-        raise InvalidConfigError(f"sphering method {method!r} is not one of {list(_SPHERING_METHODS)}")
+    if method not in SPHERING_METHODS:
+        raise InvalidConfigError(f"sphering method {method!r} is not one of {list(SPHERING_METHODS)}")
     if epsilon < 0:
         raise InvalidConfigError(f"sphering epsilon must be >= 0, got {epsilon}")
-    features = _check_profiles(profiles, table_name="profiles for sphering")
+    features = checked_features(profiles, table_name="profiles for sphering")
     is_control = control_mask(profiles, table_name="profiles for sphering")
     if is_control.sum() < 2:
         raise NoControlsError(
@@ -123,91 +264,26 @@ def sphere_profiles(
     return sphered
 
 
-@dataclass(frozen=True, kw_only=True)
-class NormalizationConfig:
-    """How well profiles are normalised before retrieval.
+def _plate_control_rows(profiles: pd.DataFrame, *, table_name: str) -> dict[tuple, np.ndarray]:
+    """Return plate key -> positions of its DMSO wells, refusing plates without any (all named)."""
+    require_metadata(profiles, list(schema.PLATE_KEY), table_name=table_name)
+    is_control = control_mask(profiles, table_name=table_name)
+    plates = profiles.groupby(list(schema.PLATE_KEY), sort=True).indices
+    lacking = ["/".join(map(str, key)) for key, rows in plates.items() if not is_control[rows].any()]
+    if lacking:
+        raise NoControlsError(
+            f"{table_name}: {len(lacking)} plate(s) have no DMSO well ({schema.IS_CONTROL} True) to fit on: "
+            f"{lacking} (as Source/Batch/Plate); remove them before normalising"
+        )
+    return {key: rows[is_control[rows]] for key, rows in plates.items()}
 
-    Attributes:
-        steps: Step names applied in order, each one of ``NORMALIZATION_STEPS``.
-        sphering_method: ``"ZCA"`` or ``"PCA"``, used by the ``"sphering"`` step.
-        epsilon: Regulariser of both steps (MAD denominator, sphering singular values), >= 0.
-    """
-
-    steps: tuple[str, ...] = ("mad_robustize", "sphering")
-    sphering_method: Literal["ZCA", "PCA"] = "ZCA"
-    epsilon: float = 1e-6
-
-    def __post_init__(self) -> None:
-        steps = (self.steps,) if isinstance(self.steps, str) else tuple(self.steps)
-        object.__setattr__(self, "steps", steps)
-        unknown = [s for s in steps if s not in NORMALIZATION_STEPS]
-        if unknown:
-            raise UnknownNameError(
-                f"normalisation step(s) {unknown} are unknown; known steps: {sorted(NORMALIZATION_STEPS)}"
-            )
-        if len(set(steps)) != len(steps):
-            raise InvalidConfigError(f"normalisation steps repeat a step: {list(steps)}")
-        if self.sphering_method not in _SPHERING_METHODS:
-            raise InvalidConfigError(
-                f"sphering_method {self.sphering_method!r} is not one of {list(_SPHERING_METHODS)}"
-            )
-        if not self.epsilon >= 0:
-            raise InvalidConfigError(f"epsilon must be >= 0, got {self.epsilon}")
-
-
-def normalize_profiles(profiles: pd.DataFrame, config: NormalizationConfig) -> pd.DataFrame:
-    """Apply the configured chain of normalisation steps; every row (DMSO included) is kept.
-
-    Args:
-        profiles: One row per well, as ``robust_mad_normalize`` and ``sphere_profiles`` need.
-        config: The step names and their settings.
-
-    Returns:
-        The same rows in the same order with normalised features; unchanged if ``config.steps`` is empty.
-
-    Raises:
-        UnknownNameError: A step name is unknown (lists the known ones).
-        NoControlsError, InvalidInputError, InvalidFeaturesError: As raised by the steps.
-    """
-    normalized = profiles
-    for name in config.steps:
-        try:
-            step = NORMALIZATION_STEPS[name]
-        except KeyError as exc:
-            raise UnknownNameError(
-                f"normalisation step {name!r} is unknown; known steps: {sorted(NORMALIZATION_STEPS)}"
-            ) from exc
-        normalized = step(normalized, config)
-        logger.info("normalisation step %r done", name)
-    return normalized
-
-
-def _check_profiles(profiles: pd.DataFrame, *, table_name: str) -> list[str]:
-    """Return the feature columns after refusing an empty table or non-finite features."""
-    if profiles.empty:
-        raise InvalidInputError(f"{table_name}: the table is empty")
-    features = schema.feature_columns(profiles.columns)
-    require_features(profiles, features, table_name=table_name)
-    return features
-
-
-def _mad_step(profiles: pd.DataFrame, config: NormalizationConfig) -> pd.DataFrame:
-    return robust_mad_normalize(profiles, epsilon=config.epsilon)
-
-
-def _sphering_step(profiles: pd.DataFrame, config: NormalizationConfig) -> pd.DataFrame:
-    return sphere_profiles(profiles, method=config.sphering_method, epsilon=config.epsilon)
-
-
-NORMALIZATION_STEPS: dict[str, Callable[[pd.DataFrame, NormalizationConfig], pd.DataFrame]] = {
-    "mad_robustize": _mad_step,
-    "sphering": _sphering_step,
-}
 
 __all__ = [
-    "NORMALIZATION_STEPS",
-    "NormalizationConfig",
-    "normalize_profiles",
+    "FEATURE_SELECT_OPERATIONS",
+    "SPHERING_METHODS",
+    "filter_variant_features",
+    "inverse_normal_transform",
     "robust_mad_normalize",
+    "select_features",
     "sphere_profiles",
 ]

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from micon import schema
 from micon.errors import InvalidInputError
-from micon.evaluation.metrics import TOPK_COLUMNS
+from micon.evaluation.metrics import MAP_TABLE_COLUMNS, TOPK_COLUMNS
 from micon.quarantine import require_columns
 
 _PANELS: tuple[tuple[str, str], ...] = (
@@ -125,3 +127,103 @@ def plot_training_history(history: pd.DataFrame) -> Figure:
     ax.set_title("MICON training losses")
     ax.legend()
     return fig
+
+
+def plot_map_distributions(compound_maps: Mapping[str, pd.DataFrame]) -> Figure:
+    """Draw the distribution of per-compound replicate mAP, one panel per level and one box per method.
+
+    Args:
+        compound_maps: Method name -> ``evaluate_profiles``' third output (``scenario``,
+            ``mean_average_precision``, ...).
+
+    Returns:
+        A figure with one axes per scenario (union over methods, first-seen order), each with one box
+        (and its points) per method that has mAP values there.
+
+    Raises:
+        InvalidInputError: ``compound_maps`` is empty or holds no scenario.
+        MissingColumnsError: A table lacks a documented column (names the method).
+    """
+    if not compound_maps:
+        raise InvalidInputError("no compound mAP tables to plot")
+    for method, table in compound_maps.items():
+        require_columns(table, MAP_TABLE_COLUMNS, table_name=f"compound mAP table of method {method!r}")
+    scenarios = list(dict.fromkeys(s for t in compound_maps.values() for s in t["scenario"].astype(str)))
+    if not scenarios:
+        raise InvalidInputError("the compound mAP tables hold no scenario")
+    methods = list(compound_maps)
+    figure = Figure(figsize=(1.2 + 0.9 * len(methods) * len(scenarios), 3.8), layout="constrained")
+    axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]
+    for ax, scenario in zip(axes, scenarios, strict=True):
+        values = [
+            t.loc[t["scenario"].astype(str) == scenario, "mean_average_precision"].to_numpy(dtype=float)
+            for t in compound_maps.values()
+        ]
+        values = [v[np.isfinite(v)] for v in values]
+        positions = [i for i, v in enumerate(values) if len(v)]
+        if positions:
+            ax.boxplot([values[i] for i in positions], positions=positions, widths=0.6, showfliers=False)
+            for i in positions:
+                jitter = np.linspace(-0.15, 0.15, len(values[i])) if len(values[i]) > 1 else [0.0]
+                ax.plot(i + np.asarray(jitter), values[i], ".", alpha=0.5, markersize=4)
+        ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
+        ax.set_title(scenario)
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("per-compound replicate mAP")
+    return figure
+
+
+def plot_embedding_maps(coordinates: pd.DataFrame, *, title: str = "") -> Figure:
+    """Draw 2-D maps of wells coloured by compound and by source, one row per stage and projection.
+
+    Args:
+        coordinates: ``project_profiles``' output (``stage``, ``projection``, ``x``, ``y``,
+            ``Metadata_JCP2022``, ``Metadata_Source``, ...).
+        title: Figure title (e.g. the method).
+
+    Returns:
+        A figure with one row per (projection, stage) in first-seen order and two columns: coloured by
+        compound (DMSO grey) and by source (with a legend).
+
+    Raises:
+        InvalidInputError: ``coordinates`` is empty.
+        MissingColumnsError: A needed column is absent.
+    """
+    needed = ["stage", "projection", "x", "y", schema.JCP2022, schema.SOURCE]
+    require_columns(coordinates, needed, table_name="embedding coordinates")
+    if coordinates.empty:
+        raise InvalidInputError("no embedding coordinates to plot")
+    panels = list(dict.fromkeys(zip(coordinates["projection"], coordinates["stage"], strict=True)))
+    figure = Figure(figsize=(9, 3.6 * len(panels)), layout="constrained")
+    axes = figure.subplots(len(panels), 2, squeeze=False)
+    compounds = pd.factorize(coordinates[schema.JCP2022].astype(str), sort=True)[0]
+    sources = pd.factorize(coordinates[schema.SOURCE].astype(str), sort=True)
+    is_dmso = (coordinates[schema.JCP2022].astype(str) == schema.DMSO_JCP2022).to_numpy()
+    compound_colours = np.where(is_dmso[:, None], 0.75, _colours(compounds, "tab20"))
+    source_colours = _colours(sources[0], "tab10")
+    for row, (projection, stage) in enumerate(panels):
+        mask = ((coordinates["projection"] == projection) & (coordinates["stage"] == stage)).to_numpy()
+        x, y = coordinates.loc[mask, "x"].to_numpy(), coordinates.loc[mask, "y"].to_numpy()
+        left, right = axes[row]
+        left.scatter(x, y, c=compound_colours[mask], s=8)
+        left.set_title(f"{projection}, {stage} correction: by compound (DMSO grey)", fontsize="small")
+        for code, source in enumerate(sources[1]):
+            chosen = mask & (sources[0] == code)
+            right.scatter(
+                coordinates.loc[chosen, "x"],
+                coordinates.loc[chosen, "y"],
+                color=source_colours[chosen][:1],
+                s=8,
+                label=str(source),
+            )
+        right.set_title(f"{projection}, {stage} correction: by source", fontsize="small")
+        right.legend(fontsize="x-small", markerscale=2)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def _colours(codes: np.ndarray, colormap: str) -> np.ndarray:
+    """Return one RGBA colour per integer code from a qualitative matplotlib colormap (cycled)."""
+    palette = colormaps[colormap]
+    return np.asarray([palette(int(code) % palette.N) for code in codes])

@@ -1,0 +1,112 @@
+"""Evaluation of a run's crop embeddings under several normalisation chains; the reporting pipeline's time.
+
+Usage: ``uv run python benchmarks/bench_reporting.py [--data DATA] [--null-size N] [--pipeline]``.
+``DATA`` is a data folder after a default ``kedro run`` (``data`` by default): the latest version of
+every ``07_model_output/<method>_crop_embeddings.parquet`` is evaluated. With ``--pipeline`` the whole
+reporting pipeline is also run in memory on those embeddings (a method of ``PROFILED_METHODS`` without
+embeddings in ``DATA`` borrows the ``untrained`` ones, for timing only) and its wall time printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from micon.evaluation import (
+    NormalizationConfig,
+    RetrievalConfig,
+    aggregate_to_wells,
+    evaluate_batch_effects,
+    evaluate_profiles,
+    normalize_profiles,
+)
+
+CHAINS: dict[str, list[str]] = {
+    "mad+sphering (MICON)": ["mad_robustize", "sphering"],
+    "var+mad+sphering": ["variance_filter", "mad_robustize", "sphering"],
+    "JUMP recipe": [
+        "variance_filter",
+        "mad_robustize",
+        "inverse_normal_transform",
+        "feature_select",
+        "harmony",
+    ],
+    "recipe+sphering": ["variance_filter", "mad_robustize", "feature_select", "sphering", "harmony"],
+    "MorphoHELM": ["morphohelm"],
+}
+
+
+def latest(folder: Path) -> Path:
+    """Return the file inside the newest version folder of a versioned dataset."""
+    version = sorted(p for p in folder.iterdir() if p.is_dir())[-1]
+    return version / folder.name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--null-size", type=int, default=1000)
+    parser.add_argument("--pipeline", action="store_true", help="also time the whole reporting pipeline")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+
+    embeddings = {
+        folder.name.removesuffix("_crop_embeddings.parquet"): pd.read_parquet(latest(folder))
+        for folder in sorted((args.data / "07_model_output").glob("*_crop_embeddings.parquet"))
+    }
+    cache = tempfile.mkdtemp()
+    config = RetrievalConfig(null_size=args.null_size, null_cache_dir=cache)
+    rows = []
+    for method, crops in embeddings.items():
+        wells = aggregate_to_wells(crops, via_sites=True)
+        for chain, steps in CHAINS.items():
+            start = time.perf_counter()
+            normalized, _ = normalize_profiles(wells, NormalizationConfig(steps=steps))
+            metrics, _, _ = evaluate_profiles(normalized, config)
+            batch = evaluate_batch_effects(normalized, config)
+            row = {"method": method, "chain": chain, "wells": len(wells)}
+            row |= {f"{level} top1": metrics[level]["top1"] for level in metrics}
+            row |= {"NSS mAP": metrics["NSS"]["map"], "NSS frac": metrics["NSS"]["fraction_retrieved"]}
+            row |= {"source kNN": batch["source_knn_accuracy"], "source sil.": batch["source_silhouette"]}
+            row["seconds"] = time.perf_counter() - start
+            rows.append(row)
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))  # noqa: T201
+
+    if args.pipeline:
+        print(f"reporting pipeline: {time_pipeline(args.data, embeddings):.1f} s")  # noqa: T201
+
+
+def time_pipeline(data: Path, embeddings: dict[str, pd.DataFrame]) -> float:
+    """Run the reporting pipeline in memory with the project's parameters; return its wall time."""
+    import yaml
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.runner import SequentialRunner
+
+    from micon.pipelines.reporting import create_pipeline
+    from micon.pipelines.reporting.pipeline import PROFILED_METHODS, QUARANTINES
+
+    pipeline = create_pipeline()
+    inputs = {f"{m}.crop_embeddings": embeddings.get(m, embeddings["untrained"]) for m in PROFILED_METHODS}
+    inputs["micon.training_history"] = pd.read_csv(latest(data / "06_models" / "micon_training_history.csv"))
+    for name in QUARANTINES:
+        inputs[name] = pd.read_parquet(latest(data / "02_intermediate" / "quarantine" / f"{name}.parquet"))
+    reporting = yaml.safe_load(Path("conf/base/parameters_reporting.yml").read_text())["reporting"]
+    reporting["retrieval"]["null_cache_dir"] = tempfile.mkdtemp()
+    inputs["params:reporting"] = reporting
+    inputs |= {f"params:reporting.{key}": value for key, value in reporting.items()}
+    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
+    for name in pipeline.all_outputs():
+        catalog[name] = MemoryDataset(copy_mode="assign")
+    start = time.perf_counter()
+    SequentialRunner().run(pipeline, catalog)
+    seconds = time.perf_counter() - start
+    return seconds
+
+
+if __name__ == "__main__":
+    main()
