@@ -31,6 +31,7 @@ QUARANTINES: tuple[str, ...] = (
     "well_join_quarantine",
     "site_join_quarantine",
     "crop_extraction_quarantine",
+    "cell_features_quarantine",
 )
 
 _PER_METHOD_PARAMETERS = {
