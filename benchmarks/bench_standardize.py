@@ -10,8 +10,9 @@ folder (``$MICON_SHARED_DATA``, else ``../shared/data`` beside the repository); 
 says so and stops, unless ``--synthetic`` asks for the synthetic screen's compounds instead. Prints:
 
 1. molecules/s standardising the table's SMILES in this process and with ``--n-jobs`` workers (the
-   parallel time includes starting the workers), whether both give identical results, and the time
-   the rate implies for JUMP's 116,752 compounds;
+   parallel time includes starting the workers), also per CPU-second (which a busy machine does not
+   distort), whether both give identical results, and the time the rates imply for JUMP's 116,752
+   compounds;
 2. the agreement table: per perturbation kind (and as given), how many compounds it applied to, how
    many standardised, and the fraction whose standardised InChIKey equals JUMP's (full key and first
    block), over the compounds it applied to.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -41,6 +43,12 @@ from micon.chem import (
 
 JUMP_COMPOUNDS = 116_752
 COMPOUND_TABLE = Path("jump") / "compound.csv.gz"
+
+
+def cpu_seconds() -> float:
+    """Return CPU seconds used by this process and its finished worker processes (load-independent)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def shared_data() -> Path:
@@ -92,15 +100,20 @@ def main() -> int:
     rows = []
     outcomes = {}
     for label, run in (("serial (1 process)", serial), (f"parallel ({args.n_jobs} processes)", parallel)):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         outcomes[label] = standardize_many(smiles, config, run)
-        seconds = time.perf_counter() - start
-        rate = len(smiles) / seconds
-        rows.append((label, len(smiles), seconds, rate, JUMP_COMPOUNDS / rate / 60))
-    throughput = pd.DataFrame(
-        rows, columns=["run", "n_smiles", "seconds", "molecules_per_s", "minutes_for_116,752"]
-    )
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+        rows.append((label, len(smiles), seconds, cpu, len(smiles) / seconds, len(smiles) / cpu))
+    columns = ["run", "n_smiles", "wall_s", "cpu_s", "molecules_per_s", "molecules_per_cpu_s"]
+    throughput = pd.DataFrame(rows, columns=columns)
+    throughput["minutes_for_116,752"] = JUMP_COMPOUNDS / throughput["molecules_per_s"] / 60
     print(throughput.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    per_cpu_s = throughput["molecules_per_cpu_s"].iloc[0]
+    print(
+        f"on idle cores (from the serial CPU time): 116,752 compounds take about "
+        f"{JUMP_COMPOUNDS / per_cpu_s / 60:.1f} CPU-minutes, i.e. "
+        + ", ".join(f"{JUMP_COMPOUNDS / per_cpu_s / 60 / n:.1f} min on {n} cores" for n in (2, 8, 16))
+    )
     first, second = outcomes.values()
     print(f"parallel results identical to serial: {first == second}")
 
