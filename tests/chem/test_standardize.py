@@ -6,9 +6,9 @@ import pytest
 from rdkit import Chem
 
 from micon import schema
-from micon.chem import StandardizationConfig, standardize_compounds, standardize_smiles
+from micon.chem import ParallelConfig, StandardizationConfig, standardize_compounds, standardize_smiles
 from micon.errors import InvalidConfigError, InvalidInputError, InvalidSmilesError, MissingColumnsError
-from tests.shared_data import SHARED_DATA as DATA_ROOT
+from tests.shared_data import require_shared
 
 CONFIG = StandardizationConfig()
 ASPIRIN_INCHIKEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
@@ -172,11 +172,9 @@ def test_standardize_compounds_empty_table_raises():
 
 @pytest.mark.realdata
 def test_standardize_compounds_jump_sample_agrees_with_jump_inchikeys():
-    path = DATA_ROOT / "jump" / "compound.csv.gz"
-    if not path.exists():
-        pytest.skip(f"JUMP compound table not found at {path}")
+    path = require_shared("jump/compound.csv.gz")
     compounds = pd.read_csv(path).dropna(subset=[schema.SMILES]).head(300)
-    accepted, quarantined = standardize_compounds(compounds, CONFIG)
+    accepted, quarantined = standardize_compounds(compounds, CONFIG, ParallelConfig(n_jobs=1, progress=False))
     assert len(accepted) + len(quarantined) == 300
     agreement = (accepted[schema.STANDARD_INCHIKEY] == accepted[schema.INCHIKEY]).sum() / 300
     assert agreement >= 0.95, f"InChIKey agreement with JUMP {agreement:.3f} < 0.95"

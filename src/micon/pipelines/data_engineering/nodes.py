@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from micon import schema
+from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
@@ -21,10 +22,12 @@ logger = logging.getLogger(__name__)
 
 
 def standardize_compound_table(
-    compound_table: pd.DataFrame, params: dict[str, Any]
+    compound_table: pd.DataFrame, params: dict[str, Any], parallel_params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Standardise each compound's SMILES; rows RDKit cannot use go to quarantine."""
-    accepted, quarantined = standardize_compounds(compound_table, StandardizationConfig(**params))
+    """Standardise each compound's SMILES over worker processes; rows RDKit cannot use go to quarantine."""
+    accepted, quarantined = standardize_compounds(
+        compound_table, StandardizationConfig(**params), ParallelConfig(**parallel_params)
+    )
     logger.info("standardised %d compounds, quarantined %d", len(accepted), len(quarantined))
     return accepted, quarantined
 

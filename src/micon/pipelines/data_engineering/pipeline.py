@@ -18,7 +18,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 standardize_compound_table,
-                ["compound_table", "params:data_engineering.standardization"],
+                [
+                    "compound_table",
+                    "params:data_engineering.standardization",
+                    "params:data_engineering.standardization_parallel",
+                ],
                 ["standardized_compounds", "standardization_quarantine"],
                 name="standardize_compound_table",
             ),
