@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon import schema
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
@@ -44,9 +43,11 @@ def split_wells(joined_wells: pd.DataFrame, params: dict[str, Any]) -> pd.DataFr
     return well_metadata
 
 
-def join_sites(image_index: pd.DataFrame, well_metadata: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def join_sites(
+    image_index: pd.DataFrame, well_metadata: pd.DataFrame, channels: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach well metadata to each imaged site; sites of unaccepted wells go to quarantine."""
-    sites, quarantined = join_image_index(image_index, well_metadata, channels=schema.CHANNELS)
+    sites, quarantined = join_image_index(image_index, well_metadata, channels=channels)
     logger.info("%d sites to process, quarantined %d", len(sites), len(quarantined))
     return sites, quarantined
 
@@ -55,11 +56,11 @@ def extract_cell_crops(
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
+    channels: list[str],
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Detect nuclei on the DNA channel and cut one fixed-size crop per cell."""
-    extraction = extract_crop_table(
-        site_table, field_images, CropExtractionConfig(**params), channels=schema.CHANNELS
-    )
+    """Detect nuclei on the DNA channel and cut one fixed-size crop per cell (channels in the given order)."""
+    config = CropExtractionConfig(**params)
+    extraction = extract_crop_table(site_table, field_images, config, channels=channels)
     logger.info(
         "extracted %d crops from %d sites; quarantined %d sites",
         len(extraction.crop_index),
