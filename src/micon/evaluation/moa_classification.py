@@ -77,9 +77,8 @@ def scale_features(profiles: pd.DataFrame, feature_columns: Sequence[str]) -> pd
     values = profiles[list(feature_columns)].to_numpy(dtype=np.float64)
     spread = values.std(axis=0)
     scaled = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    out = profiles.copy()
-    out[list(feature_columns)] = scaled
-    return out
+    scaled_table = pd.DataFrame(scaled, columns=list(feature_columns), index=profiles.index)
+    return pd.concat([profiles.drop(columns=list(feature_columns)), scaled_table], axis=1)
 
 
 def treatment_profiles(
@@ -121,7 +120,7 @@ def treatment_profiles(
             N_WELLS: (schema.BATCH, "size"),
         }
     )
-    return pd.concat([metadata, features], axis=1).reset_index()
+    return pd.concat([metadata, features], axis=1).reset_index().copy()
 
 
 def classify_moa(
