@@ -6,11 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import tifffile
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from PIL import Image
 
 from tests.shared_data import require_shared
 
@@ -71,6 +74,70 @@ def test_kedro_run_bbbc021_env_writes_moa_metrics(tiny_bbbc021: tuple[Path, Path
     well_metadata = pd.read_parquet(next((data / "03_primary" / "well_metadata.parquet").rglob("*.parquet")))
     held_out = well_metadata.loc[well_metadata["Metadata_Split"] == "ood_compound", "Metadata_JCP2022"]
     assert set(held_out) == {"AZ-C", "AZ138"}  # no public SMILES: kept for evaluation, not for training
+
+
+def _official_layout_from_pngs(shared: Path) -> Path:
+    """Write the tiny subset's fields as official-layout TIFFs and BBBC021_v1_image.csv; return the root.
+
+    The subset's metadata names each field's original per-channel TIFFs, so the official layout is
+    rebuilt with real pixels (256x256, uint8) and real file names.
+    """
+    folder = shared / "bbbc021"
+    metadata = pd.read_csv(folder / "fields_png_metadata.csv")
+    root = shared / "official_images"
+    rows = []
+    for _, field in metadata.iterrows():
+        rgb = np.asarray(Image.open(folder / field["image_path"]))
+        path_name = f"{field['week']}/{field['plate']}"
+        (root / path_name).mkdir(parents=True, exist_ok=True)
+        row = {}
+        for official, plane in (("DAPI", 2), ("Tubulin", 1), ("Actin", 0)):
+            file_name = field[f"source_Image_FileName_{official}_inferred"]
+            tifffile.imwrite(root / path_name / file_name, rgb[:, :, plane])
+            row |= {f"Image_FileName_{official}": file_name, f"Image_PathName_{official}": path_name}
+        rows.append(
+            row
+            | {
+                "Image_Metadata_Plate_DAPI": field["plate"],
+                "Image_Metadata_Well_DAPI": field["well"],
+                "Replicate": field["replicate"],
+                "Image_Metadata_Compound": field["compound"],
+                "Image_Metadata_Concentration": field["concentration_uM"],
+            }
+        )
+    pd.DataFrame(rows).to_csv(folder / "BBBC021_v1_image.csv", index=False)
+    labels = metadata[["compound", "concentration_uM", "moa"]].drop_duplicates()
+    labels.rename(columns={"concentration_uM": "concentration"}).to_csv(
+        folder / "BBBC021_v1_moa.csv", index=False
+    )
+    smiles = (
+        metadata[["compound", "smiles"]].drop_duplicates().rename(columns={"compound": "bbbc021_compound"})
+    )
+    smiles.to_csv(folder / "moa_compound_smiles.csv", index=False)
+    return root
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_kedro_run_bbbc021_official_layout_reads_tiffs_in_place(tiny_bbbc021: tuple[Path, Path]) -> None:
+    project, shared = tiny_bbbc021
+    root = _official_layout_from_pngs(shared)
+    runtime_params = {
+        "shared_data": str(shared),
+        "bbbc021_images": str(root),
+        "bbbc021_evaluation": {"moa": {"null_size": 100}},
+        "modeling": {"embedding": {"accelerator": "cpu"}},
+    }
+    with KedroSession.create(project_path=project, env="bbbc021", runtime_params=runtime_params) as session:
+        session.run(pipeline_name="bbbc021_official", to_outputs=["untrained.bbbc021_metrics"])
+
+    data = project / "data" / "bbbc021"
+    assert not (data / "01_raw" / "images").exists()  # official TIFFs are read in place, not copied
+    metrics_file = next((data / "08_reporting" / "untrained" / "bbbc021_metrics.json").rglob("*.json"))
+    metrics = json.loads(metrics_file.read_text())
+    assert metrics["n_treatments"] == 6
+    assert metrics["n_wells"] == 18
+    assert metrics["NSCB_n_queries"] == 6
 
 
 def test_bbbc021_pipelines_are_not_in_default() -> None:
