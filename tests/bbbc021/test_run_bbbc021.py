@@ -162,3 +162,9 @@ def test_every_bbbc021_dataset_is_declared_and_produced_ones_versioned() -> None
         produced = set(pipelines[name].all_outputs()) - raw
         unversioned = [n for n in produced if getattr(catalog.get(n), "_version", None) is None]
         assert unversioned == [], name
+        # Every dataset lives under data/bbbc021 (or is BBBC021 input), never in the default run's folders.
+        described = {n: catalog.get(n)._describe() for n in datasets}
+        elsewhere = [
+            n for n, d in described.items() if "bbbc021" not in str(d.get("filepath", d.get("path")))
+        ]
+        assert elsewhere == [], name
