@@ -5,9 +5,12 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# Pipelines that write the raw layer in place of `synthetic` (same outputs), left out of `__default__`;
-# they run with their environment's catalog: `kedro run --env jump --pipeline jump`.
-REAL_DATA_PIPELINES = frozenset({"jump", "jump_ingestion"})
+# Pipelines that write the raw layer from real data in place of `synthetic` (same outputs) and run with their
+# environment's catalog (`kedro run --env jump --pipeline jump`, `--env bbbc021 --pipeline bbbc021`), so they
+# are left out of `__default__`.
+REAL_DATA_PIPELINES = frozenset(
+    {"jump", "jump_ingestion", "bbbc021", "bbbc021_official", "bbbc021_ingestion", "bbbc021_evaluation"}
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -31,6 +31,11 @@ PLATE_LAYOUT = "Metadata_PlateLayout"
 CHANNELS: tuple[str, ...] = ("AGP", "DNA", "ER", "Mito", "RNA")
 NUCLEAR_CHANNEL = "DNA"
 
+# BBBC021 (Caie et al. 2010): MCF-7 fields in 3 channels, compounds at several concentrations, MoA labels.
+BBBC021_CHANNELS: tuple[str, ...] = ("DNA", "Tubulin", "Actin")
+MOA = "Metadata_MoA"
+CONCENTRATION = "Metadata_Concentration_uM"
+
 # The negative control of JUMP cpg0016.
 DMSO_JCP2022 = "JCP2022_033924"
 DMSO_SMILES = "CS(C)=O"

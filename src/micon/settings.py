@@ -6,4 +6,7 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment's parameters override base key by key (conf/bbbc021 lists only what differs), so
+    # a parameter added to base reaches every environment.
+    "merge_strategy": {"parameters": "soft"},
 }

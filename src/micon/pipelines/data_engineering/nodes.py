@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon import schema
 from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
@@ -17,6 +16,7 @@ from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits, split_summary
+from micon.schema import feature_columns
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,11 @@ def split_wells(joined_wells: pd.DataFrame, params: dict[str, Any]) -> pd.DataFr
     return well_metadata
 
 
-def join_sites(image_index: pd.DataFrame, well_metadata: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def join_sites(
+    image_index: pd.DataFrame, well_metadata: pd.DataFrame, channels: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach well metadata to each imaged site; sites of unaccepted wells go to quarantine."""
-    sites, quarantined = join_image_index(image_index, well_metadata, channels=schema.CHANNELS)
+    sites, quarantined = join_image_index(image_index, well_metadata, channels=channels)
     logger.info("%d sites to process, quarantined %d", len(sites), len(quarantined))
     return sites, quarantined
 
@@ -59,10 +61,11 @@ def extract_cell_crops(
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
+    channels: list[str],
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Detect nuclei on the DNA channel, grow their cells, cut one fixed-size crop and its masks per cell."""
+    """Detect nuclei on the DNA channel, grow their cells, cut one crop and its masks per cell."""
     extraction = extract_crop_table(
-        site_table, field_images, CropExtractionConfig(**params), channels=schema.CHANNELS
+        site_table, field_images, CropExtractionConfig(**params), channels=channels
     )
     logger.info(
         "extracted %d crops from %d sites; quarantined %d sites",
@@ -80,15 +83,19 @@ def extract_cell_crops(
 
 
 def measure_cellprofiler_features(
-    crop_store: np.ndarray, crop_masks: np.ndarray, crop_index: pd.DataFrame, params: dict[str, Any]
+    crop_store: np.ndarray,
+    crop_masks: np.ndarray,
+    crop_index: pd.DataFrame,
+    params: dict[str, Any],
+    channels: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure CellProfiler-style features of each crop's cell: the crop embeddings of 'CellProfiler'."""
     result = measure_cell_features(
-        crop_store, crop_masks, crop_index, CellFeaturesConfig(**params), channels=schema.CHANNELS
+        crop_store, crop_masks, crop_index, CellFeaturesConfig(**params), channels=channels
     )
     logger.info(
         "measured %d features of %d cells; quarantined %d",
-        len(schema.feature_columns(list(result.features.columns))),
+        len(feature_columns(list(result.features.columns))),
         len(result.features),
         len(result.quarantine),
     )

@@ -40,19 +40,30 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 join_sites,
-                ["image_index", "well_metadata"],
+                ["image_index", "well_metadata", "params:data_engineering.channels"],
                 ["site_table", "site_join_quarantine"],
                 name="join_sites",
             ),
             Node(
                 extract_cell_crops,
-                ["site_table", "field_images", "params:data_engineering.crops"],
+                [
+                    "site_table",
+                    "field_images",
+                    "params:data_engineering.crops",
+                    "params:data_engineering.channels",
+                ],
                 ["crop_index", "crop_store", "crop_masks", "crop_extraction_quarantine", "site_summary"],
                 name="extract_cell_crops",
             ),
             Node(
                 measure_cellprofiler_features,
-                ["crop_store", "crop_masks", "crop_index", "params:data_engineering.cell_features"],
+                [
+                    "crop_store",
+                    "crop_masks",
+                    "crop_index",
+                    "params:data_engineering.cell_features",
+                    "params:data_engineering.channels",
+                ],
                 ["cellprofiler.crop_embeddings", "cell_features_quarantine"],
                 name="measure_cellprofiler_features",
             ),

@@ -1,0 +1,5 @@
+"""The bbbc021_evaluation pipeline (run with ``--env bbbc021``)."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
