@@ -6,10 +6,10 @@ from kedro.pipeline import Node, Pipeline
 
 from micon.pipelines.modeling.pipeline import METHODS
 
+from .nodes import aggregate_bbbc021_wells, collect_bbbc021_metrics, evaluate_bbbc021_moa
+
 # Every method evaluated on BBBC021: the embedded ones and the CellProfiler-style features.
 EVALUATED_METHODS: tuple[str, ...] = (*METHODS, "cellprofiler")
-
-from .nodes import aggregate_bbbc021_wells, collect_bbbc021_metrics, evaluate_bbbc021_moa
 
 
 def create_pipeline(methods: Sequence[str] = EVALUATED_METHODS, **kwargs) -> Pipeline:
