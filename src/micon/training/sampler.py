@@ -33,6 +33,7 @@ CONTROL_MODES: tuple[str, ...] = ControlMode.__args__
 DMSO_LABEL = -1
 """``control_labels_*`` value of a DMSO control crop."""
 
+_LEFT_OUT_LABEL = -2  # label of crops of compounds left out (one well): neither sampled nor a control
 # Pool levels for controls, nearest first; a plate falls back to the next level only when it has no candidate.
 _CONTROL_LEVELS: tuple[str, ...] = ("plate", "batch", "source")
 
@@ -161,9 +162,9 @@ class TreatmentPairSampler:
         self.compounds: tuple[str, ...] = tuple(compounds[c] for c in kept)
         remap = np.full(len(compounds), -1, dtype=np.int64)
         remap[kept] = np.arange(len(kept))
-        # Label of every crop: compound index, DMSO_LABEL for controls, -2 for left-out compounds.
+        # Label of every crop: compound index, DMSO_LABEL for controls, _LEFT_OUT_LABEL when left out.
         labels = np.full(len(table), DMSO_LABEL, dtype=np.int64)
-        labels[treated] = np.where(remap[compound_codes] >= 0, remap[compound_codes], -2)
+        labels[treated] = np.where(remap[compound_codes] >= 0, remap[compound_codes], _LEFT_OUT_LABEL)
 
         rows = np.flatnonzero(labels >= 0)
         order = np.argsort(labels[rows], kind="stable")
@@ -179,7 +180,7 @@ class TreatmentPairSampler:
         # Plate -> batch and source codes (a plate lies in one batch of one source).
         self._plate_levels = np.zeros((len(plate_names), len(_CONTROL_LEVELS)), dtype=np.int64)
         self._plate_levels[plate] = np.stack([plate, batch, source], axis=1)
-        in_pool = is_control if self.controls == "dmso" else labels != -2
+        in_pool = is_control if self.controls == "dmso" else labels != _LEFT_OUT_LABEL
         self._pools = [
             _ControlPool(crop_ids[in_pool], labels[in_pool], level[in_pool], n_values=level.max() + 1)
             for level in (plate, batch, source)
