@@ -66,7 +66,7 @@ def test_image_encoder_pretrained_rgb_weights_loaded_and_stem_adapted(tmp_path, 
 
 
 def test_crop_normalizer_fixed_scale_keeps_absolute_intensity():
-    normalizer = CropNormalizer(per_crop=False)
+    normalizer = CropNormalizer(scaling="fixed")
     crops = torch.tensor([0.0, 255.0, 65535.0]).reshape(1, 3, 1, 1)
     expected = torch.log1p(crops) / np.log(65536.0)
     assert torch.allclose(normalizer(crops), expected)

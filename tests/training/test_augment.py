@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from micon.errors import InvalidConfigError
-from micon.training.augment import AugmentationConfig, augment_images
+from micon.training.augment import AugmentationConfig, augment_images, augmentation_generator
 
 
 def _symmetries(crop: torch.Tensor) -> list[torch.Tensor]:
@@ -38,3 +38,15 @@ def test_augment_images_jitter_scales_each_channel_by_a_constant():
 def test_augmentation_config_negative_jitter_raises():
     with pytest.raises(InvalidConfigError, match="intensity_jitter"):
         AugmentationConfig(intensity_jitter=-0.1)
+
+
+def test_augmentation_generator_same_keys_same_draws_other_step_differs():
+    images = torch.rand(16, 2, 6, 6)
+    config = AugmentationConfig(intensity_jitter=0.1)
+
+    def draw(*keys: int) -> torch.Tensor:
+        return augment_images(images, config=config, generator=augmentation_generator(7, *keys))
+
+    assert torch.equal(draw(3, 0), draw(3, 0))
+    assert not torch.equal(draw(3, 0), draw(4, 0))
+    assert not torch.equal(draw(3, 0), draw(3, 1))

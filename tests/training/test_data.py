@@ -1,3 +1,6 @@
+import logging
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -5,6 +8,7 @@ from torch_geometric.data import Batch
 
 from micon import schema
 from micon.errors import InvalidImageError, InvalidInputError
+from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
 from micon.training.data import IMAGE_KEYS, MiconDataModule, crop_dataloader, read_crops
 
 
@@ -66,3 +70,73 @@ def test_micon_datamodule_store_smaller_than_ids_raises(tiny_crops, tiny_crop_in
 def test_crop_dataloader_zero_batch_size_raises(tiny_crops):
     with pytest.raises(ValueError, match="batch_size"):
         crop_dataloader(tiny_crops, [0, 1], batch_size=0)
+
+
+def _fake_trainer(*, global_rank: int = 0, world_size: int = 1, global_step: int = 0, current_epoch: int = 0):
+    return SimpleNamespace(
+        global_rank=global_rank, world_size=world_size, global_step=global_step, current_epoch=current_epoch
+    )
+
+
+def test_micon_datamodule_batch_has_control_labels(tiny_crops, tiny_crop_index):
+    datamodule = MiconDataModule(
+        tiny_crops, tiny_crop_index, batch_rows=6, steps_per_epoch=2, controls="same_plate"
+    )
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    ids = datamodule.sampler.sample_batch(0)
+    for key in ("control_labels_1", "control_labels_2"):
+        assert batch[key].dtype == torch.long and batch[key].shape == (6,)
+        assert np.array_equal(batch[key].numpy(), ids[key])
+
+
+def test_micon_datamodule_intensity_scaling_applied_to_every_image(tiny_crops, tiny_crop_index):
+    references = fit_plate_intensity_references(tiny_crops, tiny_crop_index)
+    scaling = CropIntensityScaling.for_crops(references, tiny_crop_index, n_crops=tiny_crops.shape[0])
+    datamodule = MiconDataModule(
+        tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=1, intensity=scaling
+    )
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    ids = datamodule.sampler.sample_batch(0)
+    for key in IMAGE_KEYS:
+        expected = scaling.apply(tiny_crops[ids[key]].astype(np.float32), ids[key])
+        np.testing.assert_allclose(batch[key].numpy(), expected, rtol=1e-6)
+    loader = datamodule.embedding_dataloader([5, 1], batch_size=2)
+    np.testing.assert_allclose(
+        next(iter(loader)).numpy(), scaling.apply(tiny_crops[[5, 1]].astype(np.float32), np.array([5, 1]))
+    )
+
+
+def test_micon_datamodule_rank_and_world_size_come_from_trainer(tiny_crops, tiny_crop_index):
+    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=2)
+    datamodule.trainer = _fake_trainer(global_rank=1, world_size=3)
+    datamodule.setup("fit")
+    assert (datamodule.sampler.rank, datamodule.sampler.world_size) == (1, 3)
+    loader = datamodule.train_dataloader()
+    assert loader.sampler is datamodule.sampler  # never a DistributedSampler around it
+
+
+def test_micon_datamodule_train_dataloader_starts_at_trainer_step(tiny_crops, tiny_crop_index):
+    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=5)
+    datamodule.trainer = _fake_trainer(global_step=8, current_epoch=1)
+    datamodule.setup("fit")
+    batches = list(datamodule.train_dataloader())
+    assert len(batches) == 2  # steps 3 and 4 of epoch 1
+    expected = datamodule.sampler.sample_batch(3, epoch=1)
+    assert np.array_equal(
+        batches[0]["treated_1"].numpy(), tiny_crops[expected["treated_1"]].astype(np.float32)
+    )
+
+
+def test_micon_datamodule_loader_state_mismatch_warns(tiny_crops, tiny_crop_index, caplog):
+    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=5, seed=1)
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    state = loader.state_dict()
+    assert state["seed"] == 1 and state["batch_rows"] == 4
+    with caplog.at_level(logging.WARNING, logger="micon.training.data"):
+        loader.load_state_dict(state)
+        assert not caplog.text
+        loader.load_state_dict({**state, "seed": 2})
+    assert "differ" in caplog.text

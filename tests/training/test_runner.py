@@ -6,13 +6,15 @@ import pytest
 import torch
 
 from micon import schema
-from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
-from micon.models.micon import load_model
+from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError, NoControlsError
+from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
+from micon.models.micon import MiconModelConfig, load_model
 from micon.training.runner import (
     HISTORY_COLUMNS,
     TrainingConfig,
     build_untrained_checkpoint,
     embed_crops,
+    resolve_run,
     train_micon,
 )
 
@@ -54,7 +56,7 @@ def test_train_micon_three_steps_gives_checkpoint_and_history(
         tiny_crops,
         tiny_crop_index,
         model_config=tiny_model_config,
-        training_config=_config(gradient_clip_val=1e-3, log_dir=str(tmp_path)),
+        training_config=_config(gradient_clip_val=1e-3, run_dir=str(tmp_path)),
         callbacks=[recorder],
     )
     assert checkpoint["method"] == "micon"
@@ -65,7 +67,9 @@ def test_train_micon_three_steps_gives_checkpoint_and_history(
     # Clipping is applied, not just configured (a defect of the reference code).
     assert len(recorder.norms) == 3
     assert max(recorder.norms) <= 1e-3 * 1.01
-    assert list(tmp_path.rglob("metrics.csv"))
+    assert (tmp_path / "version_0" / "csv" / "version_0" / "metrics.csv").is_file()
+    assert list((tmp_path / "version_0" / "tensorboard").glob("events.out.tfevents.*"))
+    assert not (tmp_path / "version_0" / "checkpoints").exists()  # checkpoint_every_n_steps is None
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     buffer.seek(0)
@@ -143,6 +147,12 @@ def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tin
         {"gradient_clip_val": 0.0},
         {"precision": "8-bit"},
         {"splits": ["train", "nope"]},
+        {"controls": "neighbours"},
+        {"num_nodes": 0},
+        {"checkpoint_every_n_steps": 0, "run_dir": "runs"},
+        {"checkpoint_every_n_steps": 10},
+        {"resume": True},
+        {"resume": "no/such/file.ckpt"},
     ],
 )
 def test_training_config_bad_values_raise(kwargs):
@@ -152,3 +162,106 @@ def test_training_config_bad_values_raise(kwargs):
 
 def test_training_config_yaml_list_splits_become_tuple():
     assert TrainingConfig(splits=["train", "val"]).splits == ("train", "val")
+
+
+class _StopAt(L.Callback):
+    """Stop training after ``step`` optimiser steps, as an interruption would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            trainer.should_stop = True
+
+
+@pytest.mark.slow
+def test_train_micon_resumed_run_reproduces_uninterrupted_losses(
+    tiny_crops, tiny_crop_index, tiny_model_config, tmp_path
+):
+    config = {"max_steps": 6, "warmup_steps": 2, "intensity_jitter": 0.2}
+    _, straight = train_micon(
+        tiny_crops, tiny_crop_index, model_config=tiny_model_config, training_config=_config(**config)
+    )
+    resumable = _config(**config, run_dir=str(tmp_path), checkpoint_every_n_steps=3, resume=True)
+    _, first = train_micon(
+        tiny_crops,
+        tiny_crop_index,
+        model_config=tiny_model_config,
+        training_config=resumable,
+        callbacks=[_StopAt(3)],
+    )
+    assert first["step"].tolist() == [1, 2, 3]
+    checkpoint, resumed = train_micon(
+        tiny_crops, tiny_crop_index, model_config=tiny_model_config, training_config=resumable
+    )
+    assert resumed["step"].tolist() == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(resumed.to_numpy(), straight.to_numpy(), rtol=1e-6, atol=1e-7)
+    # One run folder; one CSV log per attempt; checkpoints every 3 steps plus last.ckpt.
+    run = tmp_path / "version_0"
+    assert [p.name for p in tmp_path.iterdir()] == ["version_0"]
+    assert sorted(p.name for p in (run / "csv").iterdir()) == ["version_0", "version_1"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "last.ckpt",
+        "step=0000003.ckpt",
+        "step=0000006.ckpt",
+    ]
+    assert checkpoint["method"] == "micon"
+
+
+def test_resolve_run_new_versions_and_resume_latest_with_last_checkpoint(tmp_path):
+    assert resolve_run(None, False) == (None, None)
+    assert resolve_run(str(tmp_path), True) == (tmp_path / "version_0", None)
+    for k in (0, 1, 2):
+        (tmp_path / f"version_{k}").mkdir()
+    (tmp_path / "version_1" / "checkpoints").mkdir()
+    last = tmp_path / "version_1" / "checkpoints" / "last.ckpt"
+    last.write_bytes(b"")
+    (tmp_path / "notes").mkdir()
+    assert resolve_run(str(tmp_path), False) == (tmp_path / "version_3", None)
+    assert resolve_run(str(tmp_path), True) == (tmp_path / "version_1", str(last))
+    assert resolve_run(str(tmp_path), str(last)) == (tmp_path / "version_3", str(last))
+
+
+def _plate_control_config(config: MiconModelConfig) -> MiconModelConfig:
+    values = config.to_dict()
+    values["image"] = {**values["image"], "intensity_scaling": "plate_control"}
+    return MiconModelConfig.from_dict(values)
+
+
+@pytest.mark.slow
+def test_train_micon_plate_control_same_plate_controls_trains(tiny_crops, tiny_crop_index, tiny_model_config):
+    model_config = _plate_control_config(tiny_model_config)
+    _, history = train_micon(
+        tiny_crops,
+        tiny_crop_index,
+        model_config=model_config,
+        training_config=_config(max_steps=2, controls="same_plate"),
+    )
+    assert np.isfinite(history[["loss", "paclr", "cf"]].to_numpy()).all()
+
+
+def test_embed_crops_plate_control_scales_against_each_plates_dmso(
+    tiny_crops, tiny_crop_index, tiny_model_config
+):
+    checkpoint = build_untrained_checkpoint(_plate_control_config(tiny_model_config), seed=0)
+    out = embed_crops(checkpoint, tiny_crops, tiny_crop_index, batch_size=64)
+    scaling = CropIntensityScaling.for_crops(
+        fit_plate_intensity_references(tiny_crops, tiny_crop_index), tiny_crop_index, n_crops=len(tiny_crops)
+    )
+    ids = np.array([0, 50, 110])
+    with torch.no_grad():
+        images = torch.from_numpy(scaling.apply(tiny_crops[ids].astype(np.float32), ids))
+        expected = load_model(checkpoint).image_encoder.encode(images).numpy()
+    columns = schema.embedding_columns(tiny_model_config.image.embedding_dim)
+    np.testing.assert_allclose(out[columns].to_numpy()[ids], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_embed_crops_plate_control_plate_without_dmso_raises_naming_it(
+    tiny_crops, tiny_crop_index, tiny_model_config
+):
+    checkpoint = build_untrained_checkpoint(_plate_control_config(tiny_model_config), seed=0)
+    plate = "source_1_batch_2_plate_1"
+    index = tiny_crop_index[~((tiny_crop_index[schema.PLATE] == plate) & tiny_crop_index[schema.IS_CONTROL])]
+    with pytest.raises(NoControlsError, match=plate):
+        embed_crops(checkpoint, tiny_crops, index)

@@ -4,7 +4,7 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError, NoControlsError
-from micon.training.sampler import TreatmentPairSampler
+from micon.training.sampler import DMSO_LABEL, TreatmentPairSampler
 
 
 def _sampler(index: pd.DataFrame, **kwargs) -> TreatmentPairSampler:
@@ -116,3 +116,162 @@ def test_treatment_pair_sampler_missing_column_raises(tiny_crop_index):
 def test_treatment_pair_sampler_bad_settings_raise(tiny_crop_index, kwargs):
     with pytest.raises(InvalidConfigError):
         _sampler(tiny_crop_index, **kwargs)
+
+
+def _hand_index(wells: list[tuple[str, str, str, str, str]], crops_per_well: int = 2) -> pd.DataFrame:
+    """Return a crop index from (source, batch, plate, well, compound); compound "DMSO" is a control."""
+    rows = [
+        {
+            schema.SOURCE: s,
+            schema.BATCH: b,
+            schema.PLATE: p,
+            schema.WELL: w,
+            schema.STANDARD_SMILES: schema.DMSO_SMILES if c == "DMSO" else c,
+            schema.IS_CONTROL: c == "DMSO",
+            schema.SPLIT: schema.SPLIT_TRAIN,
+        }
+        for s, b, p, w, c in wells
+        for _ in range(crops_per_well)
+    ]
+    index = pd.DataFrame(rows)
+    index.insert(0, schema.CROP_ID, np.arange(len(index), dtype=np.int64))
+    return index
+
+
+def test_treatment_pair_sampler_second_view_from_another_source_when_possible(tiny_crop_index):
+    # Every compound has train crops in both sources, so the top tier always applies.
+    for batch in _sampler(tiny_crop_index, steps_per_epoch=10):
+        t1, t2 = _rows(tiny_crop_index, batch["treated_1"]), _rows(tiny_crop_index, batch["treated_2"])
+        assert (t1[schema.SOURCE].to_numpy() != t2[schema.SOURCE].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("wells", "differs"),
+    [
+        # Another source exists for C only from s1/b1/p1: C in s2 too, and in another batch of s1.
+        (
+            [("s1", "b1", "p1", "A01", "C"), ("s1", "b2", "p2", "A01", "C"), ("s2", "b3", "p3", "A01", "C")],
+            schema.SOURCE,
+        ),
+        # One source: another batch beats another plate of the same batch.
+        (
+            [("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p2", "A01", "C"), ("s1", "b2", "p3", "A01", "C")],
+            schema.BATCH,
+        ),
+        # One batch: another plate beats another well of the same plate.
+        (
+            [("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p1", "A02", "C"), ("s1", "b1", "p2", "A01", "C")],
+            schema.PLATE,
+        ),
+        # One plate: another well.
+        ([("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p1", "A02", "C")], schema.WELL),
+    ],
+)
+def test_treatment_pair_sampler_tiers_source_then_batch_then_plate_then_well(wells, differs):
+    dmso = sorted({(s, b, p) for s, b, p, _, _ in wells})
+    index = _hand_index(wells + [(s, b, p, "P24", "DMSO") for s, b, p in dmso])
+    sampler = _sampler(index, batch_rows=16, steps_per_epoch=10)
+    first = index[schema.CROP_ID].iloc[0]
+    seen = 0
+    for batch in sampler:
+        for i in np.flatnonzero(batch["treated_1"] == first):
+            seen += 1
+            t1 = index.set_index(schema.CROP_ID).loc[first]
+            t2 = index.set_index(schema.CROP_ID).loc[batch["treated_2"][i]]
+            assert t1[differs] != t2[differs]
+            assert t1[schema.PLATE] != t2[schema.PLATE] or t1[schema.WELL] != t2[schema.WELL]
+    assert seen > 0
+
+
+def test_treatment_pair_sampler_dmso_control_labels_are_minus_one(tiny_crop_index):
+    for batch in _sampler(tiny_crop_index):
+        assert batch["control_labels_1"].dtype == np.int64
+        assert (batch["control_labels_1"] == DMSO_LABEL).all() and (
+            batch["control_labels_2"] == DMSO_LABEL
+        ).all()
+
+
+def test_treatment_pair_sampler_same_plate_controls_other_compound_of_plate(tiny_crop_index):
+    treated_only = tiny_crop_index[~tiny_crop_index[schema.IS_CONTROL]]
+    sampler = _sampler(treated_only, controls="same_plate", batch_rows=16, steps_per_epoch=10)
+    for batch in sampler:
+        for view in ("1", "2"):
+            treated = _rows(treated_only, batch[f"treated_{view}"])
+            control = _rows(treated_only, batch[f"control_{view}"])
+            assert (control[schema.PLATE].to_numpy() == treated[schema.PLATE].to_numpy()).all()
+            assert (
+                control[schema.STANDARD_SMILES].to_numpy() != treated[schema.STANDARD_SMILES].to_numpy()
+            ).all()
+            names = np.array(sampler.compounds)[batch[f"control_labels_{view}"]]
+            assert (names == control[schema.STANDARD_SMILES].to_numpy()).all()
+
+
+def test_treatment_pair_sampler_same_plate_includes_dmso_labelled_minus_one(tiny_crop_index):
+    labels = np.concatenate(
+        [b["control_labels_1"] for b in _sampler(tiny_crop_index, controls="same_plate", steps_per_epoch=20)]
+    )
+    assert (labels == DMSO_LABEL).any() and (labels >= 0).any()
+
+
+def test_treatment_pair_sampler_same_plate_single_compound_plate_falls_back_to_batch():
+    wells = [("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p1", "A02", "C"), ("s1", "b1", "p2", "A01", "C")]
+    wells += [("s1", "b1", "p2", "A02", "D"), ("s1", "b1", "p2", "A03", "D")]
+    index = _hand_index(wells)
+    for batch in _sampler(index, controls="same_plate", steps_per_epoch=10):
+        control = _rows(index, batch["control_1"])
+        treated = _rows(index, batch["treated_1"])
+        is_c = treated[schema.STANDARD_SMILES].to_numpy() == "C"
+        # C's controls are D crops, which lie only on p2; D's controls are C crops, on p2 as well.
+        assert (control[schema.STANDARD_SMILES].to_numpy()[is_c] == "D").all()
+        assert (control[schema.PLATE].to_numpy() == "p2").all()
+
+
+def test_treatment_pair_sampler_same_plate_no_other_compound_raises_naming_plate():
+    index = _hand_index([("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p1", "A02", "C")])
+    with pytest.raises(NoControlsError, match="'p1'.*other than 'C'"):
+        _sampler(index, controls="same_plate")
+
+
+def test_treatment_pair_sampler_same_plate_same_seed_same_batches(tiny_crop_index):
+    runs = [list(_sampler(tiny_crop_index, controls="same_plate", seed=5)) for _ in range(2)]
+    for a, b in zip(*runs, strict=True):
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("world_size", [2, 4])
+def test_treatment_pair_sampler_union_of_ranks_independent_of_world_size(tiny_crop_index, world_size):
+    rows = 8 // world_size
+    ranks = [
+        _sampler(tiny_crop_index, batch_rows=rows, rank=r, world_size=world_size, controls="same_plate")
+        for r in range(world_size)
+    ]
+    single = _sampler(tiny_crop_index, batch_rows=8, controls="same_plate")
+    for step in range(3):
+        parts = [s.sample_batch(step) for s in ranks]
+        whole = single.sample_batch(step)
+        for key, value in whole.items():
+            assert np.array_equal(np.concatenate([p[key] for p in parts]), value)
+        firsts = [set(p["treated_1"]) for p in parts]
+        assert sum(len(f) for f in firsts) == len(set().union(*firsts))
+
+
+def test_treatment_pair_sampler_resume_at_yields_remaining_batches_once(tiny_crop_index):
+    sampler = _sampler(tiny_crop_index, steps_per_epoch=5)
+    sampler.resume_at(epoch=1, step=3)
+    resumed = list(sampler)
+    assert len(resumed) == 2
+    for step, batch in zip((3, 4), resumed, strict=True):
+        expected = sampler.sample_batch(step, epoch=1)
+        assert all(np.array_equal(batch[k], expected[k]) for k in expected)
+    assert len(list(sampler)) == 5  # later iterations start at step 0
+
+
+@pytest.mark.parametrize(("epoch", "step"), [(-1, 0), (0, 6)])
+def test_treatment_pair_sampler_resume_at_out_of_range_raises(tiny_crop_index, epoch, step):
+    with pytest.raises(InvalidConfigError, match="resume"):
+        _sampler(tiny_crop_index, steps_per_epoch=5).resume_at(epoch=epoch, step=step)
+
+
+def test_treatment_pair_sampler_unknown_controls_raises(tiny_crop_index):
+    with pytest.raises(InvalidConfigError, match="controls"):
+        _sampler(tiny_crop_index, controls="plate")

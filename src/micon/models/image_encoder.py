@@ -17,7 +17,10 @@ from micon.errors import InvalidConfigError, InvalidImageError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CropNormalizer", "ImageEncoder", "ImageEncoderConfig"]
+__all__ = ["INTENSITY_SCALINGS", "CropNormalizer", "ImageEncoder", "ImageEncoderConfig", "IntensityScaling"]
+
+IntensityScaling = Literal["per_crop", "fixed", "plate_control"]
+INTENSITY_SCALINGS: tuple[str, ...] = IntensityScaling.__args__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +37,10 @@ class ImageEncoderConfig:
         normalize_eps: Guard added to the per-crop, per-channel standard deviation.
         intensity_scaling: ``"per_crop"`` standardises each channel of each crop (gain and offset removed,
             with them any absolute intensity phenotype); ``"fixed"`` keeps absolute intensities on one
-            log scale for all crops (technical gain reaches the network, which must learn to ignore it).
+            log scale for all crops (technical gain reaches the network, which must learn to ignore it);
+            ``"plate_control"`` expects crops already scaled against their plate's DMSO crops
+            (``micon.imaging.intensity``, applied by the training and embedding code) and only applies
+            ``asinh``, so intensities relative to the plate's controls reach the network.
     """
 
     backbone: str = "resnet10t"
@@ -42,7 +48,7 @@ class ImageEncoderConfig:
     embedding_dim: int = 128
     pretrained_path: str | None = None
     normalize_eps: float = 1e-3
-    intensity_scaling: Literal["per_crop", "fixed"] = "per_crop"
+    intensity_scaling: IntensityScaling = "per_crop"
 
     def __post_init__(self) -> None:
         if not timm.is_model(self.backbone):
@@ -55,16 +61,18 @@ class ImageEncoderConfig:
             raise InvalidConfigError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
         if self.normalize_eps <= 0:
             raise InvalidConfigError(f"normalize_eps must be > 0, got {self.normalize_eps}")
-        if self.intensity_scaling not in ("per_crop", "fixed"):
+        if self.intensity_scaling not in INTENSITY_SCALINGS:
             raise InvalidConfigError(
-                f"intensity_scaling must be 'per_crop' or 'fixed', got {self.intensity_scaling!r}"
+                f"intensity_scaling must be one of {INTENSITY_SCALINGS}, got {self.intensity_scaling!r}"
             )
         if self.pretrained_path is not None and not Path(self.pretrained_path).is_file():
             raise InvalidConfigError(f"pretrained_path {self.pretrained_path!r} is not a file")
 
 
 class CropNormalizer(nn.Module):
-    r"""Scale raw crops for the network: log, then standardise each channel of each crop.
+    r"""Scale crops for the network by one of three rules (``scaling``).
+
+    ``"per_crop"``: log, then standardise each channel of each crop,
 
     .. math::
         y_{c,h,w} = \frac{\log(1 + x_{c,h,w}) - \mu_c}{\sigma_c + \epsilon}
@@ -72,38 +80,50 @@ class CropNormalizer(nn.Module):
     with :math:`\mu_c, \sigma_c` the mean and standard deviation of :math:`\log(1 + x_c)` over the crop's
     pixels. This is the per-crop analogue of the reference code's per-image percentile scaling; a
     multiplicative channel gain becomes an additive constant after the log and is removed by the mean,
-    so plate- and batch-level gain differences do not reach the backbone. It lives inside the encoder so
-    that training and inference scale pixels identically (the reference code did not: 0-1 vs 0-255).
+    so plate- and batch-level gain differences do not reach the backbone, and neither does a cell's
+    absolute brightness.
 
-    With ``per_crop=False`` the log intensities are only mapped to [0, 1] by the uint16 range,
+    ``"fixed"``: the log intensities mapped to [0, 1] by the uint16 range,
     :math:`y = \log(1 + x) / \log(65536)`, the same for every crop.
 
+    ``"plate_control"``: :math:`y = \operatorname{asinh}(x)`, for crops already scaled as
+    :math:`(x - b) / s` against their plate's DMSO crops (``micon.imaging.intensity``): a DMSO crop then
+    has mean 1 above a background of 0, and ``asinh`` (linear near 0, logarithmic above) tames bright
+    pixels while accepting the slightly negative values background subtraction leaves.
+
+    It lives inside the encoder so that training and inference scale pixels identically (the reference
+    code did not: 0-1 vs 0-255).
+
     Args:
-        eps: Guard against flat channels.
-        per_crop: Standardise per crop and channel (True) or use the fixed log scale (False).
+        eps: Guard against flat channels (``per_crop``).
+        scaling: ``"per_crop"``, ``"fixed"`` or ``"plate_control"``.
 
     Shapes:
         - input: :math:`(B, C, H, W)`, any real or integer dtype (uint16 crops as stored).
         - output: :math:`(B, C, H, W)` float32.
     """
 
-    def __init__(self, eps: float = 1e-3, *, per_crop: bool = True) -> None:
+    def __init__(self, eps: float = 1e-3, *, scaling: IntensityScaling = "per_crop") -> None:
         super().__init__()
+        if scaling not in INTENSITY_SCALINGS:
+            raise InvalidConfigError(f"scaling must be one of {INTENSITY_SCALINGS}, got {scaling!r}")
         self.eps = eps
-        self.per_crop = per_crop
+        self.scaling = scaling
 
     def forward(self, x: Tensor) -> Tensor:
-        """Return the log-standardised crops."""
+        """Return the scaled crops."""
+        if self.scaling == "plate_control":
+            return torch.asinh(x.float())
         x = torch.log1p(x.float().clamp_min(0.0))
-        if not self.per_crop:
+        if self.scaling == "fixed":
             return x / math.log(65536.0)
         mean = x.mean(dim=(-2, -1), keepdim=True)
         std = x.std(dim=(-2, -1), keepdim=True, unbiased=False)
         return (x - mean) / (std + self.eps)
 
     def extra_repr(self) -> str:
-        """Return the guard value for ``repr``."""
-        return f"eps={self.eps}, per_crop={self.per_crop}"
+        """Return the settings for ``repr``."""
+        return f"eps={self.eps}, scaling={self.scaling!r}"
 
 
 class ImageEncoder(nn.Module):
@@ -124,9 +144,7 @@ class ImageEncoder(nn.Module):
     def __init__(self, config: ImageEncoderConfig) -> None:
         super().__init__()
         self.config = config
-        self.normalizer = CropNormalizer(
-            eps=config.normalize_eps, per_crop=config.intensity_scaling == "per_crop"
-        )
+        self.normalizer = CropNormalizer(eps=config.normalize_eps, scaling=config.intensity_scaling)
         self.backbone = timm.create_model(
             config.backbone, pretrained=False, in_chans=config.in_channels, num_classes=0
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from micon.errors import InvalidConfigError
 
-__all__ = ["AugmentationConfig", "augment_images"]
+__all__ = ["AugmentationConfig", "augment_images", "augmentation_generator"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,3 +70,14 @@ def augment_images(
         noise = torch.randn(b, images.shape[1], 1, 1, device=images.device, generator=generator)
         out = out * torch.exp(noise * config.intensity_jitter)
     return out
+
+
+def augmentation_generator(seed: int, *keys: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """Return a torch generator on ``device`` seeded by ``(seed, *keys)``, e.g. the global step and rank.
+
+    Drawing each step's augmentations from their own generator makes them a function of the step, not
+    of how many draws came before: a run resumed from a checkpoint augments exactly as the uninterrupted
+    run (Lightning checkpoints do not hold the global RNG state).
+    """
+    state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
+    return torch.Generator(device=device).manual_seed(int(state[0]) << 32 | int(state[1]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,14 +17,19 @@ from torch_geometric.data import Batch, Data
 from micon import schema
 from micon.chem.graph import molecule_graph
 from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
-from micon.training.sampler import TreatmentBatch, TreatmentPairSampler
+from micon.imaging.intensity import CropIntensityScaling
+from micon.training.sampler import ControlMode, TreatmentBatch, TreatmentPairSampler
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["IMAGE_KEYS", "MiconDataModule", "crop_dataloader", "read_crops"]
 
 IMAGE_KEYS: tuple[str, ...] = ("treated_1", "treated_2", "control_1", "control_2")
 
 
-def read_crops(crops: np.ndarray, crop_ids: np.ndarray) -> Tensor:
+def read_crops(
+    crops: np.ndarray, crop_ids: np.ndarray, *, intensity: CropIntensityScaling | None = None
+) -> Tensor:
     r"""Read crops by id as float32, touching the store once in ascending id order.
 
     Sorting the ids makes one sequential pass over a memmap instead of random seeks; repeated ids
@@ -32,6 +38,7 @@ def read_crops(crops: np.ndarray, crop_ids: np.ndarray) -> Tensor:
     Args:
         crops: The crop store ``(N, C, S, S)`` uint16 (ndarray or read-only memmap).
         crop_ids: Ids (row positions) to read, any order, repeats allowed.
+        intensity: Plate scaling applied to the crops read (None: raw intensities).
 
     Returns:
         The crops in the order of ``crop_ids``.
@@ -41,22 +48,31 @@ def read_crops(crops: np.ndarray, crop_ids: np.ndarray) -> Tensor:
     """
     unique, inverse = np.unique(np.asarray(crop_ids, dtype=np.int64), return_inverse=True)
     block = np.asarray(crops[unique], dtype=np.float32)
+    if intensity is not None:
+        block = intensity.apply(block, unique)
     return torch.from_numpy(block[inverse])
 
 
 class _TreatmentBatches(Dataset):
     """Map a sampler batch (crop ids) to tensors; indexed by the sampler's dicts, not by integers."""
 
-    def __init__(self, crops: np.ndarray, graphs: Sequence[Data]) -> None:
+    def __init__(
+        self, crops: np.ndarray, graphs: Sequence[Data], intensity: CropIntensityScaling | None
+    ) -> None:
         self.crops = crops
         self.graphs = graphs
+        self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
         b = ids["compound_index"].size
-        images = read_crops(self.crops, np.concatenate([ids[k] for k in IMAGE_KEYS]))
+        images = read_crops(
+            self.crops, np.concatenate([ids[k] for k in IMAGE_KEYS]), intensity=self.intensity
+        )
         batch: dict[str, Any] = dict(zip(IMAGE_KEYS, images.split(b), strict=True))
         unique, inverse = np.unique(ids["compound_index"], return_inverse=True)
         batch["compound_labels"] = torch.from_numpy(ids["compound_index"].astype(np.int64))
+        for key in ("control_labels_1", "control_labels_2"):
+            batch[key] = torch.from_numpy(ids[key].astype(np.int64))
         batch["molecules"] = Batch.from_data_list([self.graphs[k] for k in unique])
         batch["molecule_index"] = torch.from_numpy(inverse.astype(np.int64).reshape(-1))
         return batch
@@ -65,33 +81,85 @@ class _TreatmentBatches(Dataset):
 class _CropBatches(Dataset):
     """Consecutive batches of crops, for inference; item j is the j-th batch."""
 
-    def __init__(self, crops: np.ndarray, crop_ids: np.ndarray, batch_size: int) -> None:
+    def __init__(
+        self,
+        crops: np.ndarray,
+        crop_ids: np.ndarray,
+        batch_size: int,
+        intensity: CropIntensityScaling | None,
+    ) -> None:
         self.crops = crops
         self.crop_ids = crop_ids
         self.batch_size = batch_size
+        self.intensity = intensity
 
     def __len__(self) -> int:
         return -(-self.crop_ids.size // self.batch_size)
 
     def __getitem__(self, j: int) -> Tensor:
-        return read_crops(self.crops, self.crop_ids[j * self.batch_size : (j + 1) * self.batch_size])
+        ids = self.crop_ids[j * self.batch_size : (j + 1) * self.batch_size]
+        return read_crops(self.crops, ids, intensity=self.intensity)
+
+
+class _TreatmentLoader(DataLoader):
+    """The training DataLoader; Lightning checkpoints its ``state_dict`` (a ``_Stateful`` loader).
+
+    The sampler's position needs no state of its own: batches are a function of (seed, epoch, step) and
+    :meth:`MiconDataModule.train_dataloader` resumes the sampler at the trainer's restored step. The state
+    records the sampler settings, so that a resume with other settings (which changes the batches of the
+    remaining steps) is reported.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the settings that determine the sampler's batches."""
+        return _sampler_settings(self.sampler)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Warn when the checkpoint's sampler settings differ from this run's."""
+        current = _sampler_settings(self.sampler)
+        if state_dict != current:
+            logger.warning(
+                "resuming with sampler settings %s instead of the checkpoint's %s: the remaining batches "
+                "differ from those of an uninterrupted run",
+                current,
+                state_dict,
+            )
+
+
+def _sampler_settings(sampler: TreatmentPairSampler) -> dict[str, Any]:
+    return {
+        "seed": sampler.seed,
+        "batch_rows": sampler.batch_rows,
+        "world_size": sampler.world_size,
+        "steps_per_epoch": sampler.steps_per_epoch,
+        "splits": list(sampler.splits),
+        "controls": sampler.controls,
+    }
 
 
 class MiconDataModule(L.LightningDataModule):
     """Feed MICON training: sampler batches of crop ids turned into image tensors and molecule graphs.
 
     The module owns the crop store, the crop index, the :class:`TreatmentPairSampler` (built in
-    :meth:`setup`, where the trainer's rank and world size are known) and a cache of one PyG graph per
-    compound, computed once; each batch's graphs are collated into a PyG ``Batch`` of its unique
-    compounds. Images stay raw intensities (as float32): scaling is the image encoder's job, so that
-    training and inference see identical pixels.
+    :meth:`setup`, where the trainer's rank and world size are known: under DDP each rank draws its own
+    shard of one global batch, so the Trainer must be built with ``use_distributed_sampler=False``, never
+    wrapping the sampler in a ``DistributedSampler``) and a cache of one PyG graph per compound, computed
+    once; each batch's graphs are collated into a PyG ``Batch`` of its unique compounds. Images are raw
+    intensities (as float32), or with ``intensity`` given, scaled against their plate's DMSO crops (the
+    same :class:`~micon.imaging.intensity.CropIntensityScaling` embedding uses); the remaining scaling is
+    the image encoder's, so that training and inference see identical pixels.
 
     A training batch is a dict:
 
     - ``treated_1``, ``treated_2``, ``control_1``, ``control_2``: :math:`(B, C, S, S)` float32.
     - ``compound_labels``: :math:`(B,)` long, index into :attr:`compounds`.
+    - ``control_labels_1``, ``control_labels_2``: :math:`(B,)` long, the compound of each control crop
+      as an index into :attr:`compounds`, or -1 (``sampler.DMSO_LABEL``) for DMSO.
     - ``molecules``: PyG ``Batch`` of the G unique compounds of the batch.
     - ``molecule_index``: :math:`(B,)` long, row -> graph of ``molecules``.
+
+    Resuming: :meth:`train_dataloader` starts the sampler at the trainer's (restored) epoch and step, so a
+    run resumed from a checkpoint sees the batches the uninterrupted run would have seen.
 
     Args:
         crops: ``(N, C, S, S)`` uint16, row i the crop with ``Metadata_CropID == i``.
@@ -101,6 +169,8 @@ class MiconDataModule(L.LightningDataModule):
         seed: Sampler seed.
         steps_per_epoch: Batches per epoch.
         num_workers: DataLoader worker processes (0: read in the main process).
+        controls: ``"dmso"`` or ``"same_plate"`` control crops (see :class:`TreatmentPairSampler`).
+        intensity: Plate intensity scaling of every crop read (None: raw intensities).
 
     Raises:
         InvalidImageError: ``crops`` is not 4-D or has fewer rows than the largest crop id.
@@ -117,6 +187,8 @@ class MiconDataModule(L.LightningDataModule):
         seed: int = 0,
         steps_per_epoch: int = 1000,
         num_workers: int = 0,
+        controls: ControlMode = "dmso",
+        intensity: CropIntensityScaling | None = None,
     ) -> None:
         super().__init__()
         if crops.ndim != 4:
@@ -135,6 +207,8 @@ class MiconDataModule(L.LightningDataModule):
         self.seed = seed
         self.steps_per_epoch = steps_per_epoch
         self.num_workers = num_workers
+        self.controls = controls
+        self.intensity = intensity
         self.sampler: TreatmentPairSampler | None = None
         self.graphs: list[Data] = []
 
@@ -158,14 +232,21 @@ class MiconDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world_size,
             steps_per_epoch=self.steps_per_epoch,
+            controls=self.controls,
         )
         self.graphs = [molecule_graph(smiles) for smiles in self.sampler.compounds]
 
     def train_dataloader(self) -> DataLoader:
-        """Return the loader of training batches (one per sampler step; see the class docstring)."""
+        """Return the loader of training batches, from the trainer's current step (see the class docstring).
+
+        Lightning calls this after restoring a checkpoint, so ``global_step`` is the resumed step.
+        """
         sampler = self._require_sampler()
-        return DataLoader(
-            _TreatmentBatches(self.crops, self.graphs),
+        if self.trainer is not None:
+            epoch = self.trainer.current_epoch
+            sampler.resume_at(epoch=epoch, step=self.trainer.global_step - epoch * self.steps_per_epoch)
+        return _TreatmentLoader(
+            _TreatmentBatches(self.crops, self.graphs, self.intensity),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,
@@ -176,7 +257,13 @@ class MiconDataModule(L.LightningDataModule):
         self, crop_ids: Sequence[int] | np.ndarray, *, batch_size: int = 512
     ) -> DataLoader:
         """Return a loader of consecutive crop batches ``(b, C, S, S)`` float32 in ``crop_ids`` order."""
-        return crop_dataloader(self.crops, crop_ids, batch_size=batch_size, num_workers=self.num_workers)
+        return crop_dataloader(
+            self.crops,
+            crop_ids,
+            batch_size=batch_size,
+            num_workers=self.num_workers,
+            intensity=self.intensity,
+        )
 
     def _require_sampler(self) -> TreatmentPairSampler:
         if self.sampler is None:
@@ -185,14 +272,26 @@ class MiconDataModule(L.LightningDataModule):
 
 
 def crop_dataloader(
-    crops: np.ndarray, crop_ids: Sequence[int] | np.ndarray, *, batch_size: int = 512, num_workers: int = 0
+    crops: np.ndarray,
+    crop_ids: Sequence[int] | np.ndarray,
+    *,
+    batch_size: int = 512,
+    num_workers: int = 0,
+    intensity: CropIntensityScaling | None = None,
 ) -> DataLoader:
     """Return a loader of consecutive crop batches ``(b, C, S, S)`` float32, in the order of ``crop_ids``.
 
+    With ``intensity`` given, each crop is scaled against its plate's DMSO crops, as in training.
+
     Raises:
-        InvalidConfigError: ``batch_size`` < 1.
+        InvalidConfigError: ``batch_size`` < 1 or ``num_workers`` < 0.
     """
-    if batch_size < 1:
-        raise InvalidConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_size < 1 or num_workers < 0:
+        raise InvalidConfigError(f"need batch_size >= 1, num_workers >= 0; got {batch_size}, {num_workers}")
     ids = np.asarray(crop_ids, dtype=np.int64)
-    return DataLoader(_CropBatches(crops, ids, batch_size), batch_size=None, num_workers=num_workers)
+    return DataLoader(
+        _CropBatches(crops, ids, batch_size, intensity),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=torch.cuda.is_available(),
+    )

@@ -12,7 +12,7 @@ from torch import Tensor
 from micon.errors import InvalidConfigError
 from micon.models.losses import counterfactual_loss, paclr_loss
 from micon.models.micon import MiconModel
-from micon.training.augment import AugmentationConfig, augment_images
+from micon.training.augment import AugmentationConfig, augment_images, augmentation_generator
 from micon.training.data import IMAGE_KEYS
 
 __all__ = ["MiconModule"]
@@ -50,6 +50,7 @@ class MiconModule(L.LightningModule):
         flips: Random horizontal flips of training crops (on device).
         rot90: Random 90-degree rotations of training crops.
         intensity_jitter: Log-normal gain jitter of training crops (0: off).
+        seed: Seed of the augmentations, drawn per (seed, step, rank) so that a resumed run repeats them.
 
     Raises:
         InvalidConfigError: A value is out of range.
@@ -71,6 +72,7 @@ class MiconModule(L.LightningModule):
         flips: bool = True,
         rot90: bool = True,
         intensity_jitter: float = 0.0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if temperature <= 0 or cf_weight < 0 or lr <= 0 or weight_decay < 0:
@@ -93,8 +95,12 @@ class MiconModule(L.LightningModule):
         ``on_after_batch_transfer`` would be equivalent but makes Lightning warn next to a DataModule.
         """
         batch = dict(batch)
+        device = batch[IMAGE_KEYS[0]].device
+        generator = augmentation_generator(
+            self.hparams.seed, self.global_step, self.global_rank, device=device
+        )
         for key in IMAGE_KEYS:
-            batch[key] = augment_images(batch[key], config=self.augmentation)
+            batch[key] = augment_images(batch[key], config=self.augmentation, generator=generator)
         return batch
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, Tensor]:

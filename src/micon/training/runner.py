@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
+from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
 from micon.models.micon import MiconModelConfig, build_model, load_model, make_checkpoint
 from micon.training.data import MiconDataModule, crop_dataloader
 from micon.training.module import MiconModule
+from micon.training.sampler import CONTROL_MODES, ControlMode
 
 logger = logging.getLogger(__name__)
 
@@ -26,22 +31,27 @@ __all__ = [
     "TrainingConfig",
     "build_untrained_checkpoint",
     "embed_crops",
+    "fit_intensity_scaling",
+    "resolve_run",
     "seed_everything",
     "train_micon",
 ]
 
 HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "paclr", "cf", "lr")
 
-Precision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
+Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"]
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+_VERSION = re.compile(r"^version_(\d+)$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
-    """Settings of :func:`train_micon` (loss, optimiser, sampler, Trainer).
+    """Settings of :func:`train_micon` (loss, optimiser, sampler, Trainer, run directory).
 
     Attributes:
         max_steps: Optimiser steps.
-        batch_rows: Rows per step and device; each row holds 4 crops (2 treated, 2 DMSO).
+        batch_rows: Rows per step and device; each row holds 4 crops (2 treated, 2 controls).
         lr: Peak AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: Linear warm-up steps before the cosine decay.
@@ -54,14 +64,25 @@ class TrainingConfig:
         rot90: Random 90-degree rotations of training crops.
         intensity_jitter: Log-normal gain jitter of training crops (0: off).
         splits: Splits the sampler draws from.
+        controls: Control crops of each row: ``"dmso"`` (plate-matched DMSO) or ``"same_plate"`` (a crop
+            of another compound of the plate, for screens without DMSO images).
         accelerator: Lightning accelerator; "auto" picks the GPU when there is one.
-        devices: Lightning devices.
-        precision: Lightning precision; use "bf16-mixed" on a GPU.
+        devices: Lightning devices (count, list of ids or "auto").
+        num_nodes: Machines of a multi-node run.
+        strategy: Lightning strategy ("auto", "ddp", "ddp_find_unused_parameters_true", ...). Each rank
+            samples its own shard of the global batch (no DistributedSampler).
+        precision: Lightning precision; "auto" is "bf16-mixed" on a CUDA GPU with bf16, else "32-true".
         gradient_clip_val: Clip the global gradient norm to this (None: no clipping).
         num_workers: DataLoader workers.
         seed: Seed of weights, sampler and augmentations.
         log_every_n_steps: Logging (and history) interval.
-        log_dir: Folder for a CSVLogger; None writes no files.
+        run_dir: Folder of this training's runs: each run is a ``version_<k>`` folder holding
+            ``checkpoints/``, CSV logs (``csv/version_<j>/metrics.csv``, one per attempt) and TensorBoard
+            events (``tensorboard/``). None: no files, no checkpoints.
+        checkpoint_every_n_steps: Save a checkpoint every this many steps (plus ``last.ckpt``); None: never.
+        resume: False starts a new run (next version); True resumes the latest run of ``run_dir`` from its
+            ``last.ckpt`` (a new run when there is none); a path resumes from that checkpoint file into a
+            new run folder.
         enable_progress_bar: Show Lightning's progress bar.
     """
 
@@ -79,23 +100,30 @@ class TrainingConfig:
     rot90: bool = True
     intensity_jitter: float = 0.0
     splits: tuple[str, ...] = (schema.SPLIT_TRAIN,)
+    controls: ControlMode = "dmso"
     accelerator: str = "auto"
-    devices: int | str = "auto"
+    devices: int | str | Sequence[int] = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
     precision: Precision = "32-true"
     gradient_clip_val: float | None = 1.0
     num_workers: int = 0
     seed: int = 0
     log_every_n_steps: int = 10
-    log_dir: str | None = None
+    run_dir: str | None = None
+    checkpoint_every_n_steps: int | None = None
+    resume: bool | str = False
     enable_progress_bar: bool = True
 
     def __post_init__(self) -> None:
         # Lists from YAML become tuples so the config stays hashable and immutable.
         object.__setattr__(self, "splits", tuple(self.splits))
-        if self.max_steps < 1 or self.batch_rows < 1 or self.log_every_n_steps < 1:
+        if isinstance(self.devices, list):
+            object.__setattr__(self, "devices", tuple(self.devices))
+        if self.max_steps < 1 or self.batch_rows < 1 or self.log_every_n_steps < 1 or self.num_nodes < 1:
             raise InvalidConfigError(
-                f"max_steps, batch_rows and log_every_n_steps must be >= 1, got {self.max_steps}, "
-                f"{self.batch_rows}, {self.log_every_n_steps}"
+                f"max_steps, batch_rows, log_every_n_steps and num_nodes must be >= 1, got {self.max_steps}, "
+                f"{self.batch_rows}, {self.log_every_n_steps}, {self.num_nodes}"
             )
         if self.warmup_steps < 0 or self.num_workers < 0:
             raise InvalidConfigError(
@@ -110,11 +138,23 @@ class TrainingConfig:
             raise InvalidConfigError(f"gradient_clip_val must be > 0 or None, got {self.gradient_clip_val}")
         if self.precision not in Precision.__args__:
             raise InvalidConfigError(f"precision must be one of {Precision.__args__}, got {self.precision!r}")
+        if self.controls not in CONTROL_MODES:
+            raise InvalidConfigError(f"controls must be one of {CONTROL_MODES}, got {self.controls!r}")
         unknown = [s for s in self.splits if s not in schema.SPLITS]
         if unknown or not self.splits:
             raise InvalidConfigError(
                 f"splits must be a non-empty subset of {schema.SPLITS}, got {self.splits}"
             )
+        if self.checkpoint_every_n_steps is not None and self.checkpoint_every_n_steps < 1:
+            raise InvalidConfigError(
+                f"checkpoint_every_n_steps must be >= 1 or None, got {self.checkpoint_every_n_steps}"
+            )
+        if self.run_dir is None and (self.checkpoint_every_n_steps is not None or self.resume is True):
+            raise InvalidConfigError(
+                "checkpoint_every_n_steps and resume: true need a run_dir to hold checkpoints"
+            )
+        if isinstance(self.resume, str) and not Path(self.resume).is_file():
+            raise InvalidConfigError(f"resume checkpoint {self.resume!r} is not a file")
 
 
 def seed_everything(seed: int) -> None:
@@ -123,7 +163,10 @@ def seed_everything(seed: int) -> None:
 
 
 class _HistoryCallback(L.Callback):
-    """Collect the logged losses from callback_metrics every ``every`` steps and at the last step."""
+    """Collect the logged losses every ``every`` steps and at the last step; checkpointed with the run.
+
+    Its rows are part of a checkpoint (``state_dict``), so a resumed run returns the whole history.
+    """
 
     def __init__(self, every: int) -> None:
         self.every = every
@@ -141,6 +184,43 @@ class _HistoryCallback(L.Callback):
         row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.rows.append(row)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Return the rows so far (saved in checkpoints)."""
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the rows of the run being resumed."""
+        self.rows = list(state_dict["rows"])
+
+
+def resolve_run(run_dir: str | None, resume: bool | str) -> tuple[Path | None, str | None]:
+    """Return the run folder a training writes into and the checkpoint it resumes from.
+
+    Runs are ``<run_dir>/version_<k>``. ``resume=False`` (or a checkpoint path) opens the next version;
+    ``resume=True`` reopens the highest version that holds ``checkpoints/last.ckpt`` and resumes from
+    that file (Lightning's ``ckpt_path="last"``), or opens the next version when none does.
+
+    Returns:
+        ``(run folder or None, checkpoint path or None)``.
+    """
+    if run_dir is None:
+        return None, resume if isinstance(resume, str) else None
+    root = Path(run_dir)
+    versions = sorted(
+        (int(m.group(1)), path)
+        for path in (root.iterdir() if root.is_dir() else [])
+        if path.is_dir() and (m := _VERSION.match(path.name))
+    )
+    if resume is True:
+        for _, path in reversed(versions):
+            last = path / CHECKPOINT_DIR / LAST_CHECKPOINT
+            if last.is_file():
+                logger.info("resuming training from %s", last)
+                return path, str(last)
+        logger.info("resume: true but %s holds no %s; starting a new run", root, LAST_CHECKPOINT)
+    folder = root / f"version_{versions[-1][0] + 1 if versions else 0}"
+    return folder, resume if isinstance(resume, str) else None
+
 
 def train_micon(
     crops: np.ndarray,
@@ -152,6 +232,11 @@ def train_micon(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train a MICON model on the crops of ``training_config.splits`` and return it as a checkpoint.
 
+    With ``model_config.image.intensity_scaling == "plate_control"`` every crop is first scaled against
+    its plate's DMSO crops (:func:`fit_intensity_scaling`), as :func:`embed_crops` does. With a
+    ``run_dir``, the run writes CSV and TensorBoard logs and checkpoints there and can be resumed
+    (``resume``); the resumed run draws the same batches and augmentations as an uninterrupted one.
+
     Args:
         crops: ``(N, C, S, S)`` uint16 crop store, row i the crop with ``Metadata_CropID == i``.
         crop_index: One row per crop (``docs/architecture.md``).
@@ -161,17 +246,20 @@ def train_micon(
 
     Returns:
         The checkpoint ``{"method": "micon", "config", "state_dict"}`` (CPU tensors) and the training
-        history: one row per logged step with :data:`HISTORY_COLUMNS`.
+        history: one row per logged step with :data:`HISTORY_COLUMNS` (the whole run, also when resumed).
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks a column the sampler needs.
-        NoControlsError: A sampled plate has no DMSO crops nearby (see ``TreatmentPairSampler``).
+        NoControlsError: A sampled plate has no control crops nearby (see ``TreatmentPairSampler``), or no
+            DMSO crops to scale its intensities against.
         InvalidImageError: ``crops`` does not match the config's channels or the crop ids.
     """
     cfg = training_config
     _check_crops(crops, model_config)
     seed_everything(cfg.seed)
     model = build_model(model_config)
+    sampled_plates = crop_index.loc[crop_index[schema.SPLIT].isin(cfg.splits), [schema.SOURCE, schema.PLATE]]
+    plate_crops = crop_index.merge(sampled_plates.drop_duplicates(), on=[schema.SOURCE, schema.PLATE])
     datamodule = MiconDataModule(
         crops,
         crop_index,
@@ -180,6 +268,8 @@ def train_micon(
         seed=cfg.seed,
         steps_per_epoch=cfg.max_steps,
         num_workers=cfg.num_workers,
+        controls=cfg.controls,
+        intensity=fit_intensity_scaling(crops, plate_crops, scaling=model_config.image.intensity_scaling),
     )
     module = MiconModule(
         model,
@@ -195,28 +285,52 @@ def train_micon(
         flips=cfg.flips,
         rot90=cfg.rot90,
         intensity_jitter=cfg.intensity_jitter,
+        seed=cfg.seed,
     )
     history = _HistoryCallback(cfg.log_every_n_steps)
-    trainer = _build_trainer(cfg, callbacks=[history, *callbacks])
-    trainer.fit(module, datamodule=datamodule)
-    logger.info("trained MICON for %d steps", trainer.global_step)
+    folder, ckpt_path = resolve_run(cfg.run_dir, cfg.resume)
+    trainer = _build_trainer(cfg, folder, callbacks=[history, *callbacks])
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    logger.info("trained MICON for %d steps%s", trainer.global_step, f" (run {folder})" if folder else "")
     checkpoint = make_checkpoint(model, method="micon")
     return checkpoint, pd.DataFrame(history.rows, columns=list(HISTORY_COLUMNS))
 
 
-def _build_trainer(cfg: TrainingConfig, *, callbacks: Sequence[L.Callback]) -> L.Trainer:
-    """Return the Lightning Trainer ``cfg`` describes (no checkpoints, no validation loop)."""
+def _build_trainer(cfg: TrainingConfig, folder: Path | None, *, callbacks: Sequence[L.Callback]) -> L.Trainer:
+    """Return the Lightning Trainer ``cfg`` describes, writing logs and checkpoints into ``folder``."""
+    callbacks = list(callbacks)
+    loggers: list[Any] = []
+    if folder is not None:
+        # One CSV folder per attempt: CSVLogger would erase an earlier attempt's metrics.csv. TensorBoard
+        # appends, so a resumed run continues one curve.
+        loggers = [
+            CSVLogger(folder, name="csv"),
+            TensorBoardLogger(folder, name="tensorboard", version="", default_hp_metric=False),
+        ]
+    if cfg.checkpoint_every_n_steps is not None:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=folder / CHECKPOINT_DIR,
+                filename="{step:07d}",
+                every_n_train_steps=cfg.checkpoint_every_n_steps,
+                save_top_k=-1,
+                save_last=True,
+            )
+        )
     return L.Trainer(
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        precision=cfg.precision,
+        devices=list(cfg.devices) if isinstance(cfg.devices, tuple) else cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=_precision(cfg.precision, cfg.accelerator),
         gradient_clip_val=cfg.gradient_clip_val,
         gradient_clip_algorithm="norm",
-        logger=CSVLogger(cfg.log_dir, name="micon") if cfg.log_dir is not None else False,
+        logger=loggers or False,
         log_every_n_steps=cfg.log_every_n_steps,
-        callbacks=list(callbacks),
-        enable_checkpointing=False,
+        callbacks=callbacks,
+        enable_checkpointing=cfg.checkpoint_every_n_steps is not None,
+        default_root_dir=folder,
         enable_progress_bar=cfg.enable_progress_bar,
         enable_model_summary=False,
         limit_val_batches=0,
@@ -224,6 +338,32 @@ def _build_trainer(cfg: TrainingConfig, *, callbacks: Sequence[L.Callback]) -> L
         # The sampler shards by rank itself; Lightning must not wrap it in a DistributedSampler.
         use_distributed_sampler=False,
     )
+
+
+def _precision(precision: str, accelerator: str) -> str:
+    """Resolve ``"auto"``: bf16-mixed where training runs on a CUDA GPU that supports it, else 32-true."""
+    if precision != "auto":
+        return precision
+    on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return "bf16-mixed" if on_gpu and torch.cuda.is_bf16_supported() else "32-true"
+
+
+def fit_intensity_scaling(
+    crops: np.ndarray, crop_index: pd.DataFrame, *, scaling: str
+) -> CropIntensityScaling | None:
+    """Return the plate DMSO scaling of the crops of ``crop_index`` when the encoder expects it, else None.
+
+    The encoder's ``intensity_scaling`` decides: ``"plate_control"`` needs crops scaled against their
+    plate's DMSO crops, fitted here on the DMSO crops of ``crop_index`` (each plate its own controls,
+    as robust-MAD normalisation of profiles); other scalings work on raw intensities.
+
+    Raises:
+        NoControlsError: ``"plate_control"`` and a plate of ``crop_index`` has no DMSO crop (names it).
+    """
+    if scaling != "plate_control":
+        return None
+    references = fit_plate_intensity_references(crops, crop_index)
+    return CropIntensityScaling.for_crops(references, crop_index, n_crops=crops.shape[0])
 
 
 def build_untrained_checkpoint(model_config: MiconModelConfig, *, seed: int) -> dict[str, Any]:
@@ -239,11 +379,13 @@ def embed_crops(
     *,
     batch_size: int = 512,
     accelerator: str = "auto",
+    num_workers: int = 0,
 ) -> pd.DataFrame:
     """Embed every crop of ``crop_index`` with the checkpoint's image encoder (eval mode, no gradients).
 
-    Crops are read in batches in ``crop_index`` order and scaled by the encoder's own normaliser, the
-    same code path as in training.
+    Crops are read in batches in ``crop_index`` order and scaled as in training: against their plate's
+    DMSO crops in ``crop_index`` when the encoder's ``intensity_scaling`` is ``"plate_control"``
+    (:func:`fit_intensity_scaling`), then by the encoder's own normaliser.
 
     Args:
         checkpoint: A dict from :func:`train_micon` or :func:`build_untrained_checkpoint`.
@@ -251,6 +393,7 @@ def embed_crops(
         crop_index: The crops to embed (any subset or order of the store's rows).
         batch_size: Crops per forward pass.
         accelerator: ``"auto"`` (CUDA when available), ``"gpu"``/``"cuda"`` or ``"cpu"``.
+        num_workers: DataLoader workers reading the crops.
 
     Returns:
         One row per crop, in ``crop_index`` order (index reset): the ``crop_index`` columns plus
@@ -260,6 +403,7 @@ def embed_crops(
         MissingColumnsError: ``crop_index`` lacks ``Metadata_CropID``.
         InvalidImageError: ``crops`` does not match the model's channels or the crop ids.
         InvalidConfigError: ``accelerator`` is unknown.
+        NoControlsError: ``"plate_control"`` scaling and a plate of ``crop_index`` has no DMSO crop.
     """
     if schema.CROP_ID not in crop_index.columns:
         raise MissingColumnsError(f"crop_index lacks {schema.CROP_ID!r}, needed to read crops")
@@ -268,9 +412,11 @@ def embed_crops(
     device = _device(accelerator)
     encoder = model.image_encoder.to(device).eval()
     ids = crop_index[schema.CROP_ID].to_numpy(dtype=np.int64)
+    intensity = fit_intensity_scaling(crops, crop_index, scaling=model.config.image.intensity_scaling)
+    loader = crop_dataloader(crops, ids, batch_size=batch_size, num_workers=num_workers, intensity=intensity)
     chunks: list[np.ndarray] = []
     with torch.inference_mode():
-        for images in crop_dataloader(crops, ids, batch_size=batch_size):
+        for images in loader:
             chunks.append(encoder.encode(images.to(device, non_blocking=True)).float().cpu().numpy())
     dim = model.embedding_dim
     values = np.concatenate(chunks) if chunks else np.empty((0, dim), dtype=np.float32)

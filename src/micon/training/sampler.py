@@ -1,9 +1,10 @@
-"""Sampler of MICON training rows: two replicate crops of a compound, each with a plate-matched DMSO crop."""
+"""Sampler of MICON training rows: two replicate crops of a compound, each with a nearby control crop."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsEr
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SAMPLER_COLUMNS", "TreatmentPairSampler"]
+__all__ = ["CONTROL_MODES", "DMSO_LABEL", "SAMPLER_COLUMNS", "ControlMode", "TreatmentPairSampler"]
 
 SAMPLER_COLUMNS: tuple[str, ...] = (
     schema.CROP_ID,
@@ -27,10 +28,18 @@ SAMPLER_COLUMNS: tuple[str, ...] = (
 )
 
 TreatmentBatch = dict[str, np.ndarray]
+ControlMode = Literal["dmso", "same_plate"]
+CONTROL_MODES: tuple[str, ...] = ControlMode.__args__
+DMSO_LABEL = -1
+"""``control_labels_*`` value of a DMSO control crop."""
+
+_LEFT_OUT_LABEL = -2  # label of crops of compounds left out (one well): neither sampled nor a control
+# Pool levels for controls, nearest first; a plate falls back to the next level only when it has no candidate.
+_CONTROL_LEVELS: tuple[str, ...] = ("plate", "batch", "source")
 
 
 class TreatmentPairSampler:
-    """Yield MICON training batches of crop ids: treated pairs and the DMSO crops of their plates.
+    """Yield MICON training batches of crop ids: treated pairs and a control crop for each.
 
     Each step yields ``batch_rows`` rows. Row i is built as in the MICON reference code:
 
@@ -38,24 +47,31 @@ class TreatmentPairSampler:
       ``y_i`` is drawn in proportion to its crop count. Within one global step (all ranks together)
       these crops are distinct while there are enough of them.
     - ``treated_2``: a crop of the same compound from a different well, the most different replicate
-      available: from another batch if the compound has one (which includes other sources), else from
-      another plate of the batch, else from another well of the plate. Biological replicates, not
-      augmentations, are the two views.
-    - ``control_1`` / ``control_2``: a DMSO crop from the plate of ``treated_1`` / ``treated_2``; where a
-      plate has no DMSO crop in ``splits``, one from its batch, else from its source.
+      available, by tiers: another source if the compound has crops there, else another batch, else
+      another plate, else another well of the same plate. Biological replicates, not augmentations,
+      are the two views.
+    - ``control_1`` / ``control_2``: a control crop for ``treated_1`` / ``treated_2``, drawn from the
+      treated crop's plate, else (no candidate there) its batch, else its source. With
+      ``controls="dmso"`` the candidates are the DMSO crops (the reference code); with
+      ``controls="same_plate"`` (screens without DMSO images, such as the BBBC021 subset) they are the
+      crops of every *other* compound (and DMSO, if any): never the treated row's own compound.
     - ``compound_index``: ``y_i`` as an index into :attr:`compounds`.
+    - ``control_labels_1`` / ``control_labels_2``: the compound of each control crop as an index into
+      :attr:`compounds`, or :data:`DMSO_LABEL` (-1) for DMSO; always -1 with ``controls="dmso"``.
 
     Compounds are *not* made unique within a batch: the losses label items by compound, so a repeated
     compound only adds positives (with ~24 compounds and 32 rows repeats are unavoidable anyway).
 
     A compound is identified by its standardised SMILES, the structure the molecule encoder sees, so
     two ids of one parent structure are one treatment. Compounds whose crops lie in a single well are
-    left out (no second view), with a warning.
+    left out (no second view), with a warning; they are not used as ``same_plate`` controls either, as
+    they have no label.
 
     Sampling is a pure function of ``(seed, epoch, step)``: the global batch of
     ``batch_rows * world_size`` rows is drawn from that and rank r takes rows
     ``[r * batch_rows, (r + 1) * batch_rows)``, so ranks are disjoint and their union does not depend on
-    ``world_size``. All lookups are precomputed numpy arrays; no pandas work happens per batch.
+    ``world_size``. A resumed run calls :meth:`resume_at` and sees the batches the uninterrupted run would
+    have seen. All lookups are precomputed numpy arrays; no pandas work happens per batch.
 
     Args:
         crop_index: One row per crop with :data:`SAMPLER_COLUMNS`.
@@ -65,14 +81,15 @@ class TreatmentPairSampler:
         rank: This process's rank.
         world_size: Number of processes.
         steps_per_epoch: Batches per epoch (the length of the sampler).
+        controls: ``"dmso"`` (plate-matched DMSO crops) or ``"same_plate"`` (a crop of another compound).
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks a column of :data:`SAMPLER_COLUMNS`.
-        InvalidConfigError: ``batch_rows``, ``steps_per_epoch``, ``rank`` or ``world_size`` is out of range,
-            or a split name is unknown.
+        InvalidConfigError: ``batch_rows``, ``steps_per_epoch``, ``rank``, ``world_size`` or ``controls`` is
+            out of range, or a split name is unknown.
         InvalidInputError: No compound in ``splits`` has crops in two wells.
-        NoControlsError: A plate with treated crops has no DMSO crop on it, in its batch or its source
-            (names the plate).
+        NoControlsError: A plate with treated crops has no control candidate on it, in its batch or in its
+            source (names the plate, and the compound with ``same_plate``).
     """
 
     def __init__(
@@ -85,6 +102,7 @@ class TreatmentPairSampler:
         rank: int = 0,
         world_size: int = 1,
         steps_per_epoch: int,
+        controls: ControlMode = "dmso",
     ) -> None:
         missing = [c for c in SAMPLER_COLUMNS if c not in crop_index.columns]
         if missing:
@@ -100,24 +118,30 @@ class TreatmentPairSampler:
             )
         if world_size < 1 or not 0 <= rank < world_size:
             raise InvalidConfigError(f"need 0 <= rank < world_size, got rank {rank}, world_size {world_size}")
+        if controls not in CONTROL_MODES:
+            raise InvalidConfigError(f"controls must be one of {CONTROL_MODES}, got {controls!r}")
         self.batch_rows = batch_rows
         self.splits = tuple(splits)
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
         self.steps_per_epoch = steps_per_epoch
+        self.controls = controls
         self.epoch = 0
+        self._start_step = 0
         self._index(crop_index[crop_index[schema.SPLIT].isin(self.splits)])
 
     def _index(self, table: pd.DataFrame) -> None:
         """Precompute the arrays the draws use."""
         crop_ids = table[schema.CROP_ID].to_numpy(dtype=np.int64)
-        source = pd.factorize(table[schema.SOURCE].astype(str))[0]
-        batch = pd.factorize(table[schema.SOURCE].astype(str) + "\x1f" + table[schema.BATCH].astype(str))[0]
-        plate_keys = table[schema.SOURCE].astype(str) + "\x1f" + table[schema.PLATE].astype(str)
+        source_keys = table[schema.SOURCE].astype(str)
+        source = pd.factorize(source_keys)[0]
+        batch = pd.factorize(source_keys + "\x1f" + table[schema.BATCH].astype(str))[0]
+        plate_keys = source_keys + "\x1f" + table[schema.PLATE].astype(str)
         plate, plate_names = pd.factorize(plate_keys)
         well = pd.factorize(plate_keys + "\x1f" + table[schema.WELL].astype(str))[0]
         is_control = table[schema.IS_CONTROL].to_numpy(dtype=bool)
+        self._plate_names = [tuple(str(name).split("\x1f")) for name in plate_names]
 
         treated = ~is_control
         smiles = table[schema.STANDARD_SMILES].astype(str).to_numpy()
@@ -138,13 +162,14 @@ class TreatmentPairSampler:
         self.compounds: tuple[str, ...] = tuple(compounds[c] for c in kept)
         remap = np.full(len(compounds), -1, dtype=np.int64)
         remap[kept] = np.arange(len(kept))
+        # Label of every crop: compound index, DMSO_LABEL for controls, _LEFT_OUT_LABEL when left out.
+        labels = np.full(len(table), DMSO_LABEL, dtype=np.int64)
+        labels[treated] = np.where(remap[compound_codes] >= 0, remap[compound_codes], _LEFT_OUT_LABEL)
 
-        rows = np.flatnonzero(treated)
-        codes = remap[compound_codes]
-        keep = codes >= 0
-        rows, codes = rows[keep], codes[keep]
-        order = np.argsort(codes, kind="stable")
-        rows, codes = rows[order], codes[order]
+        rows = np.flatnonzero(labels >= 0)
+        order = np.argsort(labels[rows], kind="stable")
+        rows = rows[order]
+        codes = labels[rows]
         # Treated crops grouped by compound: compound k owns positions starts[k]:starts[k+1].
         self._t_crop = crop_ids[rows]
         self._t_compound = codes
@@ -152,42 +177,49 @@ class TreatmentPairSampler:
         self._t_plate, self._t_well = plate[rows], well[rows]
         self._starts = np.searchsorted(codes, np.arange(len(kept) + 1))
 
-        self._control_pools = self._control_pools_by_plate(
-            crop_ids, source, batch, plate, is_control, plate_names, treated_plates=np.unique(self._t_plate)
-        )
+        # Plate -> batch and source codes (a plate lies in one batch of one source).
+        self._plate_levels = np.zeros((len(plate_names), len(_CONTROL_LEVELS)), dtype=np.int64)
+        self._plate_levels[plate] = np.stack([plate, batch, source], axis=1)
+        in_pool = is_control if self.controls == "dmso" else labels != _LEFT_OUT_LABEL
+        self._pools = [
+            _ControlPool(crop_ids[in_pool], labels[in_pool], level[in_pool], n_values=level.max() + 1)
+            for level in (plate, batch, source)
+        ]
+        self._check_controls()
 
-    @staticmethod
-    def _control_pools_by_plate(
-        crop_ids: np.ndarray,
-        source: np.ndarray,
-        batch: np.ndarray,
-        plate: np.ndarray,
-        is_control: np.ndarray,
-        plate_names: Sequence[str],
-        *,
-        treated_plates: np.ndarray,
-    ) -> list[np.ndarray]:
-        """Return, per plate code, the DMSO crop ids to draw from (plate, else batch, else source)."""
-        pools: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(plate_names)
-        for p in treated_plates:
-            on_plate = plate == p
-            for level in (plate, batch, source):
-                value = level[on_plate][0]
-                pool = crop_ids[is_control & (level == value)]
-                if pool.size:
-                    break
-            source_name, plate_name = str(plate_names[p]).split("\x1f")
-            if not pool.size:
+    def _check_controls(self) -> None:
+        """Raise NoControlsError for a (plate, compound) without candidates; log the fallbacks."""
+        pairs = np.unique(np.stack([self._t_plate, self._t_compound], axis=1), axis=0)
+        fallbacks: set[str] = set()
+        for p, k in pairs:
+            level = self._control_level(p, k)
+            source_name, plate_name = self._plate_names[p]
+            if level is None:
+                what = (
+                    "a DMSO crop"
+                    if self.controls == "dmso"
+                    else f"a crop of a compound other than {self.compounds[k]!r}"
+                )
                 raise NoControlsError(
-                    f"plate {plate_name!r} (source {source_name!r}) has no DMSO crop on the plate, in its "
-                    "batch or in its source within the sampled splits"
+                    f"plate {plate_name!r} (source {source_name!r}) has no control candidate ({what}) on the "
+                    "plate, in its batch or in its source within the sampled splits"
                 )
-            if level is not plate:
-                logger.warning(
-                    "plate %s has no DMSO crops; drawing its controls from its batch or source", plate_name
-                )
-            pools[p] = pool
-        return pools
+            if level > 0:
+                fallbacks.add(plate_name)
+        if fallbacks:
+            logger.warning(
+                "%d plates lack %s controls for some rows; those are drawn from the batch or source: %s",
+                len(fallbacks),
+                self.controls,
+                sorted(fallbacks),
+            )
+
+    def _control_level(self, plate: int, compound: int) -> int | None:
+        """Return the nearest level with a control candidate for ``compound`` on ``plate`` (None: none)."""
+        for level, pool in enumerate(self._pools):
+            if pool.count_excluding(self._plate_levels[plate, level], compound):
+                return level
+        return None
 
     def __len__(self) -> int:
         """Return the number of batches per epoch."""
@@ -197,25 +229,44 @@ class TreatmentPairSampler:
         """Select the epoch whose batches :meth:`__iter__` yields (called by Lightning)."""
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator[TreatmentBatch]:
-        """Yield ``steps_per_epoch`` batches of this rank (see :meth:`sample_batch`)."""
-        for step in range(self.steps_per_epoch):
-            yield self.sample_batch(step)
+    def resume_at(self, *, epoch: int, step: int) -> None:
+        """Make the next iteration yield the batches of ``epoch`` from ``step`` on (a resumed run).
 
-    def sample_batch(self, step: int) -> TreatmentBatch:
-        """Return this rank's batch of ``step`` in the current epoch.
+        Later iterations start at step 0 of whatever epoch :meth:`set_epoch` selects.
+
+        Raises:
+            InvalidConfigError: ``step`` is outside ``[0, steps_per_epoch]`` or ``epoch`` is negative.
+        """
+        if epoch < 0 or not 0 <= step <= self.steps_per_epoch:
+            raise InvalidConfigError(
+                f"cannot resume at epoch {epoch}, step {step} of a {self.steps_per_epoch}-step epoch"
+            )
+        self.epoch = epoch
+        self._start_step = step
+
+    def __iter__(self) -> Iterator[TreatmentBatch]:
+        """Yield this rank's batches of the current epoch (see :meth:`sample_batch`)."""
+        # Read the position now, not lazily: Lightning may call iter() before the first next().
+        epoch, start = self.epoch, self._start_step
+        self._start_step = 0
+        return (self.sample_batch(step, epoch=epoch) for step in range(start, self.steps_per_epoch))
+
+    def sample_batch(self, step: int, *, epoch: int | None = None) -> TreatmentBatch:
+        """Return this rank's batch of ``step`` in ``epoch`` (default: the current epoch).
 
         Returns:
-            ``treated_1``, ``treated_2``, ``control_1``, ``control_2`` (crop ids, int64) and
-            ``compound_index`` (int64 index into :attr:`compounds`), each of shape ``(batch_rows,)``.
+            ``treated_1``, ``treated_2``, ``control_1``, ``control_2`` (crop ids, int64),
+            ``compound_index`` (int64 index into :attr:`compounds`) and ``control_labels_1``,
+            ``control_labels_2`` (int64, index into :attr:`compounds` or :data:`DMSO_LABEL`), each of
+            shape ``(batch_rows,)``.
         """
-        rng = np.random.default_rng([self.seed, self.epoch, step])
+        rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, step])
         n_global = self.batch_rows * self.world_size
         n_treated = self._t_crop.size
         first = rng.choice(n_treated, size=n_global, replace=n_global > n_treated)
         second = np.array([self._draw_replicate(i, rng) for i in first], dtype=np.int64)
-        control_1 = self._draw_controls(self._t_plate[first], rng)
-        control_2 = self._draw_controls(self._t_plate[second], rng)
+        control_1, labels_1 = self._draw_controls(first, rng)
+        control_2, labels_2 = self._draw_controls(second, rng)
         mine = slice(self.rank * self.batch_rows, (self.rank + 1) * self.batch_rows)
         return {
             "treated_1": self._t_crop[first][mine],
@@ -223,21 +274,73 @@ class TreatmentPairSampler:
             "control_1": control_1[mine],
             "control_2": control_2[mine],
             "compound_index": self._t_compound[first][mine],
+            "control_labels_1": labels_1[mine],
+            "control_labels_2": labels_2[mine],
         }
 
     def _draw_replicate(self, i: int, rng: np.random.Generator) -> int:
         """Return the position of a crop of i's compound from the most different tier of wells."""
         k = self._t_compound[i]
         lo, hi = self._starts[k], self._starts[k + 1]
-        other_well = self._t_well[lo:hi] != self._t_well[i]
-        other_plate = self._t_plate[lo:hi] != self._t_plate[i]
-        other_batch = self._t_batch[lo:hi] != self._t_batch[i]
-        for tier in (other_batch, other_plate, other_well):
+        for tier in (
+            self._t_source[lo:hi] != self._t_source[i],
+            self._t_batch[lo:hi] != self._t_batch[i],
+            self._t_plate[lo:hi] != self._t_plate[i],
+            self._t_well[lo:hi] != self._t_well[i],  # well codes are unique across plates
+        ):
             candidates = np.flatnonzero(tier)
             if candidates.size:
                 return lo + candidates[rng.integers(candidates.size)]
         raise AssertionError("unreachable: compounds in one well are dropped in __init__")
 
-    def _draw_controls(self, plates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return one DMSO crop id per entry of ``plates`` from that plate's pool."""
-        return np.array([pool[rng.integers(pool.size)] for pool in (self._control_pools[p] for p in plates)])
+    def _draw_controls(
+        self, positions: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return a control crop id and its label for each treated position (nearest level first)."""
+        ids = np.empty(positions.size, dtype=np.int64)
+        labels = np.empty(positions.size, dtype=np.int64)
+        for row, i in enumerate(positions):
+            plate, compound = self._t_plate[i], self._t_compound[i]
+            level = self._control_level(plate, compound)  # never None: checked in __init__
+            ids[row], labels[row] = self._pools[level].draw_excluding(
+                self._plate_levels[plate, level], compound, rng
+            )
+        return ids, labels
+
+
+class _ControlPool:
+    """Control candidates grouped by the value of one level (plate, batch or source), sorted by label.
+
+    Group v owns positions ``starts[v]:starts[v + 1]``; within it the labels are sorted, so the crops of
+    one compound form a block that a draw skips in O(log n).
+    """
+
+    def __init__(
+        self, crop_ids: np.ndarray, labels: np.ndarray, values: np.ndarray, *, n_values: int
+    ) -> None:
+        order = np.lexsort((labels, values))
+        self.crop_ids, self.labels = crop_ids[order], labels[order]
+        self.starts = np.searchsorted(values[order], np.arange(n_values + 1))
+
+    def _span(self, value: int, excluded: int) -> tuple[int, int, int, int]:
+        lo, hi = self.starts[value], self.starts[value + 1]
+        group = self.labels[lo:hi]
+        return (
+            lo,
+            hi,
+            lo + np.searchsorted(group, excluded, "left"),
+            lo + np.searchsorted(group, excluded, "right"),
+        )
+
+    def count_excluding(self, value: int, excluded: int) -> int:
+        """Return how many candidates of group ``value`` have a label other than ``excluded``."""
+        lo, hi, a, b = self._span(value, excluded)
+        return int((hi - lo) - (b - a))
+
+    def draw_excluding(self, value: int, excluded: int, rng: np.random.Generator) -> tuple[int, int]:
+        """Return a uniform candidate (crop id, label) of group ``value`` whose label is not ``excluded``."""
+        lo, hi, a, b = self._span(value, excluded)
+        r = lo + int(rng.integers((hi - lo) - (b - a)))
+        if r >= a:
+            r += b - a
+        return int(self.crop_ids[r]), int(self.labels[r])
