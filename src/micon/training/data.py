@@ -1,4 +1,4 @@
-"""What MICON training is fed: crops from the store and molecule graphs, batched by the treatment sampler."""
+"""What training is fed: crops from the store and molecule features, batched by the treatment sampler."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ import pandas as pd
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
-from torch_geometric.data import Batch, Data
 
 from micon import schema
-from micon.chem.graph import molecule_graph
+from micon.chem.fingerprints import morgan_fingerprints, tanimoto_similarity
 from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
+from micon.models.molecule_encoder import (
+    MoleculeEncoderConfig,
+    MoleculeFeatures,
+    collate_molecules,
+    featurize_molecules,
+)
 from micon.training.sampler import TreatmentBatch, TreatmentPairSampler
 
 __all__ = ["IMAGE_KEYS", "MiconDataModule", "crop_dataloader", "read_crops"]
@@ -47,9 +52,10 @@ def read_crops(crops: np.ndarray, crop_ids: np.ndarray) -> Tensor:
 class _TreatmentBatches(Dataset):
     """Map a sampler batch (crop ids) to tensors; indexed by the sampler's dicts, not by integers."""
 
-    def __init__(self, crops: np.ndarray, graphs: Sequence[Data]) -> None:
+    def __init__(self, crops: np.ndarray, molecules: MoleculeFeatures, fingerprints: np.ndarray) -> None:
         self.crops = crops
-        self.graphs = graphs
+        self.molecules = molecules
+        self.fingerprints = fingerprints
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
         b = ids["compound_index"].size
@@ -57,8 +63,12 @@ class _TreatmentBatches(Dataset):
         batch: dict[str, Any] = dict(zip(IMAGE_KEYS, images.split(b), strict=True))
         unique, inverse = np.unique(ids["compound_index"], return_inverse=True)
         batch["compound_labels"] = torch.from_numpy(ids["compound_index"].astype(np.int64))
-        batch["molecules"] = Batch.from_data_list([self.graphs[k] for k in unique])
+        batch["molecules"] = collate_molecules(self.molecules, unique)
         batch["molecule_index"] = torch.from_numpy(inverse.astype(np.int64).reshape(-1))
+        batch["molecule_similarity"] = torch.from_numpy(tanimoto_similarity(self.fingerprints[unique]))
+        # DMSO (-1) for every control: the sampler draws DMSO crops as controls.
+        batch["control_labels_1"] = torch.full((b,), -1, dtype=torch.long)
+        batch["control_labels_2"] = torch.full((b,), -1, dtype=torch.long)
         return batch
 
 
@@ -78,20 +88,26 @@ class _CropBatches(Dataset):
 
 
 class MiconDataModule(L.LightningDataModule):
-    """Feed MICON training: sampler batches of crop ids turned into image tensors and molecule graphs.
+    r"""Feed MICON training: sampler batches of crop ids turned into image tensors and molecule inputs.
 
     The module owns the crop store, the crop index, the :class:`TreatmentPairSampler` (built in
-    :meth:`setup`, where the trainer's rank and world size are known) and a cache of one PyG graph per
-    compound, computed once; each batch's graphs are collated into a PyG ``Batch`` of its unique
-    compounds. Images stay raw intensities (as float32): scaling is the image encoder's job, so that
-    training and inference see identical pixels.
+    :meth:`setup`, where the trainer's rank and world size are known) and, computed once per compound,
+    the molecule encoder's input (a PyG graph or a Morgan fingerprint, as ``molecule.kind`` says) and a
+    Morgan fingerprint for similarities; each batch collates the features of its unique compounds.
+    Images stay raw intensities (as float32): scaling is the image encoder's job, so that training and
+    inference see identical pixels.
 
     A training batch is a dict:
 
     - ``treated_1``, ``treated_2``, ``control_1``, ``control_2``: :math:`(B, C, S, S)` float32.
     - ``compound_labels``: :math:`(B,)` long, index into :attr:`compounds`.
-    - ``molecules``: PyG ``Batch`` of the G unique compounds of the batch.
-    - ``molecule_index``: :math:`(B,)` long, row -> graph of ``molecules``.
+    - ``control_labels_1``, ``control_labels_2``: :math:`(B,)` long, the compound of each control crop,
+      ``-1`` for DMSO.
+    - ``molecules``: the encoder input of the G unique compounds of the batch: a PyG ``Batch`` (gnn) or
+      :math:`(G, n\_bits)` float32 fingerprints.
+    - ``molecule_index``: :math:`(B,)` long, row -> compound of ``molecules``.
+    - ``molecule_similarity``: :math:`(G, G)` float32, Tanimoto similarity of the Morgan fingerprints
+      (radius and bits of ``molecule``) of the G compounds (CellCLIP's CWCL weights).
 
     Args:
         crops: ``(N, C, S, S)`` uint16, row i the crop with ``Metadata_CropID == i``.
@@ -101,6 +117,7 @@ class MiconDataModule(L.LightningDataModule):
         seed: Sampler seed.
         steps_per_epoch: Batches per epoch.
         num_workers: DataLoader worker processes (0: read in the main process).
+        molecule: The molecule encoder settings: which features to compute (default: GNN graphs).
 
     Raises:
         InvalidImageError: ``crops`` is not 4-D or has fewer rows than the largest crop id.
@@ -117,6 +134,7 @@ class MiconDataModule(L.LightningDataModule):
         seed: int = 0,
         steps_per_epoch: int = 1000,
         num_workers: int = 0,
+        molecule: MoleculeEncoderConfig | None = None,
     ) -> None:
         super().__init__()
         if crops.ndim != 4:
@@ -135,8 +153,10 @@ class MiconDataModule(L.LightningDataModule):
         self.seed = seed
         self.steps_per_epoch = steps_per_epoch
         self.num_workers = num_workers
+        self.molecule = molecule if molecule is not None else MoleculeEncoderConfig()
         self.sampler: TreatmentPairSampler | None = None
-        self.graphs: list[Data] = []
+        self.molecule_features: MoleculeFeatures = []
+        self.fingerprints = np.zeros((0, self.molecule.n_bits), dtype=np.uint8)
 
     @property
     def compounds(self) -> tuple[str, ...]:
@@ -144,7 +164,7 @@ class MiconDataModule(L.LightningDataModule):
         return self._require_sampler().compounds
 
     def setup(self, stage: str | None = None) -> None:
-        """Build this rank's sampler and the per-compound graph cache (once)."""
+        """Build this rank's sampler and the per-compound molecule caches (once)."""
         if self.sampler is not None:
             return
         rank, world_size = 0, 1
@@ -159,13 +179,17 @@ class MiconDataModule(L.LightningDataModule):
             world_size=world_size,
             steps_per_epoch=self.steps_per_epoch,
         )
-        self.graphs = [molecule_graph(smiles) for smiles in self.sampler.compounds]
+        compounds = self.sampler.compounds
+        self.molecule_features = featurize_molecules(compounds, self.molecule)
+        self.fingerprints = morgan_fingerprints(
+            list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits
+        )
 
     def train_dataloader(self) -> DataLoader:
         """Return the loader of training batches (one per sampler step; see the class docstring)."""
         sampler = self._require_sampler()
         return DataLoader(
-            _TreatmentBatches(self.crops, self.graphs),
+            _TreatmentBatches(self.crops, self.molecule_features, self.fingerprints),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,

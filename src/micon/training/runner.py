@@ -1,7 +1,8 @@
-"""Train MICON and embed crops: a Lightning Trainer built from a typed config, and batched inference."""
+"""Train MICON or a peer and embed crops: a Lightning Trainer built from a typed config, and inference."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsEr
 from micon.models.micon import MiconModelConfig, build_model, load_model, make_checkpoint
 from micon.training.data import MiconDataModule, crop_dataloader
 from micon.training.module import MiconModule
+from micon.training.objectives import ObjectiveConfig, build_objective_config
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +32,18 @@ __all__ = [
     "train_micon",
 ]
 
-HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "paclr", "cf", "lr")
+# Columns of every history; a method's loss parts (MICON: paclr, cf) come between loss and lr.
+HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "lr")
 
 Precision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
-    """Settings of :func:`train_micon` (loss, optimiser, sampler, Trainer).
+    """Settings of :func:`train_micon` shared by every method: the budget (optimiser, sampler, Trainer).
+
+    The objective of each method (weights, temperatures, stop-gradients) is its own config, see
+    :mod:`micon.training.objectives`.
 
     Attributes:
         max_steps: Optimiser steps.
@@ -45,11 +51,6 @@ class TrainingConfig:
         lr: Peak AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: Linear warm-up steps before the cosine decay.
-        temperature: SupCon temperature (the reference code ships 1.0; sweep 0.05-1.0).
-        cf_weight: Weight of the counterfactual loss.
-        use_generator: Train the treatment generator (full MICON); False gives PaCLR alone.
-        detach_control: Stop-gradient on the control embedding fed to the generator.
-        detach_treated: Stop-gradient on the real treated embedding in the counterfactual loss.
         flips: Random flips of training crops.
         rot90: Random 90-degree rotations of training crops.
         intensity_jitter: Log-normal gain jitter of training crops (0: off).
@@ -70,11 +71,6 @@ class TrainingConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     warmup_steps: int = 20
-    temperature: float = 0.2
-    cf_weight: float = 1.0
-    use_generator: bool = True
-    detach_control: bool = True
-    detach_treated: bool = True
     flips: bool = True
     rot90: bool = True
     intensity_jitter: float = 0.0
@@ -101,11 +97,8 @@ class TrainingConfig:
             raise InvalidConfigError(
                 f"warmup_steps and num_workers must be >= 0, got {self.warmup_steps}, {self.num_workers}"
             )
-        if self.temperature <= 0 or self.lr <= 0 or self.cf_weight < 0 or self.weight_decay < 0:
-            raise InvalidConfigError(
-                f"need temperature > 0, lr > 0, cf_weight >= 0, weight_decay >= 0; got {self.temperature}, "
-                f"{self.lr}, {self.cf_weight}, {self.weight_decay}"
-            )
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise InvalidConfigError(f"need lr > 0, weight_decay >= 0; got {self.lr}, {self.weight_decay}")
         if self.gradient_clip_val is not None and self.gradient_clip_val <= 0:
             raise InvalidConfigError(f"gradient_clip_val must be > 0 or None, got {self.gradient_clip_val}")
         if self.precision not in Precision.__args__:
@@ -125,8 +118,9 @@ def seed_everything(seed: int) -> None:
 class _HistoryCallback(L.Callback):
     """Collect the logged losses from callback_metrics every ``every`` steps and at the last step."""
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, every: int, parts: Sequence[str]) -> None:
         self.every = every
+        self.names = ("loss", *parts)
         self.rows: list[dict[str, float]] = []
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
@@ -135,7 +129,7 @@ class _HistoryCallback(L.Callback):
             return
         metrics = trainer.callback_metrics
         row = {"step": step}
-        for name in ("loss", "paclr", "cf"):
+        for name in self.names:
             value = metrics.get(f"train/{name}")
             row[name] = float(value) if value is not None else float("nan")
         row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
@@ -148,27 +142,34 @@ def train_micon(
     *,
     model_config: MiconModelConfig,
     training_config: TrainingConfig,
+    method: str = "micon",
+    objective: ObjectiveConfig | None = None,
     callbacks: Sequence[L.Callback] = (),
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train a MICON model on the crops of ``training_config.splits`` and return it as a checkpoint.
+    """Train ``method`` on the crops of ``training_config.splits`` and return its model as a checkpoint.
 
     Args:
         crops: ``(N, C, S, S)`` uint16 crop store, row i the crop with ``Metadata_CropID == i``.
         crop_index: One row per crop (``docs/architecture.md``).
-        model_config: The architecture.
-        training_config: Loss, optimiser, sampler and Trainer settings.
+        model_config: The architecture; its ``architecture`` is set to ``method``.
+        training_config: The budget: optimiser, sampler and Trainer settings.
+        method: One of ``micon.models.TRAINED_METHODS``.
+        objective: The method's objective config (default: that method's defaults).
         callbacks: Extra Lightning callbacks (e.g. monitors); the history collector is always added.
 
     Returns:
-        The checkpoint ``{"method": "micon", "config", "state_dict"}`` (CPU tensors) and the training
-        history: one row per logged step with :data:`HISTORY_COLUMNS`.
+        The checkpoint ``{"method", "config", "state_dict"}`` (CPU tensors) and the training history: one
+        row per logged step with ``step``, ``loss``, the method's loss parts and ``lr``.
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks a column the sampler needs.
         NoControlsError: A sampled plate has no DMSO crops nearby (see ``TreatmentPairSampler``).
         InvalidImageError: ``crops`` does not match the config's channels or the crop ids.
+        InvalidConfigError: ``method`` is unknown, or ``objective`` belongs to another method.
     """
     cfg = training_config
+    objective = objective if objective is not None else build_objective_config(method)
+    model_config = dataclasses.replace(model_config, architecture=method)
     _check_crops(crops, model_config)
     seed_everything(cfg.seed)
     model = build_model(model_config)
@@ -180,14 +181,11 @@ def train_micon(
         seed=cfg.seed,
         steps_per_epoch=cfg.max_steps,
         num_workers=cfg.num_workers,
+        molecule=model_config.molecule,
     )
     module = MiconModule(
         model,
-        temperature=cfg.temperature,
-        cf_weight=cfg.cf_weight,
-        use_generator=cfg.use_generator,
-        detach_control=cfg.detach_control,
-        detach_treated=cfg.detach_treated,
+        objective=objective,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_steps,
@@ -196,12 +194,13 @@ def train_micon(
         rot90=cfg.rot90,
         intensity_jitter=cfg.intensity_jitter,
     )
-    history = _HistoryCallback(cfg.log_every_n_steps)
+    history = _HistoryCallback(cfg.log_every_n_steps, module.objective.parts)
     trainer = _build_trainer(cfg, callbacks=[history, *callbacks])
     trainer.fit(module, datamodule=datamodule)
-    logger.info("trained MICON for %d steps", trainer.global_step)
-    checkpoint = make_checkpoint(model, method="micon")
-    return checkpoint, pd.DataFrame(history.rows, columns=list(HISTORY_COLUMNS))
+    logger.info("trained %s for %d steps", method, trainer.global_step)
+    checkpoint = make_checkpoint(model, method=method)
+    columns = ["step", "loss", *module.objective.parts, "lr"]
+    return checkpoint, pd.DataFrame(history.rows, columns=columns)
 
 
 def _build_trainer(cfg: TrainingConfig, *, callbacks: Sequence[L.Callback]) -> L.Trainer:
@@ -240,7 +239,10 @@ def embed_crops(
     batch_size: int = 512,
     accelerator: str = "auto",
 ) -> pd.DataFrame:
-    """Embed every crop of ``crop_index`` with the checkpoint's image encoder (eval mode, no gradients).
+    """Embed every crop of ``crop_index`` with the checkpoint's model (eval mode, no gradients).
+
+    The embedding is the one the method evaluates, before any projection head
+    (:meth:`~micon.models.MiconModel.embed`: the image encoder output, or CellCLIP's CLS output).
 
     Crops are read in batches in ``crop_index`` order and scaled by the encoder's own normaliser, the
     same code path as in training.
@@ -266,12 +268,12 @@ def embed_crops(
     model = load_model(checkpoint)
     _check_crops(crops, model.config, crop_ids=crop_index[schema.CROP_ID].to_numpy())
     device = _device(accelerator)
-    encoder = model.image_encoder.to(device).eval()
+    model = model.to(device).eval()
     ids = crop_index[schema.CROP_ID].to_numpy(dtype=np.int64)
     chunks: list[np.ndarray] = []
     with torch.inference_mode():
         for images in crop_dataloader(crops, ids, batch_size=batch_size):
-            chunks.append(encoder.encode(images.to(device, non_blocking=True)).float().cpu().numpy())
+            chunks.append(model.embed(images.to(device, non_blocking=True)).float().cpu().numpy())
     dim = model.embedding_dim
     values = np.concatenate(chunks) if chunks else np.empty((0, dim), dtype=np.float32)
     features = pd.DataFrame(values.astype(np.float32), columns=schema.embedding_columns(dim))
