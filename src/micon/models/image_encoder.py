@@ -10,7 +10,7 @@ from typing import Literal
 
 import timm
 import torch
-from timm.models import group_modules, group_parameters
+from timm.models import group_modules, group_parameters, load_state_dict
 from timm.utils import freeze
 from torch import Tensor, nn
 
@@ -240,6 +240,14 @@ def _create_backbone(config: ImageEncoderConfig) -> nn.Module:
         raise InvalidConfigError(
             f"pretrained file {config.pretrained!r} does not fit backbone {config.backbone!r}: {exc}"
         ) from exc
+    # Without a classifier timm loads non-strictly; a file of another architecture would load nothing.
+    stored = load_state_dict(config.pretrained)
+    missing = [k for k in backbone.state_dict() if k not in stored and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise InvalidConfigError(
+            f"pretrained file {config.pretrained!r} lacks {len(missing)} weights of backbone "
+            f"{config.backbone!r} (e.g. {missing[:3]}); is it a checkpoint of that architecture?"
+        )
     logger.info("loaded backbone weights of %s from %s", config.backbone, config.pretrained)
     return backbone
 
