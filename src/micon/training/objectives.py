@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,7 +28,8 @@ __all__ = [
     "compute_losses",
 ]
 
-Batch = Mapping[str, Any]
+TrainingBatch = Mapping[str, Any]
+Augment = Callable[[Tensor], Tensor]
 
 
 def _check_positive(**values: float) -> None:
@@ -186,14 +187,14 @@ class Objective:
         """Return the names of the loss parts logged besides ``loss``."""
         return _PARTS[self.method]
 
-    def __call__(self, model: MiconModel, batch: Batch, *, augment: bool = True) -> dict[str, Tensor]:
+    def __call__(self, model: MiconModel, batch: TrainingBatch, *, augment: bool = True) -> dict[str, Tensor]:
         """Return ``{"loss", *parts}`` for one batch (see :func:`compute_losses`)."""
         return compute_losses(model, batch, self.config, augmentation=self.augmentation if augment else None)
 
 
 def compute_losses(
     model: MiconModel,
-    batch: Batch,
+    batch: TrainingBatch,
     config: ObjectiveConfig,
     *,
     augmentation: AugmentationConfig | None,
@@ -229,7 +230,7 @@ def compute_losses(
     return _alignment_losses(model, batch, config, aug)
 
 
-def _paclr(projections: Tensor, batch: Batch, temperature: float) -> Tensor:
+def _paclr(projections: Tensor, batch: TrainingBatch, temperature: float) -> Tensor:
     return paclr_loss(
         *projections.chunk(4),
         batch["compound_labels"],
@@ -239,7 +240,9 @@ def _paclr(projections: Tensor, batch: Batch, temperature: float) -> Tensor:
     )
 
 
-def _micon_losses(model: MiconModel, batch: Batch, config: MiconObjectiveConfig, aug) -> dict[str, Tensor]:
+def _micon_losses(
+    model: MiconModel, batch: TrainingBatch, config: MiconObjectiveConfig, aug: Augment
+) -> dict[str, Tensor]:
     """PaCLR over the 4B crops (one batched encoder forward) plus the counterfactual loss per view."""
     labels = batch["compound_labels"]
     images = torch.cat([aug(batch[k]) for k in ("treated_1", "treated_2", "control_1", "control_2")])
@@ -271,7 +274,10 @@ def _micon_losses(model: MiconModel, batch: Batch, config: MiconObjectiveConfig,
 
 
 def _alignment_losses(
-    model: MiconModel, batch: Batch, config: ClipObjectiveConfig | CellclipObjectiveConfig, aug
+    model: MiconModel,
+    batch: TrainingBatch,
+    config: ClipObjectiveConfig | CellclipObjectiveConfig,
+    aug: Augment,
 ) -> dict[str, Tensor]:
     """Align the two treated crops of each row with their compound's molecule embedding."""
     images = torch.cat([aug(batch["treated_1"]), aug(batch["treated_2"])])  # (2B, C, S, S)
