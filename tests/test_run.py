@@ -10,6 +10,8 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from micon.pipelines.modeling.pipeline import METHODS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,7 +36,7 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
     metrics_versions = sorted((tiny_project / "data/08_reporting/retrieval_metrics.json").iterdir())
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
-    assert set(metrics) == {"micon", "untrained"}
+    assert set(metrics) == set(METHODS)
     for scenarios in metrics.values():
         assert {"NSB", "NSS"} <= set(scenarios)
         for scores in scenarios.values():

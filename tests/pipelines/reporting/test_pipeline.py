@@ -6,6 +6,7 @@ from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from micon import schema
+from micon.pipelines.modeling.pipeline import METHODS
 from micon.pipelines.reporting import create_pipeline
 from micon.pipelines.reporting.pipeline import QUARANTINES
 from tests.pipelines.conftest import add_parameters, kept_catalog
@@ -24,8 +25,13 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     crop_index = engineered.load("crop_index")
     pipeline = create_pipeline()
     inputs = {
-        "micon.crop_embeddings": _embeddings(crop_index, 0, signal=3.0),
-        "untrained.crop_embeddings": _embeddings(crop_index, 1, signal=0.0),
+        # every embedded method; only the untrained floor carries no compound signal
+        **{
+            f"{method}.crop_embeddings": _embeddings(
+                crop_index, seed, signal=0.0 if method == "untrained" else 3.0
+            )
+            for seed, method in enumerate(METHODS)
+        },
         "micon.training_history": pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]}),
         **{name: engineered.load(name) for name in QUARANTINES},
     }
@@ -43,7 +49,7 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     SequentialRunner().run(pipeline, catalog)
 
     metrics = catalog.load("retrieval_metrics")
-    assert set(metrics) == {"micon", "untrained"}
+    assert set(metrics) == set(METHODS)
     assert set(metrics["micon"]) == {"NR", "NSB", "NSS"}
     assert set(metrics["micon"]["NSS"]) == {"top1", "top5", "map", "fraction_retrieved", "n_queries"}
     # a compound signal is retrieved across sources; pure noise is not
