@@ -43,10 +43,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 build_untrained_model,
                 ["params:modeling.model", "params:modeling.training"],
-                "untrained.model_checkpoint",
+                "model_checkpoint",
                 name="build_untrained_model",
             ),
-        ]
+        ],
+        namespace="untrained",
+        parameters={"params:modeling.model", "params:modeling.training"},
     )
     embedding = Pipeline(
         [
