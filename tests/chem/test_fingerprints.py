@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from micon.chem import morgan_fingerprint, morgan_fingerprints
+from micon.chem.fingerprints import tanimoto_similarity
 from micon.errors import InvalidConfigError, InvalidSmilesError
 
 
@@ -45,3 +46,15 @@ def test_morgan_fingerprint_invalid_smiles_raises_naming_it():
 def test_morgan_fingerprint_bad_arguments_raise(radius, n_bits, name):
     with pytest.raises(InvalidConfigError, match=name):
         morgan_fingerprint("CCO", radius=radius, n_bits=n_bits)
+
+
+def test_tanimoto_similarity_matches_hand_count():
+    bits = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 0, 0]], dtype=np.uint8)
+    sim = tanimoto_similarity(bits)
+    # |a & b| / |a | b|: rows 0-1 share 1 of 3 set bits; identical rows 1; two empty rows 1, empty vs set 0.
+    assert sim.dtype == np.float32
+    assert sim[0, 1] == pytest.approx(1 / 3)
+    assert sim[0, 3] == 1.0
+    assert sim[2, 2] == 1.0
+    assert sim[0, 2] == 0.0
+    np.testing.assert_allclose(sim, sim.T)

@@ -51,18 +51,119 @@ def test_image_encoder_config_unknown_backbone_raises():
 
 def test_image_encoder_config_missing_pretrained_file_raises(tmp_path):
     with pytest.raises(InvalidConfigError, match="missing.pt"):
-        ImageEncoderConfig(backbone="test_resnet", pretrained_path=str(tmp_path / "missing.pt"))
+        ImageEncoderConfig(backbone="test_resnet", pretrained=str(tmp_path / "missing.pt"))
 
 
-def test_image_encoder_pretrained_rgb_weights_loaded_and_stem_adapted(tmp_path, caplog):
+def test_image_encoder_config_hub_is_accepted_without_a_file():
+    # "hub" asks timm for its published weights; only the config is built here (nothing downloads).
+    assert ImageEncoderConfig(backbone="test_resnet", pretrained="hub").pretrained == "hub"
+
+
+@pytest.mark.parametrize(("strategy", "stem_channels"), [("joint", 5), ("per_channel", 1)])
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_image_encoder_local_rgb_weights_loaded_and_stem_adapted(
+    tmp_path, caplog, strategy, stem_channels, wrapped
+):
     rgb = timm.create_model("test_resnet", pretrained=False, in_chans=3, num_classes=10)
     path = tmp_path / "weights.pt"
-    torch.save(rgb.state_dict(), path)
+    # a bare state dict, or a training checkpoint holding it under "state_dict"
+    torch.save({"state_dict": rgb.state_dict()} if wrapped else rgb.state_dict(), path)
+    config = ImageEncoderConfig(
+        backbone="test_resnet", pretrained=str(path), channel_strategy=strategy, embedding_dim=10
+    )
     with caplog.at_level(logging.INFO, logger="micon.models.image_encoder"):
-        encoder = ImageEncoder(ImageEncoderConfig(backbone="test_resnet", pretrained_path=str(path)))
-    assert encoder.backbone.conv1[0].weight.shape[1] == 5
+        encoder = ImageEncoder(config)
+    stem = encoder.backbone.conv1[0].weight
+    assert stem.shape[1] == stem_channels
+    # timm's adapt_input_conv: 1 channel sums the RGB filters; C > 3 repeats them, rescaled by 3 / C.
+    rgb_stem = rgb.conv1[0].weight
+    expected = (
+        rgb_stem.sum(1, keepdim=True) if stem_channels == 1 else rgb_stem.repeat(1, 2, 1, 1)[:, :5] * 3 / 5
+    )
+    assert torch.allclose(stem, expected, atol=1e-6)
     assert torch.equal(encoder.backbone.layer1[0].conv1.weight, rgb.layer1[0].conv1.weight)
     assert "loaded backbone weights" in caplog.text
+
+
+def test_image_encoder_pretrained_file_of_other_architecture_raises(tmp_path):
+    path = tmp_path / "vit.pt"
+    torch.save(timm.create_model("test_vit", pretrained=False).state_dict(), path)
+    with pytest.raises(InvalidConfigError, match="vit.pt"):
+        ImageEncoder(ImageEncoderConfig(backbone="test_resnet", pretrained=str(path)))
+
+
+@pytest.mark.parametrize("backbone", ["test_resnet", "resnet10t"])
+def test_image_encoder_per_channel_concatenates_shared_channel_embeddings(backbone):
+    torch.manual_seed(0)
+    config = ImageEncoderConfig(backbone=backbone, channel_strategy="per_channel", embedding_dim=15)
+    encoder = ImageEncoder(config).eval()
+    crops = torch.randint(0, 5000, (2, 5, 16, 16)).float()
+    tokens = encoder.encode_channels(crops)
+    assert tokens.shape == (2, 5, 3)
+    out = encoder(crops)
+    assert out.shape == (2, 15)
+    assert torch.equal(out, tokens.flatten(1))
+    # each channel alone through the one shared 1-channel backbone and linear layer
+    normalized = encoder.normalizer(crops)
+    for c in range(5):
+        alone = encoder.embedding(encoder.backbone(normalized[:, c : c + 1]))
+        assert torch.allclose(tokens[:, c], alone, atol=1e-5)
+
+
+def test_image_encoder_joint_has_no_channel_tokens():
+    encoder = ImageEncoder(ImageEncoderConfig(backbone="test_resnet", embedding_dim=4))
+    with pytest.raises(InvalidConfigError, match="per_channel"):
+        encoder.encode_channels(torch.zeros(1, 5, 16, 16))
+
+
+def test_image_encoder_config_per_channel_dim_not_multiple_raises():
+    with pytest.raises(InvalidConfigError, match="multiple"):
+        ImageEncoderConfig(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=12)
+
+
+@pytest.mark.parametrize(("field", "value"), [("channel_strategy", "stacked"), ("freeze_stages", -1)])
+def test_image_encoder_config_bad_strategy_or_freeze_raises(field, value):
+    with pytest.raises(InvalidConfigError, match=field):
+        ImageEncoderConfig(backbone="test_resnet", **{field: value})
+
+
+@pytest.mark.parametrize("strategy", ["joint", "per_channel"])
+def test_image_encoder_frozen_stages_get_no_gradient(strategy):
+    config = ImageEncoderConfig(
+        backbone="test_resnet", embedding_dim=10, channel_strategy=strategy, freeze_stages=2
+    )
+    encoder = ImageEncoder(config).train()
+    before = encoder.backbone.conv1[1].running_mean.clone()
+    encoder(torch.rand(4, 5, 16, 16) * 1000).sum().backward()
+    frozen = [
+        n
+        for n, _ in encoder.named_parameters()
+        if n.startswith(("backbone.conv1", "backbone.layer1", "backbone.layer2"))
+    ]
+    trained = [
+        n
+        for n, _ in encoder.named_parameters()
+        if n.startswith(("backbone.layer3", "backbone.layer4", "embedding"))
+    ]
+    assert frozen and trained
+    params = dict(encoder.named_parameters())
+    assert all(not params[n].requires_grad and params[n].grad is None for n in frozen)
+    assert all(params[n].grad is not None for n in trained)
+    # frozen batch norms keep their statistics in training mode
+    assert torch.equal(encoder.backbone.conv1[1].running_mean, before)
+
+
+def test_image_encoder_freeze_stages_vit_freezes_embeddings_and_first_blocks():
+    config = ImageEncoderConfig(backbone="test_vit", embedding_dim=8, freeze_stages=1)
+    encoder = ImageEncoder(config)
+    frozen = {n for n, p in encoder.backbone.named_parameters() if not p.requires_grad}
+    assert {"pos_embed", "cls_token", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight"} <= frozen
+    assert not any(n.startswith("blocks.1.") for n in frozen)
+
+
+def test_image_encoder_freeze_every_stage_raises():
+    with pytest.raises(InvalidConfigError, match="freeze_stages=4"):
+        ImageEncoder(ImageEncoderConfig(backbone="test_resnet", freeze_stages=4))
 
 
 def test_crop_normalizer_fixed_scale_keeps_absolute_intensity():

@@ -7,8 +7,10 @@ import torch
 from torch_geometric.data import Batch
 
 from micon import schema
+from micon.chem.fingerprints import morgan_fingerprints, tanimoto_similarity
 from micon.errors import InvalidImageError, InvalidInputError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
+from micon.models.molecule_encoder import MoleculeEncoderConfig
 from micon.training.data import IMAGE_KEYS, MiconDataModule, crop_dataloader, read_crops
 
 
@@ -36,17 +38,33 @@ def test_micon_datamodule_train_batch_has_images_labels_and_graphs(tiny_crops, t
     assert molecules.num_graphs == len(set(batch["compound_labels"].tolist()))
     # Row i's graph is the graph of its compound.
     for row, graph in enumerate(batch["molecule_index"].tolist()):
-        expected = datamodule.graphs[batch["compound_labels"][row]]
+        expected = datamodule.molecule_features[batch["compound_labels"][row]]
         assert torch.equal(molecules.get_example(graph).x, expected.x)
 
 
 def test_micon_datamodule_graphs_built_once_per_compound(tiny_crops, tiny_crop_index):
     datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=2)
     datamodule.setup("fit")
-    graphs = datamodule.graphs
+    graphs = datamodule.molecule_features
     datamodule.setup("fit")
-    assert datamodule.graphs is graphs
+    assert datamodule.molecule_features is graphs
     assert len(graphs) == len(datamodule.compounds) == 3
+
+
+def test_micon_datamodule_fingerprint_batch_has_bits_similarity_and_controls(tiny_crops, tiny_crop_index):
+    molecule = MoleculeEncoderConfig(kind="fingerprint", radius=2, n_bits=256)
+    datamodule = MiconDataModule(
+        tiny_crops, tiny_crop_index, batch_rows=6, seed=0, steps_per_epoch=1, molecule=molecule
+    )
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    unique = sorted(set(batch["compound_labels"].tolist()))
+    bits = morgan_fingerprints([datamodule.compounds[k] for k in unique], radius=2, n_bits=256)
+    np.testing.assert_array_equal(batch["molecules"].numpy(), bits.astype(np.float32))
+    np.testing.assert_allclose(batch["molecule_similarity"].numpy(), tanimoto_similarity(bits))
+    for key in ("control_labels_1", "control_labels_2"):
+        assert batch[key].dtype == torch.long
+        assert batch[key].tolist() == [-1] * 6
 
 
 def test_micon_datamodule_embedding_dataloader_batches_in_given_order(tiny_crops, tiny_crop_index):

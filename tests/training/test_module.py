@@ -4,9 +4,15 @@ import pytest
 import torch
 
 from micon.errors import InvalidConfigError
-from micon.models.micon import build_model
+from micon.models.micon import TRAINED_METHODS, MiconModelConfig, build_model, merge_params
 from micon.training.data import MiconDataModule
 from micon.training.module import MiconModule, _warmup_cosine
+from micon.training.objectives import (
+    CellclipObjectiveConfig,
+    MiconObjectiveConfig,
+    SimclrObjectiveConfig,
+    build_objective_config,
+)
 
 
 @pytest.fixture()
@@ -16,10 +22,19 @@ def tiny_batch(tiny_crops, tiny_crop_index):
     return next(iter(datamodule.train_dataloader()))
 
 
+def _model(config: MiconModelConfig, method: str):
+    overrides = (
+        {"image": {"channel_strategy": "per_channel", "embedding_dim": 10}} if method == "cellclip" else {}
+    )
+    values = merge_params(config.to_dict(), {**overrides, "architecture": method})
+    return build_model(MiconModelConfig.from_dict(values))
+
+
 @pytest.mark.slow
 def test_micon_module_tiny_batch_overfits(tiny_batch, tiny_model_config):
     torch.manual_seed(0)
-    module = MiconModule(build_model(tiny_model_config), temperature=0.2, lr=3e-3)
+    objective = MiconObjectiveConfig(paclr_temperature=0.2, cf_temperature=0.2)
+    module = MiconModule(build_model(tiny_model_config), objective=objective, lr=3e-3)
     optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3)
     losses = []
     for _ in range(50):
@@ -41,42 +56,106 @@ def _supcon_floor(labels: list[int]) -> float:
 
 
 def test_micon_module_losses_finite_and_total_combines_parts(tiny_batch, tiny_model_config):
-    module = MiconModule(build_model(tiny_model_config), cf_weight=0.5)
-    losses = module.compute_losses(tiny_batch)
+    objective = MiconObjectiveConfig(paclr_weight=2.0, cf_weight=0.5)
+    losses = MiconModule(build_model(tiny_model_config), objective=objective).compute_losses(tiny_batch)
     assert all(torch.isfinite(v) for v in losses.values())
     assert losses["loss"].item() == pytest.approx(
-        losses["paclr"].item() + 0.5 * losses["cf"].item(), rel=1e-6
+        2.0 * losses["paclr"].item() + 0.5 * losses["cf"].item(), rel=1e-6
     )
+
+
+def test_micon_module_separate_temperatures_reach_their_losses(tiny_batch, tiny_model_config):
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config)
+    base = MiconModule(model, objective=MiconObjectiveConfig()).compute_losses(tiny_batch)
+    hot_cf = MiconModule(model, objective=MiconObjectiveConfig(cf_temperature=1.0)).compute_losses(tiny_batch)
+    assert hot_cf["paclr"].item() == pytest.approx(base["paclr"].item(), rel=1e-6)
+    assert hot_cf["cf"].item() != pytest.approx(base["cf"].item(), rel=1e-3)
 
 
 def test_micon_module_counterfactual_loss_does_not_reach_encoder_backbone(tiny_batch, tiny_model_config):
     model = build_model(tiny_model_config)
-    module = MiconModule(model)
-    module.compute_losses(tiny_batch)["cf"].backward()
+    MiconModule(model).compute_losses(tiny_batch)["cf"].backward()
     assert all(p.grad is None for p in model.image_encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.molecule_encoder.parameters())
 
 
-def test_micon_module_without_generator_gives_paclr_only(tiny_batch, tiny_model_config):
+def test_micon_module_without_stop_gradient_counterfactual_reaches_encoder(tiny_batch, tiny_model_config):
     model = build_model(tiny_model_config)
-    losses = MiconModule(model, use_generator=False).compute_losses(tiny_batch)
+    objective = MiconObjectiveConfig(detach_control=False, detach_treated=False)
+    MiconModule(model, objective=objective).compute_losses(tiny_batch)["cf"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.image_encoder.parameters())
+
+
+def test_micon_module_zero_cf_weight_gives_paclr_only(tiny_batch, tiny_model_config):
+    model = build_model(tiny_model_config)
+    losses = MiconModule(model, objective=MiconObjectiveConfig(cf_weight=0.0)).compute_losses(tiny_batch)
     assert losses["cf"].item() == 0.0
     losses["loss"].backward()
     assert all(p.grad is None for p in model.generator.parameters())
 
 
-def test_micon_module_predict_step_returns_encoder_embeddings(tiny_batch, tiny_model_config):
+@pytest.mark.parametrize("method", TRAINED_METHODS)
+def test_every_method_loss_is_finite_and_trains_the_image_encoder(tiny_batch, tiny_model_config, method):
+    torch.manual_seed(0)
+    model = _model(tiny_model_config, method)
+    module = MiconModule(model, objective=build_objective_config(method))
+    losses = module.compute_losses(tiny_batch, augment=True)
+    assert set(losses) == {"loss", *module.objective.parts}
+    assert all(torch.isfinite(v) for v in losses.values())
+    losses["loss"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.image_encoder.parameters())
+
+
+@pytest.mark.parametrize("method", ["clip", "cellclip"])
+def test_alignment_methods_train_the_molecule_encoder(tiny_batch, tiny_model_config, method):
+    model = _model(tiny_model_config, method)
+    MiconModule(model, objective=build_objective_config(method)).compute_losses(tiny_batch)["loss"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.molecule_encoder.parameters())
+
+
+def test_cellclip_cwcl_weights_come_from_molecule_similarity(tiny_batch, tiny_model_config):
+    torch.manual_seed(0)
+    module = MiconModule(_model(tiny_model_config, "cellclip"), objective=CellclipObjectiveConfig())
+    tanimoto = module.compute_losses(tiny_batch)
+    identity = dict(tiny_batch, molecule_similarity=torch.eye(tiny_batch["molecule_similarity"].shape[0]))
+    hard = module.compute_losses(identity)
+    assert hard["clip"].item() == pytest.approx(tanimoto["clip"].item(), rel=1e-6)
+    # near initialisation all projections are alike, so the weights move the loss only a little
+    assert hard["cwcl"].item() != pytest.approx(tanimoto["cwcl"].item(), rel=1e-6)
+
+
+def test_simclr_without_augmentation_raises(tiny_batch, tiny_model_config):
+    module = MiconModule(_model(tiny_model_config, "simclr"), objective=SimclrObjectiveConfig())
+    with pytest.raises(InvalidConfigError, match="augment"):
+        module.compute_losses(tiny_batch, augment=False)
+
+
+def test_simclr_augmentation_overrides_replace_shared_fields(tiny_model_config):
+    objective = SimclrObjectiveConfig(augmentation={"intensity_jitter": 0.3})
+    module = MiconModule(_model(tiny_model_config, "simclr"), objective=objective, rot90=False)
+    assert module.objective.augmentation.intensity_jitter == 0.3
+    assert module.objective.augmentation.rot90 is False
+
+
+def test_micon_module_predict_step_returns_model_embeddings(tiny_batch, tiny_model_config):
     module = MiconModule(build_model(tiny_model_config)).eval()
     out = module.predict_step(tiny_batch["treated_1"], 0)
     assert out.shape == (8, tiny_model_config.image.embedding_dim)
     assert torch.equal(out, module.model.image_encoder(tiny_batch["treated_1"]))
 
 
-def test_micon_module_hparams_exclude_model(tiny_model_config):
-    module = MiconModule(build_model(tiny_model_config), temperature=0.1)
-    assert module.hparams.temperature == 0.1
+def test_micon_module_hparams_hold_objective_not_model(tiny_model_config):
+    module = MiconModule(build_model(tiny_model_config), objective=MiconObjectiveConfig(cf_weight=0.3))
+    assert module.hparams.method == "micon"
+    assert module.hparams.objective["cf_weight"] == 0.3
     assert "model" not in module.hparams
+
+
+def test_micon_module_objective_of_other_method_raises(tiny_model_config):
+    with pytest.raises(InvalidConfigError, match="'clip' objective"):
+        MiconModule(build_model(tiny_model_config), objective=build_objective_config("clip"))
 
 
 def test_warmup_cosine_ramps_then_decays_to_zero():
@@ -87,9 +166,7 @@ def test_warmup_cosine_ramps_then_decays_to_zero():
     assert factors[10] == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"temperature": 0.0}, {"lr": -1.0}, {"max_steps": 0}, {"warmup_steps": -1}]
-)
+@pytest.mark.parametrize("kwargs", [{"lr": -1.0}, {"max_steps": 0}, {"warmup_steps": -1}])
 def test_micon_module_bad_settings_raise(tiny_model_config, kwargs):
     with pytest.raises(InvalidConfigError):
         MiconModule(build_model(tiny_model_config), **kwargs)

@@ -8,7 +8,8 @@ import torch
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError, NoControlsError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
-from micon.models.micon import MiconModelConfig, load_model
+from micon.models.micon import TRAINED_METHODS, MiconModelConfig, load_model, merge_params
+from micon.training.objectives import build_objective_config
 from micon.training.runner import (
     HISTORY_COLUMNS,
     TrainingConfig,
@@ -61,7 +62,8 @@ def test_train_micon_three_steps_gives_checkpoint_and_history(
     )
     assert checkpoint["method"] == "micon"
     assert set(checkpoint) == {"method", "config", "state_dict"}
-    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert list(history.columns) == ["step", "loss", "paclr", "cf", "lr"]
+    assert set(HISTORY_COLUMNS) <= set(history.columns)
     assert history["step"].tolist() == [1, 2, 3]
     assert np.isfinite(history[["loss", "paclr", "cf"]].to_numpy()).all()
     # Clipping is applied, not just configured (a defect of the reference code).
@@ -143,7 +145,7 @@ def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tin
     "kwargs",
     [
         {"max_steps": 0},
-        {"temperature": 0.0},
+        {"lr": 0.0},
         {"gradient_clip_val": 0.0},
         {"precision": "8-bit"},
         {"splits": ["train", "nope"]},
@@ -265,3 +267,50 @@ def test_embed_crops_plate_control_plate_without_dmso_raises_naming_it(
     index = tiny_crop_index[~((tiny_crop_index[schema.PLATE] == plate) & tiny_crop_index[schema.IS_CONTROL])]
     with pytest.raises(NoControlsError, match=plate):
         embed_crops(checkpoint, tiny_crops, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("method", "objective"),
+    [
+        ("micon", {}),
+        ("paclr", {}),
+        ("clip", {"loss": "infonce"}),
+        ("clip", {"loss": "cloob", "temperature": 0.05}),
+        ("cellclip", {}),
+        ("simclr", {"augmentation": {"intensity_jitter": 0.2}}),
+    ],
+)
+def test_train_micon_every_method_gives_loadable_checkpoint_and_embeddings(
+    tiny_crops, tiny_crop_index, tiny_model_config, method, objective
+):
+    per_channel = {"image": {"channel_strategy": "per_channel", "embedding_dim": 10}}
+    model_config = MiconModelConfig.from_dict(
+        merge_params(tiny_model_config.to_dict(), per_channel if method == "cellclip" else None)
+    )
+    checkpoint, history = train_micon(
+        tiny_crops,
+        tiny_crop_index,
+        model_config=model_config,
+        training_config=_config(max_steps=2),
+        method=method,
+        objective=build_objective_config(method, objective),
+    )
+    assert method in TRAINED_METHODS
+    assert checkpoint["method"] == method
+    assert checkpoint["config"]["architecture"] == method
+    assert history["step"].tolist() == [1, 2]
+    assert np.isfinite(history.drop(columns="step").to_numpy()).all()
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    buffer.seek(0)
+    restored = load_model(torch.load(buffer, weights_only=True))
+    index = tiny_crop_index.iloc[:12]
+    out = embed_crops(checkpoint, tiny_crops, index, batch_size=5)
+    features = out[schema.embedding_columns(restored.embedding_dim)].to_numpy()
+    assert features.shape == (12, restored.embedding_dim)
+    with torch.no_grad():
+        expected = restored.embed(
+            torch.from_numpy(tiny_crops[index[schema.CROP_ID].to_numpy()].astype(np.float32))
+        )
+    np.testing.assert_allclose(features, expected.numpy(), rtol=1e-4, atol=1e-5)

@@ -66,3 +66,23 @@ def morgan_fingerprints(smiles_list: Sequence[str], *, radius: int = 2, n_bits: 
     for i, smiles in enumerate(smiles_list):
         out[i] = morgan_fingerprint(smiles, radius=radius, n_bits=n_bits)
     return out
+
+
+def tanimoto_similarity(fingerprints: np.ndarray) -> np.ndarray:
+    r"""Return the pairwise Tanimoto similarity of bit fingerprints, :math:`|a \wedge b| / |a \vee b|`.
+
+    Written on the bit arrays (one matrix product) rather than with RDKit's ``BulkTanimotoSimilarity``,
+    which works on its own bit-vector objects one row at a time. Two empty fingerprints get similarity 1
+    (identical), so the diagonal is always 1.
+
+    Args:
+        fingerprints: ``(G, n_bits)`` 0/1 array (e.g. from :func:`morgan_fingerprints`).
+
+    Returns:
+        A ``(G, G)`` float32 array in [0, 1].
+    """
+    bits = np.asarray(fingerprints, dtype=np.float32)
+    both = bits @ bits.T
+    counts = bits.sum(axis=1)
+    either = counts[:, None] + counts[None, :] - both
+    return np.where(either > 0, both / np.maximum(either, 1.0), 1.0).astype(np.float32)

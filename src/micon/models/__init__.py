@@ -1,13 +1,36 @@
-"""Pure-torch MICON networks, losses and checkpoints (no Lightning: training lives in micon.training)."""
+"""Pure-torch networks, losses and checkpoints of MICON and its peers (no Lightning: see micon.training)."""
 
+from micon.models.alignment_losses import cloob_loss, cwcl_loss, info_nce_loss
+from micon.models.channel_former import ChannelFormerConfig, CrossChannelFormer
 from micon.models.heads import ProjectionHead, TreatmentGenerator
 from micon.models.image_encoder import CropNormalizer, ImageEncoder, ImageEncoderConfig
-from micon.models.losses import counterfactual_loss, paclr_loss, supervised_contrastive_loss
-from micon.models.micon import MiconModel, MiconModelConfig, build_model, load_model, make_checkpoint
-from micon.models.molecule_encoder import GraphMoleculeEncoder, MoleculeEncoderConfig
+from micon.models.losses import counterfactual_loss, nt_xent_loss, paclr_loss, supervised_contrastive_loss
+from micon.models.micon import (
+    CHECKPOINT_METHODS,
+    TRAINED_METHODS,
+    MiconModel,
+    MiconModelConfig,
+    build_model,
+    load_model,
+    make_checkpoint,
+    merge_params,
+)
+from micon.models.molecule_encoder import (
+    FingerprintMoleculeEncoder,
+    GraphMoleculeEncoder,
+    MoleculeEncoderConfig,
+    build_molecule_encoder,
+    collate_molecules,
+    featurize_molecules,
+)
 
 __all__ = [
+    "CHECKPOINT_METHODS",
+    "TRAINED_METHODS",
+    "ChannelFormerConfig",
     "CropNormalizer",
+    "CrossChannelFormer",
+    "FingerprintMoleculeEncoder",
     "GraphMoleculeEncoder",
     "ImageEncoder",
     "ImageEncoderConfig",
@@ -17,9 +40,17 @@ __all__ = [
     "ProjectionHead",
     "TreatmentGenerator",
     "build_model",
+    "build_molecule_encoder",
+    "cloob_loss",
+    "collate_molecules",
     "counterfactual_loss",
+    "cwcl_loss",
+    "featurize_molecules",
+    "info_nce_loss",
     "load_model",
     "make_checkpoint",
+    "merge_params",
+    "nt_xent_loss",
     "paclr_loss",
     "supervised_contrastive_loss",
 ]

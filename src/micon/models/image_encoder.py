@@ -1,4 +1,4 @@
-"""Image encoder: a timm backbone over the five Cell Painting channels of a crop, with its own scaling."""
+"""Image encoder: a timm backbone over the Cell Painting channels of a crop (jointly or per channel)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,28 @@ from typing import Literal
 
 import timm
 import torch
-from timm.models import adapt_input_conv
+from timm.models import group_modules, group_parameters, load_state_dict
+from timm.utils import freeze
 from torch import Tensor, nn
 
 from micon.errors import InvalidConfigError, InvalidImageError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["INTENSITY_SCALINGS", "CropNormalizer", "ImageEncoder", "ImageEncoderConfig", "IntensityScaling"]
+__all__ = [
+    "INTENSITY_SCALINGS",
+    "PRETRAINED_HUB",
+    "CropNormalizer",
+    "ImageEncoder",
+    "ImageEncoderConfig",
+    "IntensityScaling",
+]
 
 IntensityScaling = Literal["per_crop", "fixed", "plate_control"]
 INTENSITY_SCALINGS: tuple[str, ...] = IntensityScaling.__args__
+ChannelStrategy = Literal["joint", "per_channel"]
+_CHANNEL_STRATEGIES: tuple[str, ...] = ("joint", "per_channel")
+PRETRAINED_HUB = "hub"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,12 +39,22 @@ class ImageEncoderConfig:
     """Settings of :class:`ImageEncoder`.
 
     Attributes:
-        backbone: Name of a timm model (``timm.list_models()``); built with random weights. The default,
-            ``resnet10t``, is the smallest real ResNet in timm and fast enough on CPU at 32 px.
-        in_channels: Channels of a crop (5: AGP, DNA, ER, Mito, RNA); the backbone's stem takes them all.
-        embedding_dim: Size D of the embedding that is evaluated.
-        pretrained_path: Optional local file holding a backbone state dict (never downloaded). Loaded with
-            ``strict=False``; a 3-channel stem is adapted to ``in_channels`` by timm's ``adapt_input_conv``.
+        backbone: Name of a timm model (``timm.list_models()``). The default, ``resnet10t``, is the smallest
+            real ResNet in timm and fast enough on CPU at 32 px.
+        in_channels: Channels of a crop (5: AGP, DNA, ER, Mito, RNA).
+        embedding_dim: Size D of the embedding that is evaluated. With ``per_channel`` it is split evenly
+            over the channels (D / C per channel), so it must be a multiple of ``in_channels``.
+        channel_strategy: ``"joint"``: one backbone over all channels through a ``in_channels``-wide stem.
+            ``"per_channel"``: one backbone with a 1-channel stem shared by all channels, each channel
+            encoded on its own and the per-channel embeddings concatenated (the MICON reference code; also
+            the channel tokens of CellCLIP's CrossChannelFormer). Costs about C times the joint forward.
+        pretrained: ``None`` for random weights; a local file (a state dict or a timm/PyTorch checkpoint
+            with a ``state_dict``/``model`` entry); or ``"hub"`` for timm's published weights (downloads:
+            never used by the defaults or tests). timm adapts the RGB stem to the channel count with
+            ``adapt_input_conv`` and drops the classifier.
+        freeze_stages: ``None`` trains the whole backbone; ``N >= 0`` freezes the stem and the first N
+            stages (timm's coarse ``group_matcher`` groups: ResNet layers, ViT blocks), with their batch
+            norms turned into frozen ones. The reference code trains only the last ResNet stage (3).
         normalize_eps: Guard added to the per-crop, per-channel standard deviation.
         intensity_scaling: ``"per_crop"`` standardises each channel of each crop (gain and offset removed,
             with them any absolute intensity phenotype); ``"fixed"`` keeps absolute intensities on one
@@ -46,7 +67,9 @@ class ImageEncoderConfig:
     backbone: str = "resnet10t"
     in_channels: int = 5
     embedding_dim: int = 128
-    pretrained_path: str | None = None
+    channel_strategy: ChannelStrategy = "joint"
+    pretrained: str | None = None
+    freeze_stages: int | None = None
     normalize_eps: float = 1e-3
     intensity_scaling: IntensityScaling = "per_crop"
 
@@ -59,14 +82,39 @@ class ImageEncoderConfig:
             raise InvalidConfigError(f"in_channels must be >= 1, got {self.in_channels}")
         if self.embedding_dim < 1:
             raise InvalidConfigError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
+        if self.channel_strategy not in _CHANNEL_STRATEGIES:
+            raise InvalidConfigError(
+                f"channel_strategy must be one of {_CHANNEL_STRATEGIES}, got {self.channel_strategy!r}"
+            )
+        if self.channel_strategy == "per_channel" and self.embedding_dim % self.in_channels:
+            raise InvalidConfigError(
+                f"per_channel needs embedding_dim ({self.embedding_dim}) to be a multiple of in_channels "
+                f"({self.in_channels})"
+            )
+        if self.freeze_stages is not None and self.freeze_stages < 0:
+            raise InvalidConfigError(f"freeze_stages must be None or >= 0, got {self.freeze_stages}")
         if self.normalize_eps <= 0:
             raise InvalidConfigError(f"normalize_eps must be > 0, got {self.normalize_eps}")
         if self.intensity_scaling not in INTENSITY_SCALINGS:
             raise InvalidConfigError(
                 f"intensity_scaling must be one of {INTENSITY_SCALINGS}, got {self.intensity_scaling!r}"
             )
-        if self.pretrained_path is not None and not Path(self.pretrained_path).is_file():
-            raise InvalidConfigError(f"pretrained_path {self.pretrained_path!r} is not a file")
+        if self.pretrained not in (None, PRETRAINED_HUB) and not Path(self.pretrained).is_file():
+            raise InvalidConfigError(
+                f"pretrained {self.pretrained!r} is neither {PRETRAINED_HUB!r} nor an existing file"
+            )
+
+    @property
+    def backbone_in_channels(self) -> int:
+        """Return the channels of the backbone's stem: 1 per channel, or all of them jointly."""
+        return 1 if self.channel_strategy == "per_channel" else self.in_channels
+
+    @property
+    def channel_dim(self) -> int:
+        """Return the size of one channel's embedding (per_channel) or of the whole embedding (joint)."""
+        if self.channel_strategy == "per_channel":
+            return self.embedding_dim // self.in_channels
+        return self.embedding_dim
 
 
 class CropNormalizer(nn.Module):
@@ -129,12 +177,17 @@ class CropNormalizer(nn.Module):
 class ImageEncoder(nn.Module):
     """Embed multi-channel crops: :class:`CropNormalizer`, a timm backbone, a linear layer to D.
 
-    One backbone sees all channels at once through a ``in_channels``-wide stem. The reference code instead
-    passes each channel separately through a shared backbone and concatenates the outputs; that per-channel
-    shared strategy is planned as an option of this class (a later issue).
+    With ``channel_strategy="joint"`` one backbone sees all channels at once. With ``"per_channel"`` the
+    C channels of each crop are stacked into the batch as C one-channel images, passed through the same
+    backbone and the same linear layer to D / C, and the C outputs concatenated in channel order, as in
+    the MICON reference code (which repeats each channel to RGB instead of adapting the stem).
 
     Args:
-        config: Backbone name, channels, embedding size, optional local weights.
+        config: Backbone name, channels, strategy, embedding size, weights and frozen stages.
+
+    Raises:
+        InvalidConfigError: A local ``pretrained`` file does not fit the backbone, or ``freeze_stages``
+            exceeds the backbone's stages.
 
     Shapes:
         - input: :math:`(B, C, S, S)` raw intensities (uint16 or float).
@@ -145,12 +198,10 @@ class ImageEncoder(nn.Module):
         super().__init__()
         self.config = config
         self.normalizer = CropNormalizer(eps=config.normalize_eps, scaling=config.intensity_scaling)
-        self.backbone = timm.create_model(
-            config.backbone, pretrained=False, in_chans=config.in_channels, num_classes=0
-        )
-        if config.pretrained_path is not None:
-            _load_backbone_weights(self.backbone, config.pretrained_path, in_channels=config.in_channels)
-        self.embedding = nn.Linear(self.backbone.num_features, config.embedding_dim)
+        self.backbone = _create_backbone(config)
+        if config.freeze_stages is not None:
+            _freeze_stages(self.backbone, config.freeze_stages)
+        self.embedding = nn.Linear(self.backbone.num_features, config.channel_dim)
 
     @property
     def embedding_dim(self) -> int:
@@ -159,42 +210,93 @@ class ImageEncoder(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         """Return the embedding of each crop (see class Shapes)."""
-        if images.ndim != 4 or images.shape[1] != self.config.in_channels:
-            raise InvalidImageError(
-                f"expected crops of shape (B, {self.config.in_channels}, S, S), got {tuple(images.shape)}"
-            )
+        if self.config.channel_strategy == "per_channel":
+            return self.encode_channels(images).flatten(1)
+        self._check(images)
         return self.embedding(self.backbone(self.normalizer(images)))
 
     def encode(self, images: Tensor) -> Tensor:
         """Return the embedding used for evaluation: the encoder output, before any projection head."""
         return self.forward(images)
 
+    def encode_channels(self, images: Tensor) -> Tensor:
+        """Return one embedding per channel, the tokens of a channel transformer (per_channel only).
 
-def _load_backbone_weights(backbone: nn.Module, path: str, *, in_channels: int) -> None:
-    """Load a local state dict into ``backbone`` (strict=False), adapting a 3-channel stem; log the rest."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    own = backbone.state_dict()
-    first_conv = backbone.pretrained_cfg.get("first_conv")
-    weight_key = f"{first_conv}.weight" if first_conv else None
-    if weight_key in state and weight_key in own and state[weight_key].shape[1] != in_channels:
-        # timm's own stem adaptation (repeat and rescale the RGB filters), as for pretrained=True.
-        state[weight_key] = adapt_input_conv(
-            in_channels, state[weight_key], base_chans=state[weight_key].shape[1]
+        Raises:
+            InvalidConfigError: The encoder is ``joint`` (it has no per-channel embeddings).
+
+        Shapes:
+            - images: :math:`(B, C, S, S)`; output: :math:`(B, C, D / C)` float32.
+        """
+        if self.config.channel_strategy != "per_channel":
+            raise InvalidConfigError("encode_channels needs channel_strategy='per_channel'")
+        self._check(images)
+        b, c, h, w = images.shape
+        # Channels become batch items of one 1-channel backbone pass (shared weights, one forward).
+        single = self.normalizer(images).reshape(b * c, 1, h, w)
+        return self.embedding(self.backbone(single)).reshape(b, c, -1)
+
+    def _check(self, images: Tensor) -> None:
+        if images.ndim != 4 or images.shape[1] != self.config.in_channels:
+            raise InvalidImageError(
+                f"expected crops of shape (B, {self.config.in_channels}, S, S), got {tuple(images.shape)}"
+            )
+
+
+def _create_backbone(config: ImageEncoderConfig) -> nn.Module:
+    """Return the timm backbone without classifier, with the weights ``config.pretrained`` names.
+
+    timm loads a local file through ``pretrained_cfg_overlay={"file": ...}``: the same code path as its
+    hub weights, which adapts the stem with ``adapt_input_conv`` and drops a classifier of another size.
+    """
+    kwargs: dict = {"in_chans": config.backbone_in_channels, "num_classes": 0}
+    if config.pretrained is None:
+        return timm.create_model(config.backbone, pretrained=False, **kwargs)
+    if config.pretrained == PRETRAINED_HUB:
+        logger.info("loading timm's published weights of %s (network access)", config.backbone)
+        return timm.create_model(config.backbone, pretrained=True, **kwargs)
+    try:
+        backbone = timm.create_model(
+            config.backbone, pretrained=True, pretrained_cfg_overlay={"file": config.pretrained}, **kwargs
         )
-    skipped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-    state = {k: v for k, v in state.items() if k not in skipped}
-    result = backbone.load_state_dict(state, strict=False)
-    logger.info(
-        "loaded backbone weights from %s: %d missing, %d unexpected, %d shape-mismatched keys",
-        path,
-        len(result.missing_keys),
-        len(result.unexpected_keys),
-        len(skipped),
-    )
-    if result.missing_keys:
-        logger.warning("keys missing from %s (left at random init): %s", path, result.missing_keys)
-    if skipped:
-        logger.warning("keys of %s with a mismatched shape (skipped): %s", path, skipped)
+    except RuntimeError as exc:
+        raise InvalidConfigError(
+            f"pretrained file {config.pretrained!r} does not fit backbone {config.backbone!r}: {exc}"
+        ) from exc
+    # Without a classifier timm loads non-strictly; a file of another architecture would load nothing.
+    stored = load_state_dict(config.pretrained)
+    missing = [k for k in backbone.state_dict() if k not in stored and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise InvalidConfigError(
+            f"pretrained file {config.pretrained!r} lacks {len(missing)} weights of backbone "
+            f"{config.backbone!r} (e.g. {missing[:3]}); is it a checkpoint of that architecture?"
+        )
+    logger.info("loaded backbone weights of %s from %s", config.backbone, config.pretrained)
+    return backbone
+
+
+def _freeze_stages(backbone: nn.Module, n_stages: int) -> None:
+    """Freeze the stem and the first ``n_stages`` stages of a timm backbone (timm's coarse groups).
+
+    Group 0 of ``group_matcher(coarse=True)`` is the stem, groups 1.. the stages; the modules of the
+    frozen groups go through ``timm.utils.freeze`` (no gradients, batch norms frozen), and their loose
+    parameters (a ViT's position embedding, class token) get ``requires_grad=False``.
+    """
+    if not hasattr(backbone, "group_matcher"):
+        raise InvalidConfigError(f"{type(backbone).__name__} has no group_matcher; set freeze_stages: null")
+    matcher = backbone.group_matcher(coarse=True)
+    module_groups = group_modules(backbone, matcher)
+    param_groups = group_parameters(backbone, matcher)
+    ordinals = sorted(param_groups)
+    # At least the last group (the last stage, or a ViT's final norm) stays trainable.
+    if n_stages + 1 > len(ordinals) - 1:
+        raise InvalidConfigError(
+            f"freeze_stages={n_stages} would leave no trainable stage of {type(backbone).__name__}; "
+            f"it allows at most {len(ordinals) - 2}"
+        )
+    frozen = ordinals[: n_stages + 1]
+    freeze(backbone, [name for k in frozen for name in module_groups.get(k, [])])
+    frozen_params = {name for k in frozen for name in param_groups[k]}
+    for name, param in backbone.named_parameters():
+        if name in frozen_params:
+            param.requires_grad_(False)

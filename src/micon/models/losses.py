@@ -1,4 +1,4 @@
-"""Contrastive losses of MICON: supervised contrastive, PaCLR and the counterfactual loss."""
+"""Contrastive losses of MICON and SimCLR: supervised contrastive, PaCLR, counterfactual and NT-Xent."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch import Tensor
 
 from micon.errors import InvalidConfigError, InvalidInputError
 
-__all__ = ["counterfactual_loss", "paclr_loss", "supervised_contrastive_loss"]
+__all__ = ["counterfactual_loss", "nt_xent_loss", "paclr_loss", "supervised_contrastive_loss"]
 
 
 def supervised_contrastive_loss(features: Tensor, labels: Tensor, *, temperature: float) -> Tensor:
@@ -72,35 +72,48 @@ def paclr_loss(
     control_1: Tensor,
     control_2: Tensor,
     compound_labels: Tensor,
+    control_labels_1: Tensor,
+    control_labels_2: Tensor,
     *,
     temperature: float,
 ) -> Tensor:
     r"""Return the PaCLR loss of MICON (arXiv 2504.09544): SupCon over treated and control projections.
 
     The :math:`4B` projections :math:`\{g(e(t^1_i)), g(e(t^2_i)), g(e(c^1_i)), g(e(c^2_i))\}_{i=1}^B` are
-    labelled :math:`y_i + 1` for the two treated views of row :math:`i` and :math:`0` for every DMSO
-    control, and :math:`\mathcal{L}_{PaCLR} = \mathcal{L}^{sup}_{out}` over them
-    (:func:`supervised_contrastive_loss`). A treated anchor's negatives thus include the DMSO crop from
-    its own plate (same technical artefacts, different biology), and controls from different plates,
-    batches and sources are positives of each other.
+    labelled by compound, :math:`\mathcal{L}_{PaCLR} = \mathcal{L}^{sup}_{out}` over them
+    (:func:`supervised_contrastive_loss`). The two treated views of row :math:`i` carry :math:`y_i`; a
+    control crop carries its own compound's label, and every DMSO control (label ``-1``) one shared
+    label. A treated anchor's negatives thus include the control crop from its own plate (same
+    technical artefacts, different biology), and DMSO crops from different plates, batches and sources
+    are positives of each other. Where a screen has no DMSO images, the controls are crops of other
+    compounds on the same plate and are positives of that compound's treated crops.
 
     Args:
         treated_1: Projections of the first treated view.
         treated_2: Projections of the second treated view (same compound, another well).
-        control_1: Projections of a DMSO crop from the plate of ``treated_1``.
-        control_2: Projections of a DMSO crop from the plate of ``treated_2``.
+        control_1: Projections of a control crop from the plate of ``treated_1``.
+        control_2: Projections of a control crop from the plate of ``treated_2``.
         compound_labels: Compound of each row, non-negative integers.
+        control_labels_1: Compound of each ``control_1`` crop, ``-1`` for DMSO.
+        control_labels_2: Compound of each ``control_2`` crop, ``-1`` for DMSO.
         temperature: :math:`\tau > 0`.
 
     Returns:
         The scalar loss.
 
+    Raises:
+        InvalidInputError: A label is below -1, or a treated label is negative.
+
     Shapes:
-        - treated_1, treated_2, control_1, control_2: :math:`(B, P)`; compound_labels: :math:`(B,)`.
+        - treated_1, treated_2, control_1, control_2: :math:`(B, P)`; the three label tensors :math:`(B,)`.
         - output: :math:`()`.
     """
-    treated_labels = compound_labels.long() + 1  # 0 is reserved for DMSO
-    labels = torch.cat([treated_labels, treated_labels, torch.zeros_like(treated_labels).repeat(2)])
+    if (compound_labels < 0).any() or (control_labels_1 < -1).any() or (control_labels_2 < -1).any():
+        raise InvalidInputError(
+            "compound_labels must be >= 0 and control labels >= -1 (-1 is DMSO); got "
+            f"{compound_labels.tolist()}, {control_labels_1.tolist()}, {control_labels_2.tolist()}"
+        )
+    labels = torch.cat([compound_labels, compound_labels, control_labels_1, control_labels_2]).long()
     features = torch.cat([treated_1, treated_2, control_1, control_2], dim=0)
     return supervised_contrastive_loss(features, labels, temperature=temperature)
 
@@ -143,3 +156,40 @@ def counterfactual_loss(
     features = torch.cat([real_treated, generated], dim=0)
     labels = torch.cat([compound_labels, compound_labels]).long()
     return supervised_contrastive_loss(features, labels, temperature=temperature)
+
+
+def nt_xent_loss(view_1: Tensor, view_2: Tensor, *, temperature: float) -> Tensor:
+    r"""Return SimCLR's NT-Xent loss (Chen et al. 2020, arXiv 2002.05709) over two views of N images.
+
+    With :math:`z` the :math:`2N` L2-normalised projections and :math:`j(i)` the other view of item
+    :math:`i`,
+
+    .. math::
+        \mathcal{L} = \frac{1}{2N} \sum_{i=1}^{2N} -\log
+            \frac{\exp(z_i \cdot z_{j(i)} / \tau)}{\sum_{k \ne i} \exp(z_i \cdot z_k / \tau)}
+
+    which is :func:`supervised_contrastive_loss` with one label per image (its single positive is its
+    other view), so it is computed by that function.
+
+    Args:
+        view_1: Projections of the first augmented view of each image.
+        view_2: Projections of the second view, row i the same image as in ``view_1``.
+        temperature: :math:`\tau > 0`.
+
+    Returns:
+        The scalar loss.
+
+    Raises:
+        InvalidInputError: The views differ in shape.
+
+    Shapes:
+        - view_1, view_2: :math:`(N, P)`; output: :math:`()`.
+    """
+    if view_1.shape != view_2.shape:
+        raise InvalidInputError(
+            f"view_1 {tuple(view_1.shape)} and view_2 {tuple(view_2.shape)} differ in shape"
+        )
+    images = torch.arange(view_1.shape[0], device=view_1.device)
+    return supervised_contrastive_loss(
+        torch.cat([view_1, view_2]), torch.cat([images, images]), temperature=temperature
+    )

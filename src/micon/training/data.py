@@ -1,4 +1,4 @@
-"""What MICON training is fed: crops from the store and molecule graphs, batched by the treatment sampler."""
+"""What training is fed: crops from the store and molecule features, batched by the treatment sampler."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ import pandas as pd
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
-from torch_geometric.data import Batch, Data
 
 from micon import schema
-from micon.chem.graph import molecule_graph
+from micon.chem.fingerprints import morgan_fingerprints, tanimoto_similarity
 from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
 from micon.imaging.intensity import CropIntensityScaling
+from micon.models.molecule_encoder import (
+    MoleculeEncoderConfig,
+    MoleculeFeatures,
+    collate_molecules,
+    featurize_molecules,
+)
 from micon.training.sampler import ControlMode, TreatmentBatch, TreatmentPairSampler
 
 logger = logging.getLogger(__name__)
@@ -57,10 +62,15 @@ class _TreatmentBatches(Dataset):
     """Map a sampler batch (crop ids) to tensors; indexed by the sampler's dicts, not by integers."""
 
     def __init__(
-        self, crops: np.ndarray, graphs: Sequence[Data], intensity: CropIntensityScaling | None
+        self,
+        crops: np.ndarray,
+        molecules: MoleculeFeatures,
+        fingerprints: np.ndarray,
+        intensity: CropIntensityScaling | None,
     ) -> None:
         self.crops = crops
-        self.graphs = graphs
+        self.molecules = molecules
+        self.fingerprints = fingerprints
         self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
@@ -73,8 +83,9 @@ class _TreatmentBatches(Dataset):
         batch["compound_labels"] = torch.from_numpy(ids["compound_index"].astype(np.int64))
         for key in ("control_labels_1", "control_labels_2"):
             batch[key] = torch.from_numpy(ids[key].astype(np.int64))
-        batch["molecules"] = Batch.from_data_list([self.graphs[k] for k in unique])
+        batch["molecules"] = collate_molecules(self.molecules, unique)
         batch["molecule_index"] = torch.from_numpy(inverse.astype(np.int64).reshape(-1))
+        batch["molecule_similarity"] = torch.from_numpy(tanimoto_similarity(self.fingerprints[unique]))
         return batch
 
 
@@ -138,13 +149,14 @@ def _sampler_settings(sampler: TreatmentPairSampler) -> dict[str, Any]:
 
 
 class MiconDataModule(L.LightningDataModule):
-    """Feed MICON training: sampler batches of crop ids turned into image tensors and molecule graphs.
+    r"""Feed MICON training: sampler batches of crop ids turned into image tensors and molecule inputs.
 
     The module owns the crop store, the crop index, the :class:`TreatmentPairSampler` (built in
     :meth:`setup`, where the trainer's rank and world size are known: under DDP each rank draws its own
     shard of one global batch, so the Trainer must be built with ``use_distributed_sampler=False``, never
-    wrapping the sampler in a ``DistributedSampler``) and a cache of one PyG graph per compound, computed
-    once; each batch's graphs are collated into a PyG ``Batch`` of its unique compounds. Images are raw
+    wrapping the sampler in a ``DistributedSampler``) and, computed once per compound, the molecule
+    encoder's input (a PyG graph or a Morgan fingerprint, as ``molecule.kind`` says) and a Morgan
+    fingerprint for similarities; each batch collates the features of its unique compounds. Images are raw
     intensities (as float32), or with ``intensity`` given, scaled against their plate's DMSO crops (the
     same :class:`~micon.imaging.intensity.CropIntensityScaling` embedding uses); the remaining scaling is
     the image encoder's, so that training and inference see identical pixels.
@@ -155,8 +167,11 @@ class MiconDataModule(L.LightningDataModule):
     - ``compound_labels``: :math:`(B,)` long, index into :attr:`compounds`.
     - ``control_labels_1``, ``control_labels_2``: :math:`(B,)` long, the compound of each control crop
       as an index into :attr:`compounds`, or -1 (``sampler.DMSO_LABEL``) for DMSO.
-    - ``molecules``: PyG ``Batch`` of the G unique compounds of the batch.
-    - ``molecule_index``: :math:`(B,)` long, row -> graph of ``molecules``.
+    - ``molecules``: the encoder input of the G unique compounds of the batch: a PyG ``Batch`` (gnn) or
+      :math:`(G, n\_bits)` float32 fingerprints.
+    - ``molecule_index``: :math:`(B,)` long, row -> compound of ``molecules``.
+    - ``molecule_similarity``: :math:`(G, G)` float32, Tanimoto similarity of the Morgan fingerprints
+      (radius and bits of ``molecule``) of the G compounds (CellCLIP's CWCL weights).
 
     Resuming: :meth:`train_dataloader` starts the sampler at the trainer's (restored) epoch and step, so a
     run resumed from a checkpoint sees the batches the uninterrupted run would have seen.
@@ -171,6 +186,7 @@ class MiconDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes (0: read in the main process).
         controls: ``"dmso"`` or ``"same_plate"`` control crops (see :class:`TreatmentPairSampler`).
         intensity: Plate intensity scaling of every crop read (None: raw intensities).
+        molecule: The molecule encoder settings: which features to compute (default: GNN graphs).
 
     Raises:
         InvalidImageError: ``crops`` is not 4-D or has fewer rows than the largest crop id.
@@ -189,6 +205,7 @@ class MiconDataModule(L.LightningDataModule):
         num_workers: int = 0,
         controls: ControlMode = "dmso",
         intensity: CropIntensityScaling | None = None,
+        molecule: MoleculeEncoderConfig | None = None,
     ) -> None:
         super().__init__()
         if crops.ndim != 4:
@@ -209,8 +226,10 @@ class MiconDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.controls = controls
         self.intensity = intensity
+        self.molecule = molecule if molecule is not None else MoleculeEncoderConfig()
         self.sampler: TreatmentPairSampler | None = None
-        self.graphs: list[Data] = []
+        self.molecule_features: MoleculeFeatures = []
+        self.fingerprints = np.zeros((0, self.molecule.n_bits), dtype=np.uint8)
 
     @property
     def compounds(self) -> tuple[str, ...]:
@@ -218,7 +237,7 @@ class MiconDataModule(L.LightningDataModule):
         return self._require_sampler().compounds
 
     def setup(self, stage: str | None = None) -> None:
-        """Build this rank's sampler and the per-compound graph cache (once)."""
+        """Build this rank's sampler and the per-compound molecule caches (once)."""
         if self.sampler is not None:
             return
         rank, world_size = 0, 1
@@ -234,7 +253,11 @@ class MiconDataModule(L.LightningDataModule):
             steps_per_epoch=self.steps_per_epoch,
             controls=self.controls,
         )
-        self.graphs = [molecule_graph(smiles) for smiles in self.sampler.compounds]
+        compounds = self.sampler.compounds
+        self.molecule_features = featurize_molecules(compounds, self.molecule)
+        self.fingerprints = morgan_fingerprints(
+            list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits
+        )
 
     def train_dataloader(self) -> DataLoader:
         """Return the loader of training batches, from the trainer's current step (see the class docstring).
@@ -246,7 +269,7 @@ class MiconDataModule(L.LightningDataModule):
             epoch = self.trainer.current_epoch
             sampler.resume_at(epoch=epoch, step=self.trainer.global_step - epoch * self.steps_per_epoch)
         return _TreatmentLoader(
-            _TreatmentBatches(self.crops, self.graphs, self.intensity),
+            _TreatmentBatches(self.crops, self.molecule_features, self.fingerprints, self.intensity),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,

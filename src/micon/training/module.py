@@ -1,7 +1,8 @@
-"""What MICON learns: the LightningModule with the model, its losses, the optimiser and the embedding path."""
+"""What a method learns: the LightningModule with its model, objective, optimiser and embedding path."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -10,39 +11,34 @@ import torch
 from torch import Tensor
 
 from micon.errors import InvalidConfigError
-from micon.models.losses import counterfactual_loss, paclr_loss
 from micon.models.micon import MiconModel
-from micon.training.augment import AugmentationConfig, augment_images, augmentation_generator
-from micon.training.data import IMAGE_KEYS
+from micon.training.augment import AugmentationConfig, augmentation_generator
+from micon.training.objectives import MiconObjectiveConfig, Objective, ObjectiveConfig
 
 __all__ = ["MiconModule"]
 
 
 class MiconModule(L.LightningModule):
-    r"""Train a :class:`MiconModel` with MICON's objective (arXiv 2504.09544).
+    r"""Train a :class:`MiconModel` with its method's objective (:mod:`micon.training.objectives`).
+
+    For MICON (arXiv 2504.09544)
 
     .. math::
-        \mathcal{L} = \mathcal{L}_{PaCLR}
+        \mathcal{L} = w_p \mathcal{L}_{PaCLR}
             + \lambda \cdot \tfrac{1}{2}\big(\mathcal{L}^1_{cf} + \mathcal{L}^2_{cf}\big)
 
-    Per step the 4B crops (``treated_1``, ``treated_2``, ``control_1``, ``control_2``) go through the image
-    encoder in one batched forward; PaCLR is the supervised contrastive loss over their projections
-    (:func:`~micon.models.losses.paclr_loss`). With the generator on, for each view v the generator
-    predicts ``G(sg(e(c_v)), m)`` and the counterfactual loss contrasts its projection with
-    ``g(sg(e(t_v)))`` (:func:`~micon.models.losses.counterfactual_loss`); ``sg`` (stop-gradient) is applied
-    where the flags say, as in the reference code by default. With ``use_generator=False`` this is
-    PaCLR alone (the reference code's shipped default).
+    with every weight, temperature and stop-gradient a field of
+    :class:`~micon.training.objectives.MiconObjectiveConfig`; PaCLR, CLIP/CLOOB, CellCLIP and SimCLR
+    train from the same sampler batches. Training crops are augmented on their device inside the
+    objective (each objective augments the crops it uses; SimCLR each crop twice).
 
     Gradient clipping is the Trainer's (``gradient_clip_val``), which Lightning applies before every
     optimiser step; the reference code configured clipping but never applied it.
 
     Args:
-        model: The networks (injected; not saved as a hyper-parameter).
-        temperature: SupCon temperature :math:`\tau` of both losses.
-        cf_weight: :math:`\lambda`, weight of the counterfactual loss.
-        use_generator: Whether to train G and add the counterfactual loss.
-        detach_control: Stop the gradient of the control embedding fed to G.
-        detach_treated: Stop the gradient of the real treated embedding in the counterfactual loss.
+        model: The networks (injected; not saved as a hyper-parameter). Its architecture must be the
+            objective's method.
+        objective: The method's objective config (default: MICON's).
         lr: Peak AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: Steps of linear warm-up from 0 to ``lr``.
@@ -53,18 +49,14 @@ class MiconModule(L.LightningModule):
         seed: Seed of the augmentations, drawn per (seed, step, rank) so that a resumed run repeats them.
 
     Raises:
-        InvalidConfigError: A value is out of range.
+        InvalidConfigError: A value is out of range, or the model's architecture is not the objective's.
     """
 
     def __init__(
         self,
         model: MiconModel,
         *,
-        temperature: float = 0.2,
-        cf_weight: float = 1.0,
-        use_generator: bool = True,
-        detach_control: bool = True,
-        detach_treated: bool = True,
+        objective: ObjectiveConfig | None = None,
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         warmup_steps: int = 0,
@@ -75,68 +67,38 @@ class MiconModule(L.LightningModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if temperature <= 0 or cf_weight < 0 or lr <= 0 or weight_decay < 0:
-            raise InvalidConfigError(
-                f"need temperature > 0, cf_weight >= 0, lr > 0, weight_decay >= 0; got {temperature}, "
-                f"{cf_weight}, {lr}, {weight_decay}"
-            )
+        if lr <= 0 or weight_decay < 0:
+            raise InvalidConfigError(f"need lr > 0, weight_decay >= 0; got {lr}, {weight_decay}")
         if warmup_steps < 0 or max_steps < 1:
             raise InvalidConfigError(
                 f"need warmup_steps >= 0, max_steps >= 1; got {warmup_steps}, {max_steps}"
             )
-        self.save_hyperparameters(ignore=["model"])
+        objective = objective if objective is not None else MiconObjectiveConfig()
+        augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)
+        self.objective = Objective(objective, augmentation=augmentation)
+        if self.objective.method != model.config.architecture:
+            raise InvalidConfigError(
+                f"the {self.objective.method!r} objective needs a {self.objective.method!r} model, got a "
+                f"{model.config.architecture!r} one"
+            )
+        self.save_hyperparameters(ignore=["model", "objective"])
+        self.hparams["method"] = self.objective.method
+        self.hparams["objective"] = dataclasses.asdict(objective)
         self.model = model
-        self.augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)
 
-    def augment(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Return the batch with its four crop tensors augmented on their device (each crop drawn apart).
-
-        Called from :meth:`training_step`, i.e. after the batch reached the device; doing it in
-        ``on_after_batch_transfer`` would be equivalent but makes Lightning warn next to a DataModule.
-        """
-        batch = dict(batch)
-        device = batch[IMAGE_KEYS[0]].device
-        generator = augmentation_generator(
-            self.hparams.seed, self.global_step, self.global_rank, device=device
-        )
-        for key in IMAGE_KEYS:
-            batch[key] = augment_images(batch[key], config=self.augmentation, generator=generator)
-        return batch
-
-    def compute_losses(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        """Return ``loss``, ``paclr`` and ``cf`` (0 without the generator) for one batch."""
-        hp = self.hparams
-        b = batch["compound_labels"].shape[0]
-        labels = batch["compound_labels"]
-        images = torch.cat([batch[k] for k in IMAGE_KEYS], dim=0)
-        embeddings = self.model.image_encoder(images)  # (4B, D), one forward for all four views
-        projections = self.model.projection_head(embeddings)
-        paclr = paclr_loss(*projections.split(b), labels, temperature=hp.temperature)
-        cf = paclr.new_zeros(())
-        if hp.use_generator:
-            treated_1, treated_2, control_1, control_2 = embeddings.split(b)
-            molecules = self.model.molecule_encoder(batch["molecules"])[batch["molecule_index"]]  # (B, M)
-            treated = torch.cat([treated_1, treated_2])
-            control = torch.cat([control_1, control_2])
-            # Stop-gradients of the reference code: L_cf trains G, the molecule encoder and g, not e.
-            if hp.detach_treated:
-                treated = treated.detach()
-            if hp.detach_control:
-                control = control.detach()
-            generated = self.model.generator(control, molecules.repeat(2, 1))
-            real_proj = self.model.projection_head(treated).split(b)
-            generated_proj = self.model.projection_head(generated).split(b)
-            cf = torch.stack(
-                [
-                    counterfactual_loss(real_proj[v], generated_proj[v], labels, temperature=hp.temperature)
-                    for v in range(2)
-                ]
-            ).mean()
-        return {"loss": paclr + hp.cf_weight * cf, "paclr": paclr, "cf": cf}
+    def compute_losses(
+        self, batch: dict[str, Any], *, augment: bool = False, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
+        """Return ``loss`` and the method's loss parts (MICON: ``paclr``, ``cf``) for one batch."""
+        return self.objective(self.model, batch, augment=augment, generator=generator)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        """Compute and log the MICON loss of one batch."""
-        losses = self.compute_losses(self.augment(batch))
+        """Compute and log the method's loss of one (augmented) batch."""
+        # Augmentations drawn per (seed, step, rank): a resumed run repeats the uninterrupted run's draws.
+        generator = augmentation_generator(
+            self.hparams.seed, self.global_step, self.global_rank, device=batch["treated_1"].device
+        )
+        losses = self.compute_losses(batch, augment=True, generator=generator)
         b = batch["compound_labels"].shape[0]
         for name, value in losses.items():
             self.log(
@@ -145,13 +107,14 @@ class MiconModule(L.LightningModule):
         return losses["loss"]
 
     def predict_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        """Return the image encoder embeddings ``(b, D)`` of a batch of crops ``(b, C, S, S)``."""
-        return self.model.image_encoder.encode(batch)
+        """Return the evaluated embeddings ``(b, E)`` of a batch of crops ``(b, C, S, S)``."""
+        return self.model.embed(batch)
 
     def configure_optimizers(self) -> dict[str, Any]:
         """Return AdamW with linear warm-up then cosine decay to 0 at ``max_steps``, stepped per batch."""
         hp = self.hparams
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=hp.lr, weight_decay=hp.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: _warmup_cosine(step, warmup=hp.warmup_steps, total=hp.max_steps)
         )

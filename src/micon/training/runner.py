@@ -1,7 +1,8 @@
-"""Train MICON and embed crops: a Lightning Trainer built from a typed config, and batched inference."""
+"""Train MICON or a peer and embed crops: a Lightning Trainer built from a typed config, and inference."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_re
 from micon.models.micon import MiconModelConfig, build_model, load_model, make_checkpoint
 from micon.training.data import MiconDataModule, crop_dataloader
 from micon.training.module import MiconModule
+from micon.training.objectives import ObjectiveConfig, build_objective_config
 from micon.training.sampler import CONTROL_MODES, ControlMode
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,8 @@ __all__ = [
     "train_micon",
 ]
 
-HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "paclr", "cf", "lr")
+# Columns of every history; a method's loss parts (MICON: paclr, cf) come between loss and lr.
+HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "lr")
 
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 CHECKPOINT_DIR = "checkpoints"
@@ -47,7 +50,10 @@ _VERSION = re.compile(r"^version_(\d+)$")
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
-    """Settings of :func:`train_micon` (loss, optimiser, sampler, Trainer, run directory).
+    """Settings of :func:`train_micon` shared by every method: budget, optimiser, sampler, Trainer, run folder.
+
+    The objective of each method (weights, temperatures, stop-gradients) is its own config, see
+    :mod:`micon.training.objectives`.
 
     Attributes:
         max_steps: Optimiser steps.
@@ -55,11 +61,6 @@ class TrainingConfig:
         lr: Peak AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: Linear warm-up steps before the cosine decay.
-        temperature: SupCon temperature (the reference code ships 1.0; sweep 0.05-1.0).
-        cf_weight: Weight of the counterfactual loss.
-        use_generator: Train the treatment generator (full MICON); False gives PaCLR alone.
-        detach_control: Stop-gradient on the control embedding fed to the generator.
-        detach_treated: Stop-gradient on the real treated embedding in the counterfactual loss.
         flips: Random flips of training crops.
         rot90: Random 90-degree rotations of training crops.
         intensity_jitter: Log-normal gain jitter of training crops (0: off).
@@ -91,11 +92,6 @@ class TrainingConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     warmup_steps: int = 20
-    temperature: float = 0.2
-    cf_weight: float = 1.0
-    use_generator: bool = True
-    detach_control: bool = True
-    detach_treated: bool = True
     flips: bool = True
     rot90: bool = True
     intensity_jitter: float = 0.0
@@ -129,11 +125,8 @@ class TrainingConfig:
             raise InvalidConfigError(
                 f"warmup_steps and num_workers must be >= 0, got {self.warmup_steps}, {self.num_workers}"
             )
-        if self.temperature <= 0 or self.lr <= 0 or self.cf_weight < 0 or self.weight_decay < 0:
-            raise InvalidConfigError(
-                f"need temperature > 0, lr > 0, cf_weight >= 0, weight_decay >= 0; got {self.temperature}, "
-                f"{self.lr}, {self.cf_weight}, {self.weight_decay}"
-            )
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise InvalidConfigError(f"need lr > 0, weight_decay >= 0; got {self.lr}, {self.weight_decay}")
         if self.gradient_clip_val is not None and self.gradient_clip_val <= 0:
             raise InvalidConfigError(f"gradient_clip_val must be > 0 or None, got {self.gradient_clip_val}")
         if self.precision not in Precision.__args__:
@@ -168,8 +161,9 @@ class _HistoryCallback(L.Callback):
     Its rows are part of a checkpoint (``state_dict``), so a resumed run returns the whole history.
     """
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, every: int, parts: Sequence[str]) -> None:
         self.every = every
+        self.names = ("loss", *parts)
         self.rows: list[dict[str, float]] = []
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
@@ -178,7 +172,7 @@ class _HistoryCallback(L.Callback):
             return
         metrics = trainer.callback_metrics
         row = {"step": step}
-        for name in ("loss", "paclr", "cf"):
+        for name in self.names:
             value = metrics.get(f"train/{name}")
             row[name] = float(value) if value is not None else float("nan")
         row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
@@ -228,9 +222,11 @@ def train_micon(
     *,
     model_config: MiconModelConfig,
     training_config: TrainingConfig,
+    method: str = "micon",
+    objective: ObjectiveConfig | None = None,
     callbacks: Sequence[L.Callback] = (),
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train a MICON model on the crops of ``training_config.splits`` and return it as a checkpoint.
+    """Train ``method`` on the crops of ``training_config.splits`` and return its model as a checkpoint.
 
     With ``model_config.image.intensity_scaling == "plate_control"`` every crop is first scaled against
     its plate's DMSO crops (:func:`fit_intensity_scaling`), as :func:`embed_crops` does. With a
@@ -240,21 +236,27 @@ def train_micon(
     Args:
         crops: ``(N, C, S, S)`` uint16 crop store, row i the crop with ``Metadata_CropID == i``.
         crop_index: One row per crop (``docs/architecture.md``).
-        model_config: The architecture.
-        training_config: Loss, optimiser, sampler and Trainer settings.
+        model_config: The architecture; its ``architecture`` is set to ``method``.
+        training_config: The budget: optimiser, sampler and Trainer settings.
+        method: One of ``micon.models.TRAINED_METHODS``.
+        objective: The method's objective config (default: that method's defaults).
         callbacks: Extra Lightning callbacks (e.g. monitors); the history collector is always added.
 
     Returns:
-        The checkpoint ``{"method": "micon", "config", "state_dict"}`` (CPU tensors) and the training
-        history: one row per logged step with :data:`HISTORY_COLUMNS` (the whole run, also when resumed).
+        The checkpoint ``{"method", "config", "state_dict"}`` (CPU tensors) and the training history: one
+        row per logged step with ``step``, ``loss``, the method's loss parts and ``lr`` (the whole run,
+        also when resumed).
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks a column the sampler needs.
         NoControlsError: A sampled plate has no control crops nearby (see ``TreatmentPairSampler``), or no
             DMSO crops to scale its intensities against.
         InvalidImageError: ``crops`` does not match the config's channels or the crop ids.
+        InvalidConfigError: ``method`` is unknown, or ``objective`` belongs to another method.
     """
     cfg = training_config
+    objective = objective if objective is not None else build_objective_config(method)
+    model_config = dataclasses.replace(model_config, architecture=method)
     _check_crops(crops, model_config)
     seed_everything(cfg.seed)
     model = build_model(model_config)
@@ -270,14 +272,11 @@ def train_micon(
         num_workers=cfg.num_workers,
         controls=cfg.controls,
         intensity=fit_intensity_scaling(crops, plate_crops, scaling=model_config.image.intensity_scaling),
+        molecule=model_config.molecule,
     )
     module = MiconModule(
         model,
-        temperature=cfg.temperature,
-        cf_weight=cfg.cf_weight,
-        use_generator=cfg.use_generator,
-        detach_control=cfg.detach_control,
-        detach_treated=cfg.detach_treated,
+        objective=objective,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_steps,
@@ -287,13 +286,16 @@ def train_micon(
         intensity_jitter=cfg.intensity_jitter,
         seed=cfg.seed,
     )
-    history = _HistoryCallback(cfg.log_every_n_steps)
+    history = _HistoryCallback(cfg.log_every_n_steps, module.objective.parts)
     folder, ckpt_path = resolve_run(cfg.run_dir, cfg.resume)
     trainer = _build_trainer(cfg, folder, callbacks=[history, *callbacks])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    logger.info("trained MICON for %d steps%s", trainer.global_step, f" (run {folder})" if folder else "")
-    checkpoint = make_checkpoint(model, method="micon")
-    return checkpoint, pd.DataFrame(history.rows, columns=list(HISTORY_COLUMNS))
+    logger.info(
+        "trained %s for %d steps%s", method, trainer.global_step, f" (run {folder})" if folder else ""
+    )
+    checkpoint = make_checkpoint(model, method=method)
+    columns = ["step", "loss", *module.objective.parts, "lr"]
+    return checkpoint, pd.DataFrame(history.rows, columns=columns)
 
 
 def _build_trainer(cfg: TrainingConfig, folder: Path | None, *, callbacks: Sequence[L.Callback]) -> L.Trainer:
@@ -381,7 +383,10 @@ def embed_crops(
     accelerator: str = "auto",
     num_workers: int = 0,
 ) -> pd.DataFrame:
-    """Embed every crop of ``crop_index`` with the checkpoint's image encoder (eval mode, no gradients).
+    """Embed every crop of ``crop_index`` with the checkpoint's model (eval mode, no gradients).
+
+    The embedding is the one the method evaluates, before any projection head
+    (:meth:`~micon.models.MiconModel.embed`: the image encoder output, or CellCLIP's CLS output).
 
     Crops are read in batches in ``crop_index`` order and scaled as in training: against their plate's
     DMSO crops in ``crop_index`` when the encoder's ``intensity_scaling`` is ``"plate_control"``
@@ -410,14 +415,14 @@ def embed_crops(
     model = load_model(checkpoint)
     _check_crops(crops, model.config, crop_ids=crop_index[schema.CROP_ID].to_numpy())
     device = _device(accelerator)
-    encoder = model.image_encoder.to(device).eval()
+    model = model.to(device).eval()
     ids = crop_index[schema.CROP_ID].to_numpy(dtype=np.int64)
     intensity = fit_intensity_scaling(crops, crop_index, scaling=model.config.image.intensity_scaling)
     loader = crop_dataloader(crops, ids, batch_size=batch_size, num_workers=num_workers, intensity=intensity)
     chunks: list[np.ndarray] = []
     with torch.inference_mode():
         for images in loader:
-            chunks.append(encoder.encode(images.to(device, non_blocking=True)).float().cpu().numpy())
+            chunks.append(model.embed(images.to(device, non_blocking=True)).float().cpu().numpy())
     dim = model.embedding_dim
     values = np.concatenate(chunks) if chunks else np.empty((0, dim), dtype=np.float32)
     features = pd.DataFrame(values.astype(np.float32), columns=schema.embedding_columns(dim))

@@ -4,9 +4,25 @@ import numpy as np
 from kedro.runner import SequentialRunner
 
 from micon import schema
+from micon.models import load_model
 from micon.pipelines.modeling import create_pipeline
-from micon.pipelines.modeling.pipeline import METHODS
+from micon.pipelines.modeling.pipeline import METHODS, TRAINED_METHODS
 from tests.pipelines.conftest import add_parameters, kept_catalog
+
+
+def test_modeling_pipeline_trains_every_method_with_the_shared_budget():
+    pipeline = create_pipeline()
+    assert METHODS == (*TRAINED_METHODS, "untrained")
+    for method in TRAINED_METHODS:
+        (node,) = [n for n in pipeline.nodes if n.name == f"{method}.train_model"]
+        assert node.inputs == [
+            "crop_store",
+            "crop_index",
+            "params:modeling.model",
+            "params:modeling.training",
+            f"params:modeling.methods.{method}",
+        ]
+        assert node.outputs == [f"{method}.model_checkpoint", f"{method}.training_history"]
 
 
 def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameters):
@@ -19,20 +35,26 @@ def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameter
     add_parameters(catalog, parameters)
     SequentialRunner().run(pipeline, catalog)
 
-    dim = parameters["modeling"]["model"]["image"]["embedding_dim"]
-    trained = catalog.load("micon.model_checkpoint")
-    untrained = catalog.load("untrained.model_checkpoint")
-    assert (trained["method"], untrained["method"]) == ("micon", "untrained")
-    history = catalog.load("micon.training_history")
-    assert {"step", "loss", "paclr", "cf"} <= set(history.columns) and len(history) > 0
+    for method in TRAINED_METHODS:
+        checkpoint = catalog.load(f"{method}.model_checkpoint")
+        assert checkpoint["method"] == method
+        history = catalog.load(f"{method}.training_history")
+        assert {"step", "loss", "lr"} <= set(history.columns) and len(history) > 0
+    assert {"paclr", "cf"} <= set(catalog.load("micon.training_history").columns)
+    assert catalog.load("untrained.model_checkpoint")["method"] == "untrained"
     for method in METHODS:
+        dim = load_model(catalog.load(f"{method}.model_checkpoint")).embedding_dim
         embeddings = catalog.load(f"{method}.crop_embeddings")
         features = embeddings[schema.embedding_columns(dim)].to_numpy()
         assert len(embeddings) == len(crop_index)
         assert embeddings[schema.CROP_ID].tolist() == crop_index[schema.CROP_ID].tolist()
         assert np.isfinite(features).all()
+    # per-method overrides of the shared architecture reach the model (conf/test: cellclip per channel)
+    cellclip = catalog.load("cellclip.model_checkpoint")["config"]
+    assert cellclip["image"]["channel_strategy"] == "per_channel"
+    assert catalog.load("clip.model_checkpoint")["config"]["molecule"]["kind"] == "fingerprint"
     # training moved the encoder away from its initialisation
-    first = schema.embedding_columns(dim)
+    first = schema.embedding_columns(parameters["modeling"]["model"]["image"]["embedding_dim"])
     assert not np.allclose(
         catalog.load("micon.crop_embeddings")[first].to_numpy(),
         catalog.load("untrained.crop_embeddings")[first].to_numpy(),

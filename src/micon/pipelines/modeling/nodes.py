@@ -1,41 +1,55 @@
-"""Nodes of the modeling pipeline: train MICON, build the untrained floor, embed every crop."""
+"""Nodes of the modeling pipeline: train each method, build the untrained floor, embed every crop."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from micon.models import MiconModelConfig
+from micon.models import MiconModelConfig, merge_params
+from micon.training.objectives import build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
 logger = logging.getLogger(__name__)
 
 
-def train_micon_model(
+def train_model(
     crop_store: np.ndarray,
     crop_index: pd.DataFrame,
     model_params: dict[str, Any],
     training_params: dict[str, Any],
+    method_params: dict[str, Any],
+    *,
+    method: str,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train MICON on the training split; return its checkpoint and per-step loss history."""
+    """Train ``method`` on the training split with the shared budget; return its checkpoint and history.
+
+    ``method_params`` holds ``model`` (overrides of the shared architecture) and ``objective``. Each
+    method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
+    method never picks up another's run.
+    """
+    if training_params.get("run_dir"):
+        training_params = {**training_params, "run_dir": str(Path(training_params["run_dir"]) / method)}
     checkpoint, history = train_micon(
         crop_store,
         crop_index,
-        model_config=MiconModelConfig.from_dict(model_params),
+        model_config=MiconModelConfig.from_dict(merge_params(model_params, method_params["model"])),
         training_config=TrainingConfig(**training_params),
+        method=method,
+        objective=build_objective_config(method, method_params["objective"]),
     )
     if len(history):
         logger.info(
-            "trained MICON for %d logged steps; last loss %.4f", len(history), history["loss"].iloc[-1]
+            "trained %s for %d logged steps; last loss %.4f", method, len(history), history["loss"].iloc[-1]
         )
     return checkpoint, history
 
 
 def build_untrained_model(model_params: dict[str, Any], training_params: dict[str, Any]) -> dict[str, Any]:
-    """Build the same architecture, randomly initialised with the training seed: the floor to beat."""
+    """Build the shared architecture, randomly initialised with the training seed: the floor to beat."""
     return build_untrained_checkpoint(MiconModelConfig.from_dict(model_params), seed=training_params["seed"])
 
 
@@ -45,7 +59,7 @@ def embed_cell_crops(
     crop_index: pd.DataFrame,
     params: dict[str, Any],
 ) -> pd.DataFrame:
-    """Embed every crop with the checkpoint's image encoder (before any projection head)."""
+    """Embed every crop with the checkpoint's model (the evaluated embedding, before any projection head)."""
     embeddings = embed_crops(model_checkpoint, crop_store, crop_index, **params)
     logger.info("embedded %d crops with %s", len(embeddings), model_checkpoint.get("method", "?"))
     return embeddings

@@ -1,0 +1,99 @@
+"""Training cost per step of every method on the default configuration, printed as a table.
+
+Usage: ``OMP_NUM_THREADS=2 uv run python benchmarks/bench_methods.py [--steps N] [--warmup N]``.
+The model, budget and objective settings are those of ``conf/base/parameters_modeling.yml`` (crop size
+and channels from a small synthetic screen generated in-process with the default crop extraction). A step
+is what the Trainer does per batch: read the sampler batch, augment, forward, loss, backward, AdamW step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from micon.chem.standardize import StandardizationConfig, standardize_compounds
+from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
+from micon.metadata.joins import join_well_metadata
+from micon.metadata.load_data import join_image_index
+from micon.metadata.splits import SplitConfig, assign_splits
+from micon.models import TRAINED_METHODS, MiconModelConfig, build_model, merge_params
+from micon.synthetic import SyntheticScreenConfig, generate_screen
+from micon.training.data import MiconDataModule
+from micon.training.module import MiconModule
+from micon.training.objectives import build_objective_config
+from micon.training.runner import TrainingConfig
+
+PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per method")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per method first")
+    parser.add_argument("--methods", nargs="*", default=list(TRAINED_METHODS))
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
+    training = TrainingConfig(**params["training"])
+
+    screen = generate_screen(
+        SyntheticScreenConfig(n_sources=3, n_batches_per_source=2, n_plates_per_batch=1, sites_per_well=1)
+    )
+    compounds, _ = standardize_compounds(screen.compound_table, StandardizationConfig())
+    wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds)
+    wells = assign_splits(wells, SplitConfig(val_batches_per_source=0))
+    sites, _ = join_image_index(screen.image_index, wells)
+    extraction = extract_crop_table(sites, screen.fields, CropExtractionConfig())
+    crops, index = extraction.crops, extraction.crop_index
+    print(f"crops {tuple(crops.shape)}, batch_rows {training.batch_rows}, threads {torch.get_num_threads()}")
+
+    rows = []
+    for method in args.methods:
+        method_params = params["methods"][method]
+        config = MiconModelConfig.from_dict(
+            {**merge_params(params["model"], method_params["model"]), "architecture": method}
+        )
+        torch.manual_seed(0)
+        model = build_model(config)
+        module = MiconModule(
+            model,
+            objective=build_objective_config(method, method_params["objective"]),
+            flips=training.flips,
+            rot90=training.rot90,
+            intensity_jitter=training.intensity_jitter,
+        )
+        optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr)
+        datamodule = MiconDataModule(
+            crops,
+            index,
+            batch_rows=training.batch_rows,
+            steps_per_epoch=args.steps + args.warmup,
+            molecule=config.molecule,
+        )
+        datamodule.setup("fit")
+        batches = iter(datamodule.train_dataloader())
+        for step in range(args.warmup + args.steps):
+            if step == args.warmup:
+                start, start_cpu = time.perf_counter(), time.process_time()
+            loss = module.compute_losses(next(batches), augment=True)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        ms = (time.perf_counter() - start) / args.steps * 1000
+        cpu_ms = (time.process_time() - start_cpu) / args.steps * 1000
+        n_params = sum(p.numel() for p in model.parameters())
+        rows.append((method, ms, cpu_ms, n_params, config.embedding_dim))
+
+    # CPU time is the less load-sensitive number on a shared machine (all threads of this process).
+    print(f"{'method':<10} {'ms/step':>9} {'cpu ms/step':>12} {'params':>10} {'embedding':>10}")
+    for method, ms, cpu_ms, n_params, dim in rows:
+        print(f"{method:<10} {ms:>9.1f} {cpu_ms:>12.1f} {n_params:>10,d} {dim:>10d}")
+
+
+if __name__ == "__main__":
+    main()
