@@ -50,7 +50,7 @@ _VERSION = re.compile(r"^version_(\d+)$")
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
-    """Settings of :func:`train_micon` shared by every method: budget, optimiser, sampler, Trainer, run folder.
+    """Settings of :func:`train_micon` shared by every method: budget, optimiser, sampler, Trainer, runs.
 
     The objective of each method (weights, temperatures, stop-gradients) is its own config, see
     :mod:`micon.training.objectives`.
