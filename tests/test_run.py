@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from micon.pipelines.reporting.pipeline import PROFILED_METHODS
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from tests.kedro_project import temporary_project
 
 
 @pytest.fixture
 def tiny_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's configuration in a temporary folder, so data/ is written there."""
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copy(PROJECT_ROOT / ".telemetry", tmp_path / ".telemetry")
-    shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()  # the package itself is imported from the installed project
-    monkeypatch.chdir(tmp_path)
-    bootstrap_project(tmp_path)
-    return tmp_path
+    return temporary_project(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow

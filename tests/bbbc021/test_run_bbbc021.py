@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,9 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from PIL import Image
 
+from tests.kedro_project import PROJECT_ROOT, temporary_project
 from tests.shared_data import require_shared
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Two compounds of each of three MoAs, in different weeks (so NSCB has answers); AZ-C has no SMILES.
 COMPOUNDS = ("anisomycin", "emetine", "etoposide", "mitomycin C", "AZ-C", "AZ138")
 
@@ -36,15 +35,7 @@ def tiny_bbbc021(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     for image_path in metadata["image_path"]:
         (shared / "bbbc021" / image_path).symlink_to(source.parent / image_path)
 
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
-    shutil.copy(PROJECT_ROOT / ".telemetry", project / ".telemetry")
-    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    (project / "src").mkdir()
-    monkeypatch.chdir(project)
-    bootstrap_project(project)
+    project = temporary_project(tmp_path / "project", monkeypatch)
     return project, shared
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,27 +9,19 @@ import pandas as pd
 import pytest
 import yaml
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from micon import schema
 from micon.pipelines.reporting.pipeline import PROFILED_METHODS
 from tests.jump.conftest import MISSING_IMAGE, PLATE_WITHOUT_LOAD_DATA, PLATE_WITHOUT_WELLS, SELECTED_PLATES
+from tests.kedro_project import PROJECT_ROOT, temporary_project
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @pytest.fixture
 def jump_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's configuration in a temporary folder, so data/ is written there."""
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copy(PROJECT_ROOT / ".telemetry", tmp_path / ".telemetry")
-    shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()
-    monkeypatch.chdir(tmp_path)
-    bootstrap_project(tmp_path)
-    return tmp_path
+    return temporary_project(tmp_path, monkeypatch)
 
 
 def _runtime_params(gallery) -> dict:

@@ -21,6 +21,7 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError
 from micon.metadata._duplicates import duplicate_rows
+from micon.metadata.joins import WELL_METADATA_COLUMNS
 from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
@@ -362,20 +363,8 @@ def build_well_metadata(
     table[schema.IS_CONTROL] = (table[schema.JCP2022] == DMSO_NAME).astype(bool)
     has_molecule = table[schema.STANDARD_SMILES].notna()
     table[schema.SPLIT] = np.where(has_molecule, schema.SPLIT_TRAIN, schema.SPLIT_OOD_COMPOUND)
-    columns = [
-        schema.SOURCE,
-        schema.BATCH,
-        schema.PLATE,
-        schema.PLATE_TYPE,
-        schema.WELL,
-        schema.JCP2022,
-        schema.STANDARD_SMILES,
-        schema.STANDARD_INCHIKEY,
-        schema.IS_CONTROL,
-        schema.CONCENTRATION,
-        schema.MOA,
-        schema.SPLIT,
-    ]
+    # The JUMP well-metadata columns, then BBBC021's own.
+    columns = [*WELL_METADATA_COLUMNS, schema.CONCENTRATION, schema.MOA, schema.SPLIT]
     well_metadata = table.loc[:, columns].reset_index(drop=True)
     quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(_WELL_QUARANTINE_KEY)
     check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
