@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from micon.hooks import RealDataGuardHooks
+
+HOOKS = (RealDataGuardHooks(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

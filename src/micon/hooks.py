@@ -1,0 +1,35 @@
+"""Project hooks: refuse a run that would write the synthetic screen into a real-data environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Pipeline
+
+from micon.errors import InvalidConfigError
+
+# Environments whose raw layer holds real data (conf/<env>/catalog.yml moves it) and the pipeline to run.
+REAL_DATA_ENVIRONMENTS: dict[str, str] = {"jump": "jump", "bbbc021": "bbbc021"}
+SYNTHETIC_NODE = "generate_synthetic_screen"
+
+
+class RealDataGuardHooks:
+    """Stop ``kedro run --env jump`` (or bbbc021) of a pipeline that contains the synthetic screen.
+
+    ``__default__`` starts with the synthetic pipeline, whose outputs are the raw-layer datasets that a
+    real-data environment points at its own files: running it there would overwrite the ingested JUMP or
+    BBBC021 tables with the synthetic screen. Kedro chooses the pipeline before it knows the environment,
+    so the check runs here, before any node.
+    """
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        """Raise if a real-data environment is about to run the synthetic screen's node."""
+        env = run_params.get("env")
+        if env in REAL_DATA_ENVIRONMENTS and any(node.name == SYNTHETIC_NODE for node in pipeline.nodes):
+            raise InvalidConfigError(
+                f"environment {env!r} holds real data, but the pipeline to run contains the synthetic screen "
+                f"({SYNTHETIC_NODE}), which would overwrite its raw tables; run "
+                f"`kedro run --env {env} --pipeline {REAL_DATA_ENVIRONMENTS[env]}` instead"
+            )
