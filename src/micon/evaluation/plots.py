@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,13 +76,7 @@ def plot_topk_curves(topk_tables: Mapping[str, pd.DataFrame]) -> Figure:
         InvalidInputError: ``topk_tables`` is empty.
         MissingColumnsError: A table lacks ``scenario``, ``k`` or ``accuracy`` (names the method).
     """
-    if not topk_tables:
-        raise InvalidInputError("no top-k tables to plot")
-    for method, table in topk_tables.items():
-        require_columns(table, TOPK_COLUMNS, table_name=f"top-k table of method {method!r}")
-    scenarios = list(dict.fromkeys(s for t in topk_tables.values() for s in t["scenario"].astype(str)))
-    if not scenarios:
-        raise InvalidInputError("the top-k tables hold no scenario")
+    scenarios = _scenarios(topk_tables, TOPK_COLUMNS, what="top-k")
 
     figure = Figure(figsize=(4 * len(scenarios), 3.5), layout="constrained")
     axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]
@@ -144,13 +138,7 @@ def plot_map_distributions(compound_maps: Mapping[str, pd.DataFrame]) -> Figure:
         InvalidInputError: ``compound_maps`` is empty or holds no scenario.
         MissingColumnsError: A table lacks a documented column (names the method).
     """
-    if not compound_maps:
-        raise InvalidInputError("no compound mAP tables to plot")
-    for method, table in compound_maps.items():
-        require_columns(table, MAP_TABLE_COLUMNS, table_name=f"compound mAP table of method {method!r}")
-    scenarios = list(dict.fromkeys(s for t in compound_maps.values() for s in t["scenario"].astype(str)))
-    if not scenarios:
-        raise InvalidInputError("the compound mAP tables hold no scenario")
+    scenarios = _scenarios(compound_maps, MAP_TABLE_COLUMNS, what="compound mAP")
     methods = list(compound_maps)
     figure = Figure(figsize=(1.2 + 0.9 * len(methods) * len(scenarios), 3.8), layout="constrained")
     axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]
@@ -227,3 +215,15 @@ def _colours(codes: np.ndarray, colormap: str) -> np.ndarray:
     """Return one RGBA colour per integer code from a qualitative matplotlib colormap (cycled)."""
     palette = colormaps[colormap]
     return np.asarray([palette(int(code) % palette.N) for code in codes])
+
+
+def _scenarios(tables: Mapping[str, pd.DataFrame], columns: Sequence[str], *, what: str) -> list[str]:
+    """Check each method's table and return the scenarios they hold, in first-seen order."""
+    if not tables:
+        raise InvalidInputError(f"no {what} tables to plot")
+    for method, table in tables.items():
+        require_columns(table, columns, table_name=f"{what} table of method {method!r}")
+    scenarios = list(dict.fromkeys(s for t in tables.values() for s in t["scenario"].astype(str)))
+    if not scenarios:
+        raise InvalidInputError(f"the {what} tables hold no scenario")
+    return scenarios
