@@ -65,12 +65,12 @@ class _TreatmentBatches(Dataset):
         self,
         crops: np.ndarray,
         molecules: MoleculeFeatures,
-        fingerprints: np.ndarray,
+        similarity: np.ndarray,
         intensity: CropIntensityScaling | None,
     ) -> None:
         self.crops = crops
         self.molecules = molecules
-        self.fingerprints = fingerprints
+        self.similarity = similarity
         self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
@@ -85,7 +85,7 @@ class _TreatmentBatches(Dataset):
             batch[key] = torch.from_numpy(ids[key].astype(np.int64))
         batch["molecules"] = collate_molecules(self.molecules, unique)
         batch["molecule_index"] = torch.from_numpy(inverse.astype(np.int64).reshape(-1))
-        batch["molecule_similarity"] = torch.from_numpy(tanimoto_similarity(self.fingerprints[unique]))
+        batch["molecule_similarity"] = torch.from_numpy(self.similarity[np.ix_(unique, unique)])
         return batch
 
 
@@ -229,7 +229,7 @@ class MiconDataModule(L.LightningDataModule):
         self.molecule = molecule if molecule is not None else MoleculeEncoderConfig()
         self.sampler: TreatmentPairSampler | None = None
         self.molecule_features: MoleculeFeatures = []
-        self.fingerprints = np.zeros((0, self.molecule.n_bits), dtype=np.uint8)
+        self.similarity = np.zeros((0, 0), dtype=np.float32)
 
     @property
     def compounds(self) -> tuple[str, ...]:
@@ -255,8 +255,9 @@ class MiconDataModule(L.LightningDataModule):
         )
         compounds = self.sampler.compounds
         self.molecule_features = featurize_molecules(compounds, self.molecule)
-        self.fingerprints = morgan_fingerprints(
-            list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits
+        # Computed once for every compound, like the features: a batch only indexes it.
+        self.similarity = tanimoto_similarity(
+            morgan_fingerprints(list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits)
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -269,7 +270,7 @@ class MiconDataModule(L.LightningDataModule):
             epoch = self.trainer.current_epoch
             sampler.resume_at(epoch=epoch, step=self.trainer.global_step - epoch * self.steps_per_epoch)
         return _TreatmentLoader(
-            _TreatmentBatches(self.crops, self.molecule_features, self.fingerprints, self.intensity),
+            _TreatmentBatches(self.crops, self.molecule_features, self.similarity, self.intensity),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,
