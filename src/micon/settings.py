@@ -2,9 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
-from micon.hooks import RealDataGuardHooks
+from micon.session import MiconSession
 
-HOOKS = (RealDataGuardHooks(),)
+# A bare `kedro run --env <env>` runs its composition (micon.pipelines.compositions).
+SESSION_CLASS = MiconSession
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -20,9 +20,8 @@ import pandas as pd
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.metadata._duplicates import duplicate_rows
-from micon.metadata.joins import WELL_METADATA_COLUMNS
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.profile import SourceProfile
+from micon.quarantine import require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +32,21 @@ DMSO_NAME = "DMSO"
 OFFICIAL_CHANNELS: dict[str, str] = {"DAPI": "DNA", "Tubulin": "Tubulin", "Actin": "Actin"}
 # Channel of each RGB plane of a subset PNG (pharmbio/kensert_CNN_lab stores (Actin, Tubulin, DNA)).
 PNG_RGB_CHANNELS: tuple[str, ...] = ("Actin", "Tubulin", "DNA")
+
+# BBBC021 (both layouts): 3 channels; the PNG subset has no DMSO images (each plate was normalised to its
+# DMSO wells by its provider), so MICON pairs treated crops with crops of another compound of the plate;
+# only some compounds have a public SMILES, so wells split by whether the molecule is known, and a well is a
+# compound at a concentration.
+BBBC021_PROFILE = SourceProfile(
+    name=SOURCE_NAME,
+    channels=schema.BBBC021_CHANNELS,
+    nuclear_channel=schema.NUCLEAR_CHANNEL,
+    cytoplasm_channels=("Tubulin", "Actin"),
+    control_compound=DMSO_NAME,
+    controls="same_plate",
+    split_policy="molecule_known",
+    well_annotations=(schema.CONCENTRATION, schema.MOA),
+)
 
 _OFFICIAL_COLUMNS: tuple[str, ...] = (
     *(f"Image_{kind}_{name}" for name in OFFICIAL_CHANNELS for kind in ("FileName", "PathName")),
@@ -55,8 +69,6 @@ _PNG_COLUMNS: tuple[str, ...] = (
     "smiles",
 )
 _SITE_IN_FILE = re.compile(r"_s(\d+)_")
-_STAGE = "build_bbbc021_well_metadata"
-_WELL_QUARANTINE_KEY: tuple[str, ...] = (*schema.WELL_KEY, schema.JCP2022)
 
 
 @dataclass(frozen=True)
@@ -286,98 +298,3 @@ def _plane_loader(load_png: Callable[[], object], plane: int, stem: str) -> Call
         return np.ascontiguousarray(rgb[:, :, plane])
 
     return load
-
-
-def build_well_metadata(
-    plates: pd.DataFrame, wells: pd.DataFrame, standardized_compounds: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join wells with plates and standardised compounds; split by whether a molecule is known.
-
-    Unlike ``join_well_metadata`` (JUMP), a plate needs no DMSO well (the PNG subset has none) and a
-    compound without a standardised SMILES is kept: its wells serve image-only methods and the
-    evaluation. They get ``schema.SPLIT`` = ``ood_compound`` (held out of training: the molecule
-    encoder cannot see them; the count is logged and their compounds are in the standardisation
-    quarantine as ``missing_smiles``); every other well is ``train``. BBBC021 is evaluated on every
-    well (NSC/NSCB), so no batch is held out.
-
-    Reasons for quarantine: ``duplicate_well`` (a well listed twice: every copy when they disagree,
-    else the later copies), ``unknown_plate`` (its plate is not in the plate table).
-
-    Args:
-        plates: ``schema.PLATE_KEY`` + ``Metadata_PlateType``.
-        wells: ``schema.WELL_KEY``, ``schema.JCP2022``, ``schema.CONCENTRATION``, ``schema.MOA``.
-        standardized_compounds: ``schema.JCP2022``, ``Metadata_StandardSMILES``,
-            ``Metadata_StandardInChIKey`` (compounds with a usable structure).
-
-    Returns:
-        ``(well_metadata, quarantined)``: one row per accepted well with the columns of
-        ``WELL_METADATA_COLUMNS`` plus concentration, MoA and split; quarantine rows keyed by
-        source, plate, well and compound.
-
-    Raises:
-        MissingColumnsError: A table lacks a needed column.
-        InvalidInputError: The plate or well table is empty.
-    """
-    well_columns = (*schema.WELL_KEY, schema.JCP2022, schema.CONCENTRATION, schema.MOA)
-    _require_rows(plates, (*schema.PLATE_KEY, schema.PLATE_TYPE), table_name="BBBC021 plate table")
-    _require_rows(wells, well_columns, table_name="BBBC021 well table")
-    require_columns(
-        standardized_compounds,
-        (schema.JCP2022, schema.STANDARD_SMILES, schema.STANDARD_INCHIKEY),
-        table_name="standardized compound table",
-    )
-    table = wells.loc[:, list(well_columns)].reset_index(drop=True)
-    rejects: list[pd.DataFrame] = []
-    duplicated, detail = duplicate_rows(table, schema.WELL_KEY, [schema.JCP2022, schema.CONCENTRATION])
-    if duplicated.any():
-        rejects.append(
-            make_quarantine(
-                table[duplicated], _WELL_QUARANTINE_KEY, stage=_STAGE, reason="duplicate_well", detail=detail
-            )
-        )
-    table = table[~duplicated]
-    plate_columns = [schema.SOURCE, schema.PLATE, schema.BATCH, schema.PLATE_TYPE]
-    table = table.merge(
-        plates.loc[:, plate_columns].drop_duplicates([schema.SOURCE, schema.PLATE]),
-        on=[schema.SOURCE, schema.PLATE],
-        how="left",
-        indicator="_plate",
-    )
-    unknown_plate = table.pop("_plate") == "left_only"
-    if unknown_plate.any():
-        rejects.append(
-            make_quarantine(
-                table[unknown_plate],
-                _WELL_QUARANTINE_KEY,
-                stage=_STAGE,
-                reason="unknown_plate",
-                detail="plate " + table.loc[unknown_plate, schema.PLATE].astype("string") + " is not in the "
-                "plate table",
-            )
-        )
-    table = table[~unknown_plate]
-    molecules = standardized_compounds.loc[
-        :, [schema.JCP2022, schema.STANDARD_SMILES, schema.STANDARD_INCHIKEY]
-    ].drop_duplicates(schema.JCP2022)
-    table = table.merge(molecules, on=schema.JCP2022, how="left")
-    table[schema.IS_CONTROL] = (table[schema.JCP2022] == DMSO_NAME).astype(bool)
-    has_molecule = table[schema.STANDARD_SMILES].notna()
-    table[schema.SPLIT] = np.where(has_molecule, schema.SPLIT_TRAIN, schema.SPLIT_OOD_COMPOUND)
-    # The JUMP well-metadata columns, then BBBC021's own.
-    columns = [*WELL_METADATA_COLUMNS, schema.CONCENTRATION, schema.MOA, schema.SPLIT]
-    well_metadata = table.loc[:, columns].reset_index(drop=True)
-    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(_WELL_QUARANTINE_KEY)
-    check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
-    no_molecule = sorted(well_metadata.loc[~has_molecule.to_numpy(), schema.JCP2022].unique())
-    logger.info(
-        "%s: %d wells accepted, %d quarantined; %d wells of %d compounds without a usable SMILES are held "
-        "out of training (split %s): %s",
-        _STAGE,
-        len(well_metadata),
-        len(quarantined),
-        int((~has_molecule).sum()),
-        len(no_molecule),
-        schema.SPLIT_OOD_COMPOUND,
-        no_molecule,
-    )
-    return well_metadata, quarantined

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pandas as pd
 
 from micon import schema
 from micon.errors import InvalidInputError, NoControlsError
 from micon.metadata._duplicates import duplicate_rows
+from micon.profile import SourceProfile
 from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
@@ -42,36 +44,41 @@ def _reject_duplicated_lookup(table: pd.DataFrame, key: list[str], *, table_name
 
 
 def join_well_metadata(
-    plates: pd.DataFrame, wells: pd.DataFrame, compounds: pd.DataFrame
+    plates: pd.DataFrame, wells: pd.DataFrame, compounds: pd.DataFrame, *, profile: SourceProfile
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach each well's plate and standardised compound; quarantine wells that cannot be used.
 
     Reasons for quarantine, checked in this order: ``duplicate_well`` (a well listed twice: every copy
-    when they name different compounds, else the later copies), ``unknown_plate`` (its plate is not in
-    the plate table), ``unknown_compound`` (its JCP2022 id is not among the standardised compounds,
-    e.g. because ``standardize_compounds`` quarantined its SMILES), ``plate_without_dmso`` (every well
-    of a plate left with no DMSO well: such a plate cannot be normalised to its controls).
+    when they name different compounds or annotations, else the later copies), ``unknown_plate`` (its
+    plate is not in the plate table), ``unknown_compound`` (its JCP2022 id is not among the standardised
+    compounds, e.g. because ``standardize_compounds`` quarantined its SMILES; only where the profile's
+    ``split_policy`` is ``held_out`` — with ``molecule_known`` such wells are kept without a molecule, for
+    image-only use and evaluation), ``plate_without_dmso`` (every well of a plate left with no control
+    well, where the profile's ``controls`` is ``dmso``: such a plate cannot be normalised to its controls).
 
     Args:
         plates: plate_table: ``Metadata_Source``, ``Metadata_Batch``, ``Metadata_Plate``,
             ``Metadata_PlateType``; one row per plate.
         wells: well_table: ``Metadata_Source``, ``Metadata_Plate``, ``Metadata_Well``,
-            ``Metadata_JCP2022``.
+            ``Metadata_JCP2022`` and the profile's ``well_annotations``.
         compounds: standardized_compounds: ``Metadata_JCP2022``, ``Metadata_StandardSMILES``,
             ``Metadata_StandardInChIKey``; one row per compound.
+        profile: The source: its control compound, control mode, split policy and well annotations.
 
     Returns:
         ``(well_metadata, quarantined)``: one row per accepted well with the columns of
-        ``WELL_METADATA_COLUMNS`` (``Metadata_IsControl`` True for DMSO wells), in the wells' input
-        order; quarantine rows keyed by source, plate, well and JCP2022.
+        ``WELL_METADATA_COLUMNS`` then the profile's ``well_annotations`` (``Metadata_IsControl`` True for
+        the control compound's wells), in the wells' input order; quarantine rows keyed by source, plate,
+        well and JCP2022.
 
     Raises:
         MissingColumnsError: A table lacks a required column.
         InvalidInputError: A table is empty, or the plate or compound table repeats a key.
-        NoControlsError: No plate has a DMSO well left.
+        NoControlsError: The profile's ``controls`` is ``dmso`` and no plate has a control well left.
     """
+    well_columns = (*_WELL_COLUMNS, *profile.well_annotations)
     require_columns(plates, _PLATE_COLUMNS, table_name="plate table")
-    require_columns(wells, _WELL_COLUMNS, table_name="well table")
+    require_columns(wells, well_columns, table_name="well table")
     require_columns(compounds, _COMPOUND_COLUMNS, table_name="standardized compound table")
     for name, table in (
         ("plate table", plates),
@@ -83,7 +90,7 @@ def join_well_metadata(
     _reject_duplicated_lookup(plates, [schema.SOURCE, schema.PLATE], table_name="plate table")
     _reject_duplicated_lookup(compounds, [schema.JCP2022], table_name="standardized compound table")
 
-    table = wells.loc[:, list(_WELL_COLUMNS)].reset_index(drop=True)
+    table = wells.loc[:, list(well_columns)].reset_index(drop=True)
     rejects: list[pd.DataFrame] = []
 
     def reject(mask: pd.Series, reason: str, detail: pd.Series) -> None:
@@ -94,7 +101,9 @@ def join_well_metadata(
             )
         table = table[~mask]
 
-    duplicated, duplicate_detail = duplicate_rows(table, schema.WELL_KEY, [schema.JCP2022])
+    duplicated, duplicate_detail = duplicate_rows(
+        table, schema.WELL_KEY, [schema.JCP2022, *profile.well_annotations]
+    )
     reject(duplicated, "duplicate_well", duplicate_detail.reindex(table.index))
 
     table = table.merge(
@@ -115,36 +124,21 @@ def join_well_metadata(
         compounds.loc[:, list(_COMPOUND_COLUMNS)], on=schema.JCP2022, how="left", indicator="_compound"
     ).set_axis(table.index)
     unknown_compound = table.pop("_compound") == "left_only"
-    reject(
-        unknown_compound,
-        "unknown_compound",
-        "compound "
-        + table[schema.JCP2022].astype("string").fillna("<missing>")
-        + " is not among the standardized compounds (no such id in the compound table, or "
-        "standardize_compounds quarantined it, e.g. for an invalid or missing SMILES)",
-    )
-
-    table[schema.IS_CONTROL] = (table[schema.JCP2022] == schema.DMSO_JCP2022).astype(bool)
-    plate_has_dmso = table.groupby([schema.SOURCE, schema.PLATE], sort=False)[schema.IS_CONTROL].transform(
-        "any"
-    )
-    if not plate_has_dmso.any():
-        raise NoControlsError(
-            f"no plate has a DMSO well ({schema.JCP2022} == {schema.DMSO_JCP2022!r}) among "
-            f"{len(table)} joined wells of {table[[schema.SOURCE, schema.PLATE]].drop_duplicates().shape[0]} "
-            "plates; DMSO controls are needed to normalise and to pair treated wells"
+    if profile.split_policy == "held_out":
+        reject(
+            unknown_compound,
+            "unknown_compound",
+            "compound "
+            + table[schema.JCP2022].astype("string").fillna("<missing>")
+            + " is not among the standardized compounds (no such id in the compound table, or "
+            "standardize_compounds quarantined it, e.g. for an invalid or missing SMILES)",
         )
-    reject(
-        ~plate_has_dmso.astype(bool),
-        "plate_without_dmso",
-        "plate "
-        + table[schema.PLATE].astype("string")
-        + " of source "
-        + table[schema.SOURCE].astype("string")
-        + f" has no DMSO ({schema.DMSO_JCP2022}) well",
-    )
 
-    well_metadata = table.loc[:, list(WELL_METADATA_COLUMNS)].reset_index(drop=True)
+    table[schema.IS_CONTROL] = (table[schema.JCP2022] == profile.control_compound).astype(bool)
+    if profile.controls == "dmso":
+        _reject_plates_without_controls(table, reject, profile.control_compound)
+
+    well_metadata = table.loc[:, [*WELL_METADATA_COLUMNS, *profile.well_annotations]].reset_index(drop=True)
     quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(QUARANTINE_KEY)
     check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
     logger.info(
@@ -158,3 +152,31 @@ def join_well_metadata(
         quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
     )
     return well_metadata, quarantined
+
+
+def _reject_plates_without_controls(
+    table: pd.DataFrame, reject: Callable[[pd.Series, str, pd.Series], None], control_compound: str
+) -> None:
+    """Quarantine every well of a plate without a control well (``plate_without_dmso``).
+
+    Raises:
+        NoControlsError: No plate has a control well.
+    """
+    plate_has_control = table.groupby([schema.SOURCE, schema.PLATE], sort=False)[schema.IS_CONTROL].transform(
+        "any"
+    )
+    if not plate_has_control.any():
+        raise NoControlsError(
+            f"no plate has a control well ({schema.JCP2022} == {control_compound!r}) among "
+            f"{len(table)} joined wells of {table[[schema.SOURCE, schema.PLATE]].drop_duplicates().shape[0]} "
+            "plates; controls are needed to normalise and to pair treated wells"
+        )
+    reject(
+        ~plate_has_control.astype(bool),
+        "plate_without_dmso",
+        "plate "
+        + table[schema.PLATE].astype("string")
+        + " of source "
+        + table[schema.SOURCE].astype("string")
+        + f" has no control ({control_compound}) well",
+    )

@@ -18,6 +18,7 @@ import pandas as pd
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
+from micon.profile import SourceProfile
 from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,18 @@ REASON_MISSING_LOAD_DATA = "missing_load_data"
 REASON_PATH_OUTSIDE_GALLERY = "path_outside_gallery"
 REASON_MISSING_IMAGE = "missing_image"
 REASON_MISSING_ILLUMINATION = "missing_illumination"
+
+# JUMP cpg0016: five Cell Painting channels, DMSO wells on every plate, held-out sources/batches/compounds.
+JUMP_PROFILE = SourceProfile(
+    name="jump",
+    channels=schema.CHANNELS,
+    nuclear_channel=schema.NUCLEAR_CHANNEL,
+    cytoplasm_channels=("AGP", "RNA"),
+    control_compound=schema.DMSO_JCP2022,
+    controls="dmso",
+    split_policy="held_out",
+    well_annotations=(),
+)
 
 _PLATE_COLUMNS = (schema.SOURCE, schema.BATCH, schema.PLATE, schema.PLATE_TYPE)
 _WELL_COLUMNS = (schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022)

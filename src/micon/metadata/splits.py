@@ -198,6 +198,41 @@ def assign_splits(well_metadata: pd.DataFrame, config: SplitConfig) -> pd.DataFr
     return wells
 
 
+def split_by_molecule(well_metadata: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``well_metadata`` split by whether each well's compound has a usable molecule.
+
+    The ``molecule_known`` policy of a source profile (BBBC021): a well whose compound has a standardised
+    SMILES is ``train``; any other is ``ood_compound``, kept for image-only methods and the evaluation but
+    never drawn for training (the molecule encoder cannot see it). No source or batch is held out.
+
+    Args:
+        well_metadata: One row per well with ``Metadata_StandardSMILES`` (missing where no molecule).
+
+    Returns:
+        The wells in input order with ``Metadata_Split``.
+
+    Raises:
+        MissingColumnsError: ``Metadata_StandardSMILES`` is missing.
+        InvalidInputError: ``well_metadata`` is empty.
+    """
+    require_columns(well_metadata, [schema.STANDARD_SMILES, schema.JCP2022], table_name="well metadata")
+    if well_metadata.empty:
+        raise InvalidInputError("well metadata is empty: there is no well to split")
+    wells = well_metadata.copy()
+    has_molecule = wells[schema.STANDARD_SMILES].notna().to_numpy()
+    wells[schema.SPLIT] = np.where(has_molecule, schema.SPLIT_TRAIN, schema.SPLIT_OOD_COMPOUND)
+    held_out = sorted(wells.loc[~has_molecule, schema.JCP2022].astype("str").unique())
+    logger.info(
+        "split_by_molecule: %d wells of %d compounds without a usable SMILES are held out of training "
+        "(split %s): %s",
+        int((~has_molecule).sum()),
+        len(held_out),
+        schema.SPLIT_OOD_COMPOUND,
+        held_out,
+    )
+    return wells
+
+
 def split_summary(well_metadata: pd.DataFrame) -> pd.DataFrame:
     """Count wells, DMSO wells and compounds per split and source.
 
@@ -213,7 +248,10 @@ def split_summary(well_metadata: pd.DataFrame) -> pd.DataFrame:
         MissingColumnsError: A required column is missing.
     """
     require_columns(well_metadata, [schema.SPLIT, schema.SOURCE, schema.JCP2022], table_name="well metadata")
-    is_dmso = well_metadata[schema.JCP2022] == schema.DMSO_JCP2022
+    if schema.IS_CONTROL in well_metadata.columns:
+        is_dmso = well_metadata[schema.IS_CONTROL].astype(bool)
+    else:
+        is_dmso = well_metadata[schema.JCP2022] == schema.DMSO_JCP2022
     grouped = well_metadata.assign(_dmso=is_dmso).groupby([schema.SPLIT, schema.SOURCE], sort=False)
     summary = grouped.agg(
         n_wells=(schema.JCP2022, "size"),

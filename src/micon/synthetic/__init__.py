@@ -14,11 +14,12 @@ from micon.synthetic.effects import TechnicalEffects, ideal_effects, sample_tech
 from micon.synthetic.layout import WELL_NAMES, generate_layout
 from micon.synthetic.phenotypes import PHENOTYPE_PARAMETERS, compound_phenotypes, parent_fingerprint
 from micon.synthetic.render import render_field, render_field_with_nuclei
-from micon.synthetic.screen import SyntheticScreen, build_image_index, generate_screen
+from micon.synthetic.screen import SYNTHETIC_PROFILE, SyntheticScreen, build_image_index, generate_screen
 
 __all__ = [
     "CURATED_COMPOUNDS",
     "PHENOTYPE_PARAMETERS",
+    "SYNTHETIC_PROFILE",
     "WELL_NAMES",
     "CuratedCompound",
     "SyntheticScreen",

@@ -14,6 +14,7 @@ import pandas as pd
 
 from micon import schema
 from micon.errors import InvalidInputError
+from micon.profile import SourceProfile
 from micon.synthetic.compounds import generate_compounds
 from micon.synthetic.config import SyntheticScreenConfig
 from micon.synthetic.effects import TechnicalEffects, sample_technical_effects
@@ -22,6 +23,18 @@ from micon.synthetic.phenotypes import compound_phenotypes
 from micon.synthetic.render import render_field
 
 logger = logging.getLogger(__name__)
+
+# The synthetic screen renders JUMP's five Cell Painting channels, with DMSO wells on every plate.
+SYNTHETIC_PROFILE = SourceProfile(
+    name="synthetic",
+    channels=schema.CHANNELS,
+    nuclear_channel=schema.NUCLEAR_CHANNEL,
+    cytoplasm_channels=("AGP", "RNA"),
+    control_compound=schema.DMSO_JCP2022,
+    controls="dmso",
+    split_policy="held_out",
+    well_annotations=(),
+)
 
 # Sites whose 5-channel field stays rendered: the 5 channel callables of a site then render it once.
 _CACHED_SITES = 8

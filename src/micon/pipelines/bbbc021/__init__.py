@@ -1,5 +1,13 @@
-"""The bbbc021 pipeline: the PNG subset end to end (run with ``--env bbbc021``)."""
+"""The bbbc021 run: its composition in ``micon.pipelines.compositions.COMPOSITIONS``."""
 
-from .pipeline import create_pipeline
+from kedro.pipeline import Pipeline
+
+from micon.pipelines.compositions import compose
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the bbbc021 composition (its source's ingestion, then the shared stages)."""
+    return compose("bbbc021")
+
 
 __all__ = ["create_pipeline"]

@@ -1,5 +1,5 @@
 """The bbbc021_ingestion pipeline (run with ``--env bbbc021``)."""
 
-from .pipeline import create_official_pipeline, create_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["create_official_pipeline", "create_pipeline"]
+__all__ = ["create_pipeline"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from micon.metadata.bbbc021 import (
+    BBBC021_PROFILE,
     Bbbc021Tables,
-    build_well_metadata,
     png_channel_loaders,
     read_official_layout,
     read_png_subset,
@@ -18,17 +19,25 @@ from micon.metadata.bbbc021 import (
 
 logger = logging.getLogger(__name__)
 
-RawTables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]
+RawTables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]
 
 
 def _unpack(tables: Bbbc021Tables) -> RawTables:
-    return tables.plate_table, tables.well_table, tables.compound_table, tables.image_index
+    profile = BBBC021_PROFILE.to_dict()
+    return tables.plate_table, tables.well_table, tables.compound_table, tables.image_index, profile
 
 
 def read_bbbc021_png_subset(
     png_metadata: pd.DataFrame, png_fields: Mapping[str, Callable[[], object]]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], np.ndarray]]]:
-    """Turn the PNG subset into raw tables and one (lazily written) TIFF per field and channel."""
+) -> tuple[
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    dict[str, Any],
+    dict[str, Callable[[], np.ndarray]],
+]:
+    """Turn the PNG subset into raw tables, its profile and one (lazily written) TIFF per channel image."""
     tables = read_png_subset(png_metadata)
     loaders = png_channel_loaders(tables.image_index, png_fields)
     logger.info("BBBC021 PNG subset: %d PNGs -> %d channel images", len(png_fields), len(loaders))
@@ -38,12 +47,5 @@ def read_bbbc021_png_subset(
 def read_bbbc021_official(
     image_table: pd.DataFrame, moa_table: pd.DataFrame, compound_smiles: pd.DataFrame
 ) -> RawTables:
-    """Turn the official BBBC021 metadata into raw tables (the TIFFs are read in place)."""
+    """Turn the official BBBC021 metadata into raw tables and its profile (the TIFFs are read in place)."""
     return _unpack(read_official_layout(image_table, moa_table, compound_smiles))
-
-
-def build_bbbc021_well_metadata(
-    plate_table: pd.DataFrame, well_table: pd.DataFrame, standardized_compounds: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join wells with plates and molecules; wells without a usable SMILES are held out of training."""
-    return build_well_metadata(plate_table, well_table, standardized_compounds)

@@ -1,5 +1,13 @@
-"""The bbbc021_official pipeline: the official per-channel TIFF layout end to end (``--env bbbc021``)."""
+"""The bbbc021_official run: its composition in ``micon.pipelines.compositions.COMPOSITIONS``."""
 
-from .pipeline import create_pipeline
+from kedro.pipeline import Pipeline
+
+from micon.pipelines.compositions import compose
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the bbbc021_official composition (its source's ingestion, then the shared stages)."""
+    return compose("bbbc021_official")
+
 
 __all__ = ["create_pipeline"]

@@ -15,7 +15,8 @@ from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_feature
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
-from micon.metadata.splits import SplitConfig, assign_splits, split_summary
+from micon.metadata.splits import SplitConfig, assign_splits, split_by_molecule, split_summary
+from micon.profile import SourceProfile
 from micon.schema import feature_columns
 
 logger = logging.getLogger(__name__)
@@ -33,25 +34,36 @@ def standardize_compound_table(
 
 
 def join_wells(
-    plate_table: pd.DataFrame, well_table: pd.DataFrame, standardized_compounds: pd.DataFrame
+    plate_table: pd.DataFrame,
+    well_table: pd.DataFrame,
+    standardized_compounds: pd.DataFrame,
+    source_profile: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join wells with their plate and standardised compound; orphan wells go to quarantine."""
-    joined, quarantined = join_well_metadata(plate_table, well_table, standardized_compounds)
+    joined, quarantined = join_well_metadata(
+        plate_table, well_table, standardized_compounds, profile=SourceProfile.from_dict(source_profile)
+    )
     logger.info("joined %d wells, quarantined %d", len(joined), len(quarantined))
     return joined, quarantined
 
 
-def split_wells(joined_wells: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Assign each well to train/val/test (held-out batches) or an out-of-distribution split."""
-    well_metadata = assign_splits(joined_wells, SplitConfig(**params))
+def split_wells(
+    joined_wells: pd.DataFrame, params: dict[str, Any], source_profile: dict[str, Any]
+) -> pd.DataFrame:
+    """Assign each well a split by the source's policy: held-out sources/batches/compounds, or by molecule."""
+    if SourceProfile.from_dict(source_profile).split_policy == "molecule_known":
+        well_metadata = split_by_molecule(joined_wells)
+    else:
+        well_metadata = assign_splits(joined_wells, SplitConfig(**params))
     logger.info("wells per split and source:\n%s", split_summary(well_metadata).to_string())
     return well_metadata
 
 
 def join_sites(
-    image_index: pd.DataFrame, well_metadata: pd.DataFrame, channels: list[str]
+    image_index: pd.DataFrame, well_metadata: pd.DataFrame, source_profile: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach well metadata to each imaged site; sites of unaccepted wells go to quarantine."""
+    channels = SourceProfile.from_dict(source_profile).channels
     sites, quarantined = join_image_index(image_index, well_metadata, channels=channels)
     logger.info("%d sites to process, quarantined %d", len(sites), len(quarantined))
     return sites, quarantined
@@ -61,9 +73,10 @@ def extract_cell_crops(
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
-    channels: list[str],
+    source_profile: dict[str, Any],
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Detect nuclei on the DNA channel, grow their cells, cut one crop and its masks per cell."""
+    channels = SourceProfile.from_dict(source_profile).channels
     extraction = extract_crop_table(
         site_table, field_images, CropExtractionConfig(**params), channels=channels
     )
@@ -87,9 +100,10 @@ def measure_cellprofiler_features(
     crop_masks: np.ndarray,
     crop_index: pd.DataFrame,
     params: dict[str, Any],
-    channels: list[str],
+    source_profile: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure CellProfiler-style features of each crop's cell: the crop embeddings of 'CellProfiler'."""
+    channels = SourceProfile.from_dict(source_profile).channels
     result = measure_cell_features(
         crop_store, crop_masks, crop_index, CellFeaturesConfig(**params), channels=channels
     )

@@ -1,5 +1,13 @@
-"""The jump pipeline: JUMP cpg0016 from ingestion to the report (`kedro run --env jump --pipeline jump`)."""
+"""The jump run: its composition in ``micon.pipelines.compositions.COMPOSITIONS``."""
 
-from .pipeline import create_pipeline
+from kedro.pipeline import Pipeline
+
+from micon.pipelines.compositions import compose
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the jump composition (its source's ingestion, then the shared stages)."""
+    return compose("jump")
+
 
 __all__ = ["create_pipeline"]

@@ -12,6 +12,7 @@ import pandas as pd
 from micon import schema
 from micon.imaging.illumination import corrected_image_loaders
 from micon.metadata.jump import (
+    JUMP_PROFILE,
     JumpSelectionConfig,
     assemble_image_index,
     check_site_files,
@@ -26,10 +27,11 @@ logger = logging.getLogger(__name__)
 
 def select_jump_screen(
     jump_plates: pd.DataFrame, jump_wells: pd.DataFrame, jump_compounds: pd.DataFrame, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Select the design's plates, their wells and compounds from the JUMP metadata tables."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Select the design's plates, their wells and compounds from the JUMP metadata tables; JUMP's profile."""
     screen = select_screen(jump_plates, jump_wells, jump_compounds, JumpSelectionConfig(**params))
-    return screen.plate_table, screen.well_table, screen.compound_table, screen.quarantine
+    profile = JUMP_PROFILE.to_dict()
+    return screen.plate_table, screen.well_table, screen.compound_table, screen.quarantine, profile
 
 
 def ingest_jump_images(

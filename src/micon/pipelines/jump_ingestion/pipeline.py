@@ -12,7 +12,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 select_jump_screen,
                 ["jump_plates", "jump_wells", "jump_compounds", "params:jump.selection"],
-                ["plate_table", "well_table", "compound_table", "jump_selection_quarantine"],
+                [
+                    "plate_table",
+                    "well_table",
+                    "compound_table",
+                    "jump_selection_quarantine",
+                    "source_profile",
+                ],
                 name="select_jump_screen",
             ),
             Node(

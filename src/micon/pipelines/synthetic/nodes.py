@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon.synthetic import SyntheticScreenConfig, generate_screen
+from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 
 logger = logging.getLogger(__name__)
 
@@ -17,9 +17,15 @@ logger = logging.getLogger(__name__)
 def generate_synthetic_screen(
     params: dict[str, Any],
 ) -> tuple[
-    pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], np.ndarray]], pd.DataFrame
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    dict[str, Callable[[], np.ndarray]],
+    dict[str, Any],
+    pd.DataFrame,
 ]:
-    """Generate the seeded synthetic screen: metadata tables, image index, lazy fields, phenotypes."""
+    """Generate the seeded synthetic screen: raw tables, image index, lazy fields, profile, phenotypes."""
     screen = generate_screen(SyntheticScreenConfig(**params))
     logger.info(
         "synthetic screen: %d plates, %d wells, %d compounds, %d sites, %d channel images",
@@ -35,5 +41,6 @@ def generate_synthetic_screen(
         screen.compound_table,
         screen.image_index,
         screen.fields,
+        SYNTHETIC_PROFILE.to_dict(),
         screen.phenotypes.reset_index(),
     )

@@ -6,7 +6,7 @@ from .nodes import generate_synthetic_screen
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Create the pipeline that writes the embedded default screen to ``data/01_raw/synthetic``."""
+    """Create the pipeline that writes the embedded default screen in the raw contract (catalog.yml)."""
     return Pipeline(
         [
             Node(
@@ -18,6 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "compound_table",
                     "image_index",
                     "field_images",
+                    "source_profile",
                     "synthetic_phenotypes",
                 ],
                 name="generate_synthetic_screen",
