@@ -22,7 +22,7 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.models import TRAINED_METHODS, MiconModelConfig, build_model, merge_params
-from micon.synthetic import SyntheticScreenConfig, generate_screen
+from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.data import MiconDataModule
 from micon.training.module import MiconModule
 from micon.training.objectives import build_objective_config
@@ -45,7 +45,7 @@ def main() -> None:
         SyntheticScreenConfig(n_sources=3, n_batches_per_source=2, n_plates_per_batch=1, sites_per_well=1)
     )
     compounds, _ = standardize_compounds(screen.compound_table, StandardizationConfig())
-    wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds)
+    wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds, profile=SYNTHETIC_PROFILE)
     wells = assign_splits(wells, SplitConfig(val_batches_per_source=0))
     sites, _ = join_image_index(screen.image_index, wells)
     extraction = extract_crop_table(sites, screen.fields, CropExtractionConfig())

@@ -22,7 +22,7 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.models import MiconModelConfig
-from micon.synthetic import SyntheticScreenConfig, generate_screen
+from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
 
@@ -61,7 +61,7 @@ def main() -> None:
     rows.append(("standardise SMILES", len(smiles) / seconds, "molecules/s"))
 
     compounds, _ = standardize_compounds(screen.compound_table, std_config)
-    wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds)
+    wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds, profile=SYNTHETIC_PROFILE)
     wells = assign_splits(wells, SplitConfig(val_batches_per_source=0))
     sites, _ = join_image_index(screen.image_index, wells)
     extraction, seconds = timed(lambda: extract_crop_table(sites, screen.fields, CropExtractionConfig()))

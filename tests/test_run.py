@@ -23,7 +23,7 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
     with KedroSession.create(project_path=tiny_project, env="test") as session:
         session.run()
 
-    metrics_versions = sorted((tiny_project / "data/08_reporting/retrieval_metrics.json").iterdir())
+    metrics_versions = sorted((tiny_project / "data/test/08_reporting/retrieval_metrics.json").iterdir())
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
     assert set(metrics) == set(PROFILED_METHODS)
@@ -40,7 +40,7 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
         "08_reporting/report.html",
         "08_reporting/comparison_table.md",
     ):
-        assert len(list((tiny_project / "data" / versioned).iterdir())) == 1, versioned
+        assert len(list((tiny_project / "data/test" / versioned).iterdir())) == 1, versioned
 
 
 @pytest.mark.slow
@@ -49,4 +49,6 @@ def test_kedro_run_modeling_alone_after_data_engineering(tiny_project: Path) -> 
         session.run(pipeline_names=["synthetic", "data_engineering"])
     with KedroSession.create(project_path=tiny_project, env="test") as session:
         session.run(pipeline_names=["modeling"])
-    assert len(list((tiny_project / "data/07_model_output/micon_crop_embeddings.parquet").iterdir())) == 1
+    assert (
+        len(list((tiny_project / "data/test/07_model_output/micon_crop_embeddings.parquet").iterdir())) == 1
+    )

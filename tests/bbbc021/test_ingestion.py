@@ -9,9 +9,10 @@ import pytest
 from micon import schema
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.errors import InvalidInputError, MissingColumnsError
+from micon.metadata import join_well_metadata, split_by_molecule
 from micon.metadata.bbbc021 import (
+    BBBC021_PROFILE,
     PNG_RGB_CHANNELS,
-    build_well_metadata,
     png_channel_loaders,
     read_official_layout,
     read_png_subset,
@@ -123,12 +124,18 @@ def _standardized(compounds: pd.DataFrame) -> pd.DataFrame:
     return standardize_compounds(compounds, StandardizationConfig())[0]
 
 
-def test_build_well_metadata_holds_out_compounds_without_smiles() -> None:
+def _well_metadata(plates: pd.DataFrame, wells: pd.DataFrame, compounds: pd.DataFrame):
+    joined, quarantined = join_well_metadata(plates, wells, compounds, profile=BBBC021_PROFILE)
+    return split_by_molecule(joined), quarantined
+
+
+def test_bbbc021_well_metadata_holds_out_compounds_without_smiles() -> None:
     tables = read_png_subset(_png_metadata())
-    wells, quarantined = build_well_metadata(
+    wells, quarantined = _well_metadata(
         tables.plate_table, tables.well_table, _standardized(tables.compound_table)
     )
     assert quarantined.empty
+    assert list(wells.columns[-3:]) == [schema.CONCENTRATION, schema.MOA, schema.SPLIT]
     split = wells.set_index(schema.JCP2022)[schema.SPLIT]
     assert split["taxol"] == schema.SPLIT_TRAIN
     assert split["AZ-A"] == schema.SPLIT_OOD_COMPOUND
@@ -136,14 +143,12 @@ def test_build_well_metadata_holds_out_compounds_without_smiles() -> None:
     assert wells.set_index(schema.JCP2022).loc["taxol", schema.STANDARD_SMILES] == "CC"
 
 
-def test_build_well_metadata_quarantines_conflicting_well_and_unknown_plate() -> None:
+def test_bbbc021_well_metadata_quarantines_conflicting_well_and_unknown_plate() -> None:
     tables = read_png_subset(_png_metadata())
     conflicting = tables.well_table.iloc[[0]].assign(**{schema.JCP2022: "AZ-A"})
     orphan = tables.well_table.iloc[[1]].assign(**{schema.PLATE: "Week9_9"})
     wells_in = pd.concat([tables.well_table, conflicting, orphan], ignore_index=True)
-    wells, quarantined = build_well_metadata(
-        tables.plate_table, wells_in, _standardized(tables.compound_table)
-    )
+    wells, quarantined = _well_metadata(tables.plate_table, wells_in, _standardized(tables.compound_table))
     assert len(wells) + len(quarantined) == len(wells_in)
     assert quarantined[schema.QUARANTINE_REASON].value_counts().to_dict() == {
         "duplicate_well": 2,
@@ -151,10 +156,10 @@ def test_build_well_metadata_quarantines_conflicting_well_and_unknown_plate() ->
     }
 
 
-def test_build_well_metadata_empty_wells_raises() -> None:
+def test_bbbc021_well_metadata_empty_wells_raises() -> None:
     tables = read_png_subset(_png_metadata())
     with pytest.raises(InvalidInputError, match="empty"):
-        build_well_metadata(tables.plate_table, tables.well_table.iloc[:0], tables.compound_table)
+        _well_metadata(tables.plate_table, tables.well_table.iloc[:0], _standardized(tables.compound_table))
 
 
 @pytest.mark.realdata

@@ -50,7 +50,7 @@ def test_kedro_run_bbbc021_env_writes_moa_metrics(tiny_bbbc021: tuple[Path, Path
     }
     with KedroSession.create(project_path=project, env="bbbc021", runtime_params=runtime_params) as session:
         # The untrained encoder's branch: MICON needs plate-matched controls, which this subset lacks.
-        session.run(pipeline_name="bbbc021", to_outputs=["untrained.bbbc021_metrics"])
+        session.run(pipeline_names=["bbbc021"], to_outputs=["untrained.bbbc021_metrics"])
 
     data = project / "data" / "bbbc021"
     assert len(list((data / "01_raw" / "images").rglob("*.tiff"))) == 18 * 3
@@ -120,7 +120,7 @@ def test_kedro_run_bbbc021_official_layout_reads_tiffs_in_place(tiny_bbbc021: tu
         "modeling": {"embedding": {"accelerator": "cpu"}},
     }
     with KedroSession.create(project_path=project, env="bbbc021", runtime_params=runtime_params) as session:
-        session.run(pipeline_name="bbbc021_official", to_outputs=["untrained.bbbc021_metrics"])
+        session.run(pipeline_names=["bbbc021_official"], to_outputs=["untrained.bbbc021_metrics"])
 
     data = project / "data" / "bbbc021"
     assert not (data / "01_raw" / "images").exists()  # official TIFFs are read in place, not copied
@@ -135,17 +135,17 @@ def test_bbbc021_pipelines_are_not_in_default() -> None:
     bootstrap_project(PROJECT_ROOT)
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
     assert "read_bbbc021_png_subset" not in default_nodes
-    assert "build_bbbc021_well_metadata" not in default_nodes
     bbbc021_nodes = {node.name for node in pipelines["bbbc021"].nodes}
     assert {"read_bbbc021_png_subset", "extract_cell_crops", "collect_bbbc021_metrics"} <= bbbc021_nodes
-    assert "split_wells" not in bbbc021_nodes  # BBBC021 splits by SMILES availability, not by batch
+    # The same data_engineering as every source: BBBC021's profile makes split_wells split by molecule.
+    assert {node.name for node in pipelines["data_engineering"].nodes} <= bbbc021_nodes
 
 
 def test_every_bbbc021_dataset_is_declared_and_produced_ones_versioned() -> None:
     bootstrap_project(PROJECT_ROOT)
     with KedroSession.create(project_path=PROJECT_ROOT, env="bbbc021") as session:
         catalog = session.load_context().catalog
-    raw = set(pipelines["bbbc021_ingestion"].only_nodes("read_bbbc021_png_subset").all_outputs())
+    raw = set(pipelines["bbbc021_ingestion"].all_outputs())
     for name in ("bbbc021", "bbbc021_official"):
         datasets = sorted(n for n in pipelines[name].datasets() if not n.startswith("params:"))
         undeclared = [n for n in datasets if type(catalog.get(n)).__name__ == "MemoryDataset"]

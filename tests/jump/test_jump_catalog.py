@@ -25,7 +25,7 @@ def test_every_jump_pipeline_dataset_is_declared_and_produced_ones_versioned(jum
     undeclared = [n for n in names if type(jump_catalog.get(n)).__name__ == "MemoryDataset"]
     assert undeclared == []
     raw = {n for n in pipelines["jump_ingestion"].all_outputs() if not n.endswith("_quarantine")}
-    assert raw == set(pipelines["synthetic"].all_outputs()) - {"synthetic_phenotypes"}
+    assert raw == set(pipelines["synthetic"].all_outputs()) - {"synthetic_phenotypes"}  # the raw contract
     inputs = pipelines["jump_ingestion"].inputs()
     unversioned = [
         n
@@ -36,8 +36,8 @@ def test_every_jump_pipeline_dataset_is_declared_and_produced_ones_versioned(jum
 
 
 def test_jump_raw_layer_and_gallery_are_jump_locations(jump_catalog):
-    assert "data/01_raw/jump" in str(jump_catalog.get("plate_table")._filepath)
-    assert "data/01_raw/jump/images" in str(jump_catalog.get("field_images")._path)
+    assert "data/jump/01_raw" in str(jump_catalog.get("plate_table")._filepath)
+    assert "data/jump/01_raw/images" in str(jump_catalog.get("field_images")._path)
     gallery = jump_catalog.get("jump_gallery")._describe()
     assert gallery == {"root": "s3://cellpainting-gallery", "protocol": "s3"}
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.framework.session import KedroSession
 
 from micon import schema
 from micon.pipelines.reporting.pipeline import PROFILED_METHODS
+from micon.session import MiconSession
 from tests.jump.conftest import MISSING_IMAGE, PLATE_WITHOUT_LOAD_DATA, PLATE_WITHOUT_WELLS, SELECTED_PLATES
 from tests.kedro_project import PROJECT_ROOT, temporary_project
 
@@ -44,9 +44,9 @@ def _runtime_params(gallery) -> dict:
 
 def test_jump_env_runs_from_the_gallery_to_the_retrieval_report(jump_gallery, jump_project: Path) -> None:
     params = _runtime_params(jump_gallery)
-    with KedroSession.create(project_path=jump_project, env="jump", runtime_params=params) as session:
-        session.run(pipeline_names=["jump"])
-    with KedroSession.create(project_path=jump_project, env="jump", runtime_params=params) as session:
+    with MiconSession.create(project_path=jump_project, env="jump", runtime_params=params) as session:
+        session.run()  # a bare `kedro run --env jump`: the jump composition
+    with MiconSession.create(project_path=jump_project, env="jump", runtime_params=params) as session:
         catalog = session.load_context().catalog
 
     plates = catalog.load("plate_table")

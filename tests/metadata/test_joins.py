@@ -6,6 +6,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError, NoControlsError
 from micon.metadata import WELL_METADATA_COLUMNS, join_well_metadata
+from micon.metadata.jump import JUMP_PROFILE
 
 KEY = [*schema.WELL_KEY, schema.JCP2022]
 
@@ -16,7 +17,7 @@ def _reasons(quarantined: pd.DataFrame) -> dict[str, int]:
 
 def test_join_well_metadata_clean_tables_accept_every_well(plates, wells, compounds, caplog):
     with caplog.at_level(logging.INFO, logger="micon.metadata.joins"):
-        well_metadata, quarantined = join_well_metadata(plates, wells, compounds)
+        well_metadata, quarantined = join_well_metadata(plates, wells, compounds, profile=JUMP_PROFILE)
     assert len(well_metadata) == len(wells)
     assert quarantined.empty
     assert list(quarantined.columns) == [*KEY, "stage", "reason", "detail"]
@@ -31,7 +32,9 @@ def test_join_well_metadata_clean_tables_accept_every_well(plates, wells, compou
 
 def test_join_well_metadata_well_on_unlisted_plate_quarantined_unknown_plate(plates, wells, compounds):
     extra = pd.DataFrame([("source_0", "ghost_plate", "A01", schema.DMSO_JCP2022)], columns=wells.columns)
-    well_metadata, quarantined = join_well_metadata(plates, pd.concat([wells, extra]), compounds)
+    well_metadata, quarantined = join_well_metadata(
+        plates, pd.concat([wells, extra]), compounds, profile=JUMP_PROFILE
+    )
     assert len(well_metadata) == len(wells)
     assert _reasons(quarantined) == {"unknown_plate": 1}
     assert "ghost_plate" in quarantined[schema.QUARANTINE_DETAIL].iloc[0]
@@ -42,7 +45,7 @@ def test_join_well_metadata_compound_without_standard_form_quarantined_unknown_c
 ):
     dropped = compounds[schema.JCP2022].iloc[1]
     kept = compounds[compounds[schema.JCP2022] != dropped]
-    well_metadata, quarantined = join_well_metadata(plates, wells, kept)
+    well_metadata, quarantined = join_well_metadata(plates, wells, kept, profile=JUMP_PROFILE)
     n_dropped = int((wells[schema.JCP2022] == dropped).sum())
     assert n_dropped > 0
     assert _reasons(quarantined) == {"unknown_compound": n_dropped}
@@ -55,7 +58,7 @@ def test_join_well_metadata_compound_without_standard_form_quarantined_unknown_c
 def test_join_well_metadata_plate_without_dmso_quarantines_its_wells(plates, wells, compounds):
     plate = plates[schema.PLATE].iloc[0]
     no_dmso = wells[~((wells[schema.PLATE] == plate) & (wells[schema.JCP2022] == schema.DMSO_JCP2022))]
-    well_metadata, quarantined = join_well_metadata(plates, no_dmso, compounds)
+    well_metadata, quarantined = join_well_metadata(plates, no_dmso, compounds, profile=JUMP_PROFILE)
     assert _reasons(quarantined) == {"plate_without_dmso": 4}
     assert set(quarantined[schema.PLATE]) == {plate}
     assert plate not in set(well_metadata[schema.PLATE])
@@ -65,14 +68,14 @@ def test_join_well_metadata_plate_without_dmso_quarantines_its_wells(plates, wel
 def test_join_well_metadata_no_dmso_anywhere_raises(plates, wells, compounds):
     treated_only = wells[wells[schema.JCP2022] != schema.DMSO_JCP2022]
     with pytest.raises(NoControlsError, match=schema.DMSO_JCP2022):
-        join_well_metadata(plates, treated_only, compounds)
+        join_well_metadata(plates, treated_only, compounds, profile=JUMP_PROFILE)
 
 
 def test_join_well_metadata_duplicate_wells_quarantined(plates, wells, compounds):
     identical = wells.iloc[[2]]
     conflicting = wells.iloc[[3]].assign(**{schema.JCP2022: schema.DMSO_JCP2022})
     doubled = pd.concat([wells, identical, conflicting], ignore_index=True)
-    well_metadata, quarantined = join_well_metadata(plates, doubled, compounds)
+    well_metadata, quarantined = join_well_metadata(plates, doubled, compounds, profile=JUMP_PROFILE)
     assert _reasons(quarantined) == {"duplicate_well": 3}  # 1 repeat + both conflicting copies
     assert len(well_metadata) == len(wells) - 1
     assert not well_metadata.duplicated(subset=list(schema.WELL_KEY)).any()
@@ -91,7 +94,7 @@ def test_join_well_metadata_every_reason_at_once_partitions_rows(plates, wells, 
         ],
         ignore_index=True,
     )
-    well_metadata, quarantined = join_well_metadata(plates, table, compounds)
+    well_metadata, quarantined = join_well_metadata(plates, table, compounds, profile=JUMP_PROFILE)
     assert len(well_metadata) + len(quarantined) == len(table)
     assert set(_reasons(quarantined)) == {
         "unknown_plate",
@@ -103,14 +106,14 @@ def test_join_well_metadata_every_reason_at_once_partitions_rows(plates, wells, 
 
 def test_join_well_metadata_missing_column_raises_naming_it(plates, wells, compounds):
     with pytest.raises(MissingColumnsError, match=schema.PLATE_TYPE):
-        join_well_metadata(plates.drop(columns=schema.PLATE_TYPE), wells, compounds)
+        join_well_metadata(plates.drop(columns=schema.PLATE_TYPE), wells, compounds, profile=JUMP_PROFILE)
 
 
 def test_join_well_metadata_empty_well_table_raises(plates, wells, compounds):
     with pytest.raises(InvalidInputError, match="well table is empty"):
-        join_well_metadata(plates, wells.iloc[:0], compounds)
+        join_well_metadata(plates, wells.iloc[:0], compounds, profile=JUMP_PROFILE)
 
 
 def test_join_well_metadata_repeated_plate_raises(plates, wells, compounds):
     with pytest.raises(InvalidInputError, match="plate table lists"):
-        join_well_metadata(pd.concat([plates, plates.iloc[[0]]]), wells, compounds)
+        join_well_metadata(pd.concat([plates, plates.iloc[[0]]]), wells, compounds, profile=JUMP_PROFILE)

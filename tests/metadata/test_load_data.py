@@ -5,6 +5,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata import join_image_index, join_well_metadata
+from micon.metadata.jump import JUMP_PROFILE
 from tests.shared_data import SHARED_DATA as DATA_ROOT
 
 LOAD_DATA = (
@@ -14,7 +15,7 @@ LOAD_DATA = (
 
 @pytest.fixture
 def well_metadata(plates, wells, compounds) -> pd.DataFrame:
-    return join_well_metadata(plates, wells, compounds)[0]
+    return join_well_metadata(plates, wells, compounds, profile=JUMP_PROFILE)[0]
 
 
 def _image_index(well_metadata: pd.DataFrame, n_sites: int = 2) -> pd.DataFrame:

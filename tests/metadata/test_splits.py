@@ -4,11 +4,12 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.metadata import SplitConfig, assign_splits, join_well_metadata, split_summary
+from micon.metadata.jump import JUMP_PROFILE
 
 
 @pytest.fixture
 def well_metadata(plates, wells, compounds) -> pd.DataFrame:
-    return join_well_metadata(plates, wells, compounds)[0]
+    return join_well_metadata(plates, wells, compounds, profile=JUMP_PROFILE)[0]
 
 
 def test_assign_splits_same_seed_gives_same_splits(well_metadata):

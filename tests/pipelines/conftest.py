@@ -9,7 +9,7 @@ import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 
-from micon.synthetic import SyntheticScreenConfig, generate_screen
+from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -71,6 +71,7 @@ def engineered(tiny_screen, parameters) -> DataCatalog:
         "compound_table": tiny_screen.compound_table,
         "image_index": tiny_screen.image_index,
         "field_images": tiny_screen.fields,
+        "source_profile": SYNTHETIC_PROFILE.to_dict(),
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
     add_parameters(catalog, parameters)
