@@ -41,7 +41,7 @@ def _run(runtime_params: dict, **run_args: object) -> None:
     with KedroSession.create(
         project_path=PROJECT_ROOT, env="bbbc021", runtime_params=runtime_params
     ) as session:
-        session.run(pipeline_name=PIPELINE, **run_args)
+        session.run(pipeline_names=[PIPELINE], **run_args)
 
 
 def _load_metrics(method: str, runtime_params: dict) -> dict[str, float]:
