@@ -22,7 +22,7 @@ from micon import schema
 from micon.errors import InvalidInputError
 from micon.metadata._duplicates import duplicate_rows
 from micon.metadata.joins import WELL_METADATA_COLUMNS
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -366,18 +366,13 @@ def build_well_metadata(
     # The JUMP well-metadata columns, then BBBC021's own.
     columns = [*WELL_METADATA_COLUMNS, schema.CONCENTRATION, schema.MOA, schema.SPLIT]
     well_metadata = table.loc[:, columns].reset_index(drop=True)
-    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(_WELL_QUARANTINE_KEY)
-    check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
     no_molecule = sorted(well_metadata.loc[~has_molecule.to_numpy(), schema.JCP2022].unique())
     logger.info(
-        "%s: %d wells accepted, %d quarantined; %d wells of %d compounds without a usable SMILES are held "
-        "out of training (split %s): %s",
+        "%s: %d wells of %d compounds without a usable SMILES are held out of training (split %s): %s",
         _STAGE,
-        len(well_metadata),
-        len(quarantined),
         int((~has_molecule).sum()),
         len(no_molecule),
         schema.SPLIT_OOD_COMPOUND,
         no_molecule,
     )
-    return well_metadata, quarantined
+    return finish_stage(_STAGE, len(wells), well_metadata, rejects, _WELL_QUARANTINE_KEY, log=logger)

@@ -9,7 +9,7 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError, NoControlsError
 from micon.metadata._duplicates import duplicate_rows
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -145,16 +145,11 @@ def join_well_metadata(
     )
 
     well_metadata = table.loc[:, list(WELL_METADATA_COLUMNS)].reset_index(drop=True)
-    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(QUARANTINE_KEY)
-    check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
     logger.info(
-        "%s: %d wells in, %d accepted (%d DMSO) on %d plates, %d quarantined (%s)",
+        "%s: %d accepted wells (%d DMSO) on %d plates",
         _STAGE,
-        len(wells),
         len(well_metadata),
         int(well_metadata[schema.IS_CONTROL].sum()),
         well_metadata[[schema.SOURCE, schema.PLATE]].drop_duplicates().shape[0],
-        len(quarantined),
-        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
     )
-    return well_metadata, quarantined
+    return finish_stage(_STAGE, len(wells), well_metadata, rejects, QUARANTINE_KEY, log=logger)
