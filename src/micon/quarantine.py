@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
+
+logger = logging.getLogger(__name__)
 
 
 def require_columns(table: pd.DataFrame, columns: Sequence[str], *, table_name: str) -> None:
@@ -66,6 +69,54 @@ def check_partition(n_input: int, accepted: pd.DataFrame, quarantined: pd.DataFr
             f"{stage}: {len(accepted)} accepted + {len(quarantined)} quarantined != {n_input} input rows; "
             "this is a bug in the stage"
         )
+
+
+def finish_stage(  # noqa: PLR0913
+    stage: str,
+    n_input: int,
+    accepted: pd.DataFrame,
+    rejects: Iterable[pd.DataFrame],
+    key_columns: Sequence[str],
+    *,
+    sort_by: Sequence[str] = (),
+    log: logging.Logger | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Close a rejecting stage: gather its quarantine, check that no row was lost, log the counts.
+
+    Args:
+        stage: The stage's name (as in its quarantine rows).
+        n_input: How many items the stage was given.
+        accepted: The items it kept, one row each.
+        rejects: Quarantine tables from :func:`make_quarantine`, one per check; empty ones are skipped.
+        key_columns: The quarantine's key columns, for an empty quarantine.
+        sort_by: Columns to order the quarantine by (stable); none: in the order of ``rejects``.
+        log: The stage's logger (default: this module's); the counts are logged at INFO as
+            ``"<stage>: <n> in, <n> accepted, <n> quarantined {reason: count}"``.
+
+    Returns:
+        ``accepted`` unchanged, and the quarantine: the non-empty ``rejects`` concatenated with a fresh
+        index, or :func:`empty_quarantine` of ``key_columns`` when there is none.
+
+    Raises:
+        InvalidInputError: Accepted and quarantined rows do not add up to ``n_input`` (a bug in ``stage``).
+    """
+    frames = [frame for frame in rejects if len(frame)]
+    if not frames:
+        quarantined = empty_quarantine(key_columns)
+    else:
+        quarantined = pd.concat(frames, ignore_index=True)
+        if sort_by:
+            quarantined = quarantined.sort_values(list(sort_by), kind="stable").reset_index(drop=True)
+    check_partition(n_input, accepted, quarantined, stage=stage)
+    (log or logger).info(
+        "%s: %d in, %d accepted, %d quarantined %s",
+        stage,
+        n_input,
+        len(accepted),
+        len(quarantined),
+        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
+    )
+    return accepted, quarantined
 
 
 def summarise_quarantines(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -142,7 +142,7 @@ def test_standardize_compounds_mixed_table_partitions_rows(caplog):
     invalid = quarantined[quarantined[schema.QUARANTINE_REASON] == "invalid_smiles"]
     assert "'C1CC('" in invalid[schema.QUARANTINE_DETAIL].iloc[0]
     assert set(quarantined[schema.QUARANTINE_STAGE]) == {"standardize_compounds"}
-    assert "3 standardised" in caplog.text
+    assert "3 accepted" in caplog.text
 
 
 def test_standardize_compounds_all_valid_gives_empty_quarantine():

@@ -1,11 +1,13 @@
 import json
+import pickle
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from kedro.io.core import DatasetError, Version
 
-from micon.datasets import CropStoreDataset
+from micon.datasets import CropArray, CropStoreDataset
 
 CHANNELS = ["AGP", "DNA", "ER", "Mito", "RNA"]
 
@@ -42,6 +44,11 @@ def save_version(request):
     return request.param
 
 
+def _named(crops, channels=CHANNELS) -> SimpleNamespace:
+    """Crops with their channel names, as the extraction stage saves them."""
+    return SimpleNamespace(crops=crops, channels=channels)
+
+
 def _chunks_then_fail(crops: np.ndarray):
     yield crops[:3]
     raise RuntimeError("renderer crashed")
@@ -51,7 +58,9 @@ class TestCropStoreDataset:
     def test_save_and_load(self, crop_store, crops, store_path):
         crop_store.save(crops)
         loaded = crop_store.load()
-        assert isinstance(loaded, np.memmap)
+        assert isinstance(loaded, CropArray)
+        assert isinstance(loaded.crops, np.memmap)
+        assert loaded.channels == tuple(CHANNELS)
         assert loaded.shape == crops.shape
         assert loaded.dtype == np.uint16
         np.testing.assert_array_equal(loaded, crops)
@@ -62,11 +71,12 @@ class TestCropStoreDataset:
     def test_load_is_read_only_memmap(self, crop_store, crops):
         crop_store.save(crops)
         loaded = crop_store.load()
-        assert isinstance(loaded, np.memmap)
-        assert loaded.mode == "r"
-        assert not loaded.flags.writeable
+        assert loaded.crops.mode == "r"
+        assert not loaded.crops.flags.writeable
         with pytest.raises(ValueError, match="read-only"):
             loaded[0, 0, 0, 0] = 1
+        with pytest.raises(ValueError, match="read-only"):
+            loaded[0][0, 0, 0] = 1
 
     def test_save_iterable_of_chunks(self, crop_store, crops):
         crop_store.save(iter([crops[:2], crops[2:2], crops[2:]]))
@@ -74,14 +84,17 @@ class TestCropStoreDataset:
 
     def test_save_in_small_write_blocks(self, store_path, crops):
         dataset = CropStoreDataset(filepath=store_path, save_args={"write_chunk_bytes": 100})
-        dataset.save(crops[:, :, ::-1])  # non-contiguous view
+        dataset.save(_named(crops[:, :, ::-1]))  # non-contiguous view
         np.testing.assert_array_equal(dataset.load(), crops[:, :, ::-1])
 
     def test_save_empty_array(self, crop_store):
         crop_store.save(np.zeros((0, 5, 6, 6), dtype=np.uint16))
         loaded = crop_store.load()
         assert loaded.shape == (0, 5, 6, 6)
-        assert not loaded.flags.writeable
+        assert len(loaded) == 0
+        assert loaded.channels == tuple(CHANNELS)
+        assert not loaded.crops.flags.writeable
+        assert pickle.loads(pickle.dumps(loaded)).shape == (0, 5, 6, 6)
 
     def test_save_empty_iterable_raises(self, crop_store, store_path):
         with pytest.raises(DatasetError, match="no chunk"):
@@ -180,15 +193,137 @@ class TestCropStoreDataset:
                 }
             }
         )
-        catalog.save("crop_store", crops)
-        np.testing.assert_array_equal(catalog.load("crop_store"), crops)
+        catalog.save("crop_store", _named(crops))
+        loaded = catalog.load("crop_store")
+        np.testing.assert_array_equal(loaded, crops)
+        assert loaded.channels == tuple(CHANNELS)
+
+
+class TestCropStoreChannels:
+    def test_channels_come_with_the_data(self, store_path, crops):
+        dataset = CropStoreDataset(filepath=store_path)
+        dataset.save(_named(iter([crops[:3], crops[3:]]), channels=("A", "B", "C", "D", "E")))
+        loaded = dataset.load()
+        assert loaded.channels == ("A", "B", "C", "D", "E")
+        assert json.loads((Path(store_path) / "meta.json").read_text())["channels"] == [
+            "A",
+            "B",
+            "C",
+            "D",
+            "E",
+        ]
+        assert json.loads(dataset.preview())["channels"] == ["A", "B", "C", "D", "E"]
+
+    def test_loaded_store_saves_elsewhere_with_its_channels(self, crop_store, crops, tmp_path):
+        crop_store.save(crops)
+        copy = CropStoreDataset(filepath=(tmp_path / "copy").as_posix(), save_args={"write_chunk_bytes": 100})
+        copy.save(crop_store.load())
+        loaded = copy.load()
+        np.testing.assert_array_equal(loaded, crops)
+        assert loaded.channels == tuple(CHANNELS)
+
+    def test_bare_array_without_channels_is_refused(self, store_path, crops):
+        with pytest.raises(DatasetError, match="without channel names"):
+            CropStoreDataset(filepath=store_path).save(crops)
+        assert not Path(store_path).exists()
+
+    @pytest.mark.parametrize(
+        ("channels", "match"),
+        [
+            (["AGP", "DNA", "ER", "RNA", "Mito"], "catalog entry gives"),
+            ("AGP", "list of names"),
+            (["AGP", "AGP", "ER", "Mito", "RNA"], "distinct"),
+            ([], "non-empty"),
+        ],
+    )
+    def test_bad_or_mismatched_channels_are_refused(self, crop_store, store_path, crops, channels, match):
+        with pytest.raises(DatasetError, match=match):
+            crop_store.save(_named(crops, channels=channels))
+        assert not Path(store_path).exists()
+
+    def test_channel_count_must_match_the_crops(self, store_path, crops):
+        with pytest.raises(DatasetError, match="5 channels, expected 2"):
+            CropStoreDataset(filepath=store_path).save(_named(crops, channels=["DNA", "RNA"]))
+        assert not Path(store_path).exists()
+
+    def test_store_without_recorded_channels_takes_the_catalogs(self, crop_store, store_path, crops):
+        crop_store.save(crops)
+        meta_path = Path(store_path) / "meta.json"
+        meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "channels": None}))
+        assert crop_store.load().channels == tuple(CHANNELS)
+        with pytest.raises(DatasetError, match="records no channel names"):
+            CropStoreDataset(filepath=store_path).load()
+
+    def test_recorded_channels_must_match_the_catalogs(self, store_path, crops):
+        CropStoreDataset(filepath=store_path).save(_named(crops, channels=list("ABCDE")))
+        with pytest.raises(DatasetError, match="catalog entry gives"):
+            CropStoreDataset(filepath=store_path, channels=CHANNELS).load()
+
+
+class TestCropArray:
+    @pytest.fixture
+    def loaded(self, crop_store, crops) -> CropArray:
+        crop_store.save(crops)
+        return crop_store.load()
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            3,
+            -1,
+            slice(1, 5),
+            slice(None, None, 2),
+            np.array([4, 0, 4]),
+            [6, 2],
+            (slice(None), 0),
+            (2, 1, 3, 4),
+        ],
+        ids=["int", "negative", "slice", "step", "index_array", "list", "tuple", "scalar"],
+    )
+    def test_indexing_returns_plain_arrays(self, loaded, crops, key):
+        item = loaded[key]
+        assert type(item) is np.ndarray or np.isscalar(item)
+        np.testing.assert_array_equal(item, crops[key])
+
+    def test_behaves_like_the_array(self, loaded, crops):
+        assert (loaded.shape, loaded.ndim, loaded.dtype, loaded.size, len(loaded)) == (
+            crops.shape,
+            4,
+            np.uint16,
+            crops.size,
+            7,
+        )
+        as_array = np.asarray(loaded)
+        assert type(as_array) is np.ndarray
+        assert not as_array.flags.writeable
+        np.testing.assert_array_equal(np.asarray(loaded, dtype=np.float32), crops.astype(np.float32))
+        np.testing.assert_array_equal(np.array(loaded, copy=True), crops)
+        assert "AGP" in repr(loaded)
+
+    def test_pickles_as_a_path_not_its_crops(self, loaded, crops):
+        payload = pickle.dumps(loaded)
+        assert len(payload) < 1000 < crops.nbytes
+        restored = pickle.loads(payload)
+        assert isinstance(restored.crops, np.memmap)
+        assert restored.channels == loaded.channels
+        np.testing.assert_array_equal(restored[[1, 5]], crops[[1, 5]])
+
+    def test_in_memory_array_is_viewed_read_only_and_checked(self, crops):
+        wrapped = CropArray(crops, CHANNELS)
+        assert np.shares_memory(np.asarray(wrapped), crops)
+        assert crops.flags.writeable
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(wrapped)), crops)
+        with pytest.raises(ValueError, match="channels"):
+            CropArray(crops, CHANNELS[:2])
+        with pytest.raises(ValueError, match="N, C, H, W"):
+            CropArray(crops[0], CHANNELS)
 
 
 class TestCropStoreDatasetVersioned:
     def test_save_and_load(self, versioned_crop_store, crops, store_path):
         versioned_crop_store.save(crops)
         loaded = versioned_crop_store.load()
-        assert isinstance(loaded, np.memmap)
+        assert isinstance(loaded.crops, np.memmap)
         np.testing.assert_array_equal(loaded, crops)
         (version_dir,) = Path(store_path).iterdir()
         assert (version_dir / "crop_store" / "_COMPLETE").exists()
@@ -205,10 +340,10 @@ class TestCropStoreDatasetVersioned:
 
     def test_prevent_overwrite(self, store_path, crops):
         dataset = CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z"))
-        dataset.save(crops)
+        dataset.save(_named(crops))
         pattern = r"Save path \'.+\' for .*CropStoreDataset\(.+\) must not exist if versioning is enabled"
         with pytest.raises(DatasetError, match=pattern):
-            dataset.save(crops)
+            dataset.save(_named(crops))
         np.testing.assert_array_equal(dataset.load(), crops)
 
     @pytest.mark.parametrize("load_version", ["2019-01-01T23.59.59.999Z"], indirect=True)
@@ -222,9 +357,11 @@ class TestCropStoreDatasetVersioned:
             versioned_crop_store.save(crops)
 
     def test_latest_version_is_loaded(self, store_path, crops):
-        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(crops)
+        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(
+            _named(crops)
+        )
         CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-02T00.00.00.000Z")).save(
-            crops[:1]
+            _named(crops[:1])
         )
         assert CropStoreDataset(filepath=store_path, version=Version(None, None)).load().shape[0] == 1
         pinned = CropStoreDataset(filepath=store_path, version=Version("2024-01-01T00.00.00.000Z", None))
@@ -239,10 +376,12 @@ class TestCropStoreDatasetVersioned:
             CropStoreDataset(filepath=store_path, version=Version(None, None)).load()
 
     def test_interrupted_save_keeps_earlier_version(self, store_path, crops):
-        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(crops)
+        CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-01T00.00.00.000Z")).save(
+            _named(crops)
+        )
         failing = CropStoreDataset(filepath=store_path, version=Version(None, "2024-01-02T00.00.00.000Z"))
         with pytest.raises(DatasetError):
-            failing.save(_chunks_then_fail(crops))
+            failing.save(_named(_chunks_then_fail(crops)))
         latest = CropStoreDataset(filepath=store_path, version=Version(None, None))
         np.testing.assert_array_equal(latest.load(), crops)
         assert [p.name for p in Path(store_path).iterdir()] == ["2024-01-01T00.00.00.000Z"]

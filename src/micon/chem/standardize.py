@@ -27,7 +27,7 @@ from micon import schema
 from micon.chem.parallel import ParallelConfig, map_in_chunks
 from micon.chem.parse import parse_smiles, rdkit_reason
 from micon.errors import InvalidConfigError, InvalidInputError, InvalidSmilesError
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -299,14 +299,4 @@ def standardize_compounds(
     accepted[schema.STANDARD_INCHIKEY] = [m.inchikey for m in molecules]  # type: ignore[union-attr]
     accepted = accepted.reset_index(drop=True)
 
-    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(_COMPOUND_KEY)
-    check_partition(len(compounds), accepted, quarantined, stage=_STAGE)
-    logger.info(
-        "%s: %d compounds in, %d standardised, %d quarantined (%s)",
-        _STAGE,
-        len(compounds),
-        len(accepted),
-        len(quarantined),
-        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
-    )
-    return accepted, quarantined
+    return finish_stage(_STAGE, len(compounds), accepted, rejects, _COMPOUND_KEY, log=logger)

@@ -1,4 +1,4 @@
-"""A versioned Kedro dataset holding N single-cell crops (N, C, H, W) uint16 as a raw memory-mappable file."""
+"""A versioned Kedro dataset holding N single-cell crops (N, C, H, W) uint16 and their channel names."""
 
 from __future__ import annotations
 
@@ -6,19 +6,12 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from copy import deepcopy
-from pathlib import PurePosixPath
-from typing import Any, NewType
+from typing import Any, NewType, Protocol, runtime_checkable
 
-import fsspec
 import numpy as np
-from kedro.io.core import (
-    AbstractVersionedDataset,
-    DatasetError,
-    Version,
-    get_filepath_str,
-    get_protocol_and_path,
-)
+from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+
+from ._filesystem import FilesystemMixin
 
 logger = logging.getLogger(__name__)
 
@@ -29,24 +22,128 @@ JSONPreview = NewType("JSONPreview", str)
 CROPS_FILE = "crops.u16"
 META_FILE = "meta.json"
 COMPLETE_MARKER = "_COMPLETE"
-PARTIAL_SUFFIX = ".partial"
 _STORE_DTYPE = np.dtype("<u2")  # little-endian uint16 on disk, whatever the machine
 _CROP_NDIM = 4
 
 
-class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray], np.ndarray]):
-    """Store single-cell crops ``(N, C, H, W)`` uint16 in a folder that loads as a read-only memmap.
+@runtime_checkable
+class ChannelledCrops(Protocol):
+    """What :meth:`CropStoreDataset.save` takes: crops and the names of their channels, in order."""
+
+    @property
+    def crops(self) -> np.ndarray | Iterable[np.ndarray]:
+        """``(N, C, H, W)`` uint16, or an iterable of such chunks."""
+
+    @property
+    def channels(self) -> Sequence[str]:
+        """The C channel names."""
+
+
+class CropArray:
+    """Read-only crops ``(N, C, H, W)`` uint16 with their channel names: what a crop store loads as.
+
+    It behaves like the read-only ndarray it wraps for reading: ``shape``, ``ndim``, ``dtype``, ``size``,
+    ``len()``, ``np.asarray(...)``, and indexing (ints, slices, index arrays, tuples of them), which
+    returns plain ndarrays (a view for basic indexing, a copy for index arrays), never the whole store
+    unless asked. Over a memory map nothing is read until indexed, and a pickle holds the file's path,
+    not its crops, so a DataLoader worker receives it cheaply and maps the file again.
+
+    Attributes:
+        channels: The channel names, one per plane of axis 1.
+        crops: The wrapped read-only array (an ``np.memmap`` for a stored, non-empty store).
+    """
+
+    __slots__ = ("channels", "crops")
+
+    def __init__(self, crops: np.ndarray, channels: Sequence[str]) -> None:
+        """Wrap ``crops`` (not copied; an array that is not a read-only memmap is viewed read-only).
+
+        Raises:
+            ValueError: ``crops`` is not 4-D, or ``channels`` does not name its C planes.
+        """
+        if crops.ndim != _CROP_NDIM:
+            raise ValueError(f"crops must be (N, C, H, W), got shape {crops.shape}")
+        names = tuple(str(c) for c in channels)
+        if isinstance(channels, str) or len(names) != crops.shape[1]:
+            raise ValueError(f"crops {crops.shape} have {crops.shape[1]} channels; channels are {channels!r}")
+        if crops.flags.writeable:
+            crops = crops.view()
+            crops.setflags(write=False)
+        self.crops = crops
+        self.channels = names
+
+    @classmethod
+    def open(cls, path: str, shape: Sequence[int], channels: Sequence[str]) -> CropArray:
+        """Map the raw little-endian uint16 file ``path`` of ``shape`` read-only; nothing is read yet."""
+        return cls(np.memmap(path, dtype=_STORE_DTYPE, mode="r", shape=tuple(shape)), channels)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle a memory map as its path, shape and channels; an in-memory array as itself."""
+        crops = self.crops
+        whole_file = isinstance(crops, np.memmap) and crops.filename and crops.offset == 0
+        if whole_file and crops.dtype == _STORE_DTYPE and crops.flags.c_contiguous:
+            return (CropArray.open, (crops.filename, crops.shape, self.channels))
+        return (CropArray, (np.asarray(crops), self.channels))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape ``(N, C, H, W)``."""
+        return self.crops.shape
+
+    @property
+    def ndim(self) -> int:
+        """4."""
+        return self.crops.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """uint16."""
+        return self.crops.dtype
+
+    @property
+    def size(self) -> int:
+        """N * C * H * W."""
+        return self.crops.size
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, key: Any) -> Any:
+        item = self.crops[key]
+        return np.asarray(item) if isinstance(item, np.ndarray) else item
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise ValueError("assignment destination is read-only: a crop store is never written in place")
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy:
+            return np.array(self.crops, dtype=dtype, copy=True)
+        return np.asarray(self.crops, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"CropArray(shape={self.shape}, dtype={self.dtype}, channels={list(self.channels)})"
+
+
+class CropStoreDataset(
+    FilesystemMixin, AbstractVersionedDataset[ChannelledCrops | np.ndarray | Iterable[np.ndarray], CropArray]
+):
+    """Store single-cell crops ``(N, C, H, W)`` uint16 with their channel names; load them lazily, read-only.
 
     The folder holds ``crops.u16`` (raw little-endian uint16, C-order, shape ``(N, C, H, W)``),
-    ``meta.json`` (``{"shape": [N, C, H, W], "dtype": "uint16", "channels": [...] | null}``) and a
+    ``meta.json`` (``{"shape": [N, C, H, W], "dtype": "uint16", "channels": [...]}``) and a
     ``_COMPLETE`` marker written last. A save writes into ``<path>.partial`` and renames it into
     place, so a folder at the dataset path is always complete; an interrupted save removes the
     partial folder. Row ``i`` is the crop with ``Metadata_CropID == i``.
 
+    ``save`` takes the channel names with the crops (an object with ``crops`` and ``channels``, such as
+    a loaded :class:`CropArray`), so the store records them and ``load`` returns them
+    (:class:`CropArray` ``.channels``): the list is written once, by whoever made the crops. A bare
+    array or iterable of chunks is accepted only when the catalog entry gives ``channels``.
+
     A raw file was chosen over zarr/HDF5 because a memmap gives the training ``Dataset`` random
     access to single crops at no decoding cost and with no extra dependency; loading needs a local
     filesystem (``file`` protocol) because ``np.memmap`` maps a local file. A store of 0 crops
-    loads as an empty read-only ndarray, since an empty file cannot be memory-mapped.
+    loads over an empty in-memory array, since an empty file cannot be memory-mapped.
 
     Examples:
         Using the YAML API:
@@ -55,7 +152,6 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
         crop_store:
           type: micon.datasets.CropStoreDataset
           filepath: data/05_model_input/crop_store
-          channels: [AGP, DNA, ER, Mito, RNA]
           versioned: true
         ```
 
@@ -63,12 +159,14 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
 
         >>> import numpy as np
         >>> dataset = CropStoreDataset(filepath=tmp_path / "crop_store")
-        >>> dataset.save(np.zeros((3, 5, 8, 8), dtype=np.uint16))
-        >>> dataset.load().shape
-        (3, 5, 8, 8)
+        >>> dataset.save(CropArray(np.zeros((3, 2, 8, 8), dtype=np.uint16), ["DNA", "RNA"]))
+        >>> crops = dataset.load()
+        >>> crops.shape, crops.channels
+        ((3, 2, 8, 8), ('DNA', 'RNA'))
     """
 
     DEFAULT_SAVE_ARGS: dict[str, Any] = {"write_chunk_bytes": 64 * 2**20}
+    EXISTS_MARKER = COMPLETE_MARKER
 
     def __init__(  # noqa: PLR0913
         self,
@@ -85,36 +183,29 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
 
         Args:
             filepath: Folder of the store, optionally prefixed with an fsspec protocol.
-            channels: Channel names in stored order, written to ``meta.json``; when given, a save
-                whose channel count differs is refused.
+            channels: Channel names in stored order, for saving bare arrays (kept for catalogs that
+                list them); when given, data saved with other channel names is refused, and a store
+                loaded with other names in its ``meta.json`` too.
             save_args: ``write_chunk_bytes`` (int > 0): how many bytes of an ndarray are written at
                 a time, bounding the extra memory a save needs.
             version: Kedro ``Version(load, save)``; ``None`` for an unversioned store.
-            credentials: Credentials for the filesystem (passed to ``fsspec.filesystem``).
-            fs_args: Extra arguments for the filesystem constructor.
+            credentials: Credentials for ``fsspec.filesystem``.
+            fs_args: Its other arguments.
             metadata: Arbitrary metadata, ignored by Kedro.
 
         Raises:
-            DatasetError: ``channels`` is empty or ``save_args`` holds an unknown or invalid key.
+            DatasetError: ``channels`` is empty or repeats a name, or ``save_args`` holds an unknown or
+                invalid key.
         """
-        _fs_args = deepcopy(fs_args) or {}
-        _credentials = deepcopy(credentials) or {}
-        protocol, path = get_protocol_and_path(filepath, version)
-        if protocol == "file":
-            _fs_args.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **_credentials, **_fs_args)
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
+        path = self._init_filesystem(
+            filepath,
             version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
+            save_args=save_args,
         )
-        self._channels = None if channels is None else [str(c) for c in channels]
-        if self._channels is not None and not self._channels:
-            raise DatasetError(f"CropStoreDataset '{path}': channels must be non-empty or omitted")
-        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
+        self._channels = None if channels is None else _channel_names(channels, f"CropStoreDataset '{path}'")
         unknown = sorted(set(self._save_args) - set(self.DEFAULT_SAVE_ARGS))
         if unknown:
             raise DatasetError(
@@ -128,14 +219,8 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
                 f"got {chunk_bytes!r}"
             )
 
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
-            "channels": self._channels,
-            "save_args": self._save_args,
-            "version": self._version,
-        }
+    def _describe_args(self) -> dict[str, Any]:
+        return {"channels": self._channels, "save_args": self._save_args}
 
     # -- load -------------------------------------------------------------------------------------
 
@@ -156,20 +241,37 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
             )
         return meta
 
-    def load(self) -> np.ndarray:
-        """Open the store as a read-only memory map; no crop is read until indexed.
+    def _stored_channels(self, meta: dict[str, Any], store_path: str) -> tuple[str, ...]:
+        """Return the store's channel names: its ``meta.json``'s, else (an older store) the catalog's."""
+        recorded = meta.get("channels")
+        if recorded is None and self._channels is None:
+            raise DatasetError(
+                f"Crop store '{store_path}' records no channel names and the catalog entry gives none; "
+                "save it again with its channels, or give `channels` in the catalog"
+            )
+        where = f"Crop store '{store_path}'"
+        channels = self._channels if recorded is None else _channel_names(recorded, where)
+        self._check_same_channels(channels, where, source=f"its {META_FILE}")
+        if len(channels) != meta["shape"][1]:
+            raise DatasetError(f"{where}: {META_FILE} names {list(channels)} for shape {meta['shape']}")
+        return tuple(channels)
+
+    def load(self) -> CropArray:
+        """Open the store read-only; no crop is read until indexed.
 
         Returns:
-            ``np.memmap`` of shape ``(N, C, H, W)`` uint16, mode ``"r"`` (an empty read-only ndarray
-            when N == 0).
+            A :class:`CropArray` ``(N, C, H, W)`` uint16 over a read-only ``np.memmap`` (an empty
+            in-memory array when N == 0), with the stored ``channels``.
 
         Raises:
             DatasetError: No version exists, the ``_COMPLETE`` marker is missing, ``meta.json``
-                disagrees with the size of ``crops.u16``, or the filesystem is not local.
+                disagrees with the size of ``crops.u16`` or with the catalog's ``channels``, or the
+                filesystem is not local.
         """
-        store_path = get_filepath_str(self._get_load_path(), self._protocol)
+        store_path = self._load_path_str()
         meta = self._read_meta(store_path)
         shape = tuple(int(s) for s in meta["shape"])
+        channels = self._stored_channels(meta, store_path)
         crops_path = f"{store_path}/{CROPS_FILE}"
         expected_bytes = int(np.prod(shape)) * _STORE_DTYPE.itemsize
         found_bytes = self._fs.size(crops_path)
@@ -179,20 +281,46 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
                 f"{list(shape)} needs {expected_bytes}"
             )
         if expected_bytes == 0:
-            empty = np.zeros(shape, dtype=_STORE_DTYPE)
-            empty.setflags(write=False)
-            return empty
+            return CropArray(np.zeros(shape, dtype=_STORE_DTYPE), channels)
         if self._protocol != "file":
             raise DatasetError(
                 f"Crop store '{store_path}' is on protocol '{self._protocol}'; memory-mapped loading "
                 "needs a local filesystem: copy the store locally first"
             )
-        return np.memmap(crops_path, dtype=_STORE_DTYPE, mode="r", shape=shape)
+        return CropArray.open(crops_path, shape, channels)
 
     # -- save -------------------------------------------------------------------------------------
 
-    def _check_chunk(self, chunk: Any, index: int, chw: tuple[int, ...] | None, path: str) -> np.ndarray:
+    def _check_same_channels(self, channels: Sequence[str], where: str, *, source: str) -> None:
+        """Refuse ``channels`` (from ``source``) when the catalog entry names other channels."""
+        if self._channels is not None and list(channels) != list(self._channels):
+            raise DatasetError(
+                f"{where}: {source} names channels {list(channels)}, but the catalog entry gives "
+                f"{list(self._channels)}; drop `channels` from the catalog or make them agree"
+            )
+
+    def _crops_and_channels(
+        self, data: ChannelledCrops | np.ndarray | Iterable[np.ndarray], path: str
+    ) -> tuple[np.ndarray | Iterable[np.ndarray], list[str]]:
+        """Split ``data`` into its crops and channel names, checking them against the catalog's."""
+        where = f"Crop store '{path}'"
+        if isinstance(data, ChannelledCrops):
+            channels = _channel_names(data.channels, where)
+            self._check_same_channels(channels, where, source="the saved data")
+            return data.crops, channels
+        if self._channels is None:
+            raise DatasetError(
+                f"{where}: got {type(data).__name__} without channel names; save an object with "
+                "`crops` and `channels` (e.g. a CropArray), or give `channels` in the catalog entry"
+            )
+        return data, list(self._channels)
+
+    def _check_chunk(
+        self, chunk: Any, index: int, chw: tuple[int, ...] | None, channels: Sequence[str], path: str
+    ) -> np.ndarray:
         """Return ``chunk`` as a C-order little-endian uint16 array after checking its shape and dtype."""
+        if isinstance(chunk, CropArray):
+            chunk = chunk.crops
         if not isinstance(chunk, np.ndarray):
             raise DatasetError(
                 f"Crop store '{path}': chunk {index} is a {type(chunk).__name__}, expected a numpy array"
@@ -211,21 +339,23 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
                 f"Crop store '{path}': chunk {index} has (C, H, W) {tuple(chunk.shape[1:])}, "
                 f"but earlier chunks have {chw}"
             )
-        if self._channels is not None and chunk.shape[1] != len(self._channels):
+        if chunk.shape[1] != len(channels):
             raise DatasetError(
                 f"Crop store '{path}': chunk {index} has {chunk.shape[1]} channels, "
-                f"expected {len(self._channels)} ({self._channels})"
+                f"expected {len(channels)} ({list(channels)})"
             )
         return chunk
 
-    def _write_crops(self, data: np.ndarray | Iterable[np.ndarray], crops_path: str, path: str) -> list[int]:
-        """Write every crop of ``data`` to ``crops_path``; return the final shape ``[N, C, H, W]``."""
-        chunks: Iterable[Any] = [data] if isinstance(data, np.ndarray) else data
+    def _write_crops(
+        self, crops: np.ndarray | Iterable[np.ndarray], channels: Sequence[str], crops_path: str, path: str
+    ) -> list[int]:
+        """Write every crop of ``crops`` to ``crops_path``; return the final shape ``[N, C, H, W]``."""
+        chunks: Iterable[Any] = [crops] if isinstance(crops, np.ndarray | CropArray) else crops
         chw: tuple[int, ...] | None = None
         n_crops = 0
         with self._fs.open(crops_path, mode="wb") as fs_file:
             for index, raw in enumerate(chunks):
-                chunk = self._check_chunk(raw, index, chw, path)
+                chunk = self._check_chunk(raw, index, chw, channels, path)
                 chw = tuple(chunk.shape[1:])
                 crop_bytes = max(1, int(np.prod(chw)) * _STORE_DTYPE.itemsize)
                 step = max(1, self._save_args["write_chunk_bytes"] // crop_bytes)
@@ -240,86 +370,44 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
             )
         return [n_crops, *chw]
 
-    def save(self, data: np.ndarray | Iterable[np.ndarray]) -> None:
+    def save(self, data: ChannelledCrops | np.ndarray | Iterable[np.ndarray]) -> None:
         """Write crops into ``<path>.partial`` (crops, meta, marker last) and rename it into place.
 
         Args:
-            data: An array ``(N, C, H, W)`` uint16, or an iterable of such chunks with equal
-                ``(C, H, W)``; chunks are consumed one at a time.
+            data: An object with ``crops`` (an array ``(N, C, H, W)`` uint16, or an iterable of such
+                chunks with equal ``(C, H, W)``, consumed one at a time) and ``channels`` (the C
+                names), such as a :class:`CropArray`; or, when the catalog entry gives ``channels``,
+                the crops alone.
 
         Raises:
-            DatasetError: A chunk is not uint16, not 4-D, or disagrees on ``(C, H, W)`` or on the
-                configured channel count; the save version already exists; an unversioned store
-                already sits at the root of a versioned dataset; writing failed. Nothing
-                is left at the path or its ``.partial`` sibling after a failure.
+            DatasetError: No channel names are known, or they disagree with the catalog's; a chunk is
+                not uint16, not 4-D, or disagrees on ``(C, H, W)`` or on the channel count; the save
+                version already exists; an unversioned store already sits at the root of a
+                versioned dataset; writing failed. Nothing is left at the path or its ``.partial``
+                sibling after a failure.
         """
-        store_path = get_filepath_str(self._get_save_path(), self._protocol)
-        root = get_filepath_str(self._filepath, self._protocol)
-        if self._version and self._fs.exists(f"{root}/{COMPLETE_MARKER}"):
+        store_path = self._save_path_str()
+        root = self._path_str(self._filepath)
+        if self._versioned and self._fs.exists(f"{root}/{COMPLETE_MARKER}"):
             raise DatasetError(
                 f"Cannot save a versioned crop store into '{root}': an unversioned store is already there; "
                 "move it into a version folder or delete it"
             )
-        partial_path = store_path + PARTIAL_SUFFIX
-        if self._fs.exists(partial_path):  # left by a killed process: never appended to
-            self._fs.rm(partial_path, recursive=True)
-        try:
-            self._fs.makedirs(partial_path, exist_ok=True)
-            shape = self._write_crops(data, f"{partial_path}/{CROPS_FILE}", store_path)
-            meta = {"shape": shape, "dtype": "uint16", "channels": self._channels}
+        crops, channels = self._crops_and_channels(data, store_path)
+        shape: list[int] = []
+
+        def write(partial_path: str) -> None:
+            shape.extend(self._write_crops(crops, channels, f"{partial_path}/{CROPS_FILE}", store_path))
+            meta = {"shape": shape, "dtype": "uint16", "channels": channels}
             with self._fs.open(f"{partial_path}/{META_FILE}", mode="w") as fs_file:
                 json.dump(meta, fs_file)
             with self._fs.open(f"{partial_path}/{COMPLETE_MARKER}", mode="w") as fs_file:
                 fs_file.write("")
-            self._replace(partial_path, store_path)
-        except BaseException as exc:
-            self._remove_partial(partial_path)
-            if isinstance(exc, DatasetError) or not isinstance(exc, Exception):
-                raise
-            raise DatasetError(
-                f"Crop store '{store_path}' was not saved: {type(exc).__name__}: {exc}"
-            ) from exc
-        self._invalidate_cache()
-        logger.info("saved %d crops of shape %s to '%s'", shape[0], tuple(shape[1:]), store_path)
 
-    def _remove_partial(self, partial_path: str) -> None:
-        """Delete a failed save's partial folder and, when versioned, its version folder if left empty."""
-        if self._fs.exists(partial_path):
-            self._fs.rm(partial_path, recursive=True)
-        version_dir = str(PurePosixPath(partial_path).parent)
-        if self._version and self._fs.exists(version_dir) and not self._fs.ls(version_dir):
-            self._fs.rmdir(version_dir)
-        self._invalidate_cache()
-
-    def _replace(self, partial_path: str, store_path: str) -> None:
-        """Move the finished partial folder to ``store_path``, replacing an unversioned old store."""
-        if not self._fs.exists(store_path):
-            self._fs.mv(partial_path, store_path, recursive=True)
-            return
-        # Only reachable unversioned (the base class refuses an existing versioned save path).
-        old_path = store_path + ".replaced"
-        if self._fs.exists(old_path):
-            self._fs.rm(old_path, recursive=True)
-        self._fs.mv(store_path, old_path, recursive=True)
-        self._fs.mv(partial_path, store_path, recursive=True)
-        self._fs.rm(old_path, recursive=True)
+        self._write_atomically(store_path, write, what="crop store", folder=True)
+        logger.info("saved %d crops %s of %s to '%s'", shape[0], tuple(shape[1:]), channels, store_path)
 
     # -- misc -------------------------------------------------------------------------------------
-
-    def _exists(self) -> bool:
-        try:
-            store_path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return bool(self._fs.exists(f"{store_path}/{COMPLETE_MARKER}"))
-
-    def _release(self) -> None:
-        super()._release()
-        self._invalidate_cache()
-
-    def _invalidate_cache(self) -> None:
-        """Invalidate the filesystem's listing cache for the store."""
-        self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))
 
     def preview(self) -> JSONPreview:
         """Describe the stored crops without reading them (for kedro-viz).
@@ -327,15 +415,24 @@ class CropStoreDataset(AbstractVersionedDataset[np.ndarray | Iterable[np.ndarray
         Returns:
             JSON text ``{"count": N, "shape": [N, C, H, W], "dtype": "uint16", "channels": [...]}``.
         """
-        store_path = get_filepath_str(self._get_load_path(), self._protocol)
-        meta = self._read_meta(store_path)
+        meta = self._read_meta(self._load_path_str())
         return JSONPreview(
             json.dumps(
                 {
                     "count": int(meta["shape"][0]),
                     "shape": meta["shape"],
                     "dtype": meta["dtype"],
-                    "channels": meta.get("channels"),
+                    "channels": meta.get("channels") or self._channels,
                 }
             )
         )
+
+
+def _channel_names(channels: Any, where: str) -> list[str]:
+    """Return ``channels`` as a list of names, refusing a bare string, an empty list or a repeated name."""
+    if isinstance(channels, str) or not isinstance(channels, Iterable):
+        raise DatasetError(f"{where}: channels must be a list of names, got {channels!r}")
+    names = [str(c) for c in channels]
+    if not names or len(set(names)) != len(names):
+        raise DatasetError(f"{where}: channels must be non-empty and distinct, got {names}")
+    return names

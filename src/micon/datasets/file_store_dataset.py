@@ -7,14 +7,15 @@ import os
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from copy import deepcopy
 from typing import Any
 
 import fsspec
 import numpy as np
 import pandas as pd
 import tifffile
-from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
+from kedro.io.core import AbstractDataset, DatasetError
+
+from ._filesystem import FilesystemMixin
 
 _IMAGE_SUFFIXES = (".tif", ".tiff")
 _ARRAY_SUFFIX = ".npy"
@@ -116,7 +117,7 @@ class FileStore:
             ) from exc
 
 
-class FileStoreDataset(AbstractDataset[FileStore, FileStore]):
+class FileStoreDataset(FilesystemMixin, AbstractDataset[FileStore, FileStore]):
     """Load a :class:`FileStore`: lazy, read-only access by key to files under a root.
 
     The root is an fsspec URL: the public Cell Painting Gallery (``s3://cellpainting-gallery`` with
@@ -155,25 +156,21 @@ class FileStoreDataset(AbstractDataset[FileStore, FileStore]):
 
         Args:
             root: Root URL or local folder (``s3://bucket``, ``s3://bucket/prefix``, ``/mnt/mirror``).
-            credentials: Credentials for the filesystem (passed to ``fsspec.filesystem``).
-            fs_args: Extra arguments for the filesystem constructor (``anon``, ``client_kwargs``).
+            credentials: Credentials for ``fsspec.filesystem``.
+            fs_args: Its other arguments (``anon``, ``client_kwargs``).
             metadata: Arbitrary metadata, ignored by Kedro.
         """
-        protocol, path = get_protocol_and_path(str(root))
-        self._protocol = protocol
-        self._root = path
+        self._root = self._init_filesystem(
+            str(root), credentials=credentials, fs_args=fs_args, metadata=metadata
+        ).as_posix()
         self._root_url = str(root)
-        self._fs_args = deepcopy(fs_args) or {}
-        self._credentials = deepcopy(credentials) or {}
-        self.metadata = metadata
 
-    def _describe(self) -> dict[str, Any]:
+    def _describe(self) -> dict[str, Any]:  # the root, as the catalog names it
         return {"root": self._root_url, "protocol": self._protocol}
 
     def load(self) -> FileStore:
         """Return the store; nothing is read yet."""
-        fs = fsspec.filesystem(self._protocol, **self._credentials, **self._fs_args)
-        return FileStore(fs, self._root, root_url=self._root_url)
+        return FileStore(self._fs, self._root, root_url=self._root_url)
 
     def save(self, data: FileStore) -> None:
         """Refuse: the store is read-only.
@@ -182,7 +179,3 @@ class FileStoreDataset(AbstractDataset[FileStore, FileStore]):
             DatasetError: Always.
         """
         raise DatasetError(f"FileStoreDataset '{self._root_url}' is read-only")
-
-    def _exists(self) -> bool:
-        fs = fsspec.filesystem(self._protocol, **self._credentials, **self._fs_args)
-        return bool(fs.exists(self._root))

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
-import uuid
-from copy import deepcopy
-from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 import numpy as np
 import tifffile
-from kedro.io.core import AbstractDataset, DatasetError, get_filepath_str, get_protocol_and_path
+from kedro.io.core import AbstractDataset, DatasetError
+
+from ._filesystem import FilesystemMixin
 
 
-class TiffImageDataset(AbstractDataset[np.ndarray, np.ndarray]):
+class TiffImageDataset(FilesystemMixin, AbstractDataset[np.ndarray, np.ndarray]):
     """Load and save one image as a TIFF file on any fsspec filesystem.
 
     ``load`` returns the array as stored (a single-channel Cell Painting field is 2-D ``(H, W)``
@@ -47,9 +44,6 @@ class TiffImageDataset(AbstractDataset[np.ndarray, np.ndarray]):
         (4, 4)
     """
 
-    DEFAULT_LOAD_ARGS: dict[str, Any] = {}
-    DEFAULT_SAVE_ARGS: dict[str, Any] = {}
-
     def __init__(  # noqa: PLR0913
         self,
         *,
@@ -66,29 +60,18 @@ class TiffImageDataset(AbstractDataset[np.ndarray, np.ndarray]):
             filepath: Path of the TIFF file, optionally prefixed with an fsspec protocol (``s3://``).
             load_args: Keyword arguments for ``tifffile.imread`` (e.g. ``key`` for a page).
             save_args: Keyword arguments for ``tifffile.imwrite`` (e.g. ``compression``).
-            credentials: Credentials for the filesystem (passed to ``fsspec.filesystem``).
-            fs_args: Extra arguments for the filesystem constructor.
+            credentials: Credentials for ``fsspec.filesystem``.
+            fs_args: Its other arguments.
             metadata: Arbitrary metadata, ignored by Kedro.
         """
-        _fs_args = deepcopy(fs_args) or {}
-        _credentials = deepcopy(credentials) or {}
-        protocol, path = get_protocol_and_path(filepath)
-        if protocol == "file":
-            _fs_args.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._filepath = PurePosixPath(path)
-        self._fs = fsspec.filesystem(protocol, **_credentials, **_fs_args)
-        self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
-        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
-            "load_args": self._load_args,
-            "save_args": self._save_args,
-        }
+        self._init_filesystem(
+            filepath,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
+            load_args=load_args,
+            save_args=save_args,
+        )
 
     def load(self) -> np.ndarray:
         """Read the TIFF file.
@@ -99,7 +82,7 @@ class TiffImageDataset(AbstractDataset[np.ndarray, np.ndarray]):
         Raises:
             DatasetError: The file is missing or is not a readable TIFF (names the path).
         """
-        load_path = get_filepath_str(self._filepath, self._protocol)
+        load_path = self._load_path_str()
         try:
             with self._fs.open(load_path, mode="rb") as fs_file:
                 return np.asarray(tifffile.imread(fs_file, **self._load_args))
@@ -115,35 +98,12 @@ class TiffImageDataset(AbstractDataset[np.ndarray, np.ndarray]):
         Raises:
             DatasetError: ``data`` is not an array of at least 2 dimensions, or writing failed.
         """
-        save_path = get_filepath_str(self._filepath, self._protocol)
+        save_path = self._save_path_str()
         if not isinstance(data, np.ndarray) or data.ndim < 2:  # noqa: PLR2004
             raise DatasetError(
                 f"TiffImageDataset '{save_path}' saves a numpy array of >= 2 dimensions; "
                 f"got {type(data).__name__} with shape {getattr(data, 'shape', None)}"
             )
-        buffer = io.BytesIO()
-        tifffile.imwrite(buffer, data, **self._save_args)
-        tmp_path = f"{self._filepath.parent.as_posix()}/.{self._filepath.name}.{uuid.uuid4().hex}.partial"
-        tmp_path = get_filepath_str(PurePosixPath(tmp_path), self._protocol)
-        try:
-            with self._fs.open(tmp_path, mode="wb") as fs_file:
-                fs_file.write(buffer.getbuffer())
-            self._fs.mv(tmp_path, save_path)
-        except BaseException as exc:
-            if self._fs.exists(tmp_path):
-                self._fs.rm(tmp_path)
-            if isinstance(exc, Exception):
-                raise DatasetError(f"Cannot write TIFF image '{save_path}': {exc}") from exc
-            raise
-        self._invalidate_cache()
-
-    def _exists(self) -> bool:
-        return bool(self._fs.exists(get_filepath_str(self._filepath, self._protocol)))
-
-    def _release(self) -> None:
-        super()._release()
-        self._invalidate_cache()
-
-    def _invalidate_cache(self) -> None:
-        """Invalidate the filesystem's listing cache for this file."""
-        self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))
+        self._write_bytes_atomically(
+            save_path, lambda buffer: tifffile.imwrite(buffer, data, **self._save_args), what="TIFF image"
+        )

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
-import uuid
 from collections.abc import Mapping
-from copy import deepcopy
-from pathlib import PurePosixPath
 from typing import Any
 
-import fsspec
 import torch
-from kedro.io.core import (
-    AbstractVersionedDataset,
-    DatasetError,
-    Version,
-    get_filepath_str,
-    get_protocol_and_path,
-)
+from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+
+from ._filesystem import FilesystemMixin
 
 
-class TorchCheckpointDataset(AbstractVersionedDataset[Mapping[str, Any], dict[str, Any]]):
+class TorchCheckpointDataset(FilesystemMixin, AbstractVersionedDataset[Mapping[str, Any], dict[str, Any]]):
     """Save and load a model checkpoint: a dict of plain values and tensors, never pickled objects.
 
     The dict holds ``"config"`` (a plain JSON-able dict to rebuild the model), ``"state_dict"``
@@ -49,9 +40,6 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Mapping[str, Any], dict[st
         {'dim': 2}
     """
 
-    DEFAULT_LOAD_ARGS: dict[str, Any] = {}
-    DEFAULT_SAVE_ARGS: dict[str, Any] = {}
-
     def __init__(  # noqa: PLR0913
         self,
         *,
@@ -71,44 +59,28 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Mapping[str, Any], dict[st
                 ``map_location`` are fixed to ``True`` and ``"cpu"``).
             save_args: Extra keyword arguments for ``torch.save``.
             version: Kedro ``Version(load, save)``; ``None`` for an unversioned file.
-            credentials: Credentials for the filesystem (passed to ``fsspec.filesystem``).
-            fs_args: Extra arguments for the filesystem constructor.
+            credentials: Credentials for ``fsspec.filesystem``.
+            fs_args: Its other arguments.
             metadata: Arbitrary metadata, ignored by Kedro.
 
         Raises:
             DatasetError: ``load_args`` tries to set ``weights_only`` or ``map_location``.
         """
-        _fs_args = deepcopy(fs_args) or {}
-        _credentials = deepcopy(credentials) or {}
-        protocol, path = get_protocol_and_path(filepath, version)
-        if protocol == "file":
-            _fs_args.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **_credentials, **_fs_args)
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
+        path = self._init_filesystem(
+            filepath,
             version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
+            load_args=load_args,
+            save_args=save_args,
         )
-        self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
         fixed = sorted({"weights_only", "map_location"} & set(self._load_args))
         if fixed:
             raise DatasetError(
                 f"TorchCheckpointDataset '{path}': load_args {fixed} are fixed "
                 "(weights_only=True, map_location='cpu'); remove them"
             )
-        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
-            "load_args": self._load_args,
-            "save_args": self._save_args,
-            "version": self._version,
-        }
 
     def load(self) -> dict[str, Any]:
         """Read the checkpoint with ``torch.load(weights_only=True, map_location="cpu")``.
@@ -120,7 +92,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Mapping[str, Any], dict[st
             DatasetError: No version exists, or the file is missing, corrupt or holds objects that
                 ``weights_only`` refuses (names the path).
         """
-        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        load_path = self._load_path_str()
         try:
             with self._fs.open(load_path, mode="rb") as fs_file:
                 data = torch.load(fs_file, weights_only=True, map_location="cpu", **self._load_args)
@@ -139,38 +111,11 @@ class TorchCheckpointDataset(AbstractVersionedDataset[Mapping[str, Any], dict[st
         Raises:
             DatasetError: ``data`` is not a mapping, the save version exists, or writing failed.
         """
-        save_path = get_filepath_str(self._get_save_path(), self._protocol)
+        save_path = self._save_path_str()
         if not isinstance(data, Mapping):
             raise DatasetError(
                 f"TorchCheckpointDataset '{save_path}' saves a dict, got {type(data).__name__}"
             )
-        buffer = io.BytesIO()
-        torch.save(dict(data), buffer, **self._save_args)
-        parent = PurePosixPath(save_path).parent
-        tmp_path = (parent / f".{PurePosixPath(save_path).name}.{uuid.uuid4().hex}.partial").as_posix()
-        try:
-            with self._fs.open(tmp_path, mode="wb") as fs_file:
-                fs_file.write(buffer.getbuffer())
-            self._fs.mv(tmp_path, save_path)
-        except BaseException as exc:
-            if self._fs.exists(tmp_path):
-                self._fs.rm(tmp_path)
-            if isinstance(exc, Exception):
-                raise DatasetError(f"Cannot write checkpoint '{save_path}': {exc}") from exc
-            raise
-        self._invalidate_cache()
-
-    def _exists(self) -> bool:
-        try:
-            load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return bool(self._fs.exists(load_path))
-
-    def _release(self) -> None:
-        super()._release()
-        self._invalidate_cache()
-
-    def _invalidate_cache(self) -> None:
-        """Invalidate the filesystem's listing cache for the checkpoint."""
-        self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))
+        self._write_bytes_atomically(
+            save_path, lambda buffer: torch.save(dict(data), buffer, **self._save_args), what="checkpoint"
+        )

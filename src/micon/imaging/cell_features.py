@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine
+from micon.quarantine import finish_stage, make_quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -559,20 +559,5 @@ def measure_cell_features(
         ],
         axis=1,
     )
-    quarantine = (
-        pd.concat(rejected, ignore_index=True)
-        .sort_values(schema.CROP_ID, kind="stable")
-        .reset_index(drop=True)
-        if rejected
-        else empty_quarantine(key)
-    )
-    check_partition(len(index), features, quarantine, stage=STAGE)
-    logger.info(
-        "%s: %d cells x %d features; %d quarantined %s",
-        STAGE,
-        len(features),
-        len(names),
-        len(quarantine),
-        quarantine[schema.QUARANTINE_REASON].value_counts().to_dict() if len(quarantine) else {},
-    )
+    features, quarantine = finish_stage(STAGE, len(index), features, rejected, key, sort_by=key, log=logger)
     return CellFeatures(features=features, quarantine=quarantine)

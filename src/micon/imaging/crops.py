@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,19 @@ from micon.imaging.nuclei import NUCLEUS_X, NUCLEUS_Y
 from micon.quarantine import require_columns
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelledCrops:
+    """Crops ``(N, C, S, S)`` with the name of each channel plane: what a crop store saves and records.
+
+    Attributes:
+        crops: ``(N, C, S, S)`` uint16 (or an iterable of such chunks).
+        channels: One name per plane of axis 1, in order.
+    """
+
+    crops: np.ndarray
+    channels: tuple[str, ...]
 
 
 def crop_origins(centroids: pd.DataFrame, *, crop_size_px: int) -> tuple[np.ndarray, np.ndarray]:

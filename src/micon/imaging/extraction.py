@@ -23,7 +23,7 @@ from micon.imaging.nuclei import (
     segment_nuclei,
 )
 from micon.imaging.qc import check_channel_shapes, check_field
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -319,32 +319,23 @@ def extract_crop_table(
         summaries,
         (len(channels), config.crop_size_px),
     )
-    quarantine = (
+    rejects = [
         make_quarantine(
             sites.iloc[rejected_positions],
             schema.SITE_KEY,
             stage=STAGE,
-            reason=pd.Series(reasons),
-            detail=pd.Series(details),
+            reason=pd.Series(reasons, dtype="object"),
+            detail=pd.Series(details, dtype="object"),
         )
-        if rejected_positions
-        else empty_quarantine(schema.SITE_KEY)
-    )
-    check_partition(len(sites), result.site_summary, quarantine, stage=STAGE)
+    ]
+    _, quarantine = finish_stage(STAGE, len(sites), result.site_summary, rejects, schema.SITE_KEY, log=logger)
     if not len(result.crop_index) == len(result.crops) == len(result.masks):
         raise InvalidInputError(
             f"{STAGE}: {len(result.crop_index)} index rows, {len(result.crops)} crops and "
             f"{len(result.masks)} masks differ; "
             "this is a bug in the stage"
         )
-    logger.info(
-        "%s: %d crops from %d sites; %d sites quarantined %s",
-        STAGE,
-        len(result.crops),
-        len(result.site_summary),
-        len(quarantine),
-        quarantine[schema.QUARANTINE_REASON].value_counts().to_dict() if len(quarantine) else {},
-    )
+    logger.info("%s: %d crops from %d sites", STAGE, len(result.crops), len(result.site_summary))
     return CropExtraction(
         crop_index=result.crop_index,
         crops=result.crops,

@@ -11,7 +11,7 @@ from micon import schema
 from micon.errors import InvalidInputError, NoControlsError
 from micon.metadata._duplicates import duplicate_rows
 from micon.profile import SourceProfile
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -139,19 +139,14 @@ def join_well_metadata(
         _reject_plates_without_controls(table, reject, profile.control_compound)
 
     well_metadata = table.loc[:, [*WELL_METADATA_COLUMNS, *profile.well_annotations]].reset_index(drop=True)
-    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(QUARANTINE_KEY)
-    check_partition(len(wells), well_metadata, quarantined, stage=_STAGE)
     logger.info(
-        "%s: %d wells in, %d accepted (%d DMSO) on %d plates, %d quarantined (%s)",
+        "%s: %d accepted wells (%d controls) on %d plates",
         _STAGE,
-        len(wells),
         len(well_metadata),
         int(well_metadata[schema.IS_CONTROL].sum()),
         well_metadata[[schema.SOURCE, schema.PLATE]].drop_duplicates().shape[0],
-        len(quarantined),
-        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
     )
-    return well_metadata, quarantined
+    return finish_stage(_STAGE, len(wells), well_metadata, rejects, QUARANTINE_KEY, log=logger)
 
 
 def _reject_plates_without_controls(

@@ -19,7 +19,7 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
 from micon.profile import SourceProfile
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import empty_quarantine, finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -171,23 +171,26 @@ def select_screen(
     well_table = well_table.reset_index(drop=True)
 
     has_wells = selected.set_index(plate_key).index.isin(well_table.set_index(plate_key).index.unique())
-    quarantine = (
-        make_quarantine(
-            selected[~has_wells],
-            schema.PLATE_KEY,
-            stage=SELECT_STAGE,
-            reason=REASON_PLATE_WITHOUT_WELLS,
-            detail="plate "
-            + selected.loc[~has_wells, schema.PLATE]
-            + " of "
-            + selected.loc[~has_wells, schema.SOURCE]
-            + " has no selected well in the well table (not in this metadata release, or no well "
-            "of the selected compounds)",
-        )
-        if (~has_wells).any()
-        else empty_quarantine(schema.PLATE_KEY)
+    without_wells = make_quarantine(
+        selected[~has_wells],
+        schema.PLATE_KEY,
+        stage=SELECT_STAGE,
+        reason=REASON_PLATE_WITHOUT_WELLS,
+        detail="plate "
+        + selected.loc[~has_wells, schema.PLATE]
+        + " of "
+        + selected.loc[~has_wells, schema.SOURCE]
+        + " has no selected well in the well table (not in this metadata release, or no well "
+        "of the selected compounds)",
     )
-    plate_table = selected[has_wells].reset_index(drop=True)
+    plate_table, quarantine = finish_stage(
+        SELECT_STAGE,
+        len(selected),
+        selected[has_wells].reset_index(drop=True),
+        [without_wells],
+        schema.PLATE_KEY,
+        log=logger,
+    )
     if plate_table.empty:
         raise InvalidConfigError(
             f"the JUMP selection {config} keeps no plate with wells ({len(selected)} plate(s) matched "
@@ -201,13 +204,12 @@ def select_screen(
         .reset_index(drop=True)
     )
     logger.info(
-        "%s: %d plates (%s), %d wells, %d compounds; %d plates without wells",
+        "%s: %d plates (%s), %d wells, %d compounds",
         SELECT_STAGE,
         len(plate_table),
         plate_table[schema.PLATE_TYPE].value_counts().to_dict(),
         len(well_table),
         len(compound_table),
-        len(quarantine),
     )
     return JumpScreen(plate_table, well_table, compound_table, quarantine)
 
@@ -335,33 +337,34 @@ def assemble_image_index(
         relative = _relative_to_gallery(index[column])
         outside |= relative.isna()
         index[column] = relative.astype("object")
-    site_quarantine = (
-        make_quarantine(
-            index[outside],
-            schema.SITE_KEY,
-            stage=INDEX_STAGE,
-            reason=REASON_PATH_OUTSIDE_GALLERY,
-            detail="site "
-            + index.loc[outside, schema.SITE]
-            + " of well "
-            + index.loc[outside, schema.WELL]
-            + " on plate "
-            + index.loc[outside, schema.PLATE]
-            + f" has a PathName that is missing or not under {GALLERY_URL}",
-        )
-        if outside.any()
-        else empty_quarantine(schema.SITE_KEY)
+    outside_gallery = make_quarantine(
+        index[outside],
+        schema.SITE_KEY,
+        stage=INDEX_STAGE,
+        reason=REASON_PATH_OUTSIDE_GALLERY,
+        detail="site "
+        + index.loc[outside, schema.SITE]
+        + " of well "
+        + index.loc[outside, schema.WELL]
+        + " on plate "
+        + index.loc[outside, schema.PLATE]
+        + f" has a PathName that is missing or not under {GALLERY_URL}",
     )
-    image_index = index[~outside].reset_index(drop=True)
-    check_partition(n_sites, image_index, site_quarantine, stage=INDEX_STAGE)
+    image_index, site_quarantine = finish_stage(
+        INDEX_STAGE,
+        n_sites,
+        index[~outside].reset_index(drop=True),
+        [outside_gallery],
+        schema.SITE_KEY,
+        log=logger,
+    )
     logger.info(
-        "%s: %d sites of %d wells on %d plates; %d plates without load_data, %d sites quarantined",
+        "%s: %d sites of %d wells on %d plates; %d plates without load_data",
         INDEX_STAGE,
         len(image_index),
         image_index[well_key].drop_duplicates().shape[0],
         image_index[schema.PLATE].nunique(),
         len(plate_quarantine),
-        len(site_quarantine),
     )
     return image_index, plate_quarantine, site_quarantine
 
@@ -424,29 +427,30 @@ def check_site_files(
         reasons[absent] = reason
         details[absent] = f"{name} file '" + series[absent] + "' is not in the store"
     rejected = reasons.notna()
-    quarantine = (
-        make_quarantine(
-            image_index[rejected],
-            schema.SITE_KEY,
-            stage=FILES_STAGE,
-            reason=reasons[rejected].reset_index(drop=True),
-            detail=(
-                "site "
-                + image_index.loc[rejected, schema.SITE]
-                + " of well "
-                + image_index.loc[rejected, schema.WELL]
-                + " on plate "
-                + image_index.loc[rejected, schema.PLATE]
-                + ": "
-                + details[rejected]
-            ).reset_index(drop=True),
-        )
-        if rejected.any()
-        else empty_quarantine(schema.SITE_KEY)
+    missing_files = make_quarantine(
+        image_index[rejected],
+        schema.SITE_KEY,
+        stage=FILES_STAGE,
+        reason=reasons[rejected].reset_index(drop=True),
+        detail=(
+            "site "
+            + image_index.loc[rejected, schema.SITE]
+            + " of well "
+            + image_index.loc[rejected, schema.WELL]
+            + " on plate "
+            + image_index.loc[rejected, schema.PLATE]
+            + ": "
+            + details[rejected]
+        ).reset_index(drop=True),
     )
-    accepted = image_index[~rejected].reset_index(drop=True)
-    check_partition(len(image_index), accepted, quarantine, stage=FILES_STAGE)
-    return accepted, quarantine
+    return finish_stage(
+        FILES_STAGE,
+        len(image_index),
+        image_index[~rejected].reset_index(drop=True),
+        [missing_files],
+        schema.SITE_KEY,
+        log=logger,
+    )
 
 
 def illumination_key_of(

@@ -10,7 +10,7 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata._duplicates import duplicate_rows
-from micon.quarantine import check_partition, empty_quarantine, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -157,15 +157,7 @@ def join_image_index(
         well_metadata, on=_MERGE_KEY, how="left", validate="many_to_one"
     )
     sites = merged.loc[:, [*metadata_columns, schema.SITE, *file_columns, *extra_columns]]
-    quarantined = pd.concat(rejects, ignore_index=True) if rejects else empty_quarantine(schema.SITE_KEY)
-    check_partition(len(image_index), sites, quarantined, stage=_STAGE)
     logger.info(
-        "%s: %d sites in, %d accepted in %d wells, %d quarantined (%s)",
-        _STAGE,
-        len(image_index),
-        len(sites),
-        sites[_MERGE_KEY].drop_duplicates().shape[0],
-        len(quarantined),
-        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
+        "%s: %d accepted sites in %d wells", _STAGE, len(sites), sites[_MERGE_KEY].drop_duplicates().shape[0]
     )
-    return sites, quarantined
+    return finish_stage(_STAGE, len(image_index), sites, rejects, schema.SITE_KEY, log=logger)

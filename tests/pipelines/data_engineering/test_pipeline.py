@@ -26,9 +26,11 @@ def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_sc
     assert len(sites) + len(catalog.load("site_join_quarantine")) == len(tiny_screen.image_index)
 
     crop_index = catalog.load("crop_index")
-    crops = catalog.load("crop_store")
+    store = catalog.load("crop_store")
+    crops = store.crops
     summary = catalog.load("site_summary")
     assert len(summary) + len(catalog.load("crop_extraction_quarantine")) == len(sites)
+    assert store.channels == schema.CHANNELS  # the source profile's, recorded with the crops
     assert crops.dtype == np.uint16 and crops.shape == (len(crop_index), len(schema.CHANNELS), 24, 24)
     assert crop_index[schema.CROP_ID].tolist() == list(range(len(crop_index)))
     assert set(crop_index[schema.SPLIT]) <= set(schema.SPLITS)
@@ -39,8 +41,10 @@ def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_sc
 
 
 def test_data_engineering_crop_masks_align_with_crops(engineered):
-    crops = engineered.load("crop_store")
+    crops = engineered.load("crop_store").crops
     masks = engineered.load("crop_masks")
+    assert masks.channels == ("Nuclei", "Cells")
+    masks = masks.crops
     assert masks.dtype == np.uint16 and masks.shape == (len(crops), 2, *crops.shape[2:])
     assert set(np.unique(masks)) <= {0, 1}
     nucleus, cell = masks[:, 0].astype(bool), masks[:, 1].astype(bool)

@@ -12,7 +12,8 @@ import pandas as pd
 from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
-from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
+from micon.imaging.crops import LabelledCrops
+from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits, split_by_molecule, split_summary
@@ -74,8 +75,11 @@ def extract_cell_crops(
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
     source_profile: dict[str, Any],
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Detect nuclei on the DNA channel, grow their cells, cut one crop and its masks per cell."""
+) -> tuple[pd.DataFrame, LabelledCrops, LabelledCrops, pd.DataFrame, pd.DataFrame]:
+    """Detect nuclei, grow their cells, cut one crop and its masks per cell; crops in the profile's channels.
+
+    The crop store records the channel names it is saved with, so no later stage repeats them.
+    """
     channels = SourceProfile.from_dict(source_profile).channels
     extraction = extract_crop_table(
         site_table, field_images, CropExtractionConfig(**params), channels=channels
@@ -88,24 +92,30 @@ def extract_cell_crops(
     )
     return (
         extraction.crop_index,
-        extraction.crops,
-        extraction.masks,
+        LabelledCrops(extraction.crops, channels),
+        LabelledCrops(extraction.masks, MASK_PLANES),
         extraction.quarantine,
         extraction.site_summary,
     )
 
 
 def measure_cellprofiler_features(
-    crop_store: np.ndarray,
-    crop_masks: np.ndarray,
+    crop_store: Any,
+    crop_masks: Any,
     crop_index: pd.DataFrame,
     params: dict[str, Any],
-    source_profile: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Measure CellProfiler-style features of each crop's cell: the crop embeddings of 'CellProfiler'."""
-    channels = SourceProfile.from_dict(source_profile).channels
+    """Measure CellProfiler-style features of each crop's cell: the crop embeddings of 'CellProfiler'.
+
+    ``crop_store`` and ``crop_masks`` are stores as loaded: ``crops`` (a read-only array) with the
+    ``channels`` that name its planes (the crop store's are the source profile's, recorded at save).
+    """
     result = measure_cell_features(
-        crop_store, crop_masks, crop_index, CellFeaturesConfig(**params), channels=channels
+        crop_store.crops,
+        crop_masks.crops,
+        crop_index,
+        CellFeaturesConfig(**params),
+        channels=crop_store.channels,
     )
     logger.info(
         "measured %d features of %d cells; quarantined %d",

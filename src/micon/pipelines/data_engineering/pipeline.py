@@ -62,7 +62,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "crop_masks",
                     "crop_index",
                     "params:data_engineering.cell_features",
-                    "source_profile",
                 ],
                 ["cellprofiler.crop_embeddings", "cell_features_quarantine"],
                 name="measure_cellprofiler_features",
