@@ -17,7 +17,7 @@ import pandas as pd
 from micon import schema
 from micon.imaging.cell_features import CellFeaturesConfig, measure_batch, texture_reference
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
-from micon.synthetic import SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import SyntheticScreenConfig, generate_screen
 
 ALL_OFF = {
     "intensity": False,

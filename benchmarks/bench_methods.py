@@ -22,7 +22,7 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.models import TRAINED_METHODS, MiconModelConfig, build_model, merge_params
-from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.data import MiconDataModule
 from micon.training.module import MiconModule
 from micon.training.objectives import build_objective_config

@@ -22,7 +22,7 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.models import MiconModelConfig
-from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
 

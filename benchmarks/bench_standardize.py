@@ -66,7 +66,7 @@ def load_compounds(args: argparse.Namespace) -> tuple[pd.DataFrame, str] | None:
     if not args.synthetic:
         print(f"skipped: {path} not found (set MICON_SHARED_DATA, or pass --synthetic)")
         return None
-    from micon.synthetic import SyntheticScreenConfig, generate_screen
+    from micon.sources.synthetic import SyntheticScreenConfig, generate_screen
 
     return generate_screen(SyntheticScreenConfig()).compound_table, "synthetic screen compounds"
 

@@ -10,7 +10,7 @@ from micon import schema
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata import join_well_metadata, split_by_molecule
-from micon.metadata.bbbc021 import (
+from micon.sources.bbbc021.layouts import (
     BBBC021_PROFILE,
     PNG_RGB_CHANNELS,
     png_channel_loaders,

@@ -25,7 +25,7 @@ import pytest
 import tifffile
 
 from micon import schema
-from micon.metadata.jump import load_data_key
+from micon.sources.jump.cpg0016 import load_data_key
 from tests.shared_data import require_shared
 
 BUCKET = "cellpainting-gallery"

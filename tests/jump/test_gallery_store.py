@@ -8,7 +8,7 @@ from kedro.io.core import DatasetError
 
 from micon import schema
 from micon.datasets import FileStoreDataset
-from micon.metadata.jump import load_data_key
+from micon.sources.jump.cpg0016 import load_data_key
 from tests.jump.conftest import BUCKET, PLATE_WITHOUT_LOAD_DATA, PLATES_WITH_IMAGES, REAL_LOAD_DATA
 from tests.shared_data import require_shared
 

@@ -9,8 +9,8 @@ import pytest
 from kedro.config import OmegaConfigLoader
 
 from micon import schema
-from micon.metadata.jump import JumpSelectionConfig, select_screen
 from micon.metadata.splits import SplitConfig, assign_splits
+from micon.sources.jump.cpg0016 import JumpSelectionConfig, select_screen
 from tests.shared_data import require_shared
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

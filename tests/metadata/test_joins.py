@@ -6,7 +6,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError, NoControlsError
 from micon.metadata import WELL_METADATA_COLUMNS, join_well_metadata
-from micon.metadata.jump import JUMP_PROFILE
+from micon.sources.jump.cpg0016 import JUMP_PROFILE
 
 KEY = [*schema.WELL_KEY, schema.JCP2022]
 

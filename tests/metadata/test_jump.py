@@ -3,7 +3,7 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
-from micon.metadata.jump import (
+from micon.sources.jump.cpg0016 import (
     JumpSelectionConfig,
     assemble_image_index,
     check_site_files,

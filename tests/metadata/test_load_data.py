@@ -5,7 +5,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata import join_image_index, join_well_metadata
-from micon.metadata.jump import JUMP_PROFILE
+from micon.sources.jump.cpg0016 import JUMP_PROFILE
 from tests.shared_data import SHARED_DATA as DATA_ROOT
 
 LOAD_DATA = (

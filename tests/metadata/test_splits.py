@@ -4,7 +4,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.metadata import SplitConfig, assign_splits, join_well_metadata, split_summary
-from micon.metadata.jump import JUMP_PROFILE
+from micon.sources.jump.cpg0016 import JUMP_PROFILE
 
 
 @pytest.fixture

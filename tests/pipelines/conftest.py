@@ -9,7 +9,7 @@ import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 
-from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

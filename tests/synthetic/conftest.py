@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from micon.synthetic import SyntheticScreen, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import SyntheticScreen, SyntheticScreenConfig, generate_screen
 
 
 def make_tiny_config(**overrides: object) -> SyntheticScreenConfig:

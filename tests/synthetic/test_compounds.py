@@ -7,7 +7,12 @@ import pandas as pd
 from rdkit import Chem, rdBase
 
 from micon import schema
-from micon.synthetic import CURATED_COMPOUNDS, SyntheticScreenConfig, generate_compounds, parent_inchikey
+from micon.sources.synthetic import (
+    CURATED_COMPOUNDS,
+    SyntheticScreenConfig,
+    generate_compounds,
+    parent_inchikey,
+)
 
 PARENT_KEYS = {parent_inchikey(c.smiles) for c in CURATED_COMPOUNDS}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from micon.errors import InvalidConfigError
-from micon.synthetic import SyntheticScreenConfig
+from micon.sources.synthetic import SyntheticScreenConfig
 
 
 def test_synthetic_screen_config_defaults_valid_keeps_default_run_small() -> None:

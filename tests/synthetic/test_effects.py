@@ -8,7 +8,7 @@ import pytest
 
 from micon import schema
 from micon.errors import MissingColumnsError
-from micon.synthetic import (
+from micon.sources.synthetic import (
     SyntheticScreen,
     SyntheticScreenConfig,
     TechnicalEffects,

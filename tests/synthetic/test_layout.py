@@ -7,7 +7,7 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
-from micon.synthetic import WELL_NAMES, SyntheticScreenConfig, generate_compounds, generate_layout
+from micon.sources.synthetic import WELL_NAMES, SyntheticScreenConfig, generate_compounds, generate_layout
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from micon import schema
 from micon.errors import MissingColumnsError
-from micon.synthetic import (
+from micon.sources.synthetic import (
     CURATED_COMPOUNDS,
     PHENOTYPE_PARAMETERS,
     SyntheticScreenConfig,

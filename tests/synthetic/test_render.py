@@ -9,7 +9,7 @@ from skimage.measure import label, regionprops
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.synthetic import (
+from micon.sources.synthetic import (
     SyntheticScreenConfig,
     TechnicalEffects,
     ideal_effects,

@@ -9,8 +9,8 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.synthetic import SyntheticScreen, SyntheticScreenConfig, generate_screen
-from micon.synthetic import screen as screen_module
+from micon.sources.synthetic import SyntheticScreen, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import screen as screen_module
 
 
 def _keys_of(index: pd.DataFrame, row: int) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon.metadata.bbbc021 import (
+from micon.sources.bbbc021 import (
     BBBC021_PROFILE,
     Bbbc021Tables,
     png_channel_loaders,

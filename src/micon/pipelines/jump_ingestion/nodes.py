@@ -11,7 +11,7 @@ import pandas as pd
 
 from micon import schema
 from micon.imaging.illumination import corrected_image_loaders
-from micon.metadata.jump import (
+from micon.sources.jump import (
     JUMP_PROFILE,
     JumpSelectionConfig,
     assemble_image_index,

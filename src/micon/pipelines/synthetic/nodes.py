@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 
 logger = logging.getLogger(__name__)
 

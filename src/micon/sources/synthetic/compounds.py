@@ -12,7 +12,7 @@ from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from micon import schema
-from micon.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.config import SyntheticScreenConfig
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from micon import schema
 from micon.quarantine import require_columns
-from micon.synthetic.compounds import neutral_parent
-from micon.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.compounds import neutral_parent
+from micon.sources.synthetic.config import SyntheticScreenConfig
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from micon import schema
 from micon.quarantine import require_columns
-from micon.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.config import SyntheticScreenConfig
 
 logger = logging.getLogger(__name__)
 

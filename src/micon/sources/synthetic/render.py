@@ -17,9 +17,9 @@ from scipy import ndimage
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.synthetic.config import SyntheticScreenConfig
-from micon.synthetic.effects import TechnicalEffects
-from micon.synthetic.phenotypes import PHENOTYPE_PARAMETERS
+from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.effects import TechnicalEffects
+from micon.sources.synthetic.phenotypes import PHENOTYPE_PARAMETERS
 
 # Untreated cell geometry (pixels at the default magnification): nuclei ~11 px across, cells ~26 px.
 _NUCLEUS_RADIUS_PX = 5.5

@@ -8,13 +8,23 @@ and plates add technical effects (gain, offset, vignetting, blur, noise) strong 
 naive intensity features.
 """
 
-from micon.synthetic.compounds import CURATED_COMPOUNDS, CuratedCompound, generate_compounds, parent_inchikey
-from micon.synthetic.config import SyntheticScreenConfig
-from micon.synthetic.effects import TechnicalEffects, ideal_effects, sample_technical_effects
-from micon.synthetic.layout import WELL_NAMES, generate_layout
-from micon.synthetic.phenotypes import PHENOTYPE_PARAMETERS, compound_phenotypes, parent_fingerprint
-from micon.synthetic.render import render_field, render_field_with_nuclei
-from micon.synthetic.screen import SYNTHETIC_PROFILE, SyntheticScreen, build_image_index, generate_screen
+from micon.sources.synthetic.compounds import (
+    CURATED_COMPOUNDS,
+    CuratedCompound,
+    generate_compounds,
+    parent_inchikey,
+)
+from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.effects import TechnicalEffects, ideal_effects, sample_technical_effects
+from micon.sources.synthetic.layout import WELL_NAMES, generate_layout
+from micon.sources.synthetic.phenotypes import PHENOTYPE_PARAMETERS, compound_phenotypes, parent_fingerprint
+from micon.sources.synthetic.render import render_field, render_field_with_nuclei
+from micon.sources.synthetic.screen import (
+    SYNTHETIC_PROFILE,
+    SyntheticScreen,
+    build_image_index,
+    generate_screen,
+)
 
 __all__ = [
     "CURATED_COMPOUNDS",

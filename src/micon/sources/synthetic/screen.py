@@ -15,12 +15,12 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError
 from micon.profile import SourceProfile
-from micon.synthetic.compounds import generate_compounds
-from micon.synthetic.config import SyntheticScreenConfig
-from micon.synthetic.effects import TechnicalEffects, sample_technical_effects
-from micon.synthetic.layout import generate_layout
-from micon.synthetic.phenotypes import compound_phenotypes
-from micon.synthetic.render import render_field
+from micon.sources.synthetic.compounds import generate_compounds
+from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.effects import TechnicalEffects, sample_technical_effects
+from micon.sources.synthetic.layout import generate_layout
+from micon.sources.synthetic.phenotypes import compound_phenotypes
+from micon.sources.synthetic.render import render_field
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError
 from micon.quarantine import require_columns
-from micon.synthetic.config import WELLS_PER_PLATE, SyntheticScreenConfig
+from micon.sources.synthetic.config import WELLS_PER_PLATE, SyntheticScreenConfig
 
 logger = logging.getLogger(__name__)
 
