@@ -39,8 +39,8 @@ class ImageEncoderConfig:
     """Settings of :class:`ImageEncoder`.
 
     Attributes:
-        backbone: Name of a timm model (``timm.list_models()``). The default, ``resnet10t``, is the smallest
-            real ResNet in timm and fast enough on CPU at 32 px.
+        backbone: Name of a timm model (``timm.list_models()``). ``conf/base`` uses ``resnet10t``, the
+            smallest real ResNet in timm and fast enough on CPU at 32 px.
         in_channels: Channels of a crop (5: AGP, DNA, ER, Mito, RNA).
         embedding_dim: Size D of the embedding that is evaluated. With ``per_channel`` it is split evenly
             over the channels (D / C per channel), so it must be a multiple of ``in_channels``.
@@ -50,7 +50,7 @@ class ImageEncoderConfig:
             the channel tokens of CellCLIP's CrossChannelFormer). Costs about C times the joint forward.
         pretrained: ``None`` for random weights; a local file (a state dict or a timm/PyTorch checkpoint
             with a ``state_dict``/``model`` entry); or ``"hub"`` for timm's published weights (downloads:
-            never used by the defaults or tests). timm adapts the RGB stem to the channel count with
+            never used by ``conf/base`` or tests). timm adapts the RGB stem to the channel count with
             ``adapt_input_conv`` and drops the classifier.
         freeze_stages: ``None`` trains the whole backbone; ``N >= 0`` freezes the stem and the first N
             stages (timm's coarse ``group_matcher`` groups: ResNet layers, ViT blocks), with their batch
@@ -64,14 +64,14 @@ class ImageEncoderConfig:
             ``asinh``, so intensities relative to the plate's controls reach the network.
     """
 
-    backbone: str = "resnet10t"
-    in_channels: int = 5
-    embedding_dim: int = 128
-    channel_strategy: ChannelStrategy = "joint"
-    pretrained: str | None = None
-    freeze_stages: int | None = None
-    normalize_eps: float = 1e-3
-    intensity_scaling: IntensityScaling = "per_crop"
+    backbone: str
+    in_channels: int
+    embedding_dim: int
+    channel_strategy: ChannelStrategy
+    pretrained: str | None
+    freeze_stages: int | None
+    normalize_eps: float
+    intensity_scaling: IntensityScaling
 
     def __post_init__(self) -> None:
         if not timm.is_model(self.backbone):

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon.models import MiconModelConfig, merge_params
-from micon.training.objectives import build_objective_config
+from micon.models import merge_params
+from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def train_model(
     checkpoint, history = train_micon(
         crop_store,
         crop_index,
-        model_config=MiconModelConfig.from_dict(merge_params(model_params, method_params["model"])),
+        model_config=build_model_config(method, merge_params(model_params, method_params["model"])),
         training_config=TrainingConfig(**training_params),
         method=method,
         objective=build_objective_config(method, method_params["objective"]),
@@ -48,9 +48,13 @@ def train_model(
     return checkpoint, history
 
 
-def build_untrained_model(model_params: dict[str, Any], training_params: dict[str, Any]) -> dict[str, Any]:
-    """Build the shared architecture, randomly initialised with the training seed: the floor to beat."""
-    return build_untrained_checkpoint(MiconModelConfig.from_dict(model_params), seed=training_params["seed"])
+def build_untrained_model(
+    model_params: dict[str, Any], training_params: dict[str, Any], *, method: str
+) -> dict[str, Any]:
+    """Build the shared architecture of ``method``, randomly initialised with the training seed: the floor."""
+    return build_untrained_checkpoint(
+        build_model_config(method, model_params), method=method, seed=training_params["seed"]
+    )
 
 
 def embed_cell_crops(
