@@ -5,7 +5,14 @@ import pytest
 import torch
 
 from micon.errors import InvalidConfigError, InvalidInputError
-from micon.models.micon import MODEL_PARTS, MiconModelConfig, build_model, load_model, merge_params, model_state
+from micon.models.micon import (
+    MODEL_PARTS,
+    MiconModelConfig,
+    build_model,
+    load_model,
+    merge_params,
+    model_state,
+)
 from tests.parameters import parameter
 
 # Small networks over the product's architecture (conf/base modeling.model), raw intensities.

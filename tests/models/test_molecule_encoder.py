@@ -21,6 +21,7 @@ def _molecule_config(**overrides) -> MoleculeEncoderConfig:
     """Return the product's molecule encoder settings (conf/base) with ``overrides``."""
     return MoleculeEncoderConfig(**{**parameter("modeling.model.molecule", env="base"), **overrides})
 
+
 SMILES = ["CC(=O)Oc1ccccc1C(=O)O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
 
 

@@ -179,7 +179,9 @@ class MiconModel(nn.Module):
         self.projection_head = ProjectionHead(
             config.embedding_dim, config.projection_hidden_dim, config.projection_dim
         )
-        self.molecule_encoder = build_molecule_encoder(config.molecule) if "molecule_encoder" in parts else None
+        self.molecule_encoder = (
+            build_molecule_encoder(config.molecule) if "molecule_encoder" in parts else None
+        )
         self.generator = (
             TreatmentGenerator(
                 config.image.embedding_dim, config.molecule.out_dim, config.generator_hidden_dim

@@ -78,7 +78,9 @@ class _TreatmentBatches(Dataset):
     ) -> None:
         self.crops = crops
         self.fields = fields
-        self.image_keys = tuple(k for field in BATCH_FIELDS if field in fields for k in _FIELD_IMAGES.get(field, ()))
+        self.image_keys = tuple(
+            k for field in BATCH_FIELDS if field in fields for k in _FIELD_IMAGES.get(field, ())
+        )
         self.molecules = molecules
         self.similarity = similarity
         self.intensity = intensity
@@ -244,7 +246,9 @@ class MiconDataModule(L.LightningDataModule):
             raise InvalidConfigError(f"num_workers must be >= 0, got {num_workers}")
         unknown = sorted(set(fields) - set(BATCH_FIELDS))
         if unknown:
-            raise InvalidConfigError(f"batch fields {unknown} are unknown; known fields: {list(BATCH_FIELDS)}")
+            raise InvalidConfigError(
+                f"batch fields {unknown} are unknown; known fields: {list(BATCH_FIELDS)}"
+            )
         self.fields = frozenset(fields)
         if molecule is None and {"molecules", "molecule_similarity"} & self.fields:
             raise InvalidConfigError(

@@ -8,7 +8,7 @@ batches, the modeling / reporting / BBBC021 pipelines, checkpoints) reads it. Ad
         MethodSpec(
             name="supcon",
             kind="trained",
-            objective=SupconObjectiveConfig,  # a frozen dataclass, built from modeling.methods.supcon.objective
+            objective=SupconObjectiveConfig,  # frozen dataclass <- modeling.methods.supcon.objective
             loss=supcon_losses,  # (model, batch, config, augment) -> {"loss", ...}
             loss_parts=(),
             model_parts=(),
@@ -108,7 +108,9 @@ class MethodSpec:
         if not self.name.isidentifier():
             raise InvalidConfigError(f"method name {self.name!r} must be an identifier (a Kedro namespace)")
         if self.kind not in METHOD_KINDS:
-            raise InvalidConfigError(f"method {self.name!r}: kind must be one of {METHOD_KINDS}, got {self.kind!r}")
+            raise InvalidConfigError(
+                f"method {self.name!r}: kind must be one of {METHOD_KINDS}, got {self.kind!r}"
+            )
         trained = self.kind == "trained"
         if trained != (self.objective is not None and self.loss is not None):
             raise InvalidConfigError(
@@ -116,7 +118,9 @@ class MethodSpec:
                 "loss, no other kind has them"
             )
         if not trained and (self.loss_parts or self.batch_fields):
-            raise InvalidConfigError(f"method {self.name!r} is not trained: it has no loss parts or batch fields")
+            raise InvalidConfigError(
+                f"method {self.name!r} is not trained: it has no loss parts or batch fields"
+            )
         if self.kind == "features" and (self.model_parts or self.embedding != "image_encoder"):
             raise InvalidConfigError(f"method {self.name!r} has precomputed features: it has no model parts")
         bad = [p for p in self.model_parts if p not in MODEL_PARTS]
@@ -191,7 +195,9 @@ def build_objective_config(method: str, params: Mapping[str, Any]) -> Any:
 
 
 def build_model_config(method: str, params: Mapping[str, Any]) -> MiconModelConfig:
-    """Return the model config of ``method``: ``params`` (``modeling.model`` values) with its parts and embedding.
+    """Return the model config of ``method``: ``params`` (``modeling.model``) with the method's parts.
+
+    The method's spec sets ``parts`` and ``embedding``.
 
     Raises:
         UnknownNameError: ``method`` is not registered.
@@ -209,7 +215,7 @@ def build_model_config(method: str, params: Mapping[str, Any]) -> MiconModelConf
 
 
 def make_checkpoint(model: MiconModel, *, method: str) -> dict[str, Any]:
-    """Return the checkpoint of ``model`` trained (or built) by ``method``: ``{"method", "config", "state_dict"}``.
+    """Return the checkpoint of ``model`` trained or built by ``method``: ``{"method", "config", "state_dict"}``.
 
     Plain values and CPU tensors, loadable with ``torch.load(weights_only=True)`` and rebuilt by
     :func:`micon.models.load_model`.

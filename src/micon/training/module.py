@@ -82,10 +82,14 @@ class MiconModule(L.LightningModule):
                 f"method {method!r} ({self.spec.kind}) trains with a "
                 f"{getattr(self.spec.objective, '__name__', 'no objective')}, got {type(objective).__name__}"
             )
-        if set(model.config.parts) != set(self.spec.model_parts) or model.config.embedding != self.spec.embedding:
+        if (
+            set(model.config.parts) != set(self.spec.model_parts)
+            or model.config.embedding != self.spec.embedding
+        ):
             raise InvalidConfigError(
                 f"method {method!r} needs a model with parts {self.spec.model_parts} embedded by "
-                f"{self.spec.embedding!r}, got parts {model.config.parts} embedded by {model.config.embedding!r}"
+                f"{self.spec.embedding!r}, got parts {model.config.parts} embedded by "
+                f"{model.config.embedding!r}"
             )
         self.objective = objective
         self.augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)

@@ -239,7 +239,7 @@ def cellclip_losses(
 def _aligned_projections(
     model: MiconModel, batch: TrainingBatch, augment: CropAugmenter
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Return the projections of the two treated crops of each row, of their molecules, and row -> compound."""
+    """Return the projections of each row's two treated crops and of their molecules, and row -> compound."""
     images = torch.cat([augment(batch["treated_1"]), augment(batch["treated_2"])])  # (2B, C, S, S)
     image_proj = model.projection_head(model.embed(images))
     molecule_proj = model.molecule_projection(model.molecule_encoder(batch["molecules"]))  # (G, P)

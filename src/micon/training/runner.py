@@ -372,9 +372,7 @@ def fit_intensity_scaling(
     return CropIntensityScaling.for_crops(references, crop_index, n_crops=crops.shape[0])
 
 
-def build_untrained_checkpoint(
-    model_config: MiconModelConfig, *, method: str, seed: int
-) -> dict[str, Any]:
+def build_untrained_checkpoint(model_config: MiconModelConfig, *, method: str, seed: int) -> dict[str, Any]:
     """Return the checkpoint of a seeded, randomly initialised model of ``method``: the untrained floor.
 
     Raises:

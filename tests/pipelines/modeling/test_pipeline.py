@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from kedro.runner import SequentialRunner
 
 from micon import schema
-from micon.models import load_model
-import pytest
-
 from micon.errors import InvalidInputError, UnknownNameError
+from micon.models import load_model
 from micon.pipelines.modeling import create_pipeline
 from micon.training.methods import list_methods
 from tests.pipelines.conftest import add_parameters, kept_catalog

@@ -55,7 +55,9 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
     kinds = {method: get_method(method).kind for method in methods}
     features = [method for method, kind in kinds.items() if kind == "features"]
     if features:
-        raise InvalidInputError(f"methods {features} have precomputed features; modeling has no model for them")
+        raise InvalidInputError(
+            f"methods {features} have precomputed features; modeling has no model for them"
+        )
     model_params = ("params:modeling.model", "params:modeling.training")
     trained = pipeline_per_method(
         _training,
