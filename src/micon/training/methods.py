@@ -215,7 +215,7 @@ def build_model_config(method: str, params: Mapping[str, Any]) -> MiconModelConf
 
 
 def make_checkpoint(model: MiconModel, *, method: str) -> dict[str, Any]:
-    """Return the checkpoint of ``model`` trained or built by ``method``: ``{"method", "config", "state_dict"}``.
+    """Return the checkpoint of ``model``, trained or built by ``method``: method, config and weights.
 
     Plain values and CPU tensors, loadable with ``torch.load(weights_only=True)`` and rebuilt by
     :func:`micon.models.load_model`.
