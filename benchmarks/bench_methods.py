@@ -21,11 +21,11 @@ from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
-from micon.models import TRAINED_METHODS, MiconModelConfig, build_model, merge_params
+from micon.models import build_model, merge_params
 from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.data import MiconDataModule
+from micon.training.methods import build_model_config, build_objective_config, get_method, list_methods
 from micon.training.module import MiconModule
-from micon.training.objectives import build_objective_config
 from micon.training.runner import TrainingConfig
 
 PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per method")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per method first")
-    parser.add_argument("--methods", nargs="*", default=list(TRAINED_METHODS))
+    parser.add_argument("--methods", nargs="*", default=list(list_methods("trained")))
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
@@ -55,24 +55,34 @@ def main() -> None:
     rows = []
     for method in args.methods:
         method_params = params["methods"][method]
-        config = MiconModelConfig.from_dict(
-            {**merge_params(params["model"], method_params["model"]), "architecture": method}
-        )
+        config = build_model_config(method, merge_params(params["model"], method_params["model"]))
         torch.manual_seed(0)
         model = build_model(config)
         module = MiconModule(
             model,
+            method=method,
             objective=build_objective_config(method, method_params["objective"]),
+            lr=training.lr,
+            weight_decay=training.weight_decay,
+            warmup_steps=training.warmup_steps,
+            max_steps=training.max_steps,
             flips=training.flips,
             rot90=training.rot90,
             intensity_jitter=training.intensity_jitter,
+            seed=training.seed,
         )
         optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr)
         datamodule = MiconDataModule(
             crops,
             index,
             batch_rows=training.batch_rows,
+            splits=training.splits,
+            seed=training.seed,
             steps_per_epoch=args.steps + args.warmup,
+            num_workers=training.num_workers,
+            controls=training.controls,
+            intensity=None,
+            fields=get_method(method).batch_fields,
             molecule=config.molecule,
         )
         datamodule.setup("fit")

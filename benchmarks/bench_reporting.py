@@ -3,7 +3,7 @@
 Usage: ``uv run python benchmarks/bench_reporting.py [--data DATA] [--null-size N] [--pipeline]``.
 ``DATA`` is a data folder after a default ``kedro run`` (``data`` by default): the latest version of
 every ``07_model_output/<method>_crop_embeddings.parquet`` is evaluated. With ``--pipeline`` the whole
-reporting pipeline is also run in memory on those embeddings (a method of ``PROFILED_METHODS`` without
+reporting pipeline is also run in memory on those embeddings (a registered method without
 embeddings in ``DATA`` borrows the ``untrained`` ones, for timing only) and its wall time printed.
 """
 
@@ -88,10 +88,11 @@ def time_pipeline(data: Path, embeddings: dict[str, pd.DataFrame]) -> float:
     from kedro.runner import SequentialRunner
 
     from micon.pipelines.reporting import create_pipeline
-    from micon.pipelines.reporting.pipeline import PROFILED_METHODS, QUARANTINES
+    from micon.pipelines.reporting.pipeline import QUARANTINES
+    from micon.training.methods import list_methods
 
     pipeline = create_pipeline()
-    inputs = {f"{m}.crop_embeddings": embeddings.get(m, embeddings["untrained"]) for m in PROFILED_METHODS}
+    inputs = {f"{m}.crop_embeddings": embeddings.get(m, embeddings["untrained"]) for m in list_methods()}
     inputs["micon.training_history"] = pd.read_csv(latest(data / "06_models" / "micon_training_history.csv"))
     for name in QUARANTINES:
         inputs[name] = pd.read_parquet(latest(data / "02_intermediate" / "quarantine" / f"{name}.parquet"))

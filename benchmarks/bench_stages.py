@@ -10,9 +10,11 @@ import argparse
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from micon import schema
 from micon.chem.standardize import StandardizationConfig, standardize_compounds, standardize_smiles
@@ -21,9 +23,11 @@ from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
-from micon.models import MiconModelConfig
 from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
+from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
+
+PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
 
 
 def timed(function: Callable[[], object]) -> tuple[object, float]:
@@ -71,12 +75,27 @@ def main() -> None:
     )
 
     crops, index = extraction.crops, extraction.crop_index
-    model_config = MiconModelConfig()
-    training = TrainingConfig(max_steps=args.steps, enable_progress_bar=False, log_every_n_steps=args.steps)
-    _, seconds = timed(lambda: train_micon(crops, index, model_config=model_config, training_config=training))
+    modeling = yaml.safe_load(PARAMETERS.read_text())["modeling"]
+    model_config = build_model_config("micon", modeling["model"])
+    objective = build_objective_config("micon", modeling["methods"]["micon"]["objective"])
+    overrides = {"max_steps": args.steps, "enable_progress_bar": False, "log_every_n_steps": args.steps}
+    training = TrainingConfig(
+        **{**modeling["training"], **overrides, "run_dir": None, "checkpoint_every_n_steps": None}
+    )
+    _, seconds = timed(
+        lambda: train_micon(
+            crops,
+            index,
+            model_config=model_config,
+            training_config=training,
+            method="micon",
+            objective=objective,
+        )
+    )
     rows.append(("MICON training step (32 rows = 128 crops)", 1000 * seconds / args.steps, "ms/step"))
 
-    checkpoint = build_untrained_checkpoint(model_config, seed=0)
+    untrained = build_model_config("untrained", modeling["model"])
+    checkpoint = build_untrained_checkpoint(untrained, method="untrained", seed=0)
     embeddings, seconds = timed(lambda: embed_crops(checkpoint, crops, index, batch_size=512))
     rows.append(("embed crops", len(index) / seconds, "crops/s"))
 

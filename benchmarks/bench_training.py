@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from micon import schema
-from micon.models import MiconModelConfig
+from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
 PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
@@ -92,7 +92,8 @@ def main() -> None:
     logging.disable(logging.WARNING)
 
     params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
-    model_config = MiconModelConfig.from_dict(params["model"])
+    model_config = build_model_config("micon", params["model"])
+    objective = build_objective_config("micon", params["methods"]["micon"]["objective"])
     overrides = {
         "max_steps": args.warmup + args.steps,
         "run_dir": None,
@@ -114,7 +115,15 @@ def main() -> None:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     timer = _StepTimer()
-    train_micon(crops, index, model_config=model_config, training_config=training, callbacks=[timer])
+    train_micon(
+        crops,
+        index,
+        model_config=model_config,
+        training_config=training,
+        method="micon",
+        objective=objective,
+        callbacks=[timer],
+    )
     step_s = float(np.median(np.diff(timer.ends[args.warmup - 1 :]))) if args.warmup else float("nan")
     crops_per_step = 4 * training.batch_rows
     rows.append(("training step", f"{1000 * step_s:,.1f}", f"ms/step ({crops_per_step} crops)"))
@@ -123,7 +132,9 @@ def main() -> None:
         rows.append(("training peak GPU memory", f"{torch.cuda.max_memory_allocated() / 2**30:,.2f}", "GiB"))
         torch.cuda.reset_peak_memory_stats()
 
-    checkpoint = build_untrained_checkpoint(model_config, seed=0)
+    checkpoint = build_untrained_checkpoint(
+        build_model_config("untrained", params["model"]), method="untrained", seed=0
+    )
     embedding = dict(params["embedding"])
     if args.embed_batch_size is not None:
         embedding["batch_size"] = args.embed_batch_size

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kedro.framework.session import KedroSession
 
-from micon.pipelines.reporting.pipeline import PROFILED_METHODS
+from micon.training.methods import list_methods
 from tests.kedro_project import temporary_project
 
 
@@ -26,7 +26,7 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
     metrics_versions = sorted((tiny_project / "data/test/08_reporting/retrieval_metrics.json").iterdir())
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
-    assert set(metrics) == set(PROFILED_METHODS)
+    assert set(metrics) == set(list_methods())
     for scenarios in metrics.values():
         assert {"NSB", "NSS"} <= set(scenarios)
         for scores in scenarios.values():

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from micon import schema
-from micon.pipelines.reporting.pipeline import PROFILED_METHODS
 from micon.session import MiconSession
+from micon.training.methods import list_methods
 from tests.jump.conftest import MISSING_IMAGE, PLATE_WITHOUT_LOAD_DATA, PLATE_WITHOUT_WELLS, SELECTED_PLATES
 from tests.kedro_project import PROJECT_ROOT, temporary_project
 
@@ -102,4 +102,4 @@ def test_jump_env_runs_from_the_gallery_to_the_retrieval_report(jump_gallery, ju
     assert (counts > 0).all()
 
     metrics = catalog.load("retrieval_metrics")
-    assert set(metrics) == set(PROFILED_METHODS)
+    assert set(metrics) == set(list_methods())

@@ -7,12 +7,18 @@ import torch
 
 from micon.errors import InvalidConfigError, InvalidImageError
 from micon.models.image_encoder import CropNormalizer, ImageEncoder, ImageEncoderConfig
+from tests.parameters import parameter
+
+
+def _image_config(**overrides) -> ImageEncoderConfig:
+    """Return the product's ImageEncoderConfig (conf/base ``modeling.model.image``) with ``overrides``."""
+    return ImageEncoderConfig(**{**parameter("modeling.model.image", env="base"), **overrides})
 
 
 @pytest.mark.parametrize("backbone", ["test_resnet", "resnet10t"])
 @pytest.mark.parametrize(("batch", "size", "dim"), [(1, 16, 8), (3, 32, 32)])
 def test_image_encoder_crops_give_batch_by_dim(backbone, batch, size, dim):
-    encoder = ImageEncoder(ImageEncoderConfig(backbone=backbone, embedding_dim=dim)).eval()
+    encoder = ImageEncoder(_image_config(backbone=backbone, embedding_dim=dim), in_channels=5).eval()
     crops = torch.randint(0, 5000, (batch, 5, size, size), dtype=torch.int32).to(torch.uint16)
     out = encoder(crops)
     assert out.shape == (batch, dim)
@@ -21,7 +27,7 @@ def test_image_encoder_crops_give_batch_by_dim(backbone, batch, size, dim):
 
 
 def test_image_encoder_wrong_channel_count_raises():
-    encoder = ImageEncoder(ImageEncoderConfig(backbone="test_resnet", embedding_dim=4))
+    encoder = ImageEncoder(_image_config(backbone="test_resnet", embedding_dim=4), in_channels=5)
     with pytest.raises(InvalidImageError, match=r"\(2, 3, 16, 16\)"):
         encoder(torch.zeros(2, 3, 16, 16))
 
@@ -46,17 +52,17 @@ def test_crop_normalizer_flat_channel_gives_zeros_not_nan():
 
 def test_image_encoder_config_unknown_backbone_raises():
     with pytest.raises(InvalidConfigError, match="no_such_net"):
-        ImageEncoderConfig(backbone="no_such_net")
+        _image_config(backbone="no_such_net")
 
 
 def test_image_encoder_config_missing_pretrained_file_raises(tmp_path):
     with pytest.raises(InvalidConfigError, match="missing.pt"):
-        ImageEncoderConfig(backbone="test_resnet", pretrained=str(tmp_path / "missing.pt"))
+        _image_config(backbone="test_resnet", pretrained=str(tmp_path / "missing.pt"))
 
 
 def test_image_encoder_config_hub_is_accepted_without_a_file():
     # "hub" asks timm for its published weights; only the config is built here (nothing downloads).
-    assert ImageEncoderConfig(backbone="test_resnet", pretrained="hub").pretrained == "hub"
+    assert _image_config(backbone="test_resnet", pretrained="hub").pretrained == "hub"
 
 
 @pytest.mark.parametrize(("strategy", "stem_channels"), [("joint", 5), ("per_channel", 1)])
@@ -68,11 +74,11 @@ def test_image_encoder_local_rgb_weights_loaded_and_stem_adapted(
     path = tmp_path / "weights.pt"
     # a bare state dict, or a training checkpoint holding it under "state_dict"
     torch.save({"state_dict": rgb.state_dict()} if wrapped else rgb.state_dict(), path)
-    config = ImageEncoderConfig(
+    config = _image_config(
         backbone="test_resnet", pretrained=str(path), channel_strategy=strategy, embedding_dim=10
     )
     with caplog.at_level(logging.INFO, logger="micon.models.image_encoder"):
-        encoder = ImageEncoder(config)
+        encoder = ImageEncoder(config, in_channels=5)
     stem = encoder.backbone.conv1[0].weight
     assert stem.shape[1] == stem_channels
     # timm's adapt_input_conv: 1 channel sums the RGB filters; C > 3 repeats them, rescaled by 3 / C.
@@ -89,14 +95,14 @@ def test_image_encoder_pretrained_file_of_other_architecture_raises(tmp_path):
     path = tmp_path / "vit.pt"
     torch.save(timm.create_model("test_vit", pretrained=False).state_dict(), path)
     with pytest.raises(InvalidConfigError, match="vit.pt"):
-        ImageEncoder(ImageEncoderConfig(backbone="test_resnet", pretrained=str(path)))
+        ImageEncoder(_image_config(backbone="test_resnet", pretrained=str(path)), in_channels=5)
 
 
 @pytest.mark.parametrize("backbone", ["test_resnet", "resnet10t"])
 def test_image_encoder_per_channel_concatenates_shared_channel_embeddings(backbone):
     torch.manual_seed(0)
-    config = ImageEncoderConfig(backbone=backbone, channel_strategy="per_channel", embedding_dim=15)
-    encoder = ImageEncoder(config).eval()
+    config = _image_config(backbone=backbone, channel_strategy="per_channel", embedding_dim=15)
+    encoder = ImageEncoder(config, in_channels=5).eval()
     crops = torch.randint(0, 5000, (2, 5, 16, 16)).float()
     tokens = encoder.encode_channels(crops)
     assert tokens.shape == (2, 5, 3)
@@ -111,28 +117,37 @@ def test_image_encoder_per_channel_concatenates_shared_channel_embeddings(backbo
 
 
 def test_image_encoder_joint_has_no_channel_tokens():
-    encoder = ImageEncoder(ImageEncoderConfig(backbone="test_resnet", embedding_dim=4))
+    encoder = ImageEncoder(_image_config(backbone="test_resnet", embedding_dim=4), in_channels=5)
     with pytest.raises(InvalidConfigError, match="per_channel"):
         encoder.encode_channels(torch.zeros(1, 5, 16, 16))
 
 
-def test_image_encoder_config_per_channel_dim_not_multiple_raises():
-    with pytest.raises(InvalidConfigError, match="multiple"):
-        ImageEncoderConfig(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=12)
+def test_image_encoder_per_channel_dim_rounds_down_to_a_multiple_of_the_channels():
+    config = _image_config(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=12)
+    encoder = ImageEncoder(config, in_channels=5).eval()
+    assert encoder.embedding_dim == config.output_dim(5) == 10
+    assert encoder(torch.zeros(2, 5, 16, 16)).shape == (2, 10)
+    assert ImageEncoder(config, in_channels=3).embedding_dim == 12
+
+
+def test_image_encoder_per_channel_fewer_dims_than_channels_raises():
+    config = _image_config(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=4)
+    with pytest.raises(InvalidConfigError, match="embedding_dim"):
+        ImageEncoder(config, in_channels=5)
 
 
 @pytest.mark.parametrize(("field", "value"), [("channel_strategy", "stacked"), ("freeze_stages", -1)])
 def test_image_encoder_config_bad_strategy_or_freeze_raises(field, value):
     with pytest.raises(InvalidConfigError, match=field):
-        ImageEncoderConfig(backbone="test_resnet", **{field: value})
+        _image_config(backbone="test_resnet", **{field: value})
 
 
 @pytest.mark.parametrize("strategy", ["joint", "per_channel"])
 def test_image_encoder_frozen_stages_get_no_gradient(strategy):
-    config = ImageEncoderConfig(
+    config = _image_config(
         backbone="test_resnet", embedding_dim=10, channel_strategy=strategy, freeze_stages=2
     )
-    encoder = ImageEncoder(config).train()
+    encoder = ImageEncoder(config, in_channels=5).train()
     before = encoder.backbone.conv1[1].running_mean.clone()
     encoder(torch.rand(4, 5, 16, 16) * 1000).sum().backward()
     frozen = [
@@ -154,8 +169,8 @@ def test_image_encoder_frozen_stages_get_no_gradient(strategy):
 
 
 def test_image_encoder_freeze_stages_vit_freezes_embeddings_and_first_blocks():
-    config = ImageEncoderConfig(backbone="test_vit", embedding_dim=8, freeze_stages=1)
-    encoder = ImageEncoder(config)
+    config = _image_config(backbone="test_vit", embedding_dim=8, freeze_stages=1)
+    encoder = ImageEncoder(config, in_channels=5)
     frozen = {n for n, p in encoder.backbone.named_parameters() if not p.requires_grad}
     assert {"pos_embed", "cls_token", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight"} <= frozen
     assert not any(n.startswith("blocks.1.") for n in frozen)
@@ -163,7 +178,7 @@ def test_image_encoder_freeze_stages_vit_freezes_embeddings_and_first_blocks():
 
 def test_image_encoder_freeze_every_stage_raises():
     with pytest.raises(InvalidConfigError, match="freeze_stages=4"):
-        ImageEncoder(ImageEncoderConfig(backbone="test_resnet", freeze_stages=4))
+        ImageEncoder(_image_config(backbone="test_resnet", freeze_stages=4), in_channels=5)
 
 
 def test_crop_normalizer_fixed_scale_keeps_absolute_intensity():
@@ -177,4 +192,4 @@ def test_crop_normalizer_fixed_scale_keeps_absolute_intensity():
 
 def test_image_encoder_config_unknown_intensity_scaling_raises():
     with pytest.raises(InvalidConfigError, match="'per_plate'"):
-        ImageEncoderConfig(backbone="test_resnet", intensity_scaling="per_plate")
+        _image_config(backbone="test_resnet", intensity_scaling="per_plate")

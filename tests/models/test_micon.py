@@ -1,3 +1,4 @@
+import dataclasses
 import io
 
 import pytest
@@ -5,22 +6,36 @@ import torch
 
 from micon.errors import InvalidConfigError, InvalidInputError
 from micon.models.micon import (
-    CHECKPOINT_METHODS,
-    TRAINED_METHODS,
+    MODEL_PARTS,
     MiconModelConfig,
     build_model,
     load_model,
-    make_checkpoint,
     merge_params,
+    model_state,
 )
+from tests.parameters import parameter
 
-CONFIG = {
-    "image": {"backbone": "test_resnet", "embedding_dim": 8},
+# Small networks over the product's architecture (conf/base modeling.model), raw intensities.
+TINY = {
+    "image": {"backbone": "test_resnet", "embedding_dim": 8, "intensity_scaling": "per_crop"},
     "molecule": {"hidden_dim": 8, "num_layers": 2, "out_dim": 4, "n_bits": 64},
     "channel_former": {"dim": 8, "num_layers": 1, "num_heads": 2},
     "projection_hidden_dim": 16,
     "projection_dim": 8,
     "generator_hidden_dim": 16,
+}
+CONFIG = {
+    **merge_params(parameter("modeling.model", env="base"), TINY),
+    "channels": ("AGP", "DNA", "ER", "Mito", "RNA"),
+    "parts": ("molecule_encoder", "generator"),
+    "embedding": "image_encoder",
+}
+# Parts and embedding of the built-in methods (the registry, micon.training.methods, names them).
+PARTS = {
+    "micon": (("molecule_encoder", "generator"), "image_encoder"),
+    "paclr": ((), "image_encoder"),
+    "clip": (("molecule_encoder", "molecule_projection"), "image_encoder"),
+    "cellclip": (("molecule_encoder", "molecule_projection", "channel_former"), "channel_former"),
 }
 
 
@@ -37,70 +52,86 @@ def test_micon_model_config_unknown_key_raises_type_error():
 
 def test_micon_model_config_plain_dict_image_raises():
     with pytest.raises(InvalidConfigError, match="from_dict"):
-        MiconModelConfig(image={"backbone": "test_resnet"})
+        dataclasses.replace(MiconModelConfig.from_dict(CONFIG), image={"backbone": "test_resnet"})
 
 
-def _config(method: str) -> MiconModelConfig:
+def _config(parts: tuple[str, ...], embedding: str = "image_encoder") -> MiconModelConfig:
     per_channel = {"image": {"channel_strategy": "per_channel", "embedding_dim": 10}}
-    values = merge_params(CONFIG, per_channel if method == "cellclip" else None)
-    return MiconModelConfig.from_dict({**values, "architecture": method})
+    values = merge_params(CONFIG, per_channel if "channel_former" in parts else None)
+    return MiconModelConfig.from_dict({**values, "parts": parts, "embedding": embedding})
 
 
-@pytest.mark.parametrize("method", TRAINED_METHODS)
-def test_load_model_weights_only_round_trip_gives_identical_embeddings(method):
+@pytest.mark.parametrize(("parts", "embedding"), PARTS.values(), ids=PARTS)
+def test_load_model_weights_only_round_trip_gives_identical_embeddings(parts, embedding):
     torch.manual_seed(0)
-    model = build_model(_config(method)).eval()
-    checkpoint = make_checkpoint(model, method=method)
+    model = build_model(_config(parts, embedding)).eval()
+    checkpoint = {"method": "any", **model_state(model)}
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=True)
     restored = load_model(loaded)
     crops = torch.randint(0, 3000, (3, 5, 16, 16)).float()
-    assert loaded["method"] == method
+    assert loaded["method"] == "any" and tuple(loaded["config"]["parts"]) == parts
     assert restored.config == model.config
     embedding = restored.embed(crops)
     assert embedding.shape == (3, model.embedding_dim)
     assert torch.equal(embedding, model.embed(crops))
 
 
-@pytest.mark.parametrize(
-    ("method", "parts"),
-    [
-        ("micon", {"molecule_encoder", "generator"}),
-        ("paclr", set()),
-        ("clip", {"molecule_encoder", "molecule_projection"}),
-        ("cellclip", {"molecule_encoder", "molecule_projection", "channel_former"}),
-        ("simclr", set()),
-    ],
-)
-def test_build_model_holds_only_the_parts_of_its_method(method, parts):
-    model = build_model(_config(method))
-    optional = {"molecule_encoder", "generator", "molecule_projection", "channel_former"}
-    assert {name for name in optional if getattr(model, name) is not None} == parts
+@pytest.mark.parametrize(("parts", "embedding"), PARTS.values(), ids=PARTS)
+def test_build_model_holds_exactly_the_parts_its_config_lists(parts, embedding):
+    model = build_model(_config(parts, embedding))
+    assert {name for name in MODEL_PARTS if getattr(model, name) is not None} == set(parts)
 
 
-def test_cellclip_embedding_is_channel_former_cls_output():
-    model = build_model(_config("cellclip")).eval()
+def test_channel_former_embedding_is_channel_former_cls_output():
+    model = build_model(_config(*PARTS["cellclip"])).eval()
     crops = torch.randint(0, 3000, (2, 5, 16, 16)).float()
     expected = model.channel_former(model.image_encoder.encode_channels(crops))
     assert model.embedding_dim == 8
     assert torch.equal(model.embed(crops), expected)
 
 
-def test_cellclip_config_joint_encoder_raises():
+def test_channel_former_part_with_joint_encoder_raises():
     with pytest.raises(InvalidConfigError, match="per_channel"):
-        MiconModelConfig.from_dict({**CONFIG, "architecture": "cellclip"})
+        MiconModelConfig.from_dict({**CONFIG, "parts": ("channel_former",)})
 
 
-def test_make_checkpoint_method_other_than_architecture_raises():
-    with pytest.raises(InvalidInputError, match="'clip'"):
-        make_checkpoint(build_model(_config("micon")), method="clip")
+@pytest.mark.parametrize(
+    ("parts", "embedding", "match"),
+    [
+        (("generator",), "image_encoder", "needs 'molecule_encoder'"),
+        (("decoder",), "image_encoder", "decoder"),
+        ((), "channel_former", "channel_former part"),
+        ((), "projection", "projection"),
+    ],
+)
+def test_micon_model_config_bad_parts_or_embedding_raise(parts, embedding, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        MiconModelConfig.from_dict({**CONFIG, "parts": parts, "embedding": embedding})
+
+
+def test_micon_model_config_missing_field_raises_type_error():
+    values = {k: v for k, v in CONFIG.items() if k != "projection_dim"}
+    with pytest.raises(TypeError, match="projection_dim"):
+        MiconModelConfig.from_dict(values)
+
+
+def test_micon_model_config_seeded_image_encoder_init_does_not_depend_on_parts():
+    torch.manual_seed(0)
+    bare = build_model(_config(()))
+    torch.manual_seed(0)
+    full = build_model(_config(*PARTS["micon"]))
+    for (name, a), (_, b) in zip(
+        bare.image_encoder.state_dict().items(), full.image_encoder.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
 
 
 def test_merge_params_nested_override_keeps_other_keys():
     merged = merge_params(CONFIG, {"image": {"embedding_dim": 10}, "projection_dim": 4})
-    assert merged["image"] == {"backbone": "test_resnet", "embedding_dim": 10}
+    assert merged["image"] == {**CONFIG["image"], "embedding_dim": 10}
     assert merged["projection_dim"] == 4
     assert CONFIG["image"]["embedding_dim"] == 8  # the base is not mutated
 
@@ -111,13 +142,7 @@ def test_load_model_missing_state_dict_raises():
 
 
 def test_load_model_mismatched_weights_raises():
-    checkpoint = make_checkpoint(build_model(MiconModelConfig.from_dict(CONFIG)), method="untrained")
+    checkpoint = model_state(build_model(MiconModelConfig.from_dict(CONFIG)))
     checkpoint["config"] = {**CONFIG, "projection_dim": 9}
     with pytest.raises(InvalidInputError, match="do not fit"):
         load_model(checkpoint)
-
-
-def test_make_checkpoint_unknown_method_raises():
-    assert "dino" not in CHECKPOINT_METHODS
-    with pytest.raises(InvalidInputError, match="dino"):
-        make_checkpoint(build_model(MiconModelConfig.from_dict(CONFIG)), method="dino")

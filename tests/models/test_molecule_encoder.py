@@ -14,6 +14,13 @@ from micon.models.molecule_encoder import (
     collate_molecules,
     featurize_molecules,
 )
+from tests.parameters import parameter
+
+
+def _molecule_config(**overrides) -> MoleculeEncoderConfig:
+    """Return the product's molecule encoder settings (conf/base) with ``overrides``."""
+    return MoleculeEncoderConfig(**{**parameter("modeling.model.molecule", env="base"), **overrides})
+
 
 SMILES = ["CC(=O)Oc1ccccc1C(=O)O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
 
@@ -21,7 +28,7 @@ SMILES = ["CC(=O)Oc1ccccc1C(=O)O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "CC(C)Cc1ccc(C(
 @pytest.mark.parametrize("pooling", ["mean", "sum", "max", "attention"])
 @pytest.mark.parametrize(("num_layers", "out_dim"), [(1, 4), (3, 16)])
 def test_graph_molecule_encoder_batch_gives_graphs_by_out_dim(pooling, num_layers, out_dim):
-    config = MoleculeEncoderConfig(hidden_dim=8, num_layers=num_layers, out_dim=out_dim, pooling=pooling)
+    config = _molecule_config(hidden_dim=8, num_layers=num_layers, out_dim=out_dim, pooling=pooling)
     encoder = GraphMoleculeEncoder(config)
     out = encoder(Batch.from_data_list([molecule_graph(s) for s in SMILES]))
     assert out.shape == (3, out_dim)
@@ -30,7 +37,7 @@ def test_graph_molecule_encoder_batch_gives_graphs_by_out_dim(pooling, num_layer
 
 @pytest.mark.parametrize("smiles", ["C", "[Na+]"])
 def test_graph_molecule_encoder_single_atom_molecule_trains(smiles):
-    encoder = GraphMoleculeEncoder(MoleculeEncoderConfig(hidden_dim=8, out_dim=4)).train()
+    encoder = GraphMoleculeEncoder(_molecule_config(hidden_dim=8, out_dim=4)).train()
     graph = molecule_graph(smiles)
     assert graph.edge_index.shape == (2, 0)
     out = encoder(Batch.from_data_list([graph]))
@@ -40,14 +47,14 @@ def test_graph_molecule_encoder_single_atom_molecule_trains(smiles):
 
 
 def test_graph_molecule_encoder_embedding_independent_of_batch_mates():
-    encoder = GraphMoleculeEncoder(MoleculeEncoderConfig(hidden_dim=8, out_dim=4)).train()
+    encoder = GraphMoleculeEncoder(_molecule_config(hidden_dim=8, out_dim=4)).train()
     alone = encoder(Batch.from_data_list([molecule_graph(SMILES[0])]))
     together = encoder(Batch.from_data_list([molecule_graph(s) for s in SMILES]))
     assert torch.allclose(alone[0], together[0], atol=1e-5)
 
 
 def test_graph_molecule_encoder_wrong_feature_width_raises():
-    encoder = GraphMoleculeEncoder(MoleculeEncoderConfig(hidden_dim=8, out_dim=4))
+    encoder = GraphMoleculeEncoder(_molecule_config(hidden_dim=8, out_dim=4))
     graph = molecule_graph("CCO")
     graph.x = graph.x[:, :5]
     with pytest.raises(InvalidInputError, match="width"):
@@ -67,13 +74,13 @@ def test_graph_molecule_encoder_wrong_feature_width_raises():
 )
 def test_molecule_encoder_config_out_of_range_raises(field, value):
     with pytest.raises(InvalidConfigError, match=field):
-        MoleculeEncoderConfig(**{field: value})
+        _molecule_config(**{field: value})
 
 
 def test_graph_molecule_encoder_sum_pooling_is_atom_count_times_mean():
     torch.manual_seed(0)
-    mean = GraphMoleculeEncoder(MoleculeEncoderConfig(hidden_dim=8, out_dim=4, pooling="mean"))
-    total = GraphMoleculeEncoder(MoleculeEncoderConfig(hidden_dim=8, out_dim=4, pooling="sum"))
+    mean = GraphMoleculeEncoder(_molecule_config(hidden_dim=8, out_dim=4, pooling="mean"))
+    total = GraphMoleculeEncoder(_molecule_config(hidden_dim=8, out_dim=4, pooling="sum"))
     total.load_state_dict(mean.state_dict())
     batch = Batch.from_data_list([molecule_graph(s) for s in SMILES])
     atoms = torch.bincount(batch.batch).float()[:, None]
@@ -84,7 +91,7 @@ def test_graph_molecule_encoder_sum_pooling_is_atom_count_times_mean():
 
 
 def test_fingerprint_molecule_encoder_gives_graphs_by_out_dim_and_trains():
-    config = MoleculeEncoderConfig(kind="fingerprint", hidden_dim=16, num_layers=2, out_dim=8, n_bits=64)
+    config = _molecule_config(kind="fingerprint", hidden_dim=16, num_layers=2, out_dim=8, n_bits=64)
     encoder = build_molecule_encoder(config)
     assert isinstance(encoder, FingerprintMoleculeEncoder)
     features = featurize_molecules(SMILES, config)
@@ -95,13 +102,13 @@ def test_fingerprint_molecule_encoder_gives_graphs_by_out_dim_and_trains():
 
 
 def test_fingerprint_molecule_encoder_wrong_width_raises():
-    encoder = FingerprintMoleculeEncoder(MoleculeEncoderConfig(kind="fingerprint", n_bits=64))
+    encoder = FingerprintMoleculeEncoder(_molecule_config(kind="fingerprint", n_bits=64))
     with pytest.raises(InvalidInputError, match="64"):
         encoder(torch.zeros(2, 32))
 
 
 def test_featurize_molecules_fingerprint_rows_are_morgan_bits():
-    config = MoleculeEncoderConfig(kind="fingerprint", radius=1, n_bits=128)
+    config = _molecule_config(kind="fingerprint", radius=1, n_bits=128)
     features = featurize_molecules(SMILES, config)
     assert features.dtype == torch.float32
     np.testing.assert_array_equal(features.numpy(), morgan_fingerprints(SMILES, radius=1, n_bits=128))
@@ -110,7 +117,7 @@ def test_featurize_molecules_fingerprint_rows_are_morgan_bits():
 
 
 def test_featurize_molecules_gnn_graphs_collate_into_batch():
-    config = MoleculeEncoderConfig(kind="gnn")
+    config = _molecule_config(kind="gnn")
     graphs = featurize_molecules(SMILES, config)
     batch = collate_molecules(graphs, [1, 2])
     assert isinstance(batch, Batch)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from micon import schema
-from micon.models.micon import MiconModelConfig
+from micon.models.micon import MiconModelConfig, merge_params
+from micon.sources.synthetic import SYNTHETIC_PROFILE
+from micon.training.data import MiconDataModule
+from micon.training.methods import build_model_config, build_objective_config, get_method
+from tests.parameters import parameter
 
 COMPOUNDS = {
     "JCP2022_000001": "CC(=O)Oc1ccccc1C(=O)O",  # aspirin
@@ -80,15 +86,64 @@ def tiny_crop_index(tiny_screen: tuple[np.ndarray, pd.DataFrame]) -> pd.DataFram
     return tiny_screen[1]
 
 
+# Small, fast networks over the product's architecture (conf/base modeling.model). Raw intensities
+# (per_crop scaling), so that tests may embed crops read straight from the store.
+TINY_MODEL = {
+    "image": {"backbone": "test_resnet", "embedding_dim": 16, "intensity_scaling": "per_crop"},
+    "molecule": {"hidden_dim": 16, "num_layers": 2, "out_dim": 16},
+    "projection_hidden_dim": 32,
+    "projection_dim": 16,
+    "generator_hidden_dim": 32,
+}
+PER_CHANNEL = {"image": {"channel_strategy": "per_channel", "embedding_dim": 10}}
+
+
+def tiny_model_params(**overrides: Any) -> dict[str, Any]:
+    """Return the product's ``modeling.model`` values with :data:`TINY_MODEL` and ``overrides`` merged in."""
+    return merge_params(merge_params(parameter("modeling.model", env="base"), TINY_MODEL), overrides)
+
+
+def tiny_model_config_of(method: str) -> MiconModelConfig:
+    """Return the tiny architecture with ``method``'s parts (per channel where it needs a channel former)."""
+    spec = get_method(method)
+    params = tiny_model_params(**(PER_CHANNEL if "channel_former" in spec.model_parts else {}))
+    return build_model_config(method, params, channels=schema.CHANNELS)
+
+
+def objective_of(method: str, **overrides: Any) -> Any:
+    """Return ``method``'s product objective (conf/base) with ``overrides`` replacing fields."""
+    values = parameter(f"modeling.methods.{method}.objective", env="base")
+    return build_objective_config(method, {**values, **overrides})
+
+
+def module_settings(**overrides: Any) -> dict[str, Any]:
+    """Return the MiconModule keywords of the product's training budget (conf/base), with overrides."""
+    training = parameter("modeling.training", env="base")
+    keys = ("lr", "weight_decay", "warmup_steps", "max_steps", "flips", "rot90", "intensity_jitter", "seed")
+    return {**{key: training[key] for key in keys}, **overrides}
+
+
+def tiny_datamodule(
+    crops: np.ndarray, crop_index: pd.DataFrame, *, method: str = "micon", **overrides: Any
+) -> MiconDataModule:
+    """Return a data module of ``method``'s batch fields with the product's sampler settings and overrides."""
+    training = parameter("modeling.training", env="base")
+    settings = {
+        "batch_rows": 4,
+        "splits": training["splits"],
+        "seed": training["seed"],
+        "steps_per_epoch": training["max_steps"],
+        "num_workers": training["num_workers"],
+        "controls": SYNTHETIC_PROFILE.controls,
+        "intensity": None,
+        "fields": get_method(method).batch_fields,
+        "molecule": tiny_model_config_of("micon").molecule,
+        **overrides,
+    }
+    return MiconDataModule(crops, crop_index, **settings)
+
+
 @pytest.fixture()
 def tiny_model_config() -> MiconModelConfig:
-    """Return a small, fast architecture for tests."""
-    return MiconModelConfig.from_dict(
-        {
-            "image": {"backbone": "test_resnet", "embedding_dim": 16},
-            "molecule": {"hidden_dim": 16, "num_layers": 2, "out_dim": 16},
-            "projection_hidden_dim": 32,
-            "projection_dim": 16,
-            "generator_hidden_dim": 32,
-        }
-    )
+    """Return a small, fast MICON architecture for tests."""
+    return tiny_model_config_of("micon")

@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 from types import SimpleNamespace
 
@@ -8,10 +9,10 @@ from torch_geometric.data import Batch
 
 from micon import schema
 from micon.chem.fingerprints import morgan_fingerprints, tanimoto_similarity
-from micon.errors import InvalidImageError, InvalidInputError
+from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
-from micon.models.molecule_encoder import MoleculeEncoderConfig
-from micon.training.data import IMAGE_KEYS, MiconDataModule, crop_dataloader, read_crops
+from micon.training.data import BATCH_FIELDS, IMAGE_KEYS, crop_dataloader, read_crops
+from tests.training.conftest import tiny_datamodule, tiny_model_config_of
 
 
 def test_read_crops_unsorted_repeated_ids_keep_order(tiny_crops):
@@ -22,7 +23,7 @@ def test_read_crops_unsorted_repeated_ids_keep_order(tiny_crops):
 
 
 def test_micon_datamodule_train_batch_has_images_labels_and_graphs(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=6, seed=0, steps_per_epoch=3)
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=6, seed=0, steps_per_epoch=3)
     datamodule.setup("fit")
     batches = list(datamodule.train_dataloader())
     assert len(batches) == 3
@@ -43,7 +44,7 @@ def test_micon_datamodule_train_batch_has_images_labels_and_graphs(tiny_crops, t
 
 
 def test_micon_datamodule_graphs_built_once_per_compound(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=2)
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=2)
     datamodule.setup("fit")
     graphs = datamodule.molecule_features
     datamodule.setup("fit")
@@ -52,9 +53,17 @@ def test_micon_datamodule_graphs_built_once_per_compound(tiny_crops, tiny_crop_i
 
 
 def test_micon_datamodule_fingerprint_batch_has_bits_similarity_and_controls(tiny_crops, tiny_crop_index):
-    molecule = MoleculeEncoderConfig(kind="fingerprint", radius=2, n_bits=256)
-    datamodule = MiconDataModule(
-        tiny_crops, tiny_crop_index, batch_rows=6, seed=0, steps_per_epoch=1, molecule=molecule
+    molecule = dataclasses.replace(
+        tiny_model_config_of("micon").molecule, kind="fingerprint", radius=2, n_bits=256
+    )
+    datamodule = tiny_datamodule(
+        tiny_crops,
+        tiny_crop_index,
+        batch_rows=6,
+        seed=0,
+        steps_per_epoch=1,
+        molecule=molecule,
+        fields=BATCH_FIELDS,
     )
     datamodule.setup("fit")
     batch = next(iter(datamodule.train_dataloader()))
@@ -68,7 +77,7 @@ def test_micon_datamodule_fingerprint_batch_has_bits_similarity_and_controls(tin
 
 
 def test_micon_datamodule_embedding_dataloader_batches_in_given_order(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4)
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=4)
     ids = np.arange(len(tiny_crop_index))[::-1]
     batches = list(datamodule.embedding_dataloader(ids, batch_size=50))
     assert [b.shape[0] for b in batches] == [50, 50, 20]
@@ -77,12 +86,12 @@ def test_micon_datamodule_embedding_dataloader_batches_in_given_order(tiny_crops
 
 def test_micon_datamodule_compounds_before_setup_raises(tiny_crops, tiny_crop_index):
     with pytest.raises(InvalidInputError, match="setup"):
-        _ = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4).compounds
+        _ = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=4).compounds
 
 
 def test_micon_datamodule_store_smaller_than_ids_raises(tiny_crops, tiny_crop_index):
     with pytest.raises(InvalidImageError, match=schema.CROP_ID):
-        MiconDataModule(tiny_crops[:10], tiny_crop_index, batch_rows=4)
+        tiny_datamodule(tiny_crops[:10], tiny_crop_index, batch_rows=4)
 
 
 def test_crop_dataloader_zero_batch_size_raises(tiny_crops):
@@ -97,7 +106,7 @@ def _fake_trainer(*, global_rank: int = 0, world_size: int = 1, global_step: int
 
 
 def test_micon_datamodule_batch_has_control_labels(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(
+    datamodule = tiny_datamodule(
         tiny_crops, tiny_crop_index, batch_rows=6, steps_per_epoch=2, controls="same_plate"
     )
     datamodule.setup("fit")
@@ -111,7 +120,7 @@ def test_micon_datamodule_batch_has_control_labels(tiny_crops, tiny_crop_index):
 def test_micon_datamodule_intensity_scaling_applied_to_every_image(tiny_crops, tiny_crop_index):
     references = fit_plate_intensity_references(tiny_crops, tiny_crop_index)
     scaling = CropIntensityScaling.for_crops(references, tiny_crop_index, n_crops=tiny_crops.shape[0])
-    datamodule = MiconDataModule(
+    datamodule = tiny_datamodule(
         tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=1, intensity=scaling
     )
     datamodule.setup("fit")
@@ -127,7 +136,7 @@ def test_micon_datamodule_intensity_scaling_applied_to_every_image(tiny_crops, t
 
 
 def test_micon_datamodule_rank_and_world_size_come_from_trainer(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=2)
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=2)
     datamodule.trainer = _fake_trainer(global_rank=1, world_size=3)
     datamodule.setup("fit")
     assert (datamodule.sampler.rank, datamodule.sampler.world_size) == (1, 3)
@@ -136,7 +145,7 @@ def test_micon_datamodule_rank_and_world_size_come_from_trainer(tiny_crops, tiny
 
 
 def test_micon_datamodule_train_dataloader_starts_at_trainer_step(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=5)
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=5)
     datamodule.trainer = _fake_trainer(global_step=8, current_epoch=1)
     datamodule.setup("fit")
     batches = list(datamodule.train_dataloader())
@@ -148,7 +157,7 @@ def test_micon_datamodule_train_dataloader_starts_at_trainer_step(tiny_crops, ti
 
 
 def test_micon_datamodule_loader_state_mismatch_warns(tiny_crops, tiny_crop_index, caplog):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=5, seed=1)
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, batch_rows=4, steps_per_epoch=5, seed=1)
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
     state = loader.state_dict()
@@ -158,3 +167,54 @@ def test_micon_datamodule_loader_state_mismatch_warns(tiny_crops, tiny_crop_inde
         assert not caplog.text
         loader.load_state_dict({**state, "seed": 2})
     assert "differ" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("method", "keys"),
+    [
+        ("micon", {*IMAGE_KEYS, "control_labels_1", "control_labels_2", "molecules", "molecule_index"}),
+        ("paclr", {*IMAGE_KEYS, "control_labels_1", "control_labels_2"}),
+        ("clip", {"treated_1", "treated_2", "molecules", "molecule_index"}),
+        ("cellclip", {"treated_1", "treated_2", "molecules", "molecule_index", "molecule_similarity"}),
+        ("simclr", {"treated_1", "treated_2"}),
+    ],
+)
+def test_micon_datamodule_batch_holds_only_the_fields_its_method_consumes(
+    tiny_crops, tiny_crop_index, method, keys
+):
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, method=method, steps_per_epoch=1)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    assert set(batch) == {"compound_labels", *keys}
+    assert (len(datamodule.molecule_features) > 0) == ("molecules" in keys)
+    assert (datamodule.similarity.size > 0) == ("molecule_similarity" in keys)
+
+
+def test_micon_datamodule_reads_no_control_crop_for_an_image_only_method(tiny_crops, tiny_crop_index):
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, method="simclr", steps_per_epoch=1)
+    datamodule.setup("fit")
+    ids = datamodule.sampler.sample_batch(0)
+    read: list[np.ndarray] = []
+
+    class _Recording(np.ndarray):
+        def __getitem__(self, index):
+            if isinstance(index, np.ndarray):
+                read.append(index)
+            return super().__getitem__(index)
+
+    datamodule.crops = tiny_crops.view(_Recording)
+    next(iter(datamodule.train_dataloader()))
+    controls = set(ids["control_1"]) | set(ids["control_2"])
+    treated = set(ids["treated_1"]) | set(ids["treated_2"])
+    assert read and set(np.concatenate(read)) == treated
+    assert not (controls - treated) & set(np.concatenate(read))
+
+
+def test_micon_datamodule_unknown_field_raises(tiny_crops, tiny_crop_index):
+    with pytest.raises(InvalidConfigError, match="masks"):
+        tiny_datamodule(tiny_crops, tiny_crop_index, fields=("treated", "masks"))
+
+
+def test_micon_datamodule_molecule_fields_without_molecule_settings_raise(tiny_crops, tiny_crop_index):
+    with pytest.raises(InvalidConfigError, match="molecule"):
+        tiny_datamodule(tiny_crops, tiny_crop_index, method="clip", molecule=None)

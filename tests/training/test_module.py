@@ -3,38 +3,40 @@ import math
 import pytest
 import torch
 
-from micon.errors import InvalidConfigError
-from micon.models.micon import TRAINED_METHODS, MiconModelConfig, build_model, merge_params
-from micon.training.data import MiconDataModule
+from micon.errors import InvalidConfigError, UnknownNameError
+from micon.models.micon import MiconModel, build_model
+from micon.training.data import BATCH_FIELDS
+from micon.training.methods import list_methods
 from micon.training.module import MiconModule, _warmup_cosine
-from micon.training.objectives import (
-    CellclipObjectiveConfig,
-    MiconObjectiveConfig,
-    SimclrObjectiveConfig,
-    build_objective_config,
-)
+from tests.training.conftest import module_settings, objective_of, tiny_datamodule, tiny_model_config_of
+
+TRAINED_METHODS = list_methods("trained")
 
 
 @pytest.fixture()
 def tiny_batch(tiny_crops, tiny_crop_index):
-    datamodule = MiconDataModule(tiny_crops, tiny_crop_index, batch_rows=8, seed=0, steps_per_epoch=1)
+    """A batch of every field, which each method's loss reads its own fields from."""
+    datamodule = tiny_datamodule(
+        tiny_crops, tiny_crop_index, batch_rows=8, seed=0, steps_per_epoch=1, fields=BATCH_FIELDS
+    )
     datamodule.setup("fit")
     return next(iter(datamodule.train_dataloader()))
 
 
-def _model(config: MiconModelConfig, method: str):
-    overrides = (
-        {"image": {"channel_strategy": "per_channel", "embedding_dim": 10}} if method == "cellclip" else {}
-    )
-    values = merge_params(config.to_dict(), {**overrides, "architecture": method})
-    return build_model(MiconModelConfig.from_dict(values))
+def _model(method: str) -> MiconModel:
+    return build_model(tiny_model_config_of(method))
+
+
+def _module(model: MiconModel, method: str = "micon", objective=None, **settings) -> MiconModule:
+    objective = objective if objective is not None else objective_of(method)
+    return MiconModule(model, method=method, objective=objective, **module_settings(**settings))
 
 
 @pytest.mark.slow
 def test_micon_module_tiny_batch_overfits(tiny_batch, tiny_model_config):
     torch.manual_seed(0)
-    objective = MiconObjectiveConfig(paclr_temperature=0.2, cf_temperature=0.2)
-    module = MiconModule(build_model(tiny_model_config), objective=objective, lr=3e-3)
+    objective = objective_of("micon", paclr_temperature=0.2, cf_temperature=0.2)
+    module = _module(build_model(tiny_model_config), objective=objective, lr=3e-3)
     optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3)
     losses = []
     for _ in range(50):
@@ -56,8 +58,8 @@ def _supcon_floor(labels: list[int]) -> float:
 
 
 def test_micon_module_losses_finite_and_total_combines_parts(tiny_batch, tiny_model_config):
-    objective = MiconObjectiveConfig(paclr_weight=2.0, cf_weight=0.5)
-    losses = MiconModule(build_model(tiny_model_config), objective=objective).compute_losses(tiny_batch)
+    objective = objective_of("micon", paclr_weight=2.0, cf_weight=0.5)
+    losses = _module(build_model(tiny_model_config), objective=objective).compute_losses(tiny_batch)
     assert all(torch.isfinite(v) for v in losses.values())
     assert losses["loss"].item() == pytest.approx(
         2.0 * losses["paclr"].item() + 0.5 * losses["cf"].item(), rel=1e-6
@@ -67,15 +69,15 @@ def test_micon_module_losses_finite_and_total_combines_parts(tiny_batch, tiny_mo
 def test_micon_module_separate_temperatures_reach_their_losses(tiny_batch, tiny_model_config):
     torch.manual_seed(0)
     model = build_model(tiny_model_config)
-    base = MiconModule(model, objective=MiconObjectiveConfig()).compute_losses(tiny_batch)
-    hot_cf = MiconModule(model, objective=MiconObjectiveConfig(cf_temperature=1.0)).compute_losses(tiny_batch)
+    base = _module(model).compute_losses(tiny_batch)
+    hot_cf = _module(model, objective=objective_of("micon", cf_temperature=1.0)).compute_losses(tiny_batch)
     assert hot_cf["paclr"].item() == pytest.approx(base["paclr"].item(), rel=1e-6)
     assert hot_cf["cf"].item() != pytest.approx(base["cf"].item(), rel=1e-3)
 
 
 def test_micon_module_counterfactual_loss_does_not_reach_encoder_backbone(tiny_batch, tiny_model_config):
     model = build_model(tiny_model_config)
-    MiconModule(model).compute_losses(tiny_batch)["cf"].backward()
+    _module(model).compute_losses(tiny_batch)["cf"].backward()
     assert all(p.grad is None for p in model.image_encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.generator.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.molecule_encoder.parameters())
@@ -83,14 +85,14 @@ def test_micon_module_counterfactual_loss_does_not_reach_encoder_backbone(tiny_b
 
 def test_micon_module_without_stop_gradient_counterfactual_reaches_encoder(tiny_batch, tiny_model_config):
     model = build_model(tiny_model_config)
-    objective = MiconObjectiveConfig(detach_control=False, detach_treated=False)
-    MiconModule(model, objective=objective).compute_losses(tiny_batch)["cf"].backward()
+    objective = objective_of("micon", detach_control=False, detach_treated=False)
+    _module(model, objective=objective).compute_losses(tiny_batch)["cf"].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.image_encoder.parameters())
 
 
 def test_micon_module_zero_cf_weight_gives_paclr_only(tiny_batch, tiny_model_config):
     model = build_model(tiny_model_config)
-    losses = MiconModule(model, objective=MiconObjectiveConfig(cf_weight=0.0)).compute_losses(tiny_batch)
+    losses = _module(model, objective=objective_of("micon", cf_weight=0.0)).compute_losses(tiny_batch)
     assert losses["cf"].item() == 0.0
     losses["loss"].backward()
     assert all(p.grad is None for p in model.generator.parameters())
@@ -99,10 +101,10 @@ def test_micon_module_zero_cf_weight_gives_paclr_only(tiny_batch, tiny_model_con
 @pytest.mark.parametrize("method", TRAINED_METHODS)
 def test_every_method_loss_is_finite_and_trains_the_image_encoder(tiny_batch, tiny_model_config, method):
     torch.manual_seed(0)
-    model = _model(tiny_model_config, method)
-    module = MiconModule(model, objective=build_objective_config(method))
+    model = _model(method)
+    module = _module(model, method)
     losses = module.compute_losses(tiny_batch, augment=True)
-    assert set(losses) == {"loss", *module.objective.parts}
+    assert set(losses) == {"loss", *module.loss_parts}
     assert all(torch.isfinite(v) for v in losses.values())
     losses["loss"].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.image_encoder.parameters())
@@ -110,14 +112,14 @@ def test_every_method_loss_is_finite_and_trains_the_image_encoder(tiny_batch, ti
 
 @pytest.mark.parametrize("method", ["clip", "cellclip"])
 def test_alignment_methods_train_the_molecule_encoder(tiny_batch, tiny_model_config, method):
-    model = _model(tiny_model_config, method)
-    MiconModule(model, objective=build_objective_config(method)).compute_losses(tiny_batch)["loss"].backward()
+    model = _model(method)
+    _module(model, method).compute_losses(tiny_batch)["loss"].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.molecule_encoder.parameters())
 
 
 def test_cellclip_cwcl_weights_come_from_molecule_similarity(tiny_batch, tiny_model_config):
     torch.manual_seed(0)
-    module = MiconModule(_model(tiny_model_config, "cellclip"), objective=CellclipObjectiveConfig())
+    module = _module(_model("cellclip"), "cellclip")
     tanimoto = module.compute_losses(tiny_batch)
     identity = dict(tiny_batch, molecule_similarity=torch.eye(tiny_batch["molecule_similarity"].shape[0]))
     hard = module.compute_losses(identity)
@@ -127,35 +129,51 @@ def test_cellclip_cwcl_weights_come_from_molecule_similarity(tiny_batch, tiny_mo
 
 
 def test_simclr_without_augmentation_raises(tiny_batch, tiny_model_config):
-    module = MiconModule(_model(tiny_model_config, "simclr"), objective=SimclrObjectiveConfig())
+    module = _module(_model("simclr"), "simclr")
     with pytest.raises(InvalidConfigError, match="augment"):
         module.compute_losses(tiny_batch, augment=False)
 
 
-def test_simclr_augmentation_overrides_replace_shared_fields(tiny_model_config):
-    objective = SimclrObjectiveConfig(augmentation={"intensity_jitter": 0.3})
-    module = MiconModule(_model(tiny_model_config, "simclr"), objective=objective, rot90=False)
-    assert module.objective.augmentation.intensity_jitter == 0.3
-    assert module.objective.augmentation.rot90 is False
+def test_simclr_augmentation_overrides_replace_shared_fields(tiny_batch):
+    torch.manual_seed(0)
+    objective = objective_of("simclr", augmentation={"intensity_jitter": 0.3})
+    module = _module(_model("simclr"), "simclr", objective=objective, rot90=False)
+    plain = _module(module.model, "simclr", objective=objective_of("simclr", augmentation={}), rot90=False)
+    assert module.augmentation.rot90 is False and plain.augmentation.intensity_jitter == 0.0
+
+    def losses(m: MiconModule) -> float:
+        return m.compute_losses(tiny_batch, augment=True, generator=torch.Generator().manual_seed(0))["loss"]
+
+    assert losses(module).item() != pytest.approx(losses(plain).item(), rel=1e-6)
 
 
 def test_micon_module_predict_step_returns_model_embeddings(tiny_batch, tiny_model_config):
-    module = MiconModule(build_model(tiny_model_config)).eval()
+    module = _module(build_model(tiny_model_config)).eval()
     out = module.predict_step(tiny_batch["treated_1"], 0)
     assert out.shape == (8, tiny_model_config.image.embedding_dim)
     assert torch.equal(out, module.model.image_encoder(tiny_batch["treated_1"]))
 
 
 def test_micon_module_hparams_hold_objective_not_model(tiny_model_config):
-    module = MiconModule(build_model(tiny_model_config), objective=MiconObjectiveConfig(cf_weight=0.3))
+    module = _module(build_model(tiny_model_config), objective=objective_of("micon", cf_weight=0.3))
     assert module.hparams.method == "micon"
     assert module.hparams.objective["cf_weight"] == 0.3
     assert "model" not in module.hparams
 
 
 def test_micon_module_objective_of_other_method_raises(tiny_model_config):
-    with pytest.raises(InvalidConfigError, match="'clip' objective"):
-        MiconModule(build_model(tiny_model_config), objective=build_objective_config("clip"))
+    with pytest.raises(InvalidConfigError, match="ClipObjectiveConfig"):
+        _module(build_model(tiny_model_config), objective=objective_of("clip"))
+
+
+def test_micon_module_model_parts_of_other_method_raise(tiny_model_config):
+    with pytest.raises(InvalidConfigError, match="'paclr' needs a model with parts"):
+        _module(build_model(tiny_model_config), "paclr")
+
+
+def test_micon_module_unknown_method_raises(tiny_model_config):
+    with pytest.raises(UnknownNameError, match="dino"):
+        _module(build_model(tiny_model_config), "dino", objective=objective_of("micon"))
 
 
 def test_warmup_cosine_ramps_then_decays_to_zero():
@@ -169,4 +187,4 @@ def test_warmup_cosine_ramps_then_decays_to_zero():
 @pytest.mark.parametrize("kwargs", [{"lr": -1.0}, {"max_steps": 0}, {"warmup_steps": -1}])
 def test_micon_module_bad_settings_raise(tiny_model_config, kwargs):
     with pytest.raises(InvalidConfigError):
-        MiconModule(build_model(tiny_model_config), **kwargs)
+        _module(build_model(tiny_model_config), **kwargs)

@@ -1,15 +1,18 @@
+import dataclasses
 import io
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError, NoControlsError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
-from micon.models.micon import TRAINED_METHODS, MiconModelConfig, load_model, merge_params
-from micon.training.objectives import build_objective_config
+from micon.models.micon import MiconModelConfig, load_model
+from micon.sources.synthetic import SYNTHETIC_PROFILE
+from micon.training.methods import get_method, list_methods
 from micon.training.runner import (
     HISTORY_COLUMNS,
     TrainingConfig,
@@ -18,18 +21,32 @@ from micon.training.runner import (
     resolve_run,
     train_micon,
 )
+from tests.parameters import parameter
+from tests.training.conftest import objective_of, tiny_model_config_of
 
 
 def _config(**kwargs) -> TrainingConfig:
-    defaults = {
-        "max_steps": 3,
-        "batch_rows": 4,
-        "log_every_n_steps": 1,
-        "enable_progress_bar": False,
-        "accelerator": "cpu",
-        "warmup_steps": 1,
-    }
-    return TrainingConfig(**{**defaults, **kwargs})
+    """Return the test budget (conf/test over conf/base: CPU, no run folder) with 3 steps and ``kwargs``."""
+    return TrainingConfig(**{**parameter("modeling.training"), "max_steps": 3, **kwargs})
+
+
+def _train_micon(*args, **kwargs):
+    """Train MICON with its product objective (conf/base) and the synthetic screen's DMSO controls."""
+    kwargs.setdefault("controls", SYNTHETIC_PROFILE.controls)
+    return train_micon(*args, method="micon", objective=objective_of("micon"), **kwargs)
+
+
+def _embed(checkpoint: dict, crops: np.ndarray, index: pd.DataFrame, **overrides) -> pd.DataFrame:
+    """Embed with the test's settings (conf/test ``modeling.embedding``) and the store's channels."""
+    settings = {**parameter("modeling.embedding"), "channels": schema.CHANNELS, **overrides}
+    return embed_crops(checkpoint, crops, index, **settings)
+
+
+def _untrained_checkpoint(config: MiconModelConfig, *, seed: int) -> dict:
+    """Return the untrained floor's checkpoint of ``config``'s architecture (the untrained method's parts)."""
+    spec = get_method("untrained")
+    config = dataclasses.replace(config, parts=spec.model_parts, embedding=spec.embedding)
+    return build_untrained_checkpoint(config, method="untrained", seed=seed)
 
 
 class _GradNormRecorder(L.Callback):
@@ -53,7 +70,7 @@ def test_train_micon_three_steps_gives_checkpoint_and_history(
     tiny_crops, tiny_crop_index, tiny_model_config, tmp_path
 ):
     recorder = _GradNormRecorder()
-    checkpoint, history = train_micon(
+    checkpoint, history = _train_micon(
         tiny_crops,
         tiny_crop_index,
         model_config=tiny_model_config,
@@ -76,10 +93,14 @@ def test_train_micon_three_steps_gives_checkpoint_and_history(
     torch.save(checkpoint, buffer)
     buffer.seek(0)
     restored = load_model(torch.load(buffer, weights_only=True))
-    untrained = load_model(build_untrained_checkpoint(tiny_model_config, seed=0))
+    untrained = load_model(_untrained_checkpoint(tiny_model_config, seed=0))
     changed = [
         not torch.equal(a, b)
-        for a, b in zip(restored.state_dict().values(), untrained.state_dict().values(), strict=True)
+        for a, b in zip(
+            restored.image_encoder.state_dict().values(),
+            untrained.image_encoder.state_dict().values(),
+            strict=True,
+        )
     ]
     assert any(changed)
 
@@ -87,7 +108,7 @@ def test_train_micon_three_steps_gives_checkpoint_and_history(
 @pytest.mark.slow
 def test_train_micon_same_seed_same_weights(tiny_crops, tiny_crop_index, tiny_model_config):
     runs = [
-        train_micon(
+        _train_micon(
             tiny_crops, tiny_crop_index, model_config=tiny_model_config, training_config=_config(max_steps=2)
         )
         for _ in range(2)
@@ -97,18 +118,18 @@ def test_train_micon_same_seed_same_weights(tiny_crops, tiny_crop_index, tiny_mo
 
 
 def test_build_untrained_checkpoint_seeded_and_marked_untrained(tiny_model_config):
-    first = build_untrained_checkpoint(tiny_model_config, seed=1)
-    again = build_untrained_checkpoint(tiny_model_config, seed=1)
-    other = build_untrained_checkpoint(tiny_model_config, seed=2)
+    first = _untrained_checkpoint(tiny_model_config, seed=1)
+    again = _untrained_checkpoint(tiny_model_config, seed=1)
+    other = _untrained_checkpoint(tiny_model_config, seed=2)
     assert first["method"] == "untrained"
     assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
     assert not all(torch.equal(v, other["state_dict"][k]) for k, v in first["state_dict"].items())
 
 
 def test_embed_crops_shuffled_index_gives_rows_in_index_order(tiny_crops, tiny_crop_index, tiny_model_config):
-    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    checkpoint = _untrained_checkpoint(tiny_model_config, seed=0)
     index = tiny_crop_index.sample(frac=1.0, random_state=0).iloc[:50]
-    out = embed_crops(checkpoint, tiny_crops, index, batch_size=16)
+    out = _embed(checkpoint, tiny_crops, index, batch_size=16)
     dim = tiny_model_config.image.embedding_dim
     assert list(out.columns) == list(index.columns) + schema.embedding_columns(dim)
     assert out[schema.CROP_ID].tolist() == index[schema.CROP_ID].tolist()
@@ -122,23 +143,25 @@ def test_embed_crops_shuffled_index_gives_rows_in_index_order(tiny_crops, tiny_c
 
 
 def test_embed_crops_batch_size_does_not_change_embeddings(tiny_crops, tiny_crop_index, tiny_model_config):
-    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
-    small = embed_crops(checkpoint, tiny_crops, tiny_crop_index, batch_size=7)
-    large = embed_crops(checkpoint, tiny_crops, tiny_crop_index, batch_size=512)
+    checkpoint = _untrained_checkpoint(tiny_model_config, seed=0)
+    small = _embed(checkpoint, tiny_crops, tiny_crop_index, batch_size=7)
+    large = _embed(checkpoint, tiny_crops, tiny_crop_index, batch_size=512)
     columns = schema.embedding_columns(tiny_model_config.image.embedding_dim)
     np.testing.assert_allclose(small[columns].to_numpy(), large[columns].to_numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_embed_crops_missing_crop_id_raises(tiny_crops, tiny_crop_index, tiny_model_config):
-    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    checkpoint = _untrained_checkpoint(tiny_model_config, seed=0)
     with pytest.raises(MissingColumnsError, match=schema.CROP_ID):
-        embed_crops(checkpoint, tiny_crops, tiny_crop_index.drop(columns=[schema.CROP_ID]))
+        _embed(checkpoint, tiny_crops, tiny_crop_index.drop(columns=[schema.CROP_ID]))
 
 
 def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tiny_model_config):
-    checkpoint = build_untrained_checkpoint(tiny_model_config, seed=0)
+    checkpoint = _untrained_checkpoint(tiny_model_config, seed=0)
     with pytest.raises(InvalidImageError, match="5"):
-        embed_crops(checkpoint, tiny_crops[:, :3], tiny_crop_index)
+        _embed(checkpoint, tiny_crops[:, :3], tiny_crop_index)
+    with pytest.raises(InvalidImageError, match="'AGP', 'DNA', 'ER'"):
+        _embed(checkpoint, tiny_crops[:, :3], tiny_crop_index, channels=schema.CHANNELS[:3])
 
 
 @pytest.mark.parametrize(
@@ -149,7 +172,6 @@ def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tin
         {"gradient_clip_val": 0.0},
         {"precision": "8-bit"},
         {"splits": ["train", "nope"]},
-        {"controls": "neighbours"},
         {"num_nodes": 0},
         {"checkpoint_every_n_steps": 0, "run_dir": "runs"},
         {"checkpoint_every_n_steps": 10},
@@ -159,11 +181,11 @@ def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tin
 )
 def test_training_config_bad_values_raise(kwargs):
     with pytest.raises(InvalidConfigError):
-        TrainingConfig(**kwargs)
+        _config(**kwargs)
 
 
 def test_training_config_yaml_list_splits_become_tuple():
-    assert TrainingConfig(splits=["train", "val"]).splits == ("train", "val")
+    assert _config(splits=["train", "val"]).splits == ("train", "val")
 
 
 class _StopAt(L.Callback):
@@ -182,11 +204,11 @@ def test_train_micon_resumed_run_reproduces_uninterrupted_losses(
     tiny_crops, tiny_crop_index, tiny_model_config, tmp_path
 ):
     config = {"max_steps": 6, "warmup_steps": 2, "intensity_jitter": 0.2}
-    _, straight = train_micon(
+    _, straight = _train_micon(
         tiny_crops, tiny_crop_index, model_config=tiny_model_config, training_config=_config(**config)
     )
     resumable = _config(**config, run_dir=str(tmp_path), checkpoint_every_n_steps=3, resume=True)
-    _, first = train_micon(
+    _, first = _train_micon(
         tiny_crops,
         tiny_crop_index,
         model_config=tiny_model_config,
@@ -194,7 +216,7 @@ def test_train_micon_resumed_run_reproduces_uninterrupted_losses(
         callbacks=[_StopAt(3)],
     )
     assert first["step"].tolist() == [1, 2, 3]
-    checkpoint, resumed = train_micon(
+    checkpoint, resumed = _train_micon(
         tiny_crops, tiny_crop_index, model_config=tiny_model_config, training_config=resumable
     )
     assert resumed["step"].tolist() == [1, 2, 3, 4, 5, 6]
@@ -234,11 +256,12 @@ def _plate_control_config(config: MiconModelConfig) -> MiconModelConfig:
 @pytest.mark.slow
 def test_train_micon_plate_control_same_plate_controls_trains(tiny_crops, tiny_crop_index, tiny_model_config):
     model_config = _plate_control_config(tiny_model_config)
-    _, history = train_micon(
+    _, history = _train_micon(
         tiny_crops,
         tiny_crop_index,
         model_config=model_config,
-        training_config=_config(max_steps=2, controls="same_plate"),
+        training_config=_config(max_steps=2),
+        controls="same_plate",
     )
     assert np.isfinite(history[["loss", "paclr", "cf"]].to_numpy()).all()
 
@@ -246,8 +269,8 @@ def test_train_micon_plate_control_same_plate_controls_trains(tiny_crops, tiny_c
 def test_embed_crops_plate_control_scales_against_each_plates_dmso(
     tiny_crops, tiny_crop_index, tiny_model_config
 ):
-    checkpoint = build_untrained_checkpoint(_plate_control_config(tiny_model_config), seed=0)
-    out = embed_crops(checkpoint, tiny_crops, tiny_crop_index, batch_size=64)
+    checkpoint = _untrained_checkpoint(_plate_control_config(tiny_model_config), seed=0)
+    out = _embed(checkpoint, tiny_crops, tiny_crop_index, batch_size=64)
     scaling = CropIntensityScaling.for_crops(
         fit_plate_intensity_references(tiny_crops, tiny_crop_index), tiny_crop_index, n_crops=len(tiny_crops)
     )
@@ -262,11 +285,11 @@ def test_embed_crops_plate_control_scales_against_each_plates_dmso(
 def test_embed_crops_plate_control_plate_without_dmso_raises_naming_it(
     tiny_crops, tiny_crop_index, tiny_model_config
 ):
-    checkpoint = build_untrained_checkpoint(_plate_control_config(tiny_model_config), seed=0)
+    checkpoint = _untrained_checkpoint(_plate_control_config(tiny_model_config), seed=0)
     plate = "source_1_batch_2_plate_1"
     index = tiny_crop_index[~((tiny_crop_index[schema.PLATE] == plate) & tiny_crop_index[schema.IS_CONTROL])]
     with pytest.raises(NoControlsError, match=plate):
-        embed_crops(checkpoint, tiny_crops, index)
+        _embed(checkpoint, tiny_crops, index)
 
 
 @pytest.mark.slow
@@ -284,21 +307,19 @@ def test_embed_crops_plate_control_plate_without_dmso_raises_naming_it(
 def test_train_micon_every_method_gives_loadable_checkpoint_and_embeddings(
     tiny_crops, tiny_crop_index, tiny_model_config, method, objective
 ):
-    per_channel = {"image": {"channel_strategy": "per_channel", "embedding_dim": 10}}
-    model_config = MiconModelConfig.from_dict(
-        merge_params(tiny_model_config.to_dict(), per_channel if method == "cellclip" else None)
-    )
+    model_config = tiny_model_config_of(method)
     checkpoint, history = train_micon(
         tiny_crops,
         tiny_crop_index,
         model_config=model_config,
         training_config=_config(max_steps=2),
         method=method,
-        objective=build_objective_config(method, objective),
+        objective=objective_of(method, **objective),
+        controls=SYNTHETIC_PROFILE.controls,
     )
-    assert method in TRAINED_METHODS
+    assert method in list_methods("trained")
     assert checkpoint["method"] == method
-    assert checkpoint["config"]["architecture"] == method
+    assert set(checkpoint["config"]["parts"]) == set(get_method(method).model_parts)
     assert history["step"].tolist() == [1, 2]
     assert np.isfinite(history.drop(columns="step").to_numpy()).all()
     buffer = io.BytesIO()
@@ -306,7 +327,7 @@ def test_train_micon_every_method_gives_loadable_checkpoint_and_embeddings(
     buffer.seek(0)
     restored = load_model(torch.load(buffer, weights_only=True))
     index = tiny_crop_index.iloc[:12]
-    out = embed_crops(checkpoint, tiny_crops, index, batch_size=5)
+    out = _embed(checkpoint, tiny_crops, index, batch_size=5)
     features = out[schema.embedding_columns(restored.embedding_dim)].to_numpy()
     assert features.shape == (12, restored.embedding_dim)
     with torch.no_grad():

@@ -6,14 +6,14 @@ from micon.models.heads import ProjectionHead, TreatmentGenerator
 from micon.models.image_encoder import CropNormalizer, ImageEncoder, ImageEncoderConfig
 from micon.models.losses import counterfactual_loss, nt_xent_loss, paclr_loss, supervised_contrastive_loss
 from micon.models.micon import (
-    CHECKPOINT_METHODS,
-    TRAINED_METHODS,
+    EMBEDDINGS,
+    MODEL_PARTS,
     MiconModel,
     MiconModelConfig,
     build_model,
     load_model,
-    make_checkpoint,
     merge_params,
+    model_state,
 )
 from micon.models.molecule_encoder import (
     FingerprintMoleculeEncoder,
@@ -25,8 +25,8 @@ from micon.models.molecule_encoder import (
 )
 
 __all__ = [
-    "CHECKPOINT_METHODS",
-    "TRAINED_METHODS",
+    "EMBEDDINGS",
+    "MODEL_PARTS",
     "ChannelFormerConfig",
     "CropNormalizer",
     "CrossChannelFormer",
@@ -48,8 +48,8 @@ __all__ = [
     "featurize_molecules",
     "info_nce_loss",
     "load_model",
-    "make_checkpoint",
     "merge_params",
+    "model_state",
     "nt_xent_loss",
     "paclr_loss",
     "supervised_contrastive_loss",

@@ -23,10 +23,10 @@ class ChannelFormerConfig:
         dropout: Dropout inside the transformer layers.
     """
 
-    dim: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    dropout: float = 0.0
+    dim: int
+    num_layers: int
+    num_heads: int
+    dropout: float
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.num_layers < 1 or self.num_heads < 1:

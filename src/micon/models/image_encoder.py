@@ -39,18 +39,19 @@ class ImageEncoderConfig:
     """Settings of :class:`ImageEncoder`.
 
     Attributes:
-        backbone: Name of a timm model (``timm.list_models()``). The default, ``resnet10t``, is the smallest
-            real ResNet in timm and fast enough on CPU at 32 px.
-        in_channels: Channels of a crop (5: AGP, DNA, ER, Mito, RNA).
-        embedding_dim: Size D of the embedding that is evaluated. With ``per_channel`` it is split evenly
-            over the channels (D / C per channel), so it must be a multiple of ``in_channels``.
-        channel_strategy: ``"joint"``: one backbone over all channels through a ``in_channels``-wide stem.
+        backbone: Name of a timm model (``timm.list_models()``). ``conf/base`` uses ``resnet10t``, the
+            smallest real ResNet in timm and fast enough on CPU at 32 px.
+        embedding_dim: Size D of the embedding that is evaluated. With ``per_channel`` each of the C
+            channels gets ``D // C`` (the embedding is D rounded down to a multiple of C). The channels
+            themselves are not a setting: the crop store records them (:class:`ImageEncoder` takes
+            their count).
+        channel_strategy: ``"joint"``: one backbone over all channels through a C-channel stem.
             ``"per_channel"``: one backbone with a 1-channel stem shared by all channels, each channel
             encoded on its own and the per-channel embeddings concatenated (the MICON reference code; also
             the channel tokens of CellCLIP's CrossChannelFormer). Costs about C times the joint forward.
         pretrained: ``None`` for random weights; a local file (a state dict or a timm/PyTorch checkpoint
             with a ``state_dict``/``model`` entry); or ``"hub"`` for timm's published weights (downloads:
-            never used by the defaults or tests). timm adapts the RGB stem to the channel count with
+            never used by ``conf/base`` or tests). timm adapts the RGB stem to the channel count with
             ``adapt_input_conv`` and drops the classifier.
         freeze_stages: ``None`` trains the whole backbone; ``N >= 0`` freezes the stem and the first N
             stages (timm's coarse ``group_matcher`` groups: ResNet layers, ViT blocks), with their batch
@@ -64,32 +65,24 @@ class ImageEncoderConfig:
             ``asinh``, so intensities relative to the plate's controls reach the network.
     """
 
-    backbone: str = "resnet10t"
-    in_channels: int = 5
-    embedding_dim: int = 128
-    channel_strategy: ChannelStrategy = "joint"
-    pretrained: str | None = None
-    freeze_stages: int | None = None
-    normalize_eps: float = 1e-3
-    intensity_scaling: IntensityScaling = "per_crop"
+    backbone: str
+    embedding_dim: int
+    channel_strategy: ChannelStrategy
+    pretrained: str | None
+    freeze_stages: int | None
+    normalize_eps: float
+    intensity_scaling: IntensityScaling
 
     def __post_init__(self) -> None:
         if not timm.is_model(self.backbone):
             raise InvalidConfigError(
                 f"image backbone {self.backbone!r} is not a timm model; pick a name from timm.list_models()"
             )
-        if self.in_channels < 1:
-            raise InvalidConfigError(f"in_channels must be >= 1, got {self.in_channels}")
         if self.embedding_dim < 1:
             raise InvalidConfigError(f"embedding_dim must be >= 1, got {self.embedding_dim}")
         if self.channel_strategy not in _CHANNEL_STRATEGIES:
             raise InvalidConfigError(
                 f"channel_strategy must be one of {_CHANNEL_STRATEGIES}, got {self.channel_strategy!r}"
-            )
-        if self.channel_strategy == "per_channel" and self.embedding_dim % self.in_channels:
-            raise InvalidConfigError(
-                f"per_channel needs embedding_dim ({self.embedding_dim}) to be a multiple of in_channels "
-                f"({self.in_channels})"
             )
         if self.freeze_stages is not None and self.freeze_stages < 0:
             raise InvalidConfigError(f"freeze_stages must be None or >= 0, got {self.freeze_stages}")
@@ -104,16 +97,24 @@ class ImageEncoderConfig:
                 f"pretrained {self.pretrained!r} is neither {PRETRAINED_HUB!r} nor an existing file"
             )
 
-    @property
-    def backbone_in_channels(self) -> int:
-        """Return the channels of the backbone's stem: 1 per channel, or all of them jointly."""
-        return 1 if self.channel_strategy == "per_channel" else self.in_channels
+    def channel_dim(self, in_channels: int) -> int:
+        """Return the size of one channel's embedding (per_channel) or of the whole embedding (joint).
 
-    @property
-    def channel_dim(self) -> int:
-        """Return the size of one channel's embedding (per_channel) or of the whole embedding (joint)."""
+        Raises:
+            InvalidConfigError: ``per_channel`` with fewer embedding dimensions than channels.
+        """
+        if self.channel_strategy != "per_channel":
+            return self.embedding_dim
+        if self.embedding_dim < in_channels:
+            raise InvalidConfigError(
+                f"per_channel needs embedding_dim ({self.embedding_dim}) >= the {in_channels} channels"
+            )
+        return self.embedding_dim // in_channels
+
+    def output_dim(self, in_channels: int) -> int:
+        """Return the size of the encoder's output for crops of ``in_channels`` channels."""
         if self.channel_strategy == "per_channel":
-            return self.embedding_dim // self.in_channels
+            return self.channel_dim(in_channels) * in_channels
         return self.embedding_dim
 
 
@@ -183,7 +184,8 @@ class ImageEncoder(nn.Module):
     the MICON reference code (which repeats each channel to RGB instead of adapting the stem).
 
     Args:
-        config: Backbone name, channels, strategy, embedding size, weights and frozen stages.
+        config: Backbone name, strategy, embedding size, weights and frozen stages.
+        in_channels: Channels C of a crop (the crop store's channel names, counted).
 
     Raises:
         InvalidConfigError: A local ``pretrained`` file does not fit the backbone, or ``freeze_stages``
@@ -191,22 +193,26 @@ class ImageEncoder(nn.Module):
 
     Shapes:
         - input: :math:`(B, C, S, S)` raw intensities (uint16 or float).
-        - output: :math:`(B, D)` float32, ``D = config.embedding_dim``.
+        - output: :math:`(B, D)` float32, ``D = config.output_dim(in_channels)``.
     """
 
-    def __init__(self, config: ImageEncoderConfig) -> None:
+    def __init__(self, config: ImageEncoderConfig, *, in_channels: int) -> None:
         super().__init__()
+        if in_channels < 1:
+            raise InvalidConfigError(f"in_channels must be >= 1, got {in_channels}")
         self.config = config
+        self.in_channels = in_channels
         self.normalizer = CropNormalizer(eps=config.normalize_eps, scaling=config.intensity_scaling)
-        self.backbone = _create_backbone(config)
+        stem_channels = 1 if config.channel_strategy == "per_channel" else in_channels
+        self.backbone = _create_backbone(config, in_chans=stem_channels)
         if config.freeze_stages is not None:
             _freeze_stages(self.backbone, config.freeze_stages)
-        self.embedding = nn.Linear(self.backbone.num_features, config.channel_dim)
+        self.embedding = nn.Linear(self.backbone.num_features, config.channel_dim(in_channels))
 
     @property
     def embedding_dim(self) -> int:
         """Return D, the size of the embedding."""
-        return self.config.embedding_dim
+        return self.config.output_dim(self.in_channels)
 
     def forward(self, images: Tensor) -> Tensor:
         """Return the embedding of each crop (see class Shapes)."""
@@ -237,19 +243,19 @@ class ImageEncoder(nn.Module):
         return self.embedding(self.backbone(single)).reshape(b, c, -1)
 
     def _check(self, images: Tensor) -> None:
-        if images.ndim != 4 or images.shape[1] != self.config.in_channels:
+        if images.ndim != 4 or images.shape[1] != self.in_channels:
             raise InvalidImageError(
-                f"expected crops of shape (B, {self.config.in_channels}, S, S), got {tuple(images.shape)}"
+                f"expected crops of shape (B, {self.in_channels}, S, S), got {tuple(images.shape)}"
             )
 
 
-def _create_backbone(config: ImageEncoderConfig) -> nn.Module:
+def _create_backbone(config: ImageEncoderConfig, *, in_chans: int) -> nn.Module:
     """Return the timm backbone without classifier, with the weights ``config.pretrained`` names.
 
     timm loads a local file through ``pretrained_cfg_overlay={"file": ...}``: the same code path as its
     hub weights, which adapts the stem with ``adapt_input_conv`` and drops a classifier of another size.
     """
-    kwargs: dict = {"in_chans": config.backbone_in_channels, "num_classes": 0}
+    kwargs: dict = {"in_chans": in_chans, "num_classes": 0}
     if config.pretrained is None:
         return timm.create_model(config.backbone, pretrained=False, **kwargs)
     if config.pretrained == PRETRAINED_HUB:

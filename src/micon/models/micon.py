@@ -1,10 +1,10 @@
-"""The networks of MICON and its peers (one class, parts by method) and their checkpoints."""
+"""The networks of MICON and its peers (one class holding the parts a config lists) and their checkpoints."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from torch import Tensor, nn
@@ -16,51 +16,75 @@ from micon.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from micon.models.molecule_encoder import MoleculeEncoderConfig, build_molecule_encoder
 
 __all__ = [
-    "CHECKPOINT_METHODS",
-    "TRAINED_METHODS",
+    "EMBEDDINGS",
+    "MODEL_PARTS",
+    "Embedding",
     "MiconModel",
     "MiconModelConfig",
+    "ModelPart",
     "build_model",
     "load_model",
-    "make_checkpoint",
     "merge_params",
+    "model_state",
 ]
 
-Architecture = Literal["micon", "paclr", "clip", "cellclip", "simclr"]
-TRAINED_METHODS: tuple[str, ...] = ("micon", "paclr", "clip", "cellclip", "simclr")
-CHECKPOINT_METHODS: tuple[str, ...] = (*TRAINED_METHODS, "untrained")
-_WITH_MOLECULES: frozenset[str] = frozenset({"micon", "clip", "cellclip"})
-_ALIGNED: frozenset[str] = frozenset({"clip", "cellclip"})
+ModelPart = Literal["molecule_encoder", "generator", "molecule_projection", "channel_former"]
+MODEL_PARTS: tuple[str, ...] = ModelPart.__args__
+"""The optional networks of :class:`MiconModel` (``image_encoder`` and ``projection_head`` always exist)."""
+Embedding = Literal["image_encoder", "channel_former"]
+EMBEDDINGS: tuple[str, ...] = Embedding.__args__
+"""Which network's output :meth:`MiconModel.embed` returns."""
+# A part that feeds on another's output needs that part.
+_NEEDS: dict[str, str] = {"generator": "molecule_encoder", "molecule_projection": "molecule_encoder"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class MiconModelConfig:
     """Architecture of :class:`MiconModel`; everything needed to rebuild it from a checkpoint.
 
+    Every field is required: the values live in ``conf/base`` (``modeling.model``), and ``parts`` and
+    ``embedding`` come from the method that trains the model (``micon.training.methods``).
+
     Attributes:
-        architecture: Which networks the model holds (see :class:`MiconModel`): the method it is trained
-            by; an untrained baseline keeps the default.
+        channels: The crops' channel names, in order, as the crop store records them (the source
+            profile's): the model's input channels, so a checkpoint refuses crops of other channels.
+        parts: The optional networks the model holds, a subset of :data:`MODEL_PARTS` (see
+            :class:`MiconModel`); ``generator`` and ``molecule_projection`` need ``molecule_encoder``.
+        embedding: The evaluated embedding: ``"image_encoder"`` (the encoder output) or
+            ``"channel_former"`` (the CrossChannelFormer's CLS output; needs that part and
+            ``image.channel_strategy: per_channel``).
         image: Image encoder settings (embedding size D).
         molecule: Molecule encoder settings (embedding size M).
-        channel_former: CrossChannelFormer settings (``cellclip`` only).
+        channel_former: CrossChannelFormer settings (used with the ``channel_former`` part).
         projection_hidden_dim: Hidden width of the projection heads.
         projection_dim: Output size P of the heads, the space the losses compare.
-        generator_hidden_dim: Hidden width of the treatment generator G (``micon`` only).
+        generator_hidden_dim: Hidden width of the treatment generator G (used with the ``generator`` part).
     """
 
-    architecture: Architecture = "micon"
-    image: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
-    molecule: MoleculeEncoderConfig = field(default_factory=MoleculeEncoderConfig)
-    channel_former: ChannelFormerConfig = field(default_factory=ChannelFormerConfig)
-    projection_hidden_dim: int = 256
-    projection_dim: int = 128
-    generator_hidden_dim: int = 256
+    channels: tuple[str, ...]
+    parts: tuple[ModelPart, ...]
+    embedding: Embedding
+    image: ImageEncoderConfig
+    molecule: MoleculeEncoderConfig
+    channel_former: ChannelFormerConfig
+    projection_hidden_dim: int
+    projection_dim: int
+    generator_hidden_dim: int
 
     def __post_init__(self) -> None:
-        if self.architecture not in TRAINED_METHODS:
-            raise InvalidConfigError(
-                f"architecture must be one of {TRAINED_METHODS}, got {self.architecture!r}"
-            )
+        # Lists from YAML or a checkpoint become tuples; parts sorted: one config per set of parts.
+        object.__setattr__(self, "parts", tuple(sorted(set(self.parts), key=_part_order)))
+        object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
+        if not self.channels or len(set(self.channels)) != len(self.channels):
+            raise InvalidConfigError(f"channels must be distinct and non-empty, got {self.channels}")
+        unknown = [p for p in self.parts if p not in MODEL_PARTS]
+        if unknown:
+            raise InvalidConfigError(f"model parts {unknown} are unknown; known parts: {list(MODEL_PARTS)}")
+        for part, needed in _NEEDS.items():
+            if part in self.parts and needed not in self.parts:
+                raise InvalidConfigError(f"model part {part!r} needs {needed!r} in parts, got {self.parts}")
+        if self.embedding not in EMBEDDINGS:
+            raise InvalidConfigError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
         for name in ("projection_hidden_dim", "projection_dim", "generator_hidden_dim"):
             if getattr(self, name) < 1:
                 raise InvalidConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -73,10 +97,14 @@ class MiconModelConfig:
                 "image, molecule and channel_former must be their config classes; "
                 "build from plain dicts with MiconModelConfig.from_dict"
             )
-        if self.architecture == "cellclip" and self.image.channel_strategy != "per_channel":
+        if "channel_former" in self.parts and self.image.channel_strategy != "per_channel":
             raise InvalidConfigError(
-                "cellclip feeds per-channel tokens to its CrossChannelFormer; set image.channel_strategy: "
-                "per_channel"
+                "the channel_former part takes per-channel tokens of the image encoder; set "
+                "image.channel_strategy: per_channel"
+            )
+        if self.embedding == "channel_former" and "channel_former" not in self.parts:
+            raise InvalidConfigError(
+                f"embedding 'channel_former' needs the channel_former part, got parts {self.parts}"
             )
 
     @classmethod
@@ -84,22 +112,40 @@ class MiconModelConfig:
         """Build the config from plain (e.g. YAML) values; nested sections are dicts.
 
         Raises:
-            TypeError: A key is unknown (named by the dataclass constructor).
+            TypeError: A key is unknown or missing (named by the dataclass constructor).
         """
         values = dict(values)
-        image = ImageEncoderConfig(**dict(values.pop("image", {})))
-        molecule = MoleculeEncoderConfig(**dict(values.pop("molecule", {})))
-        channel_former = ChannelFormerConfig(**dict(values.pop("channel_former", {})))
-        return cls(image=image, molecule=molecule, channel_former=channel_former, **values)
+        for key, section in _SECTIONS.items():
+            if key in values:
+                values[key] = section(**dict(values[key]))
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain values (JSON-able, loadable with ``torch.load(weights_only=True)``)."""
         return dataclasses.asdict(self)
 
     @property
+    def in_channels(self) -> int:
+        """Return C, the number of input channels."""
+        return len(self.channels)
+
+    @property
     def embedding_dim(self) -> int:
         """Return the size of the evaluated embedding (the CLS width for cellclip, else D)."""
-        return self.channel_former.dim if self.architecture == "cellclip" else self.image.embedding_dim
+        if self.embedding == "channel_former":
+            return self.channel_former.dim
+        return self.image.output_dim(self.in_channels)
+
+
+_SECTIONS: dict[str, type] = {
+    "image": ImageEncoderConfig,
+    "molecule": MoleculeEncoderConfig,
+    "channel_former": ChannelFormerConfig,
+}
+
+
+def _part_order(part: str) -> int:
+    return MODEL_PARTS.index(part) if part in MODEL_PARTS else len(MODEL_PARTS)
 
 
 def merge_params(base: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -114,11 +160,11 @@ def merge_params(base: Mapping[str, Any], overrides: Mapping[str, Any] | None) -
 
 
 class MiconModel(nn.Module):
-    """Hold the networks of one method; its training objective lives in ``micon.training.objectives``.
+    """Hold the networks of one method; which method needs which parts is ``micon.training.methods``'s.
 
-    Every architecture has ``image_encoder`` and ``projection_head``; the others exist only where the
-    method uses them (``None`` otherwise): ``molecule_encoder`` (micon, clip, cellclip),
-    ``generator`` (micon), ``molecule_projection`` (clip, cellclip) and ``channel_former`` (cellclip).
+    Every model has ``image_encoder`` and ``projection_head``; the others exist only where
+    ``config.parts`` lists them (``None`` otherwise): ``molecule_encoder``, ``generator``,
+    ``molecule_projection`` and ``channel_former``.
 
     Args:
         config: The architecture.
@@ -135,27 +181,32 @@ class MiconModel(nn.Module):
     def __init__(self, config: MiconModelConfig) -> None:
         super().__init__()
         self.config = config
-        arch = config.architecture
-        self.image_encoder = ImageEncoder(config.image)
+        parts = config.parts
+        # Built in this order, so that a seeded init of the image encoder does not depend on the parts.
+        self.image_encoder = ImageEncoder(config.image, in_channels=config.in_channels)
         self.channel_former = (
-            CrossChannelFormer(config.image.channel_dim, config.image.in_channels, config.channel_former)
-            if arch == "cellclip"
+            CrossChannelFormer(
+                config.image.channel_dim(config.in_channels), config.in_channels, config.channel_former
+            )
+            if "channel_former" in parts
             else None
         )
         self.projection_head = ProjectionHead(
             config.embedding_dim, config.projection_hidden_dim, config.projection_dim
         )
-        self.molecule_encoder = build_molecule_encoder(config.molecule) if arch in _WITH_MOLECULES else None
+        self.molecule_encoder = (
+            build_molecule_encoder(config.molecule) if "molecule_encoder" in parts else None
+        )
         self.generator = (
             TreatmentGenerator(
                 config.image.embedding_dim, config.molecule.out_dim, config.generator_hidden_dim
             )
-            if arch == "micon"
+            if "generator" in parts
             else None
         )
         self.molecule_projection = (
             ProjectionHead(config.molecule.out_dim, config.projection_hidden_dim, config.projection_dim)
-            if arch in _ALIGNED
+            if "molecule_projection" in parts
             else None
         )
 
@@ -167,13 +218,13 @@ class MiconModel(nn.Module):
     def embed(self, images: Tensor) -> Tensor:
         """Return the evaluated embedding of crops: the encoder output before any projection head.
 
-        For cellclip this is the CrossChannelFormer's CLS output, the image embedding CellCLIP aligns
-        and evaluates; for every other method the image encoder's output.
+        With ``config.embedding == "channel_former"`` this is the CrossChannelFormer's CLS output (the
+        image embedding CellCLIP aligns and evaluates), else the image encoder's output.
 
         Shapes:
             - images: :math:`(B, C, S, S)`; output: :math:`(B, E)`.
         """
-        if self.channel_former is not None:
+        if self.config.embedding == "channel_former":
             return self.channel_former(self.image_encoder.encode_channels(images))
         return self.image_encoder(images)
 
@@ -183,22 +234,14 @@ def build_model(config: MiconModelConfig) -> MiconModel:
     return MiconModel(config)
 
 
-def make_checkpoint(model: MiconModel, *, method: str) -> dict[str, Any]:
-    """Return the checkpoint dict of ``model``: ``{"method", "config", "state_dict"}`` (CPU tensors).
+def model_state(model: MiconModel) -> dict[str, Any]:
+    """Return ``{"config", "state_dict"}`` of ``model``: plain values and CPU tensors.
 
-    Raises:
-        InvalidInputError: ``method`` is not one of :data:`CHECKPOINT_METHODS`, or a trained method's
-            name differs from the model's architecture.
+    A checkpoint adds the method's name (``micon.training.methods.make_checkpoint``); both load with
+    ``torch.load(weights_only=True)``.
     """
-    if method not in CHECKPOINT_METHODS:
-        raise InvalidInputError(f"checkpoint method must be one of {CHECKPOINT_METHODS}, got {method!r}")
-    if method != "untrained" and method != model.config.architecture:
-        raise InvalidInputError(
-            f"checkpoint method {method!r} differs from the model's architecture "
-            f"{model.config.architecture!r}"
-        )
     state_dict = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return {"method": method, "config": model.config.to_dict(), "state_dict": state_dict}
+    return {"config": model.config.to_dict(), "state_dict": state_dict}
 
 
 def load_model(checkpoint: Mapping[str, Any]) -> MiconModel:

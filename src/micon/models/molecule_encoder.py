@@ -56,14 +56,14 @@ class MoleculeEncoderConfig:
         n_bits: Fingerprint length. Ignored by the GNN.
     """
 
-    kind: MoleculeKind = "gnn"
-    hidden_dim: int = 128
-    num_layers: int = 3
-    out_dim: int = 128
-    dropout: float = 0.0
-    pooling: Pooling = "mean"
-    radius: int = 2
-    n_bits: int = 2048
+    kind: MoleculeKind
+    hidden_dim: int
+    num_layers: int
+    out_dim: int
+    dropout: float
+    pooling: Pooling
+    radius: int
+    n_bits: int
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,7 +12,7 @@ from torch import Tensor
 
 from micon.errors import InvalidConfigError
 
-__all__ = ["AugmentationConfig", "augment_images", "augmentation_generator"]
+__all__ = ["AugmentationConfig", "CropAugmenter", "augment_images", "augmentation_generator"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,7 +20,7 @@ class AugmentationConfig:
     """Which augmentations :func:`augment_images` applies.
 
     The MICON reference code applies none (its two views are biological replicates); cell crops have
-    no preferred orientation, so flips and rotations are free symmetries and on by default.
+    no preferred orientation, so flips and rotations are free symmetries (on in ``conf/base``).
 
     Attributes:
         flips: Flip each crop horizontally with probability 1/2.
@@ -28,9 +30,9 @@ class AugmentationConfig:
             this matters mainly with other scalings.
     """
 
-    flips: bool = True
-    rot90: bool = True
-    intensity_jitter: float = 0.0
+    flips: bool
+    rot90: bool
+    intensity_jitter: float
 
     def __post_init__(self) -> None:
         if self.intensity_jitter < 0:
@@ -81,3 +83,36 @@ def augmentation_generator(seed: int, *keys: int, device: torch.device | str = "
     """
     state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
     return torch.Generator(device=device).manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+class CropAugmenter:
+    """Augment the crops a loss uses, on their device, with one generator per training step.
+
+    A method's loss function (``micon.training.methods``) receives one and calls it on each set of crops
+    it feeds the encoder; ``augmenter(images, **overrides)`` replaces fields of the shared augmentation
+    for that call (SimCLR's stronger views).
+
+    Args:
+        config: The shared augmentation; ``None`` leaves crops unchanged (evaluation of a loss).
+        generator: Generator of the draws on the crops' device (None: torch's global RNG).
+    """
+
+    def __init__(self, config: AugmentationConfig | None, *, generator: torch.Generator | None) -> None:
+        self.config = config
+        self.generator = generator
+
+    @property
+    def is_enabled(self) -> bool:
+        """Return whether crops are augmented (False: returned unchanged)."""
+        return self.config is not None
+
+    def __call__(self, images: Tensor, **overrides: Any) -> Tensor:
+        """Return augmented copies of ``images`` ``(B, C, S, S)``, or ``images`` when disabled.
+
+        Raises:
+            TypeError: An override is not a field of :class:`AugmentationConfig`.
+        """
+        if self.config is None:
+            return images
+        config = dataclasses.replace(self.config, **overrides) if overrides else self.config
+        return augment_images(images, config=config, generator=self.generator)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -27,9 +27,16 @@ from micon.training.sampler import ControlMode, TreatmentBatch, TreatmentPairSam
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IMAGE_KEYS", "MiconDataModule", "crop_dataloader", "read_crops"]
+__all__ = ["BATCH_FIELDS", "IMAGE_KEYS", "BatchField", "MiconDataModule", "crop_dataloader", "read_crops"]
 
 IMAGE_KEYS: tuple[str, ...] = ("treated_1", "treated_2", "control_1", "control_2")
+BatchField = Literal["treated", "controls", "molecules", "molecule_similarity"]
+BATCH_FIELDS: tuple[str, ...] = BatchField.__args__
+"""Groups of training-batch fields a method may consume (see :class:`MiconDataModule`)."""
+_FIELD_IMAGES: dict[str, tuple[str, ...]] = {
+    "treated": ("treated_1", "treated_2"),
+    "controls": ("control_1", "control_2"),
+}
 
 
 def read_crops(
@@ -64,28 +71,40 @@ class _TreatmentBatches(Dataset):
     def __init__(
         self,
         crops: np.ndarray,
+        fields: frozenset[str],
         molecules: MoleculeFeatures,
         similarity: np.ndarray,
         intensity: CropIntensityScaling | None,
     ) -> None:
         self.crops = crops
+        self.fields = fields
+        self.image_keys = tuple(
+            k for field in BATCH_FIELDS if field in fields for k in _FIELD_IMAGES.get(field, ())
+        )
         self.molecules = molecules
         self.similarity = similarity
         self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
         b = ids["compound_index"].size
-        images = read_crops(
-            self.crops, np.concatenate([ids[k] for k in IMAGE_KEYS]), intensity=self.intensity
-        )
-        batch: dict[str, Any] = dict(zip(IMAGE_KEYS, images.split(b), strict=True))
-        unique, inverse = np.unique(ids["compound_index"], return_inverse=True)
+        batch: dict[str, Any] = {}
+        if self.image_keys:  # only the crops the method consumes are read
+            images = read_crops(
+                self.crops, np.concatenate([ids[k] for k in self.image_keys]), intensity=self.intensity
+            )
+            batch |= dict(zip(self.image_keys, images.split(b), strict=True))
         batch["compound_labels"] = torch.from_numpy(ids["compound_index"].astype(np.int64))
-        for key in ("control_labels_1", "control_labels_2"):
-            batch[key] = torch.from_numpy(ids[key].astype(np.int64))
-        batch["molecules"] = collate_molecules(self.molecules, unique)
+        if "controls" in self.fields:
+            for key in ("control_labels_1", "control_labels_2"):
+                batch[key] = torch.from_numpy(ids[key].astype(np.int64))
+        if not {"molecules", "molecule_similarity"} & self.fields:
+            return batch
+        unique, inverse = np.unique(ids["compound_index"], return_inverse=True)
         batch["molecule_index"] = torch.from_numpy(inverse.astype(np.int64).reshape(-1))
-        batch["molecule_similarity"] = torch.from_numpy(self.similarity[np.ix_(unique, unique)])
+        if "molecules" in self.fields:
+            batch["molecules"] = collate_molecules(self.molecules, unique)
+        if "molecule_similarity" in self.fields:
+            batch["molecule_similarity"] = torch.from_numpy(self.similarity[np.ix_(unique, unique)])
         return batch
 
 
@@ -156,22 +175,26 @@ class MiconDataModule(L.LightningDataModule):
     shard of one global batch, so the Trainer must be built with ``use_distributed_sampler=False``, never
     wrapping the sampler in a ``DistributedSampler``) and, computed once per compound, the molecule
     encoder's input (a PyG graph or a Morgan fingerprint, as ``molecule.kind`` says) and a Morgan
-    fingerprint for similarities; each batch collates the features of its unique compounds. Images are raw
+    fingerprint for similarities, each only when ``fields`` consumes it; each batch collates the features
+    of its unique compounds. Images are raw
     intensities (as float32), or with ``intensity`` given, scaled against their plate's DMSO crops (the
     same :class:`~micon.imaging.intensity.CropIntensityScaling` embedding uses); the remaining scaling is
     the image encoder's, so that training and inference see identical pixels.
 
-    A training batch is a dict:
+    A training batch is a dict of ``compound_labels`` and the field groups of ``fields`` (the method's
+    ``batch_fields``, ``micon.training.methods``); crops of a group not consumed are never read:
 
-    - ``treated_1``, ``treated_2``, ``control_1``, ``control_2``: :math:`(B, C, S, S)` float32.
-    - ``compound_labels``: :math:`(B,)` long, index into :attr:`compounds`.
-    - ``control_labels_1``, ``control_labels_2``: :math:`(B,)` long, the compound of each control crop
-      as an index into :attr:`compounds`, or -1 (``sampler.DMSO_LABEL``) for DMSO.
-    - ``molecules``: the encoder input of the G unique compounds of the batch: a PyG ``Batch`` (gnn) or
-      :math:`(G, n\_bits)` float32 fingerprints.
-    - ``molecule_index``: :math:`(B,)` long, row -> compound of ``molecules``.
-    - ``molecule_similarity``: :math:`(G, G)` float32, Tanimoto similarity of the Morgan fingerprints
-      (radius and bits of ``molecule``) of the G compounds (CellCLIP's CWCL weights).
+    - always ``compound_labels``: :math:`(B,)` long, index into :attr:`compounds`.
+    - ``treated``: ``treated_1``, ``treated_2`` :math:`(B, C, S, S)` float32.
+    - ``controls``: ``control_1``, ``control_2`` :math:`(B, C, S, S)` float32; ``control_labels_1``,
+      ``control_labels_2`` :math:`(B,)` long, the compound of each control crop as an index into
+      :attr:`compounds`, or -1 (``sampler.DMSO_LABEL``) for DMSO.
+    - ``molecules``: ``molecules``, the encoder input of the G unique compounds of the batch (a PyG
+      ``Batch`` (gnn) or :math:`(G, n\_bits)` float32 fingerprints), and ``molecule_index``
+      :math:`(B,)` long, row -> compound of ``molecules``.
+    - ``molecule_similarity``: ``molecule_similarity`` :math:`(G, G)` float32, Tanimoto similarity of the
+      Morgan fingerprints (radius and bits of ``molecule``) of the G compounds (CellCLIP's CWCL weights),
+      and ``molecule_index``.
 
     Resuming: :meth:`train_dataloader` starts the sampler at the trainer's (restored) epoch and step, so a
     run resumed from a checkpoint sees the batches the uninterrupted run would have seen.
@@ -186,11 +209,14 @@ class MiconDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes (0: read in the main process).
         controls: ``"dmso"`` or ``"same_plate"`` control crops (see :class:`TreatmentPairSampler`).
         intensity: Plate intensity scaling of every crop read (None: raw intensities).
-        molecule: The molecule encoder settings: which features to compute (default: GNN graphs).
+        fields: The field groups of :data:`BATCH_FIELDS` each batch holds.
+        molecule: The molecule encoder settings (which features to compute, fingerprint radius and
+            bits); needed when ``fields`` holds ``molecules`` or ``molecule_similarity``, else None.
 
     Raises:
         InvalidImageError: ``crops`` is not 4-D or has fewer rows than the largest crop id.
-        InvalidConfigError: ``num_workers`` is negative.
+        InvalidConfigError: ``num_workers`` is negative, a field is unknown, or ``molecule`` is None
+            where molecules are consumed.
     """
 
     def __init__(
@@ -199,13 +225,14 @@ class MiconDataModule(L.LightningDataModule):
         crop_index: pd.DataFrame,
         *,
         batch_rows: int,
-        splits: Sequence[str] = (schema.SPLIT_TRAIN,),
-        seed: int = 0,
-        steps_per_epoch: int = 1000,
-        num_workers: int = 0,
-        controls: ControlMode = "dmso",
-        intensity: CropIntensityScaling | None = None,
-        molecule: MoleculeEncoderConfig | None = None,
+        splits: Sequence[str],
+        seed: int,
+        steps_per_epoch: int,
+        num_workers: int,
+        controls: ControlMode,
+        intensity: CropIntensityScaling | None,
+        fields: Collection[str],
+        molecule: MoleculeEncoderConfig | None,
     ) -> None:
         super().__init__()
         if crops.ndim != 4:
@@ -217,6 +244,16 @@ class MiconDataModule(L.LightningDataModule):
             )
         if num_workers < 0:
             raise InvalidConfigError(f"num_workers must be >= 0, got {num_workers}")
+        unknown = sorted(set(fields) - set(BATCH_FIELDS))
+        if unknown:
+            raise InvalidConfigError(
+                f"batch fields {unknown} are unknown; known fields: {list(BATCH_FIELDS)}"
+            )
+        self.fields = frozenset(fields)
+        if molecule is None and {"molecules", "molecule_similarity"} & self.fields:
+            raise InvalidConfigError(
+                f"batch fields {sorted(self.fields)} need the molecule encoder settings; got molecule=None"
+            )
         self.crops = crops
         self.crop_index = crop_index
         self.batch_rows = batch_rows
@@ -226,7 +263,7 @@ class MiconDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.controls = controls
         self.intensity = intensity
-        self.molecule = molecule if molecule is not None else MoleculeEncoderConfig()
+        self.molecule = molecule
         self.sampler: TreatmentPairSampler | None = None
         self.molecule_features: MoleculeFeatures = []
         self.similarity = np.zeros((0, 0), dtype=np.float32)
@@ -254,11 +291,13 @@ class MiconDataModule(L.LightningDataModule):
             controls=self.controls,
         )
         compounds = self.sampler.compounds
-        self.molecule_features = featurize_molecules(compounds, self.molecule)
-        # Computed once for every compound, like the features: a batch only indexes it.
-        self.similarity = tanimoto_similarity(
-            morgan_fingerprints(list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits)
-        )
+        if "molecules" in self.fields:
+            self.molecule_features = featurize_molecules(compounds, self.molecule)
+        if "molecule_similarity" in self.fields:
+            # Computed once for every compound, like the features: a batch only indexes it.
+            self.similarity = tanimoto_similarity(
+                morgan_fingerprints(list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits)
+            )
 
     def train_dataloader(self) -> DataLoader:
         """Return the loader of training batches, from the trainer's current step (see the class docstring).
@@ -270,7 +309,9 @@ class MiconDataModule(L.LightningDataModule):
             epoch = self.trainer.current_epoch
             sampler.resume_at(epoch=epoch, step=self.trainer.global_step - epoch * self.steps_per_epoch)
         return _TreatmentLoader(
-            _TreatmentBatches(self.crops, self.molecule_features, self.similarity, self.intensity),
+            _TreatmentBatches(
+                self.crops, self.fields, self.molecule_features, self.similarity, self.intensity
+            ),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,

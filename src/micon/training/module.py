@@ -12,14 +12,14 @@ from torch import Tensor
 
 from micon.errors import InvalidConfigError
 from micon.models.micon import MiconModel
-from micon.training.augment import AugmentationConfig, augmentation_generator
-from micon.training.objectives import MiconObjectiveConfig, Objective, ObjectiveConfig
+from micon.training.augment import AugmentationConfig, CropAugmenter, augmentation_generator
+from micon.training.methods import get_method
 
 __all__ = ["MiconModule"]
 
 
 class MiconModule(L.LightningModule):
-    r"""Train a :class:`MiconModel` with its method's objective (:mod:`micon.training.objectives`).
+    r"""Train a :class:`MiconModel` with its method's loss (:mod:`micon.training.methods`).
 
     For MICON (arXiv 2504.09544)
 
@@ -28,17 +28,17 @@ class MiconModule(L.LightningModule):
             + \lambda \cdot \tfrac{1}{2}\big(\mathcal{L}^1_{cf} + \mathcal{L}^2_{cf}\big)
 
     with every weight, temperature and stop-gradient a field of
-    :class:`~micon.training.objectives.MiconObjectiveConfig`; PaCLR, CLIP/CLOOB, CellCLIP and SimCLR
-    train from the same sampler batches. Training crops are augmented on their device inside the
-    objective (each objective augments the crops it uses; SimCLR each crop twice).
+    :class:`~micon.training.objectives.MiconObjectiveConfig`; every registered method trains from the
+    sampler batches its spec asks for. Training crops are augmented on their device inside the loss
+    (each loss augments the crops it uses; SimCLR each crop twice).
 
     Gradient clipping is the Trainer's (``gradient_clip_val``), which Lightning applies before every
     optimiser step; the reference code configured clipping but never applied it.
 
     Args:
-        model: The networks (injected; not saved as a hyper-parameter). Its architecture must be the
-            objective's method.
-        objective: The method's objective config (default: MICON's).
+        model: The networks (injected; not saved as a hyper-parameter); its parts must be the method's.
+        method: A trained method of the registry.
+        objective: The method's objective config (an instance of its spec's ``objective``).
         lr: Peak AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: Steps of linear warm-up from 0 to ``lr``.
@@ -49,22 +49,25 @@ class MiconModule(L.LightningModule):
         seed: Seed of the augmentations, drawn per (seed, step, rank) so that a resumed run repeats them.
 
     Raises:
-        InvalidConfigError: A value is out of range, or the model's architecture is not the objective's.
+        UnknownNameError: ``method`` is not registered.
+        InvalidConfigError: A value is out of range, ``method`` is not trained, or the model's parts or
+            the objective's type are not the method's.
     """
 
     def __init__(
         self,
         model: MiconModel,
         *,
-        objective: ObjectiveConfig | None = None,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-2,
-        warmup_steps: int = 0,
-        max_steps: int = 1000,
-        flips: bool = True,
-        rot90: bool = True,
-        intensity_jitter: float = 0.0,
-        seed: int = 0,
+        method: str,
+        objective: Any,
+        lr: float,
+        weight_decay: float,
+        warmup_steps: int,
+        max_steps: int,
+        flips: bool,
+        rot90: bool,
+        intensity_jitter: float,
+        seed: int,
     ) -> None:
         super().__init__()
         if lr <= 0 or weight_decay < 0:
@@ -73,30 +76,52 @@ class MiconModule(L.LightningModule):
             raise InvalidConfigError(
                 f"need warmup_steps >= 0, max_steps >= 1; got {warmup_steps}, {max_steps}"
             )
-        objective = objective if objective is not None else MiconObjectiveConfig()
-        augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)
-        self.objective = Objective(objective, augmentation=augmentation)
-        if self.objective.method != model.config.architecture:
+        self.spec = get_method(method)
+        if self.spec.kind != "trained" or not isinstance(objective, self.spec.objective):
             raise InvalidConfigError(
-                f"the {self.objective.method!r} objective needs a {self.objective.method!r} model, got a "
-                f"{model.config.architecture!r} one"
+                f"method {method!r} ({self.spec.kind}) trains with a "
+                f"{getattr(self.spec.objective, '__name__', 'no objective')}, got {type(objective).__name__}"
             )
+        if (
+            set(model.config.parts) != set(self.spec.model_parts)
+            or model.config.embedding != self.spec.embedding
+        ):
+            raise InvalidConfigError(
+                f"method {method!r} needs a model with parts {self.spec.model_parts} embedded by "
+                f"{self.spec.embedding!r}, got parts {model.config.parts} embedded by "
+                f"{model.config.embedding!r}"
+            )
+        self.objective = objective
+        self.augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)
         self.save_hyperparameters(ignore=["model", "objective"])
-        self.hparams["method"] = self.objective.method
         self.hparams["objective"] = dataclasses.asdict(objective)
         self.model = model
+
+    @property
+    def loss_parts(self) -> tuple[str, ...]:
+        """Return the names of the loss parts logged besides ``loss`` (the method's spec)."""
+        return self.spec.loss_parts
 
     def compute_losses(
         self, batch: dict[str, Any], *, augment: bool = False, generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
-        """Return ``loss`` and the method's loss parts (MICON: ``paclr``, ``cf``) for one batch."""
-        return self.objective(self.model, batch, augment=augment, generator=generator)
+        """Return ``loss`` and the method's loss parts (MICON: ``paclr``, ``cf``) for one batch.
+
+        Args:
+            batch: A training batch holding the method's batch fields.
+            augment: Augment the crops with the shared augmentation (False: as they are).
+            generator: Generator of the augmentation draws on the crops' device (None: torch's global
+                RNG); seeded per step by :meth:`training_step`, so a resumed run augments as the
+                uninterrupted one.
+        """
+        augmenter = CropAugmenter(self.augmentation if augment else None, generator=generator)
+        return self.spec.loss(self.model, batch, self.objective, augmenter)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         """Compute and log the method's loss of one (augmented) batch."""
         # Augmentations drawn per (seed, step, rank): a resumed run repeats the uninterrupted run's draws.
         generator = augmentation_generator(
-            self.hparams.seed, self.global_step, self.global_rank, device=batch["treated_1"].device
+            self.hparams.seed, self.global_step, self.global_rank, device=batch["compound_labels"].device
         )
         losses = self.compute_losses(batch, augment=True, generator=generator)
         b = batch["compound_labels"].shape[0]

@@ -1,10 +1,13 @@
-"""The training objective of each method (MICON, PaCLR, CLIP/CLOOME, CellCLIP, SimCLR) on sampler batches."""
+"""The objective configs and loss functions of MICON, PaCLR, CLIP/CLOOME, CellCLIP and SimCLR.
+
+Each loss function has the signature ``micon.training.methods`` registers, ``(model, batch, config,
+augment) -> {"loss", *parts}``; the registry, not this module, says which method uses which.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -13,23 +16,26 @@ from torch import Tensor
 from micon.errors import InvalidConfigError
 from micon.models.alignment_losses import cloob_loss, cwcl_loss, info_nce_loss
 from micon.models.losses import counterfactual_loss, nt_xent_loss, paclr_loss
-from micon.models.micon import TRAINED_METHODS, MiconModel
-from micon.training.augment import AugmentationConfig, augment_images
+from micon.models.micon import MiconModel
+from micon.training.augment import CropAugmenter
 
 __all__ = [
     "CellclipObjectiveConfig",
     "ClipObjectiveConfig",
     "MiconObjectiveConfig",
-    "Objective",
-    "ObjectiveConfig",
     "PaclrObjectiveConfig",
     "SimclrObjectiveConfig",
-    "build_objective_config",
-    "compute_losses",
+    "TrainingBatch",
+    "cellclip_losses",
+    "clip_losses",
+    "micon_losses",
+    "paclr_losses",
+    "simclr_losses",
 ]
 
 TrainingBatch = Mapping[str, Any]
-Augment = Callable[[Tensor], Tensor]
+"""A training batch of :class:`~micon.training.data.MiconDataModule` (the fields its method consumes)."""
+_IMAGES: tuple[str, ...] = ("treated_1", "treated_2", "control_1", "control_2")
 
 
 def _check_positive(**values: float) -> None:
@@ -51,12 +57,12 @@ class MiconObjectiveConfig:
         detach_treated: Stop the gradient of the real treated embedding in the counterfactual loss.
     """
 
-    paclr_weight: float = 1.0
-    cf_weight: float = 1.0
-    paclr_temperature: float = 0.1
-    cf_temperature: float = 0.1
-    detach_control: bool = True
-    detach_treated: bool = True
+    paclr_weight: float
+    cf_weight: float
+    paclr_temperature: float
+    cf_temperature: float
+    detach_control: bool
+    detach_treated: bool
 
     def __post_init__(self) -> None:
         _check_positive(paclr_temperature=self.paclr_temperature, cf_temperature=self.cf_temperature)
@@ -74,7 +80,7 @@ class PaclrObjectiveConfig:
         temperature: SupCon temperature.
     """
 
-    temperature: float = 0.1
+    temperature: float
 
     def __post_init__(self) -> None:
         _check_positive(temperature=self.temperature)
@@ -90,9 +96,9 @@ class ClipObjectiveConfig:
         hopfield_scale: CLOOB's Hopfield :math:`\beta` (CLOOME: 14.3); unused by InfoNCE.
     """
 
-    loss: Literal["infonce", "cloob"] = "infonce"
-    temperature: float = 0.1
-    hopfield_scale: float = 14.3
+    loss: Literal["infonce", "cloob"]
+    temperature: float
+    hopfield_scale: float
 
     def __post_init__(self) -> None:
         if self.loss not in ("infonce", "cloob"):
@@ -108,7 +114,7 @@ class CellclipObjectiveConfig:
         temperature: Temperature of both directions.
     """
 
-    temperature: float = 0.1
+    temperature: float
 
     def __post_init__(self) -> None:
         _check_positive(temperature=self.temperature)
@@ -124,128 +130,37 @@ class SimclrObjectiveConfig:
             shared augmentation for SimCLR's two views (its only source of positives).
     """
 
-    temperature: float = 0.1
-    augmentation: Mapping[str, Any] = field(default_factory=dict)
+    temperature: float
+    augmentation: Mapping[str, Any]
 
     def __post_init__(self) -> None:
         _check_positive(temperature=self.temperature)
         object.__setattr__(self, "augmentation", dict(self.augmentation))
 
 
-ObjectiveConfig = (
-    MiconObjectiveConfig
-    | PaclrObjectiveConfig
-    | ClipObjectiveConfig
-    | CellclipObjectiveConfig
-    | SimclrObjectiveConfig
-)
-_CONFIGS: dict[str, type] = {
-    "micon": MiconObjectiveConfig,
-    "paclr": PaclrObjectiveConfig,
-    "clip": ClipObjectiveConfig,
-    "cellclip": CellclipObjectiveConfig,
-    "simclr": SimclrObjectiveConfig,
-}
-_PARTS: dict[str, tuple[str, ...]] = {
-    "micon": ("paclr", "cf"),
-    "paclr": (),
-    "clip": (),
-    "cellclip": ("cwcl", "clip"),
-    "simclr": (),
-}
+def paclr_losses(
+    model: MiconModel, batch: TrainingBatch, config: PaclrObjectiveConfig, augment: CropAugmenter
+) -> dict[str, Tensor]:
+    """Return PaCLR over the batch's 4B crops (treated pairs and their controls, one encoder forward)."""
+    images = torch.cat([augment(batch[k]) for k in _IMAGES])
+    projections = model.projection_head(model.image_encoder(images))
+    return {"loss": _paclr(projections, batch, config.temperature)}
 
 
-def build_objective_config(method: str, params: Mapping[str, Any] | None = None) -> ObjectiveConfig:
-    """Return the objective config of ``method`` from plain (YAML) values.
+def simclr_losses(
+    model: MiconModel, batch: TrainingBatch, config: SimclrObjectiveConfig, augment: CropAugmenter
+) -> dict[str, Tensor]:
+    """Return NT-Xent between two augmentations of each treated crop (SimCLR's only positives).
 
     Raises:
-        InvalidConfigError: ``method`` is not a trained method.
-        TypeError: A key is unknown (named by the dataclass constructor).
+        InvalidConfigError: ``augment`` is disabled: without augmentation the two views are identical.
     """
-    if method not in _CONFIGS:
-        raise InvalidConfigError(f"method must be one of {TRAINED_METHODS}, got {method!r}")
-    return _CONFIGS[method](**dict(params or {}))
-
-
-class Objective:
-    """Compute one method's losses on a sampler batch, augmenting the crops it uses on their device.
-
-    Args:
-        config: The method's objective config (its type names the method).
-        augmentation: The shared augmentation of training crops.
-    """
-
-    def __init__(self, config: ObjectiveConfig, *, augmentation: AugmentationConfig) -> None:
-        self.config = config
-        self.method = next(m for m, cls in _CONFIGS.items() if isinstance(config, cls))
-        self.augmentation = augmentation
-        if isinstance(config, SimclrObjectiveConfig):
-            self.augmentation = dataclasses.replace(augmentation, **config.augmentation)
-
-    @property
-    def parts(self) -> tuple[str, ...]:
-        """Return the names of the loss parts logged besides ``loss``."""
-        return _PARTS[self.method]
-
-    def __call__(
-        self,
-        model: MiconModel,
-        batch: TrainingBatch,
-        *,
-        augment: bool = True,
-        generator: torch.Generator | None = None,
-    ) -> dict[str, Tensor]:
-        """Return ``{"loss", *parts}`` for one batch (see :func:`compute_losses`)."""
-        return compute_losses(
-            model,
-            batch,
-            self.config,
-            augmentation=self.augmentation if augment else None,
-            generator=generator,
-        )
-
-
-def compute_losses(
-    model: MiconModel,
-    batch: TrainingBatch,
-    config: ObjectiveConfig,
-    *,
-    augmentation: AugmentationConfig | None,
-    generator: torch.Generator | None = None,
-) -> dict[str, Tensor]:
-    """Return the total ``loss`` and its logged parts for one training batch.
-
-    Args:
-        model: The networks of the method (its architecture matches ``config``).
-        batch: A training batch of :class:`~micon.training.data.MiconDataModule`.
-        config: The method's objective config.
-        augmentation: Augmentation of the crops used (``None``: none; SimCLR needs one).
-        generator: Generator of the augmentation draws on the crops' device (None: torch's global RNG);
-            seeded per step by the LightningModule so that a resumed run augments as the uninterrupted one.
-
-    Returns:
-        ``loss`` and the method's parts (:attr:`Objective.parts`), scalar tensors.
-    """
-
-    def aug(images: Tensor) -> Tensor:
-        if augmentation is None:
-            return images
-        return augment_images(images, config=augmentation, generator=generator)
-
-    if isinstance(config, MiconObjectiveConfig):
-        return _micon_losses(model, batch, config, aug)
-    if isinstance(config, PaclrObjectiveConfig):
-        images = torch.cat([aug(batch[k]) for k in ("treated_1", "treated_2", "control_1", "control_2")])
-        projections = model.projection_head(model.image_encoder(images))
-        return {"loss": _paclr(projections, batch, config.temperature)}
-    if isinstance(config, SimclrObjectiveConfig):
-        crops = torch.cat([batch["treated_1"], batch["treated_2"]])
-        if augmentation is None:
-            raise InvalidConfigError("SimCLR needs an augmentation: its positives are two augmented views")
-        views = torch.cat([aug(crops), aug(crops)])
-        projections = model.projection_head(model.image_encoder(views))
-        return {"loss": nt_xent_loss(*projections.chunk(2), temperature=config.temperature)}
-    return _alignment_losses(model, batch, config, aug)
+    crops = torch.cat([batch["treated_1"], batch["treated_2"]])
+    if not augment.is_enabled:
+        raise InvalidConfigError("SimCLR needs an augmentation: its positives are two augmented views")
+    views = torch.cat([augment(crops, **config.augmentation), augment(crops, **config.augmentation)])
+    projections = model.projection_head(model.image_encoder(views))
+    return {"loss": nt_xent_loss(*projections.chunk(2), temperature=config.temperature)}
 
 
 def _paclr(projections: Tensor, batch: TrainingBatch, temperature: float) -> Tensor:
@@ -258,12 +173,12 @@ def _paclr(projections: Tensor, batch: TrainingBatch, temperature: float) -> Ten
     )
 
 
-def _micon_losses(
-    model: MiconModel, batch: TrainingBatch, config: MiconObjectiveConfig, aug: Augment
+def micon_losses(
+    model: MiconModel, batch: TrainingBatch, config: MiconObjectiveConfig, augment: CropAugmenter
 ) -> dict[str, Tensor]:
-    """PaCLR over the 4B crops (one batched encoder forward) plus the counterfactual loss per view."""
+    """Return PaCLR over the 4B crops (one batched encoder forward) plus the counterfactual loss per view."""
     labels = batch["compound_labels"]
-    images = torch.cat([aug(batch[k]) for k in ("treated_1", "treated_2", "control_1", "control_2")])
+    images = torch.cat([augment(batch[k]) for k in _IMAGES])
     embeddings = model.image_encoder(images)  # (4B, D)
     paclr = _paclr(model.projection_head(embeddings), batch, config.paclr_temperature)
     cf = paclr.new_zeros(())
@@ -291,32 +206,42 @@ def _micon_losses(
     return {"loss": config.paclr_weight * paclr + config.cf_weight * cf, "paclr": paclr, "cf": cf}
 
 
-def _alignment_losses(
-    model: MiconModel,
-    batch: TrainingBatch,
-    config: ClipObjectiveConfig | CellclipObjectiveConfig,
-    aug: Augment,
+def clip_losses(
+    model: MiconModel, batch: TrainingBatch, config: ClipObjectiveConfig, augment: CropAugmenter
 ) -> dict[str, Tensor]:
-    """Align the two treated crops of each row with their compound's molecule embedding."""
-    images = torch.cat([aug(batch["treated_1"]), aug(batch["treated_2"])])  # (2B, C, S, S)
-    image_proj = model.projection_head(model.embed(images))
-    molecule_proj = model.molecule_projection(model.molecule_encoder(batch["molecules"]))  # (G, P)
-    rows = batch["molecule_index"].repeat(2)  # (2B,) row -> compound of the batch
-    molecule_rows = molecule_proj[rows]
-    if isinstance(config, ClipObjectiveConfig):
-        if config.loss == "cloob":
-            loss = cloob_loss(
-                image_proj,
-                molecule_rows,
-                rows,
-                inv_tau=1.0 / config.temperature,
-                hopfield_scale=config.hopfield_scale,
-            )
-        else:
-            loss = info_nce_loss(image_proj, molecule_rows, rows, temperature=config.temperature)
-        return {"loss": loss}
+    """Return InfoNCE (CLIP) or CLOOB (CLOOME) between the treated crops and their compound's molecule."""
+    image_proj, molecule_rows, rows = _aligned_projections(model, batch, augment)
+    if config.loss == "cloob":
+        loss = cloob_loss(
+            image_proj,
+            molecule_rows,
+            rows,
+            inv_tau=1.0 / config.temperature,
+            hopfield_scale=config.hopfield_scale,
+        )
+    else:
+        loss = info_nce_loss(image_proj, molecule_rows, rows, temperature=config.temperature)
+    return {"loss": loss}
+
+
+def cellclip_losses(
+    model: MiconModel, batch: TrainingBatch, config: CellclipObjectiveConfig, augment: CropAugmenter
+) -> dict[str, Tensor]:
+    """Return CWCL image -> molecule (Tanimoto weights) and CLIP molecule -> image, and their mean."""
+    image_proj, molecule_rows, rows = _aligned_projections(model, batch, augment)
     similarity = batch["molecule_similarity"][rows][:, rows]  # (2B, 2B) in [0, 1], 1 for one compound
     same = (rows[:, None] == rows[None, :]).to(similarity.dtype)
     cwcl = cwcl_loss(image_proj, molecule_rows, similarity, temperature=config.temperature)
     clip = cwcl_loss(molecule_rows, image_proj, same, temperature=config.temperature)
     return {"loss": 0.5 * (cwcl + clip), "cwcl": cwcl, "clip": clip}
+
+
+def _aligned_projections(
+    model: MiconModel, batch: TrainingBatch, augment: CropAugmenter
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Return the projections of each row's two treated crops and of their molecules, and row -> compound."""
+    images = torch.cat([augment(batch["treated_1"]), augment(batch["treated_2"])])  # (2B, C, S, S)
+    image_proj = model.projection_head(model.embed(images))
+    molecule_proj = model.molecule_projection(model.molecule_encoder(batch["molecules"]))  # (G, P)
+    rows = batch["molecule_index"].repeat(2)  # (2B,) row -> compound of the batch
+    return image_proj, molecule_proj[rows], rows

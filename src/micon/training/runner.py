@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -20,11 +19,11 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
-from micon.models.micon import MiconModelConfig, build_model, load_model, make_checkpoint
+from micon.models.micon import MiconModelConfig, build_model, load_model
 from micon.training.data import MiconDataModule, crop_dataloader
+from micon.training.methods import get_method, make_checkpoint
 from micon.training.module import MiconModule
-from micon.training.objectives import ObjectiveConfig, build_objective_config
-from micon.training.sampler import CONTROL_MODES, ControlMode
+from micon.training.sampler import ControlMode
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,8 @@ class TrainingConfig:
     """Settings of :func:`train_micon` shared by every method: budget, optimiser, sampler, Trainer, runs.
 
     The objective of each method (weights, temperatures, stop-gradients) is its own config, see
-    :mod:`micon.training.objectives`.
+    :mod:`micon.training.methods`. Every field is required; the values live in ``conf/base``
+    (``modeling.training``).
 
     Attributes:
         max_steps: Optimiser steps.
@@ -65,8 +65,6 @@ class TrainingConfig:
         rot90: Random 90-degree rotations of training crops.
         intensity_jitter: Log-normal gain jitter of training crops (0: off).
         splits: Splits the sampler draws from.
-        controls: Control crops of each row: ``"dmso"`` (plate-matched DMSO) or ``"same_plate"`` (a crop
-            of another compound of the plate, for screens without DMSO images).
         accelerator: Lightning accelerator; "auto" picks the GPU when there is one.
         devices: Lightning devices (count, list of ids or "auto").
         num_nodes: Machines of a multi-node run.
@@ -87,29 +85,28 @@ class TrainingConfig:
         enable_progress_bar: Show Lightning's progress bar.
     """
 
-    max_steps: int = 600
-    batch_rows: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    warmup_steps: int = 20
-    flips: bool = True
-    rot90: bool = True
-    intensity_jitter: float = 0.0
-    splits: tuple[str, ...] = (schema.SPLIT_TRAIN,)
-    controls: ControlMode = "dmso"
-    accelerator: str = "auto"
-    devices: int | str | Sequence[int] = "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: Precision = "32-true"
-    gradient_clip_val: float | None = 1.0
-    num_workers: int = 0
-    seed: int = 0
-    log_every_n_steps: int = 10
-    run_dir: str | None = None
-    checkpoint_every_n_steps: int | None = None
-    resume: bool | str = False
-    enable_progress_bar: bool = True
+    max_steps: int
+    batch_rows: int
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    flips: bool
+    rot90: bool
+    intensity_jitter: float
+    splits: tuple[str, ...]
+    accelerator: str
+    devices: int | str | Sequence[int]
+    num_nodes: int
+    strategy: str
+    precision: Precision
+    gradient_clip_val: float | None
+    num_workers: int
+    seed: int
+    log_every_n_steps: int
+    run_dir: str | None
+    checkpoint_every_n_steps: int | None
+    resume: bool | str
+    enable_progress_bar: bool
 
     def __post_init__(self) -> None:
         # Lists from YAML become tuples so the config stays hashable and immutable.
@@ -131,8 +128,6 @@ class TrainingConfig:
             raise InvalidConfigError(f"gradient_clip_val must be > 0 or None, got {self.gradient_clip_val}")
         if self.precision not in Precision.__args__:
             raise InvalidConfigError(f"precision must be one of {Precision.__args__}, got {self.precision!r}")
-        if self.controls not in CONTROL_MODES:
-            raise InvalidConfigError(f"controls must be one of {CONTROL_MODES}, got {self.controls!r}")
         unknown = [s for s in self.splits if s not in schema.SPLITS]
         if unknown or not self.splits:
             raise InvalidConfigError(
@@ -222,8 +217,9 @@ def train_micon(
     *,
     model_config: MiconModelConfig,
     training_config: TrainingConfig,
-    method: str = "micon",
-    objective: ObjectiveConfig | None = None,
+    method: str,
+    objective: Any,
+    controls: ControlMode,
     callbacks: Sequence[L.Callback] = (),
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train ``method`` on the crops of ``training_config.splits`` and return its model as a checkpoint.
@@ -236,10 +232,14 @@ def train_micon(
     Args:
         crops: ``(N, C, S, S)`` uint16 crop store, row i the crop with ``Metadata_CropID == i``.
         crop_index: One row per crop (``docs/architecture.md``).
-        model_config: The architecture; its ``architecture`` is set to ``method``.
+        model_config: The architecture, with the method's parts
+            (``micon.training.methods.build_model_config``).
         training_config: The budget: optimiser, sampler and Trainer settings.
-        method: One of ``micon.models.TRAINED_METHODS``.
-        objective: The method's objective config (default: that method's defaults).
+        method: A trained method of the registry (``micon.training.methods``).
+        objective: The method's objective config (``micon.training.methods.build_objective_config``).
+        controls: Control crops of each row, as the screen's source profile says: ``"dmso"``
+            (plate-matched DMSO) or ``"same_plate"`` (a crop of another compound of the plate, for screens
+            without DMSO images).
         callbacks: Extra Lightning callbacks (e.g. monitors); the history collector is always added.
 
     Returns:
@@ -252,11 +252,12 @@ def train_micon(
         NoControlsError: A sampled plate has no control crops nearby (see ``TreatmentPairSampler``), or no
             DMSO crops to scale its intensities against.
         InvalidImageError: ``crops`` does not match the config's channels or the crop ids.
-        InvalidConfigError: ``method`` is unknown, or ``objective`` belongs to another method.
+        UnknownNameError: ``method`` is not registered.
+        InvalidConfigError: ``method`` is not trained, or ``objective`` or the model's parts are not the
+            method's.
     """
     cfg = training_config
-    objective = objective if objective is not None else build_objective_config(method)
-    model_config = dataclasses.replace(model_config, architecture=method)
+    spec = get_method(method)
     _check_crops(crops, model_config)
     seed_everything(cfg.seed)
     model = build_model(model_config)
@@ -270,12 +271,14 @@ def train_micon(
         seed=cfg.seed,
         steps_per_epoch=cfg.max_steps,
         num_workers=cfg.num_workers,
-        controls=cfg.controls,
+        controls=controls,
         intensity=fit_intensity_scaling(crops, plate_crops, scaling=model_config.image.intensity_scaling),
+        fields=spec.batch_fields,
         molecule=model_config.molecule,
     )
     module = MiconModule(
         model,
+        method=method,
         objective=objective,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
@@ -286,7 +289,7 @@ def train_micon(
         intensity_jitter=cfg.intensity_jitter,
         seed=cfg.seed,
     )
-    history = _HistoryCallback(cfg.log_every_n_steps, module.objective.parts)
+    history = _HistoryCallback(cfg.log_every_n_steps, spec.loss_parts)
     folder, ckpt_path = resolve_run(cfg.run_dir, cfg.resume)
     trainer = _build_trainer(cfg, folder, callbacks=[history, *callbacks])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -294,7 +297,7 @@ def train_micon(
         "trained %s for %d steps%s", method, trainer.global_step, f" (run {folder})" if folder else ""
     )
     checkpoint = make_checkpoint(model, method=method)
-    columns = ["step", "loss", *module.objective.parts, "lr"]
+    columns = ["step", "loss", *spec.loss_parts, "lr"]
     return checkpoint, pd.DataFrame(history.rows, columns=columns)
 
 
@@ -368,10 +371,15 @@ def fit_intensity_scaling(
     return CropIntensityScaling.for_crops(references, crop_index, n_crops=crops.shape[0])
 
 
-def build_untrained_checkpoint(model_config: MiconModelConfig, *, seed: int) -> dict[str, Any]:
-    """Return the checkpoint of a seeded, randomly initialised model (method "untrained"), the baseline."""
+def build_untrained_checkpoint(model_config: MiconModelConfig, *, method: str, seed: int) -> dict[str, Any]:
+    """Return the checkpoint of a seeded, randomly initialised model of ``method``: the untrained floor.
+
+    Raises:
+        UnknownNameError: ``method`` is not registered.
+        InvalidInputError: The model's parts are not the method's.
+    """
     seed_everything(seed)
-    return make_checkpoint(build_model(model_config), method="untrained")
+    return make_checkpoint(build_model(model_config), method=method)
 
 
 def embed_crops(
@@ -379,9 +387,10 @@ def embed_crops(
     crops: np.ndarray,
     crop_index: pd.DataFrame,
     *,
-    batch_size: int = 512,
-    accelerator: str = "auto",
-    num_workers: int = 0,
+    channels: Sequence[str],
+    batch_size: int,
+    accelerator: str,
+    num_workers: int,
 ) -> pd.DataFrame:
     """Embed every crop of ``crop_index`` with the checkpoint's model (eval mode, no gradients).
 
@@ -396,6 +405,7 @@ def embed_crops(
         checkpoint: A dict from :func:`train_micon` or :func:`build_untrained_checkpoint`.
         crops: ``(N, C, S, S)`` uint16 crop store.
         crop_index: The crops to embed (any subset or order of the store's rows).
+        channels: The channel names of ``crops`` (the crop store's); they must be the model's.
         batch_size: Crops per forward pass.
         accelerator: ``"auto"`` (CUDA when available), ``"gpu"``/``"cuda"`` or ``"cpu"``.
         num_workers: DataLoader workers reading the crops.
@@ -406,13 +416,18 @@ def embed_crops(
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks ``Metadata_CropID``.
-        InvalidImageError: ``crops`` does not match the model's channels or the crop ids.
+        InvalidImageError: ``crops`` or ``channels`` do not match the model's channels, or the crop ids.
         InvalidConfigError: ``accelerator`` is unknown.
         NoControlsError: ``"plate_control"`` scaling and a plate of ``crop_index`` has no DMSO crop.
     """
     if schema.CROP_ID not in crop_index.columns:
         raise MissingColumnsError(f"crop_index lacks {schema.CROP_ID!r}, needed to read crops")
     model = load_model(checkpoint)
+    if tuple(channels) != model.config.channels:
+        raise InvalidImageError(
+            f"the crops' channels {list(channels)} are not the model's {list(model.config.channels)} "
+            f"({checkpoint.get('method', '?')} was trained on other crops); embed crops of the model's screen"
+        )
     _check_crops(crops, model.config, crop_ids=crop_index[schema.CROP_ID].to_numpy())
     device = _device(accelerator)
     model = model.to(device).eval()
@@ -442,10 +457,11 @@ def _device(accelerator: str) -> torch.device:
 def _check_crops(
     crops: np.ndarray, config: MiconModelConfig, *, crop_ids: Sequence[int] | np.ndarray | None = None
 ) -> None:
-    """Raise InvalidImageError unless ``crops`` is (N, in_channels, S, S) and holds every crop id."""
-    if crops.ndim != 4 or crops.shape[1] != config.image.in_channels:
+    """Raise InvalidImageError unless ``crops`` is (N, C, S, S) with the model's C and holds every crop id."""
+    if crops.ndim != 4 or crops.shape[1] != config.in_channels:
         raise InvalidImageError(
-            f"crops must be (N, {config.image.in_channels}, S, S) for this model, got shape {crops.shape}"
+            f"crops must be (N, {config.in_channels}, S, S) for this model (channels "
+            f"{list(config.channels)}), got shape {crops.shape}"
         )
     if (
         crop_ids is not None

@@ -1,23 +1,34 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from kedro.runner import SequentialRunner
 
 from micon import schema
+from micon.errors import InvalidInputError, UnknownNameError
 from micon.models import load_model
 from micon.pipelines.modeling import create_pipeline
-from micon.pipelines.modeling.pipeline import METHODS, TRAINED_METHODS
+from micon.training.methods import list_methods
 from tests.pipelines.conftest import add_parameters, kept_catalog
+
+TRAINED_METHODS = list_methods("trained")
+METHODS = list_methods("trained", "untrained")
 
 
 def test_modeling_pipeline_trains_every_method_with_the_shared_budget():
     pipeline = create_pipeline()
     assert METHODS == (*TRAINED_METHODS, "untrained")
+    assert {n.name for n in pipeline.nodes} == {
+        *(f"{m}.train_model" for m in TRAINED_METHODS),
+        "untrained.build_untrained_model",
+        *(f"{m}.embed_cell_crops" for m in METHODS),
+    }
     for method in TRAINED_METHODS:
         (node,) = [n for n in pipeline.nodes if n.name == f"{method}.train_model"]
         assert node.inputs == [
             "crop_store",
             "crop_index",
+            "source_profile",
             "params:modeling.model",
             "params:modeling.training",
             f"params:modeling.methods.{method}",
@@ -25,11 +36,32 @@ def test_modeling_pipeline_trains_every_method_with_the_shared_budget():
         assert node.outputs == [f"{method}.model_checkpoint", f"{method}.training_history"]
 
 
+def test_modeling_pipeline_explicit_methods_builds_only_those():
+    pipeline = create_pipeline(methods=["paclr", "untrained"])
+    assert sorted(n.name for n in pipeline.nodes) == [
+        "paclr.embed_cell_crops",
+        "paclr.train_model",
+        "untrained.build_untrained_model",
+        "untrained.embed_cell_crops",
+    ]
+
+
+def test_modeling_pipeline_features_or_unknown_method_raises():
+    with pytest.raises(InvalidInputError, match="cellprofiler"):
+        create_pipeline(methods=["micon", "cellprofiler"])
+    with pytest.raises(UnknownNameError, match="dino"):
+        create_pipeline(methods=["dino"])
+
+
 def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameters):
     crop_index = engineered.load("crop_index")
     pipeline = create_pipeline()
     catalog = kept_catalog(
-        {"crop_store": engineered.load("crop_store"), "crop_index": crop_index},
+        {
+            "crop_store": engineered.load("crop_store"),
+            "crop_index": crop_index,
+            "source_profile": engineered.load("source_profile"),
+        },
         sorted(pipeline.all_outputs()),
     )
     add_parameters(catalog, parameters)

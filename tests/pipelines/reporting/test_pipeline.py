@@ -7,7 +7,8 @@ from matplotlib.figure import Figure
 
 from micon import schema
 from micon.pipelines.reporting import create_pipeline
-from micon.pipelines.reporting.pipeline import PROFILED_METHODS, QUARANTINES
+from micon.pipelines.reporting.pipeline import QUARANTINES
+from micon.training.methods import list_methods
 from tests.pipelines.conftest import add_parameters, kept_catalog
 
 
@@ -20,9 +21,25 @@ def _embeddings(crop_index: pd.DataFrame, seed: int, signal: float) -> pd.DataFr
     return pd.concat([crop_index, pd.DataFrame(features, columns=schema.embedding_columns(8))], axis=1)
 
 
+def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_order():
+    pipeline = create_pipeline(methods=["paclr", "cellprofiler"])
+    (collect,) = [n for n in pipeline.nodes if n.name == "collect_retrieval_metrics"]
+    assert collect.inputs == ["paclr.retrieval_summary", "cellprofiler.retrieval_summary"]
+    (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
+    assert compare.inputs == [
+        "retrieval_metrics",
+        "paclr.batch_effects",
+        "cellprofiler.batch_effects",
+        "paclr.consistency",
+        "cellprofiler.consistency",
+    ]
+    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * 7 + 8
+
+
 def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engineered, parameters, tmp_path):
     crop_index = engineered.load("crop_index")
     pipeline = create_pipeline()
+    PROFILED_METHODS = list_methods()
     inputs = {
         **{
             f"{m}.crop_embeddings": _embeddings(crop_index, i, signal=0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -25,9 +26,11 @@ def evaluate_bbbc021_moa(
     return evaluate_moa_profiles(well_profiles, MoaEvaluationConfig(**params))
 
 
-def collect_bbbc021_metrics(**metrics: dict[str, float]) -> dict[str, dict[str, float]]:
-    """Gather every method's BBBC021 metrics into ``{method: metrics}``."""
-    table = {name.removesuffix("_bbbc021_metrics"): values for name, values in metrics.items()}
+def collect_bbbc021_metrics(
+    *metrics: dict[str, float], methods: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Gather every method's BBBC021 metrics (in the order of ``methods``) into ``{method: metrics}``."""
+    table = dict(zip(methods, metrics, strict=True))
     for method, values in table.items():
         logger.info(
             "%s: NSC %.3f, NSCB %.3f, replicate mAP %.3f",

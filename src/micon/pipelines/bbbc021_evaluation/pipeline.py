@@ -4,21 +4,27 @@ from collections.abc import Sequence
 
 from kedro.pipeline import Node, Pipeline
 
-from micon.pipelines.modeling.pipeline import METHODS
+from micon.pipelines.per_method import bind_keywords, pipeline_per_method
+from micon.training.methods import get_method, list_methods
 
 from .nodes import aggregate_bbbc021_wells, collect_bbbc021_metrics, evaluate_bbbc021_moa
 
-# Every method evaluated on BBBC021: the embedded ones and the CellProfiler-style features.
-EVALUATED_METHODS: tuple[str, ...] = (*METHODS, "cellprofiler")
 
-
-def create_pipeline(methods: Sequence[str] = EVALUATED_METHODS, **kwargs) -> Pipeline:
+def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
     """Create the pipeline from ``{method}.crop_embeddings`` to ``bbbc021_metrics``.
 
     Args:
-        methods: Methods whose ``{method}.crop_embeddings`` are evaluated (default: the modeling ones).
+        methods: Methods whose ``{method}.crop_embeddings`` are evaluated; None: every method of the
+            registry (``micon.training.methods``, the embedded ones and the CellProfiler-style features)
+            when this is called.
         **kwargs: Ignored (Kedro's ``find_pipelines`` passes none).
+
+    Raises:
+        UnknownNameError: A method is not registered.
     """
+    methods = tuple(methods) if methods is not None else list_methods()
+    for method in methods:
+        get_method(method)
     per_method = Pipeline(
         [
             Node(
@@ -35,17 +41,14 @@ def create_pipeline(methods: Sequence[str] = EVALUATED_METHODS, **kwargs) -> Pip
             ),
         ]
     )
-    evaluated = sum(
-        Pipeline(
-            per_method,
-            namespace=method,
-            parameters={"params:bbbc021_evaluation.aggregation", "params:bbbc021_evaluation.moa"},
-        )
-        for method in methods
+    evaluated = pipeline_per_method(
+        per_method,
+        methods,
+        parameters=("params:bbbc021_evaluation.aggregation", "params:bbbc021_evaluation.moa"),
     )
     collect = Node(
-        collect_bbbc021_metrics,
-        {f"{m}_bbbc021_metrics": f"{m}.bbbc021_metrics" for m in methods},
+        bind_keywords(collect_bbbc021_metrics, methods=methods),
+        [f"{m}.bbbc021_metrics" for m in methods],
         "bbbc021_metrics",
         name="collect_bbbc021_metrics",
     )

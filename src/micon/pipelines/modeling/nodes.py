@@ -6,19 +6,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from micon.models import MiconModelConfig, merge_params
-from micon.training.objectives import build_objective_config
+from micon.models import merge_params
+from micon.profile import SourceProfile
+from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
 logger = logging.getLogger(__name__)
 
 
 def train_model(
-    crop_store: np.ndarray,
+    crop_store: Any,
     crop_index: pd.DataFrame,
+    source_profile: dict[str, Any],
     model_params: dict[str, Any],
     training_params: dict[str, Any],
     method_params: dict[str, Any],
@@ -27,19 +28,23 @@ def train_model(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train ``method`` on the training split with the shared budget; return its checkpoint and history.
 
+    ``crop_store`` is the store as loaded: ``crops`` and the ``channels`` they were saved with, which
+    become the model's input channels. The source profile says how treated crops are paired with controls.
     ``method_params`` holds ``model`` (overrides of the shared architecture) and ``objective``. Each
     method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
     method never picks up another's run.
     """
     if training_params.get("run_dir"):
         training_params = {**training_params, "run_dir": str(Path(training_params["run_dir"]) / method)}
+    model_params = merge_params(model_params, method_params["model"])
     checkpoint, history = train_micon(
-        crop_store,
+        crop_store.crops,
         crop_index,
-        model_config=MiconModelConfig.from_dict(merge_params(model_params, method_params["model"])),
+        model_config=build_model_config(method, model_params, channels=crop_store.channels),
         training_config=TrainingConfig(**training_params),
         method=method,
         objective=build_objective_config(method, method_params["objective"]),
+        controls=SourceProfile.from_dict(source_profile).controls,
     )
     if len(history):
         logger.info(
@@ -48,18 +53,29 @@ def train_model(
     return checkpoint, history
 
 
-def build_untrained_model(model_params: dict[str, Any], training_params: dict[str, Any]) -> dict[str, Any]:
-    """Build the shared architecture, randomly initialised with the training seed: the floor to beat."""
-    return build_untrained_checkpoint(MiconModelConfig.from_dict(model_params), seed=training_params["seed"])
+def build_untrained_model(
+    crop_store: Any, model_params: dict[str, Any], training_params: dict[str, Any], *, method: str
+) -> dict[str, Any]:
+    """Build the shared architecture of ``method``, randomly initialised with the training seed: the floor.
+
+    Its input channels are the crop store's, as for a trained method.
+    """
+    return build_untrained_checkpoint(
+        build_model_config(method, model_params, channels=crop_store.channels),
+        method=method,
+        seed=training_params["seed"],
+    )
 
 
 def embed_cell_crops(
     model_checkpoint: dict[str, Any],
-    crop_store: np.ndarray,
+    crop_store: Any,
     crop_index: pd.DataFrame,
     params: dict[str, Any],
 ) -> pd.DataFrame:
     """Embed every crop with the checkpoint's model (the evaluated embedding, before any projection head)."""
-    embeddings = embed_crops(model_checkpoint, crop_store, crop_index, **params)
+    embeddings = embed_crops(
+        model_checkpoint, crop_store.crops, crop_index, channels=crop_store.channels, **params
+    )
     logger.info("embedded %d crops with %s", len(embeddings), model_checkpoint.get("method", "?"))
     return embeddings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -87,29 +88,49 @@ def plot_embedding_map(embedding_coordinates: pd.DataFrame) -> Figure:
 HEADLINE_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved", "n_queries")
 
 
+# The per-method outputs the HTML report shows, in the order write_html_report takes them.
+REPORTED_OUTPUTS: tuple[str, ...] = (
+    "topk_accuracy",
+    "compound_map",
+    "normalization_log",
+    "embedding_coordinates",
+)
+
+
+def _by_method(methods: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """Zip per-method values (one per method, in order) to the method names."""
+    return dict(zip(methods, values, strict=True))
+
+
 def collect_retrieval_metrics(
-    **summaries: dict[str, dict[str, float]],
+    *summaries: dict[str, dict[str, float]], methods: Sequence[str]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Gather every method's headline scores into ``{method: {level: {metric: value}}}``."""
+    """Gather every method's headline scores into ``{method: {level: {metric: value}}}``.
+
+    ``summaries`` holds one retrieval summary per method, in the order of ``methods``.
+    """
     return {
-        method.removesuffix("_retrieval_summary"): {
+        method: {
             level: {metric: scores[metric] for metric in HEADLINE_METRICS}
             for level, scores in summary.items()
         }
-        for method, summary in summaries.items()
+        for method, summary in _by_method(methods, summaries).items()
     }
 
 
 def compare_methods(
-    retrieval_metrics: dict[str, dict[str, dict[str, float]]], **per_method: dict[str, Any]
+    retrieval_metrics: dict[str, dict[str, dict[str, float]]],
+    *per_method: dict[str, Any],
+    methods: Sequence[str],
 ) -> tuple[pd.DataFrame, str]:
-    """Build the one comparison table of all methods (CSV) and its Markdown rendering."""
-    batch = {
-        m.removesuffix("_batch_effects"): v for m, v in per_method.items() if m.endswith("_batch_effects")
-    }
-    consistency = {
-        m.removesuffix("_consistency"): v for m, v in per_method.items() if m.endswith("_consistency")
-    }
+    """Build the one comparison table of all methods (CSV) and its Markdown rendering.
+
+    ``per_method`` holds every method's batch effects, then every method's consistency scores, each in
+    the order of ``methods``.
+    """
+    n = len(methods)
+    batch = _by_method(methods, per_method[:n])
+    consistency = _by_method(methods, per_method[n:])
     table = build_comparison_table(retrieval_metrics, batch, consistency)
     logger.info("comparison of %d methods:\n%s", len(table), table.to_string(index=False))
     return table, format_markdown_table(table)
@@ -120,14 +141,14 @@ def plot_retrieval(retrieval_metrics: dict[str, dict[str, dict[str, float]]]) ->
     return plot_retrieval_comparison(retrieval_metrics)
 
 
-def plot_topk(**topk_tables: pd.DataFrame) -> Figure:
-    """Plot top-k accuracy against k per level, one line per method."""
-    return plot_topk_curves({m.removesuffix("_topk_accuracy"): t for m, t in topk_tables.items()})
+def plot_topk(*topk_tables: pd.DataFrame, methods: Sequence[str]) -> Figure:
+    """Plot top-k accuracy against k per level, one line per method (tables in the order of ``methods``)."""
+    return plot_topk_curves(_by_method(methods, topk_tables))
 
 
-def plot_map_distribution(**compound_maps: pd.DataFrame) -> Figure:
-    """Plot the per-compound mAP distribution per level, one box per method."""
-    return plot_map_distributions({m.removesuffix("_compound_map"): t for m, t in compound_maps.items()})
+def plot_map_distribution(*compound_maps: pd.DataFrame, methods: Sequence[str]) -> Figure:
+    """Plot the per-compound mAP distribution per level, one box per method (in the order of ``methods``)."""
+    return plot_map_distributions(_by_method(methods, compound_maps))
 
 
 def plot_training(training_history: pd.DataFrame) -> Figure:
@@ -147,17 +168,27 @@ def write_html_report(
     quarantine_summary: pd.DataFrame,
     training_history: pd.DataFrame,
     parameters: dict[str, Any],
-    **per_method: pd.DataFrame,
+    *per_method: pd.DataFrame,
+    methods: Sequence[str],
 ) -> str:
     """Assemble the self-contained HTML report from the tables and per-method outputs.
 
-    ``per_method`` keys are ``{method}__{output}`` for ``topk_accuracy``, ``compound_map``,
-    ``normalization_log`` and ``embedding_coordinates``.
+    ``per_method`` holds, for each output of :data:`REPORTED_OUTPUTS` in turn, one table per method in
+    the order of ``methods``.
+
+    Raises:
+        ValueError: ``per_method`` does not hold one table per reported output and method.
     """
-    outputs: dict[str, dict[str, pd.DataFrame]] = {}
-    for key, value in per_method.items():
-        method, output = key.split("__", 1)
-        outputs.setdefault(output, {})[method] = value
+    n = len(methods)
+    if len(per_method) != n * len(REPORTED_OUTPUTS):
+        raise ValueError(
+            f"write_html_report needs {len(REPORTED_OUTPUTS)} x {n} per-method tables "
+            f"({list(REPORTED_OUTPUTS)} for {list(methods)}), got {len(per_method)}"
+        )
+    outputs = {
+        output: _by_method(methods, per_method[i * n : (i + 1) * n])
+        for i, output in enumerate(REPORTED_OUTPUTS)
+    }
     tables = {"Comparison of methods": comparison_table}
     tables |= {f"Normalisation steps: {m}": log for m, log in outputs.get("normalization_log", {}).items()}
     tables["Quarantined items"] = quarantine_summary

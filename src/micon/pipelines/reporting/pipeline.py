@@ -1,10 +1,14 @@
 """Wiring of the reporting pipeline."""
 
+from collections.abc import Sequence
+
 from kedro.pipeline import Node, Pipeline
 
-from micon.pipelines.modeling.pipeline import METHODS
+from micon.pipelines.per_method import bind_keywords, pipeline_per_method
+from micon.training.methods import get_method, list_methods
 
 from .nodes import (
+    REPORTED_OUTPUTS,
     aggregate_wells,
     collect_retrieval_metrics,
     compare_methods,
@@ -22,10 +26,6 @@ from .nodes import (
     write_html_report,
 )
 
-# Every method with crop embeddings: the trained ones (modeling) and the CellProfiler-style baseline,
-# whose `cellprofiler.crop_embeddings` (crop-index metadata + float features) data_engineering writes.
-PROFILED_METHODS: tuple[str, ...] = (*METHODS, "cellprofiler")
-
 QUARANTINES: tuple[str, ...] = (
     "standardization_quarantine",
     "well_join_quarantine",
@@ -34,22 +34,30 @@ QUARANTINES: tuple[str, ...] = (
     "cell_features_quarantine",
 )
 
-_PER_METHOD_PARAMETERS = {
+_PER_METHOD_PARAMETERS: tuple[str, ...] = (
     "params:reporting.aggregation",
     "params:reporting.normalization",
     "params:reporting.retrieval",
     "params:reporting.projection",
-}
-_REPORTED_OUTPUTS: tuple[str, ...] = (
-    "topk_accuracy",
-    "compound_map",
-    "normalization_log",
-    "embedding_coordinates",
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Create the pipeline from crop embeddings to metrics, the comparison table, plots and HTML report."""
+def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
+    """Create the pipeline from crop embeddings to metrics, the comparison table, plots and HTML report.
+
+    Args:
+        methods: Methods whose ``{method}.crop_embeddings`` are profiled, in the order of the tables;
+            None: every method of the registry (``micon.training.methods``: trained, untrained and
+            features such as ``cellprofiler``, whose crop embeddings data_engineering writes) when this
+            is called.
+        **kwargs: Ignored (Kedro's ``find_pipelines`` passes none).
+
+    Raises:
+        UnknownNameError: A method is not registered.
+    """
+    methods = tuple(methods) if methods is not None else list_methods()
+    for method in methods:
+        get_method(method)
     per_method = Pipeline(
         [
             Node(
@@ -93,38 +101,35 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    evaluated = sum(
-        Pipeline(per_method, namespace=method, parameters=_PER_METHOD_PARAMETERS)
-        for method in PROFILED_METHODS
-    )
+    evaluated = pipeline_per_method(per_method, methods, parameters=_PER_METHOD_PARAMETERS)
+
+    def each(output: str) -> list[str]:
+        return [f"{method}.{output}" for method in methods]
+
     summary = Pipeline(
         [
             Node(
-                collect_retrieval_metrics,
-                {f"{m}_retrieval_summary": f"{m}.retrieval_summary" for m in PROFILED_METHODS},
+                bind_keywords(collect_retrieval_metrics, methods=methods),
+                each("retrieval_summary"),
                 "retrieval_metrics",
                 name="collect_retrieval_metrics",
             ),
             Node(
-                compare_methods,
-                {
-                    "retrieval_metrics": "retrieval_metrics",
-                    **{f"{m}_batch_effects": f"{m}.batch_effects" for m in PROFILED_METHODS},
-                    **{f"{m}_consistency": f"{m}.consistency" for m in PROFILED_METHODS},
-                },
+                bind_keywords(compare_methods, methods=methods),
+                ["retrieval_metrics", *each("batch_effects"), *each("consistency")],
                 ["comparison_table", "comparison_table_markdown"],
                 name="compare_methods",
             ),
             Node(plot_retrieval, "retrieval_metrics", "retrieval_comparison_plot", name="plot_retrieval"),
             Node(
-                plot_topk,
-                {f"{m}_topk_accuracy": f"{m}.topk_accuracy" for m in PROFILED_METHODS},
+                bind_keywords(plot_topk, methods=methods),
+                each("topk_accuracy"),
                 "topk_accuracy_plot",
                 name="plot_topk",
             ),
             Node(
-                plot_map_distribution,
-                {f"{m}_compound_map": f"{m}.compound_map" for m in PROFILED_METHODS},
+                bind_keywords(plot_map_distribution, methods=methods),
+                each("compound_map"),
                 "map_distribution_plot",
                 name="plot_map_distribution",
             ),
@@ -136,14 +141,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="summarise_quarantine_tables",
             ),
             Node(
-                write_html_report,
-                {
-                    "comparison_table": "comparison_table",
-                    "quarantine_summary": "quarantine_summary",
-                    "training_history": "micon.training_history",
-                    "parameters": "params:reporting",
-                    **{f"{m}__{o}": f"{m}.{o}" for m in PROFILED_METHODS for o in _REPORTED_OUTPUTS},
-                },
+                bind_keywords(write_html_report, methods=methods),
+                [
+                    "comparison_table",
+                    "quarantine_summary",
+                    "micon.training_history",
+                    "params:reporting",
+                    *(name for output in REPORTED_OUTPUTS for name in each(output)),
+                ],
                 "report_html",
                 name="write_html_report",
             ),
