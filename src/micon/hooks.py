@@ -1,13 +1,15 @@
-"""Project hooks: refuse a run that would write the synthetic screen into a real-data environment."""
+"""Project hooks: check parameters before any node runs; keep the synthetic screen out of real-data runs."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from micon.errors import InvalidConfigError
+from micon.parameters import validate_parameters
 
 # Environments whose raw layer holds real data (conf/<env>/catalog.yml moves it) and the pipeline to run.
 REAL_DATA_ENVIRONMENTS: dict[str, str] = {"jump": "jump", "bbbc021": "bbbc021"}
@@ -33,3 +35,16 @@ class RealDataGuardHooks:
                 f"({SYNTHETIC_NODE}), which would overwrite its raw tables; run "
                 f"`kedro run --env {env} --pipeline {REAL_DATA_ENVIRONMENTS[env]}` instead"
             )
+
+
+class ParameterValidationHooks:
+    """Check the run's whole parameter tree (``conf`` plus ``--params``) before any node runs.
+
+    A typo in a key, a wrong type (``flips: "no"``, ``max_steps=abc``), a missing key or a value out of range
+    fails here, with every problem listed by its key path, instead of deep inside a node or not at all.
+    """
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Raise ``InvalidConfigError`` listing every invalid parameter of the run."""
+        validate_parameters(context.config_loader["parameters"])

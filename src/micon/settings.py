@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from micon.hooks import RealDataGuardHooks
+from micon.hooks import ParameterValidationHooks, RealDataGuardHooks
 
-HOOKS = (RealDataGuardHooks(),)
+HOOKS = (ParameterValidationHooks(), RealDataGuardHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
