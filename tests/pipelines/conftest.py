@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 
 from micon.synthetic import SyntheticScreenConfig, generate_screen
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from tests.parameters import load_parameters
 
 
 class KeptMemoryDataset(MemoryDataset):
@@ -29,15 +26,6 @@ def kept_catalog(inputs: dict[str, Any], outputs: list[str]) -> DataCatalog:
     return catalog
 
 
-def load_parameters(env: str = "test") -> dict[str, Any]:
-    """Merge conf/base and conf/<env> parameter files (top-level keys replaced by the env's)."""
-    params: dict[str, Any] = {}
-    for folder in ("base", env):
-        for path in sorted((CONF / folder).glob("parameters_*.yml")):
-            params.update(yaml.safe_load(path.read_text()))
-    return params
-
-
 def add_parameters(catalog: DataCatalog, params: dict[str, Any], prefix: str = "params") -> None:
     """Add ``params:a``, ``params:a.b`` ... entries for every nested key, as Kedro does."""
     for key, value in params.items():
@@ -49,6 +37,7 @@ def add_parameters(catalog: DataCatalog, params: dict[str, Any], prefix: str = "
 
 @pytest.fixture(scope="session")
 def parameters() -> dict[str, Any]:
+    """The test environment's parameters: conf/base merged key by key with conf/test, as Kedro merges them."""
     return load_parameters("test")
 
 
