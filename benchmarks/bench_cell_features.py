@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from product_parameters import make_config
 
 from micon import schema
 from micon.imaging.cell_features import CellFeaturesConfig, measure_batch, texture_reference
@@ -30,8 +31,21 @@ ALL_OFF = {
 
 def synthetic_cells(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Return at least ``n_cells`` crops and masks of a synthetic screen (32-px crops)."""
-    screen = generate_screen(SyntheticScreenConfig(n_sources=1, n_batches_per_source=2, n_plates_per_batch=2))
-    extraction = extract_crop_table(screen.image_index, screen.fields, CropExtractionConfig(crop_size_px=32))
+    screen = generate_screen(
+        make_config(
+            SyntheticScreenConfig,
+            "synthetic",
+            n_sources=1,
+            n_batches_per_source=2,
+            n_plates_per_batch=2,
+            sites_per_well=1,
+        )
+    )
+    extraction = extract_crop_table(
+        screen.image_index,
+        screen.fields,
+        make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=32),
+    )
     return extraction.crops[:n_cells], extraction.masks[:n_cells]
 
 
@@ -41,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     crops, masks = synthetic_cells(args.cells)
-    base = CellFeaturesConfig(batch_size=len(crops))
+    base = make_config(CellFeaturesConfig, "data_engineering.cell_features", batch_size=len(crops))
     reference = texture_reference(crops, base.texture_percentile)
     groups = {
         "shape (AreaShape + Feret)": {"shape": True, "zernike_degree": 0},

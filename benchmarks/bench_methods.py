@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 
 import torch
-import yaml
+from product_parameters import make_config, parameter
 
+from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
@@ -28,8 +28,6 @@ from micon.training.module import MiconModule
 from micon.training.objectives import build_objective_config
 from micon.training.runner import TrainingConfig
 
-PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -38,17 +36,30 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", default=list(TRAINED_METHODS))
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
+    params = parameter("modeling")
     training = TrainingConfig(**params["training"])
 
     screen = generate_screen(
-        SyntheticScreenConfig(n_sources=3, n_batches_per_source=2, n_plates_per_batch=1, sites_per_well=1)
+        make_config(
+            SyntheticScreenConfig,
+            "synthetic",
+            n_sources=3,
+            n_batches_per_source=2,
+            n_plates_per_batch=1,
+            sites_per_well=1,
+        )
     )
-    compounds, _ = standardize_compounds(screen.compound_table, StandardizationConfig())
+    compounds, _ = standardize_compounds(
+        screen.compound_table,
+        make_config(StandardizationConfig, "data_engineering.standardization"),
+        make_config(ParallelConfig, "data_engineering.standardization_parallel"),
+    )
     wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds)
-    wells = assign_splits(wells, SplitConfig(val_batches_per_source=0))
+    wells = assign_splits(wells, make_config(SplitConfig, "data_engineering.splits"))
     sites, _ = join_image_index(screen.image_index, wells)
-    extraction = extract_crop_table(sites, screen.fields, CropExtractionConfig())
+    extraction = extract_crop_table(
+        sites, screen.fields, make_config(CropExtractionConfig, "data_engineering.crops")
+    )
     crops, index = extraction.crops, extraction.crop_index
     print(f"crops {tuple(crops.shape)}, batch_rows {training.batch_rows}, threads {torch.get_num_threads()}")
 

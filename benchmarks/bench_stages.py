@@ -13,8 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from product_parameters import make_config
 
 from micon import schema
+from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds, standardize_smiles
 from micon.evaluation import RetrievalConfig, aggregate_to_wells, evaluate_profiles
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
@@ -39,8 +41,8 @@ def main() -> None:
     logging.disable(logging.WARNING)
     rows = []
 
-    config = SyntheticScreenConfig(
-        n_sources=3, n_batches_per_source=2, n_plates_per_batch=1, sites_per_well=2
+    config = make_config(
+        SyntheticScreenConfig, "synthetic", n_sources=3, n_batches_per_source=2, n_plates_per_batch=1
     )
     screen, seconds = timed(lambda: generate_screen(config))
     keys = list(screen.fields)[:500]
@@ -48,7 +50,8 @@ def main() -> None:
     rows.append(("render synthetic fields", len(keys) / len(schema.CHANNELS) / seconds, "fields/s"))
 
     smiles = screen.compound_table[schema.SMILES].tolist()[:20]
-    std_config = StandardizationConfig()
+    std_config = make_config(StandardizationConfig, "data_engineering.standardization")
+    parallel = make_config(ParallelConfig, "data_engineering.standardization_parallel")
 
     def standardize_all() -> None:
         for s in smiles:
@@ -60,11 +63,15 @@ def main() -> None:
     _, seconds = timed(standardize_all)
     rows.append(("standardise SMILES", len(smiles) / seconds, "molecules/s"))
 
-    compounds, _ = standardize_compounds(screen.compound_table, std_config)
+    compounds, _ = standardize_compounds(screen.compound_table, std_config, parallel)
     wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds)
-    wells = assign_splits(wells, SplitConfig(val_batches_per_source=0))
+    wells = assign_splits(wells, make_config(SplitConfig, "data_engineering.splits"))
     sites, _ = join_image_index(screen.image_index, wells)
-    extraction, seconds = timed(lambda: extract_crop_table(sites, screen.fields, CropExtractionConfig()))
+    extraction, seconds = timed(
+        lambda: extract_crop_table(
+            sites, screen.fields, make_config(CropExtractionConfig, "data_engineering.crops")
+        )
+    )
     rows.append(("render fields + detect nuclei + cut crops", len(sites) / seconds, "sites/s"))
     rows.append(
         ("render fields + detect nuclei + cut crops", len(extraction.crop_index) / seconds, "crops/s")

@@ -13,20 +13,18 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-import yaml
+from product_parameters import parameter
 
 from micon import schema
 from micon.models import MiconModelConfig
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
-PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
 COMPOUNDS = (
     "CC(=O)Oc1ccccc1C(=O)O",
     "Cn1c(=O)c2c(ncn2C)n(C)c1=O",
@@ -91,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
-    params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
+    params = parameter("modeling")
     model_config = MiconModelConfig.from_dict(params["model"])
     overrides = {
         "max_steps": args.warmup + args.steps,

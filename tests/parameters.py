@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kedro.config import OmegaConfigLoader
 
 from micon.settings import CONFIG_LOADER_ARGS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+T = TypeVar("T")
 
 
 @cache
@@ -35,3 +36,22 @@ def parameter(path: str, env: str = "test") -> Any:
     for key in path.split("."):
         value = value[key]
     return value
+
+
+def make_config(config_class: type[T], path: str, *, env: str = "test", **overrides: Any) -> T:
+    """Build ``config_class`` from the parameter section at ``path`` of ``env``, with ``overrides`` merged in.
+
+    A test states only the values it is about; every other value is the project's own. A mapping override of
+    a nested section (``nuclei={"min_area_px": 30}``) is merged key by key, as Kedro merges environments.
+    """
+    return config_class(**_merged(parameter(path, env), overrides))
+
+
+def _merged(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(values)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -9,7 +9,6 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from micon.errors import InvalidConfigError
-from micon.parameters import validate_parameters
 
 # Environments whose raw layer holds real data (conf/<env>/catalog.yml moves it) and the pipeline to run.
 REAL_DATA_ENVIRONMENTS: dict[str, str] = {"jump": "jump", "bbbc021": "bbbc021"}
@@ -47,4 +46,8 @@ class ParameterValidationHooks:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         """Raise ``InvalidConfigError`` listing every invalid parameter of the run."""
+        # Imported here: the schema imports every domain config (torch included), which settings.py, read by
+        # every `kedro` command and by tests/parameters.py, need not pay for.
+        from micon.parameters import validate_parameters  # noqa: PLC0415
+
         validate_parameters(context.config_loader["parameters"])

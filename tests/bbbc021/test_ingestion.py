@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from micon import schema
+from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata.bbbc021 import (
@@ -16,6 +17,7 @@ from micon.metadata.bbbc021 import (
     read_official_layout,
     read_png_subset,
 )
+from tests.parameters import make_config
 from tests.shared_data import require_shared
 
 PNG_COLUMNS = ["image_path", "compound", "concentration_uM", "moa", "plate", "week", "well", "site_inferred"]
@@ -120,7 +122,11 @@ def test_png_channel_loader_rejects_grey_png() -> None:
 
 
 def _standardized(compounds: pd.DataFrame) -> pd.DataFrame:
-    return standardize_compounds(compounds, StandardizationConfig())[0]
+    return standardize_compounds(
+        compounds,
+        make_config(StandardizationConfig, "data_engineering.standardization"),
+        make_config(ParallelConfig, "data_engineering.standardization_parallel"),
+    )[0]
 
 
 def test_build_well_metadata_holds_out_compounds_without_smiles() -> None:

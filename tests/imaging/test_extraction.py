@@ -5,6 +5,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.imaging import CropExtractionConfig, NucleiConfig, extract_crop_table
+from tests.parameters import make_config
 
 SIZE = 64
 CENTRES = [(16.0, 16.0), (16.0, 44.0), (44.0, 30.0), (3.0, 60.0)]  # the last is too close to the border
@@ -62,7 +63,12 @@ def good_sites(disc_image):
 
 @pytest.fixture
 def config() -> CropExtractionConfig:
-    return CropExtractionConfig(crop_size_px=16, nuclei={"min_area_px": 20, "gaussian_sigma_px": 1.0})
+    return make_config(
+        CropExtractionConfig,
+        "data_engineering.crops",
+        crop_size_px=16,
+        nuclei={"min_area_px": 20, "gaussian_sigma_px": 1.0},
+    )
 
 
 def test_extract_crop_table_good_sites_crops_and_index(good_sites, config):
@@ -104,7 +110,9 @@ def test_extract_crop_table_crop_rows_match_field_pixels(good_sites, config):
 
 def test_extract_crop_table_channel_order_follows_channels(good_sites):
     sites, images = good_sites
-    config = CropExtractionConfig(crop_size_px=16, cells={"channels": ["AGP"]})
+    config = make_config(
+        CropExtractionConfig, "data_engineering.crops", crop_size_px=16, cells={"channels": ["AGP"]}
+    )
     result = extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
     assert result.crops.shape[1] == 2
     dna = images[_key("A01", "1", "DNA")]()
@@ -115,7 +123,9 @@ def test_extract_crop_table_channel_order_follows_channels(good_sites):
 
 def test_extract_crop_table_max_cells_subsample_seeded(good_sites):
     sites, images = good_sites
-    config = CropExtractionConfig(crop_size_px=16, max_cells_per_site=2, seed=3)
+    config = make_config(
+        CropExtractionConfig, "data_engineering.crops", crop_size_px=16, max_cells_per_site=2, seed=3
+    )
     first = extract_crop_table(sites, images, config)
     again = extract_crop_table(sites, images, config)
     assert len(first.crops) == 6
@@ -222,8 +232,12 @@ def test_extract_crop_table_no_nuclear_channel_raises(good_sites, config):
 
 
 def test_crop_extraction_config_nested_dict_builds_nuclei_config():
-    config = CropExtractionConfig(nuclei={"min_area_px": 30, "split_touching": False})
-    assert config.nuclei == NucleiConfig(min_area_px=30, split_touching=False)
+    config = make_config(
+        CropExtractionConfig, "data_engineering.crops", nuclei={"min_area_px": 30, "split_touching": False}
+    )
+    assert config.nuclei == make_config(
+        NucleiConfig, "data_engineering.crops.nuclei", min_area_px=30, split_touching=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -241,7 +255,7 @@ def test_crop_extraction_config_nested_dict_builds_nuclei_config():
 )
 def test_crop_extraction_config_invalid_value_raises(kwargs, error, match):
     with pytest.raises(error, match=match):
-        CropExtractionConfig(**kwargs)
+        make_config(CropExtractionConfig, "data_engineering.crops", **kwargs)
 
 
 def _neighbours_site(draw_discs):
@@ -256,7 +270,9 @@ def _neighbours_site(draw_discs):
 
 def test_extract_crop_table_masks_hold_only_the_centre_cell(disc_image):
     sites, images, field = _neighbours_site(disc_image)
-    result = extract_crop_table(sites, images, CropExtractionConfig(crop_size_px=24))
+    result = extract_crop_table(
+        sites, images, make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=24)
+    )
     assert result.crops.shape == (2, 5, 24, 24)
     assert result.masks.shape == (2, 2, 24, 24) and result.masks.dtype == np.uint16
     nucleus, cell = result.masks[:, 0].astype(bool), result.masks[:, 1].astype(bool)
@@ -276,9 +292,15 @@ def test_extract_crop_table_masks_hold_only_the_centre_cell(disc_image):
 
 def test_extract_crop_table_subsample_keeps_masks_aligned(disc_image):
     sites, images, _ = _neighbours_site(disc_image)
-    full = extract_crop_table(sites, images, CropExtractionConfig(crop_size_px=24))
+    full = extract_crop_table(
+        sites, images, make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=24)
+    )
     one = extract_crop_table(
-        sites, images, CropExtractionConfig(crop_size_px=24, max_cells_per_site=1, seed=1)
+        sites,
+        images,
+        make_config(
+            CropExtractionConfig, "data_engineering.crops", crop_size_px=24, max_cells_per_site=1, seed=1
+        ),
     )
     kept = int(
         np.flatnonzero(np.isclose(full.crop_index[schema.CELL_X], one.crop_index[schema.CELL_X].iloc[0]))[0]

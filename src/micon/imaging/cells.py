@@ -27,10 +27,10 @@ class CellsConfig:
             are cell foreground.
     """
 
-    channels: tuple[str, ...] = ("AGP", "RNA")
-    gaussian_sigma_px: float = 1.0
-    compactness: float = 0.01
-    threshold_correction: float = 0.8
+    channels: tuple[str, ...]
+    gaussian_sigma_px: float
+    compactness: float
+    threshold_correction: float
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))

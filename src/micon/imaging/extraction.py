@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -58,11 +58,11 @@ class CropExtractionConfig:
             into a :class:`~micon.imaging.cells.CellsConfig`.
     """
 
-    crop_size_px: int = 32
-    max_cells_per_site: int | None = None
-    seed: int = 0
-    nuclei: NucleiConfig = field(default_factory=NucleiConfig)
-    cells: CellsConfig = field(default_factory=CellsConfig)
+    crop_size_px: int
+    max_cells_per_site: int | None
+    seed: int
+    nuclei: NucleiConfig
+    cells: CellsConfig
 
     def __post_init__(self) -> None:
         if isinstance(self.cells, Mapping):
