@@ -150,12 +150,18 @@ def test_replicate_retrieval_without_cross_plate_replicates_raises() -> None:
         replicate_retrieval(wells, FEATURES, null_size=100)
 
 
-def test_evaluate_moa_profiles_drops_dmso_and_reports_every_metric() -> None:
+def test_evaluate_moa_profiles_drops_dmso_and_reports_every_metric(tmp_path) -> None:
     wells = _wells()
     dmso = wells.iloc[:3].assign(**{schema.JCP2022: "DMSO", schema.MOA: "DMSO", schema.CONCENTRATION: 0.0})
     metrics, predictions = evaluate_moa_profiles(
         pd.concat([wells, dmso], ignore_index=True),
-        make_config(MoaEvaluationConfig, "bbbc021_evaluation.moa", env="bbbc021", null_size=100),
+        make_config(
+            MoaEvaluationConfig,
+            "bbbc021_evaluation.moa",
+            env="bbbc021",
+            null_size=100,
+            null_cache_dir=str(tmp_path),  # not the project's data/ folder
+        ),
     )
     assert metrics["n_treatments"] == 12
     assert metrics["n_wells"] == 36
@@ -166,11 +172,18 @@ def test_evaluate_moa_profiles_drops_dmso_and_reports_every_metric() -> None:
     assert "DMSO" not in set(predictions[schema.JCP2022])
 
 
-def test_evaluate_moa_profiles_only_controls_raises() -> None:
+def test_evaluate_moa_profiles_only_controls_raises(tmp_path) -> None:
     wells = _wells().assign(**{schema.JCP2022: "DMSO"})
     with pytest.raises(InvalidInputError, match="DMSO"):
         evaluate_moa_profiles(
-            wells, make_config(MoaEvaluationConfig, "bbbc021_evaluation.moa", env="bbbc021", null_size=100)
+            wells,
+            make_config(
+                MoaEvaluationConfig,
+                "bbbc021_evaluation.moa",
+                env="bbbc021",
+                null_size=100,
+                null_cache_dir=str(tmp_path),
+            ),
         )
 
 
