@@ -39,19 +39,9 @@ def parameter(path: str, env: str = "test") -> Any:
 
 
 def make_config(config_class: type[T], path: str, *, env: str = "test", **overrides: Any) -> T:
-    """Build ``config_class`` from the parameter section at ``path`` of ``env``, with ``overrides`` merged in.
+    """Build ``config_class`` from the parameter section at ``path`` of ``env``, with ``overrides`` replaced.
 
-    A test states only the values it is about; every other value is the project's own. A mapping override of
-    a nested section (``nuclei={"min_area_px": 30}``) is merged key by key, as Kedro merges environments.
+    A test states only the values it is about; every other value is the project's own. An override replaces
+    the whole value (a nested section too: pass ``parameter(...)`` merged with the change).
     """
-    return config_class(**_merged(parameter(path, env), overrides))
-
-
-def _merged(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(values)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    return config_class(**{**parameter(path, env), **overrides})

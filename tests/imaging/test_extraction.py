@@ -5,7 +5,10 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.imaging import CropExtractionConfig, NucleiConfig, extract_crop_table
-from tests.parameters import make_config
+from tests.parameters import make_config, parameter
+
+NUCLEI = parameter("data_engineering.crops.nuclei")
+CELLS = parameter("data_engineering.crops.cells")
 
 SIZE = 64
 CENTRES = [(16.0, 16.0), (16.0, 44.0), (44.0, 30.0), (3.0, 60.0)]  # the last is too close to the border
@@ -67,7 +70,7 @@ def config() -> CropExtractionConfig:
         CropExtractionConfig,
         "data_engineering.crops",
         crop_size_px=16,
-        nuclei={"min_area_px": 20, "gaussian_sigma_px": 1.0},
+        nuclei={**NUCLEI, "min_area_px": 20, "gaussian_sigma_px": 1.0},
     )
 
 
@@ -111,7 +114,7 @@ def test_extract_crop_table_crop_rows_match_field_pixels(good_sites, config):
 def test_extract_crop_table_channel_order_follows_channels(good_sites):
     sites, images = good_sites
     config = make_config(
-        CropExtractionConfig, "data_engineering.crops", crop_size_px=16, cells={"channels": ["AGP"]}
+        CropExtractionConfig, "data_engineering.crops", crop_size_px=16, cells={**CELLS, "channels": ["AGP"]}
     )
     result = extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
     assert result.crops.shape[1] == 2
@@ -233,7 +236,9 @@ def test_extract_crop_table_no_nuclear_channel_raises(good_sites, config):
 
 def test_crop_extraction_config_nested_dict_builds_nuclei_config():
     config = make_config(
-        CropExtractionConfig, "data_engineering.crops", nuclei={"min_area_px": 30, "split_touching": False}
+        CropExtractionConfig,
+        "data_engineering.crops",
+        nuclei={**NUCLEI, "min_area_px": 30, "split_touching": False},
     )
     assert config.nuclei == make_config(
         NucleiConfig, "data_engineering.crops.nuclei", min_area_px=30, split_touching=False
@@ -246,10 +251,10 @@ def test_crop_extraction_config_nested_dict_builds_nuclei_config():
         ({"crop_size_px": 0}, InvalidConfigError, "crop_size_px"),
         ({"max_cells_per_site": 0}, InvalidConfigError, "max_cells_per_site"),
         ({"seed": -1}, InvalidConfigError, "seed"),
-        ({"nuclei": {"min_area_px": 0}}, InvalidConfigError, "min_area_px"),
-        ({"nuclei": {"bogus": 1}}, TypeError, "bogus"),
+        ({"nuclei": {**NUCLEI, "min_area_px": 0}}, InvalidConfigError, "min_area_px"),
+        ({"nuclei": {**NUCLEI, "bogus": 1}}, TypeError, "bogus"),
         ({"nuclei": 3}, InvalidConfigError, "nuclei"),
-        ({"cells": {"compactness": -1}}, InvalidConfigError, "compactness"),
+        ({"cells": {**CELLS, "compactness": -1}}, InvalidConfigError, "compactness"),
         ({"cells": 3}, InvalidConfigError, "cells"),
     ],
 )
