@@ -364,16 +364,21 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
     problems = _validate(ProjectParameters, params, ())
     modeling = params.get("modeling")
     methods = modeling.get("methods") if isinstance(modeling, Mapping) else None
-    if isinstance(methods, Mapping) and isinstance(modeling.get("model"), Mapping):
+    model = modeling.get("model") if isinstance(modeling, Mapping) else None
+    # A method's model overrides are checked merged over a valid shared model, so that a problem of the
+    # shared model is listed once, not once more per method.
+    if isinstance(methods, Mapping) and isinstance(model, Mapping):
+        shared_model_valid = not _validate(ModelParameters, model, ())
         for method, settings in methods.items():
-            problems += _method_problems(str(method), settings, modeling["model"])
+            problems += _method_problems(str(method), settings, model if shared_model_valid else None)
     if problems:
-        listing = "\n".join(f"  {p}" for p in dict.fromkeys(problems))
-        raise InvalidConfigError(f"{len(dict.fromkeys(problems))} invalid parameter(s):\n{listing}")
+        listing = "\n".join(f"  {problem}" for problem in problems)
+        raise InvalidConfigError(f"{len(problems)} invalid parameter(s):\n{listing}")
     return _parse(ProjectParameters, params)
 
 
-def _method_problems(method: str, settings: Any, model: Mapping[str, Any]) -> list[str]:
+def _method_problems(method: str, settings: Any, model: Mapping[str, Any] | None) -> list[str]:
+    """Check one method's objective and (given a valid shared ``model``) its merged model."""
     location = ("modeling", "methods", method)
     if not isinstance(settings, Mapping):
         return []  # reported by the tree's own validation
@@ -382,7 +387,7 @@ def _method_problems(method: str, settings: Any, model: Mapping[str, Any]) -> li
     except UnknownNameError as exc:
         return [f"{_dotted(location)}: a trained method ({exc})"]
     problems = []
-    if isinstance(settings.get("model"), Mapping):
+    if model is not None and isinstance(settings.get("model"), Mapping):
         merged = merge_params(model, settings["model"])
         problems += _validate(ModelParameters, merged, (*location, "model"))
     if isinstance(settings.get("objective"), Mapping):
