@@ -17,7 +17,8 @@ import pandas as pd
 from micon import schema
 from micon.imaging.cell_features import CellFeaturesConfig, measure_batch, texture_reference
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
-from micon.sources.synthetic import SyntheticScreenConfig, generate_screen
+from micon.project_parameters import make_config
+from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 
 ALL_OFF = {
     "intensity": False,
@@ -30,8 +31,24 @@ ALL_OFF = {
 
 def synthetic_cells(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Return at least ``n_cells`` crops and masks of a synthetic screen (32-px crops)."""
-    screen = generate_screen(SyntheticScreenConfig(n_sources=1, n_batches_per_source=2, n_plates_per_batch=2))
-    extraction = extract_crop_table(screen.image_index, screen.fields, CropExtractionConfig(crop_size_px=32))
+    screen = generate_screen(
+        make_config(
+            SyntheticScreenConfig,
+            "synthetic",
+            n_sources=1,
+            n_batches_per_source=2,
+            n_plates_per_batch=2,
+            sites_per_well=1,
+        )
+    )
+    extraction = extract_crop_table(
+        screen.image_index,
+        screen.fields,
+        make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=32),
+        channels=SYNTHETIC_PROFILE.channels,
+        nuclear_channel=SYNTHETIC_PROFILE.nuclear_channel,
+        cytoplasm_channels=SYNTHETIC_PROFILE.cytoplasm_channels,
+    )
     return extraction.crops[:n_cells], extraction.masks[:n_cells]
 
 
@@ -41,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     crops, masks = synthetic_cells(args.cells)
-    base = CellFeaturesConfig(batch_size=len(crops))
+    base = make_config(CellFeaturesConfig, "data_engineering.cell_features", batch_size=len(crops))
     reference = texture_reference(crops, base.texture_percentile)
     groups = {
         "shape (AreaShape + Feret)": {"shape": True, "zernike_degree": 0},

@@ -11,24 +11,22 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 
 import torch
-import yaml
 
+from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.models import build_model, merge_params
+from micon.project_parameters import make_config, parameter
 from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.data import MiconDataModule
 from micon.training.methods import build_model_config, build_objective_config, get_method, list_methods
 from micon.training.module import MiconModule
 from micon.training.runner import TrainingConfig
-
-PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
 
 
 def main() -> None:
@@ -38,24 +36,44 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", default=list(list_methods("trained")))
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
+    params = parameter("modeling")
     training = TrainingConfig(**params["training"])
 
     screen = generate_screen(
-        SyntheticScreenConfig(n_sources=3, n_batches_per_source=2, n_plates_per_batch=1, sites_per_well=1)
+        make_config(
+            SyntheticScreenConfig,
+            "synthetic",
+            n_sources=3,
+            n_batches_per_source=2,
+            n_plates_per_batch=1,
+            sites_per_well=1,
+        )
     )
-    compounds, _ = standardize_compounds(screen.compound_table, StandardizationConfig())
+    compounds, _ = standardize_compounds(
+        screen.compound_table,
+        make_config(StandardizationConfig, "data_engineering.standardization"),
+        make_config(ParallelConfig, "data_engineering.standardization_parallel"),
+    )
     wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds, profile=SYNTHETIC_PROFILE)
-    wells = assign_splits(wells, SplitConfig(val_batches_per_source=0))
+    wells = assign_splits(wells, make_config(SplitConfig, "data_engineering.splits"))
     sites, _ = join_image_index(screen.image_index, wells)
-    extraction = extract_crop_table(sites, screen.fields, CropExtractionConfig())
+    extraction = extract_crop_table(
+        sites,
+        screen.fields,
+        make_config(CropExtractionConfig, "data_engineering.crops"),
+        channels=SYNTHETIC_PROFILE.channels,
+        nuclear_channel=SYNTHETIC_PROFILE.nuclear_channel,
+        cytoplasm_channels=SYNTHETIC_PROFILE.cytoplasm_channels,
+    )
     crops, index = extraction.crops, extraction.crop_index
     print(f"crops {tuple(crops.shape)}, batch_rows {training.batch_rows}, threads {torch.get_num_threads()}")
 
     rows = []
     for method in args.methods:
         method_params = params["methods"][method]
-        config = build_model_config(method, merge_params(params["model"], method_params["model"]))
+        config = build_model_config(
+            method, merge_params(params["model"], method_params["model"]), channels=SYNTHETIC_PROFILE.channels
+        )
         torch.manual_seed(0)
         model = build_model(config)
         module = MiconModule(
@@ -80,7 +98,7 @@ def main() -> None:
             seed=training.seed,
             steps_per_epoch=args.steps + args.warmup,
             num_workers=training.num_workers,
-            controls=training.controls,
+            controls=SYNTHETIC_PROFILE.controls,
             intensity=None,
             fields=get_method(method).batch_fields,
             molecule=config.molecule,

@@ -25,6 +25,7 @@ from micon.evaluation import (
     evaluate_profiles,
     normalize_profiles,
 )
+from micon.project_parameters import make_config, parameter
 
 CHAINS: dict[str, list[str]] = {
     "mad+sphering (MICON)": ["mad_robustize", "sphering"],
@@ -60,13 +61,17 @@ def main() -> None:
         for folder in sorted((args.data / "07_model_output").glob("*_crop_embeddings.parquet"))
     }
     cache = tempfile.mkdtemp()
-    config = RetrievalConfig(null_size=args.null_size, null_cache_dir=cache)
+    config = make_config(
+        RetrievalConfig, "reporting.retrieval", null_size=args.null_size, null_cache_dir=cache
+    )
     rows = []
     for method, crops in embeddings.items():
-        wells = aggregate_to_wells(crops, via_sites=True)
+        wells = aggregate_to_wells(crops, **parameter("reporting.aggregation"))
         for chain, steps in CHAINS.items():
             start = time.perf_counter()
-            normalized, _ = normalize_profiles(wells, NormalizationConfig(steps=steps))
+            normalized, _ = normalize_profiles(
+                wells, make_config(NormalizationConfig, "reporting.normalization", steps=steps)
+            )
             metrics, _, _ = evaluate_profiles(normalized, config)
             batch = evaluate_batch_effects(normalized, config)
             row = {"method": method, "chain": chain, "wells": len(wells)}
@@ -83,7 +88,6 @@ def main() -> None:
 
 def time_pipeline(data: Path, embeddings: dict[str, pd.DataFrame]) -> float:
     """Run the reporting pipeline in memory with the project's parameters; return its wall time."""
-    import yaml
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
 
@@ -96,7 +100,7 @@ def time_pipeline(data: Path, embeddings: dict[str, pd.DataFrame]) -> float:
     inputs["micon.training_history"] = pd.read_csv(latest(data / "06_models" / "micon_training_history.csv"))
     for name in QUARANTINES:
         inputs[name] = pd.read_parquet(latest(data / "02_intermediate" / "quarantine" / f"{name}.parquet"))
-    reporting = yaml.safe_load(Path("conf/base/parameters_reporting.yml").read_text())["reporting"]
+    reporting = parameter("reporting")
     reporting["retrieval"]["null_cache_dir"] = tempfile.mkdtemp()
     inputs["params:reporting"] = reporting
     inputs |= {f"params:reporting.{key}": value for key, value in reporting.items()}

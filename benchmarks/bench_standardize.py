@@ -41,6 +41,7 @@ from micon.chem import (
     standardize_many,
     summarise_agreement,
 )
+from micon.project_parameters import make_config
 
 JUMP_COMPOUNDS = 116_752
 COMPOUND_TABLE = Path("jump") / "compound.csv.gz"
@@ -68,7 +69,9 @@ def load_compounds(args: argparse.Namespace) -> tuple[pd.DataFrame, str] | None:
         return None
     from micon.sources.synthetic import SyntheticScreenConfig, generate_screen
 
-    return generate_screen(SyntheticScreenConfig()).compound_table, "synthetic screen compounds"
+    return generate_screen(
+        make_config(SyntheticScreenConfig, "synthetic")
+    ).compound_table, "synthetic screen compounds"
 
 
 def main() -> int:
@@ -95,10 +98,18 @@ def main() -> int:
         compounds = compounds.sample(n=args.sample, random_state=args.seed).reset_index(drop=True)
     print(f"{len(compounds):,} compounds from the {name}")
 
-    config = StandardizationConfig()
+    config = make_config(StandardizationConfig, "data_engineering.standardization")
     smiles = compounds[schema.SMILES].dropna().tolist()
-    serial = ParallelConfig(n_jobs=1, progress=False)
-    parallel = ParallelConfig(n_jobs=args.n_jobs, chunk_size=args.chunk_size, progress=False)
+    serial = make_config(
+        ParallelConfig, "data_engineering.standardization_parallel", n_jobs=1, progress=False
+    )
+    parallel = make_config(
+        ParallelConfig,
+        "data_engineering.standardization_parallel",
+        n_jobs=args.n_jobs,
+        chunk_size=args.chunk_size,
+        progress=False,
+    )
     rows = []
     outcomes = {}
     for label, run in (("serial (1 process)", serial), (f"parallel ({args.n_jobs} processes)", parallel)):

@@ -13,20 +13,19 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from micon import schema
+from micon.project_parameters import parameter
 from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
-PARAMETERS = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_modeling.yml"
+CHANNELS = schema.CHANNELS  # the random store's channels
 COMPOUNDS = (
     "CC(=O)Oc1ccccc1C(=O)O",
     "Cn1c(=O)c2c(ncn2C)n(C)c1=O",
@@ -91,8 +90,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
-    params = yaml.safe_load(PARAMETERS.read_text())["modeling"]
-    model_config = build_model_config("micon", params["model"])
+    params = parameter("modeling")
+    model_config = build_model_config("micon", params["model"], channels=CHANNELS)
     objective = build_objective_config("micon", params["methods"]["micon"]["objective"])
     overrides = {
         "max_steps": args.warmup + args.steps,
@@ -122,6 +121,7 @@ def main() -> None:
         training_config=training,
         method="micon",
         objective=objective,
+        controls="dmso",
         callbacks=[timer],
     )
     step_s = float(np.median(np.diff(timer.ends[args.warmup - 1 :]))) if args.warmup else float("nan")
@@ -133,9 +133,9 @@ def main() -> None:
         torch.cuda.reset_peak_memory_stats()
 
     checkpoint = build_untrained_checkpoint(
-        build_model_config("untrained", params["model"]), method="untrained", seed=0
+        build_model_config("untrained", params["model"], channels=CHANNELS), method="untrained", seed=0
     )
-    embedding = dict(params["embedding"])
+    embedding = {**params["embedding"], "channels": CHANNELS}
     if args.embed_batch_size is not None:
         embedding["batch_size"] = args.embed_batch_size
     embed_crops(checkpoint, crops, index.iloc[: embedding["batch_size"]], **embedding)  # warm-up

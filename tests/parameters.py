@@ -1,37 +1,23 @@
-"""The project's parameters as Kedro loads them (base + an environment, merged key by key by settings.py).
+"""The test environment's parameters (``conf/test`` over ``conf/base``), as a Kedro run sees them.
 
 Tests take their values from here rather than from dataclass defaults or YAML read by hand, so that a test
-runs the product's values (``conf/base``) with only the overrides an environment lists (``conf/test``).
+runs the product's values with only the overrides ``conf/test`` lists; ``env="base"`` gives the product's.
 """
 
 from __future__ import annotations
 
-import copy
-from functools import cache
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-from kedro.config import OmegaConfigLoader
+from micon import project_parameters
 
-from micon.settings import CONFIG_LOADER_ARGS
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
+TEST_ENV = "test"
 
 
-@cache
-def _load(env: str) -> dict[str, Any]:
-    loader = OmegaConfigLoader(conf_source=str(CONF), env=env, **CONFIG_LOADER_ARGS)
-    return dict(loader["parameters"])
+def load_parameters(env: str = TEST_ENV) -> dict[str, Any]:
+    """Return the parameters of ``env`` (default: the test environment) merged over ``conf/base``."""
+    return project_parameters.load_parameters(env)
 
 
-def load_parameters(env: str = "test") -> dict[str, Any]:
-    """Return the parameters of ``env`` merged over ``conf/base`` as Kedro merges them (a fresh copy)."""
-    return copy.deepcopy(_load(env))
-
-
-def parameter(path: str, env: str = "test") -> Any:
-    """Return one parameter section or value by its dotted path, e.g. ``"modeling.training"``."""
-    value: Any = load_parameters(env)
-    for key in path.split("."):
-        value = value[key]
-    return value
+parameter = partial(project_parameters.parameter, env=TEST_ENV)
+make_config = partial(project_parameters.make_config, env=TEST_ENV)

@@ -31,6 +31,20 @@ ALLOWED: dict[str, set[str]] = {
     },
     "training": {"schema", "errors", "quarantine", "chem", "imaging", "metadata", "models", "training"},
     "datasets": set(),
+    # The parameter schema types every section by its domain config: a top layer below only the Kedro glue.
+    "parameters": {
+        "schema",
+        "errors",
+        "quarantine",
+        "chem",
+        "imaging",
+        "profile",
+        "metadata",
+        "sources",
+        "models",
+        "evaluation",
+        "training",
+    },
 }
 FORBIDDEN_LIBRARIES: dict[str, set[str]] = {
     layer: {"kedro", "kedro_datasets"} for layer in ALLOWED if layer != "datasets"

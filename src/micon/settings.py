@@ -2,7 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
+from micon.hooks import ParameterValidationHooks
 from micon.session import MiconSession
+
+# Parameters are validated (micon.parameters) before any node runs.
+HOOKS = (ParameterValidationHooks(),)
 
 # A bare `kedro run --env <env>` runs its composition (micon.pipelines.compositions).
 SESSION_CLASS = MiconSession

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from micon import schema
+from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata import join_well_metadata, split_by_molecule
@@ -17,6 +18,7 @@ from micon.sources.bbbc021.layouts import (
     read_official_layout,
     read_png_subset,
 )
+from tests.parameters import make_config
 from tests.shared_data import require_shared
 
 PNG_COLUMNS = ["image_path", "compound", "concentration_uM", "moa", "plate", "week", "well", "site_inferred"]
@@ -121,7 +123,11 @@ def test_png_channel_loader_rejects_grey_png() -> None:
 
 
 def _standardized(compounds: pd.DataFrame) -> pd.DataFrame:
-    return standardize_compounds(compounds, StandardizationConfig())[0]
+    return standardize_compounds(
+        compounds,
+        make_config(StandardizationConfig, "data_engineering.standardization"),
+        make_config(ParallelConfig, "data_engineering.standardization_parallel"),
+    )[0]
 
 
 def _well_metadata(plates: pd.DataFrame, wells: pd.DataFrame, compounds: pd.DataFrame):

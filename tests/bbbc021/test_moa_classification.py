@@ -17,6 +17,7 @@ from micon.evaluation.moa_classification import (
     summarise_moa_accuracy,
     treatment_profiles,
 )
+from tests.parameters import make_config
 
 FEATURES = ["emb_0000", "emb_0001", "emb_0002", "emb_0003"]
 
@@ -149,11 +150,18 @@ def test_replicate_retrieval_without_cross_plate_replicates_raises() -> None:
         replicate_retrieval(wells, FEATURES, null_size=100)
 
 
-def test_evaluate_moa_profiles_drops_dmso_and_reports_every_metric() -> None:
+def test_evaluate_moa_profiles_drops_dmso_and_reports_every_metric(tmp_path) -> None:
     wells = _wells()
     dmso = wells.iloc[:3].assign(**{schema.JCP2022: "DMSO", schema.MOA: "DMSO", schema.CONCENTRATION: 0.0})
     metrics, predictions = evaluate_moa_profiles(
-        pd.concat([wells, dmso], ignore_index=True), MoaEvaluationConfig(null_size=100)
+        pd.concat([wells, dmso], ignore_index=True),
+        make_config(
+            MoaEvaluationConfig,
+            "bbbc021_evaluation.moa",
+            env="bbbc021",
+            null_size=100,
+            null_cache_dir=str(tmp_path),  # not the project's data/ folder
+        ),
     )
     assert metrics["n_treatments"] == 12
     assert metrics["n_wells"] == 36
@@ -164,10 +172,19 @@ def test_evaluate_moa_profiles_drops_dmso_and_reports_every_metric() -> None:
     assert "DMSO" not in set(predictions[schema.JCP2022])
 
 
-def test_evaluate_moa_profiles_only_controls_raises() -> None:
+def test_evaluate_moa_profiles_only_controls_raises(tmp_path) -> None:
     wells = _wells().assign(**{schema.JCP2022: "DMSO"})
     with pytest.raises(InvalidInputError, match="DMSO"):
-        evaluate_moa_profiles(wells, MoaEvaluationConfig(null_size=100))
+        evaluate_moa_profiles(
+            wells,
+            make_config(
+                MoaEvaluationConfig,
+                "bbbc021_evaluation.moa",
+                env="bbbc021",
+                null_size=100,
+                null_cache_dir=str(tmp_path),
+            ),
+        )
 
 
 def test_treatment_profiles_missing_moa_column_raises() -> None:
@@ -198,4 +215,4 @@ def test_treatment_profiles_nan_feature_raises() -> None:
 )
 def test_moa_evaluation_config_out_of_range_raises(kwargs: dict, match: str) -> None:
     with pytest.raises(InvalidConfigError, match=match):
-        MoaEvaluationConfig(**kwargs)
+        make_config(MoaEvaluationConfig, "bbbc021_evaluation.moa", env="bbbc021", **kwargs)

@@ -7,10 +7,11 @@ from micon import schema
 from micon.chem import ParallelConfig, StandardizationConfig, inchikey_agreement, summarise_agreement
 from micon.chem.agreement import APPLIED, FAILURE, FIRST_BLOCK_EQUAL, FULL_KEY_EQUAL, PERTURBATION
 from micon.errors import InvalidInputError, MissingColumnsError, UnknownNameError
+from tests.parameters import make_config
 from tests.shared_data import require_shared
 
-CONFIG = StandardizationConfig()
-SERIAL = ParallelConfig(n_jobs=1, progress=False)
+CONFIG = make_config(StandardizationConfig, "data_engineering.standardization")
+SERIAL = make_config(ParallelConfig, "data_engineering.standardization_parallel", n_jobs=1, progress=False)
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 ASPIRIN_INCHIKEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 # Full-key agreement with JUMP on all 5,641 compounds (bench_standardize.py, seed 0): as given 0.9875,
@@ -101,7 +102,17 @@ def test_summarise_agreement_missing_column_raises():
 def test_jump_sample_agrees_with_jump_inchikeys_as_given_and_perturbed():
     path = require_shared("jump/compound.csv.gz")
     compounds = pd.read_csv(path).dropna(subset=[schema.SMILES]).sample(n=300, random_state=0)
-    details = inchikey_agreement(compounds, CONFIG, ParallelConfig(n_jobs=2, chunk_size=64, progress=False))
+    details = inchikey_agreement(
+        compounds,
+        CONFIG,
+        make_config(
+            ParallelConfig,
+            "data_engineering.standardization_parallel",
+            n_jobs=2,
+            chunk_size=64,
+            progress=False,
+        ),
+    )
     summary = summarise_agreement(details).set_index(PERTURBATION)
     assert (summary["n_compounds"] == 300).all()
     for kind, threshold in MIN_AGREEMENT.items():

@@ -15,11 +15,14 @@ from micon.chem import (
 )
 from micon.chem.parallel import available_cores, map_in_chunks
 from micon.errors import InvalidConfigError
+from tests.parameters import make_config
 
-CONFIG = StandardizationConfig()
-SERIAL = ParallelConfig(n_jobs=1, progress=False)
+CONFIG = make_config(StandardizationConfig, "data_engineering.standardization")
+SERIAL = make_config(ParallelConfig, "data_engineering.standardization_parallel", n_jobs=1, progress=False)
 # Chunks of 2 over 2 workers: the pool really starts and every worker gets several chunks.
-TWO_WORKERS = ParallelConfig(n_jobs=2, chunk_size=2, progress=False)
+TWO_WORKERS = make_config(
+    ParallelConfig, "data_engineering.standardization_parallel", n_jobs=2, chunk_size=2, progress=False
+)
 MIXED = [
     "CC(=O)Oc1ccccc1C(=O)[O-].[Na+]",
     "C1CC(",
@@ -81,7 +84,13 @@ def test_map_in_chunks_keeps_order_for_any_chunking():
     function = functools.partial(pow, exp=2)
     expected = [i**2 for i in items]
     for chunk_size in (1, 5, 23, 100):
-        parallel = ParallelConfig(n_jobs=1, chunk_size=chunk_size, progress=False)
+        parallel = make_config(
+            ParallelConfig,
+            "data_engineering.standardization_parallel",
+            n_jobs=1,
+            chunk_size=chunk_size,
+            progress=False,
+        )
         assert map_in_chunks(function, items, parallel, description="square") == expected
 
 
@@ -94,11 +103,21 @@ def test_map_in_chunks_empty_input_gives_empty_list():
     [(4, 10, 25, 3), (2, 10, 25, 2), (4, 10, 10, 1), (4, 10, 0, 1), (1, 1, 100, 1)],
 )
 def test_parallel_config_worker_count_is_at_most_one_per_chunk(n_jobs, chunk_size, n_items, expected):
-    assert ParallelConfig(n_jobs=n_jobs, chunk_size=chunk_size).worker_count(n_items) == expected
+    assert (
+        make_config(
+            ParallelConfig, "data_engineering.standardization_parallel", n_jobs=n_jobs, chunk_size=chunk_size
+        ).worker_count(n_items)
+        == expected
+    )
 
 
 def test_parallel_config_default_uses_every_available_core():
-    assert ParallelConfig(chunk_size=1).worker_count(10_000) == available_cores()
+    assert (
+        make_config(
+            ParallelConfig, "data_engineering.standardization_parallel", n_jobs=None, chunk_size=1
+        ).worker_count(10_000)
+        == available_cores()
+    )
 
 
 def test_configs_survive_pickling_for_spawned_workers():
@@ -119,4 +138,4 @@ def test_configs_survive_pickling_for_spawned_workers():
 )
 def test_parallel_config_bad_value_raises_naming_it(kwargs):
     with pytest.raises(InvalidConfigError, match=next(iter(kwargs))):
-        ParallelConfig(**kwargs)
+        make_config(ParallelConfig, "data_engineering.standardization_parallel", **kwargs)

@@ -3,8 +3,9 @@ from rdkit import Chem
 
 from micon.chem import PERTURBATION_KINDS, StandardizationConfig, perturb_smiles, standardize_smiles
 from micon.errors import InvalidSmilesError, UnknownNameError
+from tests.parameters import make_config
 
-CONFIG = StandardizationConfig()
+CONFIG = make_config(StandardizationConfig, "data_engineering.standardization")
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 ASPIRIN_INCHIKEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 IMIPRAMINE = "CN(C)CCCN1c2ccccc2CCc2ccccc21"  # a tertiary aliphatic amine, no acid, no tautomer

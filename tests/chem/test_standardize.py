@@ -8,9 +8,11 @@ from rdkit import Chem
 from micon import schema
 from micon.chem import ParallelConfig, StandardizationConfig, standardize_compounds, standardize_smiles
 from micon.errors import InvalidConfigError, InvalidInputError, InvalidSmilesError, MissingColumnsError
+from tests.parameters import make_config
 from tests.shared_data import require_shared
 
-CONFIG = StandardizationConfig()
+CONFIG = make_config(StandardizationConfig, "data_engineering.standardization")
+SERIAL = make_config(ParallelConfig, "data_engineering.standardization_parallel", n_jobs=1, progress=False)
 ASPIRIN_INCHIKEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 
 
@@ -62,7 +64,9 @@ def test_standardize_smiles_random_atom_order_gives_same_canonical_smiles():
 def test_standardize_smiles_stereo_kept_by_default_and_removed_on_request():
     smiles = "C[C@H](N)c1ccccc1"
     assert "@" in standardize_smiles(smiles, CONFIG).smiles
-    flat = standardize_smiles(smiles, StandardizationConfig(remove_stereo=True))
+    flat = standardize_smiles(
+        smiles, make_config(StandardizationConfig, "data_engineering.standardization", remove_stereo=True)
+    )
     assert "@" not in flat.smiles
     assert flat.inchikey.split("-")[1] == "UHFFFAOYSA"
 
@@ -78,8 +82,13 @@ def test_standardize_smiles_dmso_gives_dmso_inchikey():
 
 
 def test_standardize_smiles_steps_off_keep_salt():
-    config = StandardizationConfig(
-        cleanup=False, largest_fragment=False, uncharge=False, canonical_tautomer=False
+    config = make_config(
+        StandardizationConfig,
+        "data_engineering.standardization",
+        cleanup=False,
+        largest_fragment=False,
+        uncharge=False,
+        canonical_tautomer=False,
     )
     assert "." in standardize_smiles("CCN.Cl", config).smiles
 
@@ -110,7 +119,7 @@ def test_standardize_smiles_invalid_smiles_writes_nothing_to_stderr(capfd):
 )
 def test_standardization_config_bad_value_raises(kwargs):
     with pytest.raises(InvalidConfigError, match=next(iter(kwargs))):
-        StandardizationConfig(**kwargs)
+        make_config(StandardizationConfig, "data_engineering.standardization", **kwargs)
 
 
 def test_standardize_compounds_mixed_table_partitions_rows(caplog):
@@ -128,7 +137,7 @@ def test_standardize_compounds_mixed_table_partitions_rows(caplog):
         ]
     )
     with caplog.at_level(logging.INFO, logger="micon.chem.standardize"):
-        accepted, quarantined = standardize_compounds(compounds, CONFIG)
+        accepted, quarantined = standardize_compounds(compounds, CONFIG, SERIAL)
     assert len(accepted) + len(quarantined) == len(compounds)
     assert list(accepted[schema.JCP2022]) == ["JCP2022_000001", schema.DMSO_JCP2022, "JCP2022_000006"]
     assert accepted.loc[0, schema.STANDARD_INCHIKEY] == ASPIRIN_INCHIKEY
@@ -146,7 +155,7 @@ def test_standardize_compounds_mixed_table_partitions_rows(caplog):
 
 
 def test_standardize_compounds_all_valid_gives_empty_quarantine():
-    accepted, quarantined = standardize_compounds(_compounds([("JCP2022_000001", "CCO")]), CONFIG)
+    accepted, quarantined = standardize_compounds(_compounds([("JCP2022_000001", "CCO")]), CONFIG, SERIAL)
     assert len(accepted) == 1
     assert quarantined.empty
     assert list(quarantined.columns) == [schema.JCP2022, schema.SMILES, "stage", "reason", "detail"]
@@ -155,26 +164,30 @@ def test_standardize_compounds_all_valid_gives_empty_quarantine():
 def test_standardize_compounds_input_not_mutated():
     compounds = _compounds([("JCP2022_000001", "CCO")])
     before = compounds.copy()
-    standardize_compounds(compounds, CONFIG)
+    standardize_compounds(compounds, CONFIG, SERIAL)
     pd.testing.assert_frame_equal(compounds, before)
 
 
 def test_standardize_compounds_missing_column_raises_naming_it():
     compounds = _compounds([("JCP2022_000001", "CCO")]).drop(columns=schema.INCHIKEY)
     with pytest.raises(MissingColumnsError, match=schema.INCHIKEY):
-        standardize_compounds(compounds, CONFIG)
+        standardize_compounds(compounds, CONFIG, SERIAL)
 
 
 def test_standardize_compounds_empty_table_raises():
     with pytest.raises(InvalidInputError, match="empty"):
-        standardize_compounds(_compounds([]), CONFIG)
+        standardize_compounds(_compounds([]), CONFIG, SERIAL)
 
 
 @pytest.mark.realdata
 def test_standardize_compounds_jump_sample_agrees_with_jump_inchikeys():
     path = require_shared("jump/compound.csv.gz")
     compounds = pd.read_csv(path).dropna(subset=[schema.SMILES]).head(300)
-    accepted, quarantined = standardize_compounds(compounds, CONFIG, ParallelConfig(n_jobs=1, progress=False))
+    accepted, quarantined = standardize_compounds(
+        compounds,
+        CONFIG,
+        make_config(ParallelConfig, "data_engineering.standardization_parallel", n_jobs=1, progress=False),
+    )
     assert len(accepted) + len(quarantined) == 300
     agreement = (accepted[schema.STANDARD_INCHIKEY] == accepted[schema.INCHIKEY]).sum() / 300
     assert agreement >= 0.95, f"InChIKey agreement with JUMP {agreement:.3f} < 0.95"

@@ -5,8 +5,14 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidFeaturesError, InvalidInputError, MissingColumnsError
 from micon.evaluation import aggregate_to_wells
+from tests.parameters import parameter
 
 DIM = 3
+
+
+def _aggregate(crops: pd.DataFrame, **overrides: object) -> pd.DataFrame:
+    """Aggregate with the reporting parameters, ``overrides`` replaced."""
+    return aggregate_to_wells(crops, **{**parameter("reporting.aggregation"), **overrides})
 
 
 @pytest.fixture
@@ -50,7 +56,7 @@ def crops() -> pd.DataFrame:
 
 @pytest.mark.parametrize("operation", ["mean", "median"])
 def test_aggregate_to_wells_features_match_groupby(crops, operation):
-    wells = aggregate_to_wells(crops, operation=operation)
+    wells = _aggregate(crops, operation=operation, via_sites=False)
     features = schema.embedding_columns(DIM)
     expected = (
         crops.groupby(list(schema.WELL_KEY))[features]
@@ -65,7 +71,7 @@ def test_aggregate_to_wells_features_match_groupby(crops, operation):
 
 
 def test_aggregate_to_wells_cell_count_counts_crops(crops):
-    wells = aggregate_to_wells(crops)
+    wells = _aggregate(crops)
     counts = dict(
         zip(zip(wells[schema.SOURCE], wells[schema.WELL], strict=True), wells[schema.CELL_COUNT], strict=True)
     )
@@ -75,7 +81,7 @@ def test_aggregate_to_wells_cell_count_counts_crops(crops):
 
 def test_aggregate_to_wells_metadata_well_level_kept_per_crop_dropped(crops):
     crops = crops.assign(Metadata_Varying=np.arange(len(crops)).astype(str))
-    wells = aggregate_to_wells(crops)
+    wells = _aggregate(crops)
     expected_metadata = [
         schema.SOURCE,
         schema.BATCH,
@@ -94,7 +100,7 @@ def test_aggregate_to_wells_metadata_well_level_kept_per_crop_dropped(crops):
 
 
 def test_aggregate_to_wells_float32_input_float32_output(crops):
-    wells = aggregate_to_wells(crops)
+    wells = _aggregate(crops)
     assert all(wells[c].dtype == np.float32 for c in schema.embedding_columns(DIM))
 
 
@@ -102,39 +108,39 @@ def test_aggregate_to_wells_float32_input_float32_output(crops):
 def test_aggregate_to_wells_nonfinite_feature_raises_naming_column_and_well(crops, bad):
     crops.loc[4, "emb_0001"] = bad  # the 5th crop lies in well s1/p1/A02
     with pytest.raises(InvalidFeaturesError, match=r"emb_0001.*Well=A02"):
-        aggregate_to_wells(crops)
+        _aggregate(crops)
 
 
 def test_aggregate_to_wells_unknown_operation_raises(crops):
     with pytest.raises(InvalidConfigError, match="max"):
-        aggregate_to_wells(crops, operation="max")
+        _aggregate(crops, operation="max")
 
 
 def test_aggregate_to_wells_empty_input_raises(crops):
     with pytest.raises(InvalidInputError, match="empty"):
-        aggregate_to_wells(crops.iloc[:0])
+        _aggregate(crops.iloc[:0])
 
 
 def test_aggregate_to_wells_missing_well_column_raises(crops):
     with pytest.raises(MissingColumnsError, match=schema.WELL):
-        aggregate_to_wells(crops.drop(columns=[schema.WELL]))
+        _aggregate(crops.drop(columns=[schema.WELL]))
 
 
 def test_aggregate_to_wells_no_features_raises(crops):
     with pytest.raises(InvalidInputError, match="no feature"):
-        aggregate_to_wells(crops.drop(columns=schema.embedding_columns(DIM)))
+        _aggregate(crops.drop(columns=schema.embedding_columns(DIM)))
 
 
 def test_aggregate_to_wells_missing_well_key_value_raises(crops):
     crops[schema.PLATE] = crops[schema.PLATE].astype(object)
     crops.loc[0, schema.PLATE] = None
     with pytest.raises(InvalidInputError, match=schema.PLATE):
-        aggregate_to_wells(crops)
+        _aggregate(crops)
 
 
 @pytest.mark.parametrize("operation", ["mean", "median"])
 def test_aggregate_to_wells_via_sites_weighs_sites_equally(crops, operation):
-    wells = aggregate_to_wells(crops, operation=operation, via_sites=True)
+    wells = _aggregate(crops, operation=operation, via_sites=True)
     features = schema.feature_columns(crops.columns)
     reduce = np.mean if operation == "mean" else np.median
     for _, well in wells.iterrows():
@@ -151,8 +157,8 @@ def test_aggregate_to_wells_via_sites_weighs_sites_equally(crops, operation):
 
 
 def test_aggregate_to_wells_via_sites_differs_from_direct_when_sites_unequal(crops):
-    direct = aggregate_to_wells(crops)
-    via_sites = aggregate_to_wells(crops, via_sites=True)
+    direct = _aggregate(crops, via_sites=False)
+    via_sites = _aggregate(crops, via_sites=True)
     features = schema.feature_columns(crops.columns)
     # the first well has 3 crops on 2 sites (2 + 1): site weighting changes its mean
     assert not np.allclose(
@@ -165,4 +171,4 @@ def test_aggregate_to_wells_via_sites_differs_from_direct_when_sites_unequal(cro
 
 def test_aggregate_to_wells_via_sites_without_site_column_raises(crops):
     with pytest.raises(MissingColumnsError, match=schema.SITE):
-        aggregate_to_wells(crops.drop(columns=[schema.SITE]), via_sites=True)
+        _aggregate(crops.drop(columns=[schema.SITE]), via_sites=True)

@@ -15,11 +15,14 @@ from micon.evaluation import (
     select_features,
     sphere_profiles,
 )
+from tests.parameters import make_config
 
 
 def test_normalize_profiles_chain_equals_manual_composition(make_profiles):
     profiles = make_profiles(dim=5)
-    config = NormalizationConfig(
+    config = make_config(
+        NormalizationConfig,
+        "reporting.normalization",
         steps=["variance_filter", "mad_robustize", "inverse_normal_transform", "feature_select", "harmony"],
         epsilon=1e-5,
         harmony_batch_column=schema.SOURCE,
@@ -44,8 +47,11 @@ def test_normalize_profiles_step_log_records_which_step_changed_feature_count(ma
     profiles["emb_0005"] = 2.0 * profiles["emb_0000"]  # redundant: feature selection drops one
     normalized, step_log = normalize_profiles(
         profiles,
-        NormalizationConfig(
-            steps=["mad_robustize", "feature_select", "morphohelm"], morphohelm_n_components=3
+        make_config(
+            NormalizationConfig,
+            "reporting.normalization",
+            steps=["mad_robustize", "feature_select", "morphohelm"],
+            morphohelm_n_components=3,
         ),
     )
     assert step_log[["step", "n_features_in", "n_features_out", "changed_feature_count"]].to_dict(
@@ -61,24 +67,26 @@ def test_normalize_profiles_step_log_records_which_step_changed_feature_count(ma
 
 def test_normalize_profiles_default_is_mad_then_sphering(make_profiles):
     profiles = make_profiles()
-    normalized, _ = normalize_profiles(profiles, NormalizationConfig())
+    normalized, _ = normalize_profiles(profiles, make_config(NormalizationConfig, "reporting.normalization"))
     pd.testing.assert_frame_equal(normalized, sphere_profiles(robust_mad_normalize(profiles)))
 
 
 def test_normalize_profiles_no_steps_returns_input_unchanged(make_profiles):
     profiles = make_profiles()
-    normalized, step_log = normalize_profiles(profiles, NormalizationConfig(steps=()))
+    normalized, step_log = normalize_profiles(
+        profiles, make_config(NormalizationConfig, "reporting.normalization", steps=())
+    )
     pd.testing.assert_frame_equal(normalized, profiles)
     assert step_log.empty
 
 
 def test_normalization_config_unknown_step_lists_accepted_names():
     with pytest.raises(UnknownNameError, match=r"combat.*feature_select.*harmony.*inverse_normal_transform"):
-        NormalizationConfig(steps=("mad_robustize", "combat"))
+        make_config(NormalizationConfig, "reporting.normalization", steps=("mad_robustize", "combat"))
 
 
 def test_normalize_profiles_unknown_step_at_dispatch_raises(make_profiles):
-    config = NormalizationConfig()
+    config = make_config(NormalizationConfig, "reporting.normalization")
     object.__setattr__(config, "steps", ("whiten",))  # bypass validation to reach the dispatcher
     with pytest.raises(UnknownNameError, match="whiten.*known steps"):
         normalize_profiles(make_profiles(), config)
@@ -88,14 +96,24 @@ def test_normalize_profiles_plate_without_dmso_named_with_step(make_profiles):
     profiles = make_profiles()
     profiles.loc[profiles[schema.PLATE] == "plate_2_1_0", schema.IS_CONTROL] = False
     with pytest.raises(NoControlsError, match=r"step 1 \('mad_robustize'\).*source_2/batch_2_1/plate_2_1_0"):
-        normalize_profiles(profiles, NormalizationConfig(steps=["inverse_normal_transform", "mad_robustize"]))
+        normalize_profiles(
+            profiles,
+            make_config(
+                NormalizationConfig,
+                "reporting.normalization",
+                steps=["inverse_normal_transform", "mad_robustize"],
+            ),
+        )
 
 
 def test_normalize_profiles_nan_feature_named_before_any_step(make_profiles):
     profiles = make_profiles()
     profiles.loc[7, "emb_0003"] = np.nan
     with pytest.raises(InvalidFeaturesError, match=r"emb_0003.*Well=A07"):
-        normalize_profiles(profiles, NormalizationConfig(steps=["inverse_normal_transform"]))
+        normalize_profiles(
+            profiles,
+            make_config(NormalizationConfig, "reporting.normalization", steps=["inverse_normal_transform"]),
+        )
 
 
 @pytest.mark.parametrize(
@@ -114,12 +132,12 @@ def test_normalize_profiles_nan_feature_named_before_any_step(make_profiles):
 )
 def test_normalization_config_invalid_value_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):
-        NormalizationConfig(**kwargs)
+        make_config(NormalizationConfig, "reporting.normalization", **kwargs)
 
 
 def test_normalization_config_positional_arguments_refused():
     with pytest.raises(TypeError):
-        NormalizationConfig(("sphering",))  # type: ignore[misc]
+        make_config(NormalizationConfig, "reporting.normalization", ("sphering",))  # type: ignore[misc]
 
 
 def test_normalization_steps_are_the_documented_names():

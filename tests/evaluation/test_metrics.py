@@ -5,6 +5,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.evaluation import RetrievalConfig, evaluate_batch_effects, evaluate_consistency, evaluate_profiles
+from tests.parameters import make_config
 
 
 def _config(tmp_path, **overrides) -> RetrievalConfig:
@@ -15,7 +16,7 @@ def _config(tmp_path, **overrides) -> RetrievalConfig:
         "splits": (schema.SPLIT_TEST,),
     }
     settings.update(overrides)
-    return RetrievalConfig(**settings)
+    return make_config(RetrievalConfig, "reporting.retrieval", **settings)
 
 
 def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_path):
@@ -48,7 +49,8 @@ def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_pat
 
 def test_evaluate_profiles_default_ks_give_top1_to_top10(profiles, tmp_path):
     metrics, topk, _ = evaluate_profiles(
-        profiles, _config(tmp_path, ks=RetrievalConfig().ks, scenarios={"NR": ()})
+        profiles,
+        _config(tmp_path, ks=make_config(RetrievalConfig, "reporting.retrieval").ks, scenarios={"NR": ()}),
     )
     assert [f"top{k}" for k in range(1, 11)] == [key for key in metrics["NR"] if key.startswith("top")]
     assert topk["k"].tolist() == list(range(1, 11))
@@ -97,8 +99,8 @@ def test_evaluate_profiles_missing_split_column_raises(profiles, tmp_path):
         evaluate_profiles(profiles.drop(columns=[schema.SPLIT]), _config(tmp_path))
 
 
-def test_retrieval_config_defaults():
-    config = RetrievalConfig()
+def test_retrieval_config_base_parameters():
+    config = make_config(RetrievalConfig, "reporting.retrieval", env="base")
     assert config.scenarios == {
         "NR": (),
         "NSB": (schema.BATCH,),
@@ -106,14 +108,20 @@ def test_retrieval_config_defaults():
         "NSL": (schema.PLATE_LAYOUT,),
     }
     assert config.batch_columns == (schema.SOURCE, schema.BATCH)
-    assert config.annotation_columns == ()
+    assert config.annotation_columns == (schema.MOA, "Metadata_Target")
     assert config.ks == tuple(range(1, 11))
     assert config.splits == (schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE, schema.SPLIT_OOD_COMPOUND)
     assert (config.null_size, config.threshold, config.seed) == (10000, 0.05, 0)
 
 
 def test_retrieval_config_yaml_lists_become_tuples():
-    config = RetrievalConfig(scenarios={"NSB": [schema.BATCH]}, ks=[5, 1, 5], splits=[schema.SPLIT_TEST])
+    config = make_config(
+        RetrievalConfig,
+        "reporting.retrieval",
+        scenarios={"NSB": [schema.BATCH]},
+        ks=[5, 1, 5],
+        splits=[schema.SPLIT_TEST],
+    )
     assert config.scenarios == {"NSB": (schema.BATCH,)}
     assert config.ks == (1, 5)
     assert config.splits == (schema.SPLIT_TEST,)
@@ -135,12 +143,12 @@ def test_retrieval_config_yaml_lists_become_tuples():
 )
 def test_retrieval_config_invalid_value_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):
-        RetrievalConfig(**kwargs)
+        make_config(RetrievalConfig, "reporting.retrieval", **kwargs)
 
 
 def test_retrieval_config_unknown_key_raises_type_error():
     with pytest.raises(TypeError, match="top_k"):
-        RetrievalConfig(top_k=5)  # type: ignore[call-arg]
+        make_config(RetrievalConfig, "reporting.retrieval", top_k=5)  # type: ignore[call-arg]
 
 
 def _shuffled_layouts(profiles: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -211,7 +219,7 @@ def test_evaluate_consistency_without_annotation_columns_is_empty(profiles, tmp_
 )
 def test_retrieval_config_invalid_batch_setting_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):
-        RetrievalConfig(**kwargs)
+        make_config(RetrievalConfig, "reporting.retrieval", **kwargs)
 
 
 def test_evaluate_consistency_annotation_without_shared_value_is_skipped(profiles, tmp_path, caplog):

@@ -4,6 +4,9 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidFeaturesError, InvalidInputError
 from micon.evaluation import project_profiles
+from tests.parameters import parameter
+
+PROJECTION = parameter("reporting.projection")
 
 
 @pytest.mark.slow
@@ -26,21 +29,21 @@ def test_project_profiles_returns_pca_and_umap_per_stage_seeded(make_profiles):
 
 def test_project_profiles_too_few_wells_raises(make_profiles):
     with pytest.raises(InvalidInputError, match="2 wells"):
-        project_profiles({"after": make_profiles().iloc[:2]})
+        project_profiles({"after": make_profiles().iloc[:2]}, **PROJECTION)
 
 
 def test_project_profiles_small_neighbourhood_refused(make_profiles):
     with pytest.raises(InvalidConfigError, match="umap_neighbors"):
-        project_profiles({"after": make_profiles()}, umap_neighbors=1)
+        project_profiles({"after": make_profiles()}, **{**PROJECTION, "umap_neighbors": 1})
 
 
 def test_project_profiles_nan_feature_raises(make_profiles):
     profiles = make_profiles()
     profiles.loc[1, "emb_0000"] = np.nan
     with pytest.raises(InvalidFeaturesError, match="emb_0000"):
-        project_profiles({"after": profiles})
+        project_profiles({"after": profiles}, **PROJECTION)
 
 
 def test_project_profiles_nothing_to_project_raises():
     with pytest.raises(InvalidInputError, match="no profiles"):
-        project_profiles({})
+        project_profiles({}, **PROJECTION)

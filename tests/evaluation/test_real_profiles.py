@@ -15,6 +15,7 @@ from micon.evaluation import (
     replicate_map,
     summarise_replicability,
 )
+from tests.parameters import make_config
 from tests.shared_data import require_shared
 
 # The JUMP recipe's negative-control codes (DMSO and the ORF/CRISPR negative controls).
@@ -103,7 +104,10 @@ def _recipe_inputs(scenario: str, sources: list[str]) -> tuple[pd.DataFrame, pd.
 )
 def test_recipe_var_mad_int_featselect_reproduced(scenario, sources, untied_tolerance):
     inputs, expected, _ = _recipe_inputs(scenario, sources)
-    ours, step_log = normalize_profiles(inputs, NormalizationConfig(steps=RECIPE_PREPROCESSING, epsilon=0.0))
+    ours, step_log = normalize_profiles(
+        inputs,
+        make_config(NormalizationConfig, "reporting.normalization", steps=RECIPE_PREPROCESSING, epsilon=0.0),
+    )
     assert list(step_log["n_features_out"]) == [3, 3, 3, 3]  # the trimmed fixture keeps its 3 features
     merged = ours.merge(expected, on=list(schema.WELL_KEY), suffixes=("", "_recipe"), validate="one_to_one")
     assert len(merged) == len(expected)

@@ -15,11 +15,14 @@ from micon.imaging.cell_features import (
     measure_cell_features,
     radial_distribution,
 )
+from tests.parameters import make_config
 
 SIZE = 32
 CHANNELS = ("AGP", "DNA")
 # Shape, intensity and texture only: a flat stain has no Pearson correlation (0/0).
-NO_CORRELATION = CellFeaturesConfig(correlation=False, texture_scales=(1,), batch_size=3)
+NO_CORRELATION = make_config(
+    CellFeaturesConfig, "data_engineering.cell_features", correlation=False, texture_scales=(1,), batch_size=3
+)
 
 
 def _disc(radius: float, size: int = SIZE) -> np.ndarray:
@@ -94,7 +97,9 @@ def test_features_follow_crop_index_order_and_subset():
     crops, masks = _flat_cell()
     crops = np.concatenate([crops] * 4) + rng.integers(0, 500, (4, 2, SIZE, SIZE)).astype(np.uint16)
     masks = np.concatenate([masks] * 4)
-    config = CellFeaturesConfig(texture_scales=(1,), batch_size=2)
+    config = make_config(
+        CellFeaturesConfig, "data_engineering.cell_features", texture_scales=(1,), batch_size=2
+    )
     whole = measure_cell_features(crops, masks, _index(4), config, channels=CHANNELS).features
     index = _index(4).iloc[[3, 1]]
     subset = measure_cell_features(crops, masks, index, config, channels=CHANNELS).features
@@ -111,7 +116,9 @@ def test_parallel_equals_sequential():
     crops, masks = _flat_cell()
     crops = np.concatenate([crops] * 4) + rng.integers(0, 500, (4, 2, SIZE, SIZE)).astype(np.uint16)
     masks = np.concatenate([masks] * 4)
-    config = CellFeaturesConfig(texture_scales=(1,), batch_size=2)
+    config = make_config(
+        CellFeaturesConfig, "data_engineering.cell_features", texture_scales=(1,), batch_size=2
+    )
     one = measure_cell_features(crops, masks, _index(4), config, channels=CHANNELS).features
     two = measure_cell_features(
         crops, masks, _index(4), replace(config, n_jobs=2), channels=CHANNELS
@@ -129,7 +136,13 @@ def test_empty_compartment_and_non_finite_quarantined():
     tiny_nucleus[15:17, 15:17] = True  # no pixel pair 3 px apart: no texture at scale 3
     crops = np.concatenate([noisy] * 4)
     masks = np.concatenate([good_masks, no_cytoplasm, no_nucleus, _masks(tiny_nucleus, _disc(10))])
-    result = measure_cell_features(crops, masks, _index(4), CellFeaturesConfig(), channels=CHANNELS)
+    result = measure_cell_features(
+        crops,
+        masks,
+        _index(4),
+        make_config(CellFeaturesConfig, "data_engineering.cell_features"),
+        channels=CHANNELS,
+    )
     assert result.features[schema.CROP_ID].tolist() == [0]
     quarantine = result.quarantine
     assert list(quarantine.columns) == [schema.CROP_ID, "stage", "reason", "detail"]
@@ -152,7 +165,7 @@ def test_everything_quarantined_gives_empty_feature_table():
 
 
 def test_feature_names_cellprofiler_style():
-    names = feature_names(CHANNELS, CellFeaturesConfig())
+    names = feature_names(CHANNELS, make_config(CellFeaturesConfig, "data_engineering.cell_features"))
     assert len(names) == len(set(names))
     assert {"Nuclei_Intensity_MeanIntensity_DNA", "Cytoplasm_Intensity_MeanIntensity_AGP"} <= set(names)
     assert {
@@ -166,8 +179,14 @@ def test_feature_names_cellprofiler_style():
     assert not any(
         n.startswith("Cytoplasm_AreaShape") for n in names
     )  # not in the default shape_compartments
-    shape_only = CellFeaturesConfig(
-        intensity=False, texture=False, radial_distribution=False, correlation=False, zernike_degree=0
+    shape_only = make_config(
+        CellFeaturesConfig,
+        "data_engineering.cell_features",
+        intensity=False,
+        texture=False,
+        radial_distribution=False,
+        correlation=False,
+        zernike_degree=0,
     )
     assert all("_AreaShape_" in n for n in feature_names(CHANNELS, shape_only))
 
@@ -226,4 +245,4 @@ def test_bad_inputs_raise():
 )
 def test_config_rejects_bad_values(changes, match):
     with pytest.raises(InvalidConfigError, match=match):
-        CellFeaturesConfig(**changes)
+        make_config(CellFeaturesConfig, "data_engineering.cell_features", **changes)

@@ -4,6 +4,7 @@ import pytest
 from micon.errors import InvalidConfigError, InvalidImageError
 from micon.imaging import CellsConfig, segment_cells
 from micon.imaging.cells import cytoplasm_composite
+from tests.parameters import make_config
 
 SHAPE = (48, 80)
 
@@ -25,7 +26,7 @@ def _two_cells():
 
 def test_segment_cells_grows_each_nucleus_over_its_stain():
     nuclei, stain = _two_cells()
-    cells = segment_cells(nuclei, stain, CellsConfig())
+    cells = segment_cells(nuclei, stain, make_config(CellsConfig, "data_engineering.crops.cells"))
     assert cells.dtype == np.int32 and set(np.unique(cells)) == {0, 3, 7}
     assert (cells[nuclei > 0] == nuclei[nuclei > 0]).all()  # each nucleus inside its own cell
     far = ~(_disc((24, 24), 14) | _disc((24, 50), 14))
@@ -39,13 +40,17 @@ def test_segment_cells_grows_each_nucleus_over_its_stain():
 
 def test_segment_cells_no_nuclei_gives_empty_labels():
     _, stain = _two_cells()
-    cells = segment_cells(np.zeros(SHAPE, dtype=np.int32), stain, CellsConfig())
+    cells = segment_cells(
+        np.zeros(SHAPE, dtype=np.int32), stain, make_config(CellsConfig, "data_engineering.crops.cells")
+    )
     assert not cells.any()
 
 
 def test_segment_cells_flat_stain_keeps_the_nuclei():
     nuclei, _ = _two_cells()
-    cells = segment_cells(nuclei, np.full(SHAPE, 5.0), CellsConfig())
+    cells = segment_cells(
+        nuclei, np.full(SHAPE, 5.0), make_config(CellsConfig, "data_engineering.crops.cells")
+    )
     np.testing.assert_array_equal(cells, nuclei)
 
 
@@ -68,13 +73,12 @@ def test_cytoplasm_composite_puts_stains_on_one_scale():
 )
 def test_segment_cells_bad_images_raise(nuclei, stain, match):
     with pytest.raises(InvalidImageError, match=match):
-        segment_cells(nuclei, stain, CellsConfig())
+        segment_cells(nuclei, stain, make_config(CellsConfig, "data_engineering.crops.cells"))
 
 
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"channels": ()}, "channels"),
         ({"gaussian_sigma_px": -1.0}, "gaussian_sigma_px"),
         ({"compactness": -1.0}, "compactness"),
         ({"threshold_correction": 0.0}, "threshold_correction"),
@@ -82,4 +86,4 @@ def test_segment_cells_bad_images_raise(nuclei, stain, match):
 )
 def test_cells_config_rejects_bad_values(changes, match):
     with pytest.raises(InvalidConfigError, match=match):
-        CellsConfig(**changes)
+        make_config(CellsConfig, "data_engineering.crops.cells", **changes)

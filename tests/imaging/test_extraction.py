@@ -5,6 +5,17 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.imaging import CropExtractionConfig, NucleiConfig, extract_crop_table
+from micon.sources.synthetic import SYNTHETIC_PROFILE
+from tests.parameters import make_config, parameter
+
+NUCLEI = parameter("data_engineering.crops.nuclei")
+CELLS = parameter("data_engineering.crops.cells")
+# The stains of the synthetic screen (its source profile): the five Cell Painting channels.
+STAINS = {
+    "channels": SYNTHETIC_PROFILE.channels,
+    "nuclear_channel": SYNTHETIC_PROFILE.nuclear_channel,
+    "cytoplasm_channels": SYNTHETIC_PROFILE.cytoplasm_channels,
+}
 
 SIZE = 64
 CENTRES = [(16.0, 16.0), (16.0, 44.0), (44.0, 30.0), (3.0, 60.0)]  # the last is too close to the border
@@ -62,12 +73,17 @@ def good_sites(disc_image):
 
 @pytest.fixture
 def config() -> CropExtractionConfig:
-    return CropExtractionConfig(crop_size_px=16, nuclei={"min_area_px": 20, "gaussian_sigma_px": 1.0})
+    return make_config(
+        CropExtractionConfig,
+        "data_engineering.crops",
+        crop_size_px=16,
+        nuclei={**NUCLEI, "min_area_px": 20, "gaussian_sigma_px": 1.0},
+    )
 
 
 def test_extract_crop_table_good_sites_crops_and_index(good_sites, config):
     sites, images = good_sites
-    result = extract_crop_table(sites, images, config)
+    result = extract_crop_table(sites, images, config, **STAINS)
     assert result.crops.shape == (9, 5, 16, 16)
     assert result.crops.dtype == np.uint16
     index = result.crop_index
@@ -95,7 +111,7 @@ def test_extract_crop_table_good_sites_crops_and_index(good_sites, config):
 
 def test_extract_crop_table_crop_rows_match_field_pixels(good_sites, config):
     sites, images = good_sites
-    result = extract_crop_table(sites, images, config)
+    result = extract_crop_table(sites, images, config, **STAINS)
     row = result.crop_index.iloc[4]  # site A01/2, second nucleus
     field = np.stack([images[_key("A01", "2", ch)]() for ch in schema.CHANNELS])
     y, x = int(np.floor(row[schema.CELL_Y] + 0.5)), int(np.floor(row[schema.CELL_X] + 0.5))
@@ -104,8 +120,9 @@ def test_extract_crop_table_crop_rows_match_field_pixels(good_sites, config):
 
 def test_extract_crop_table_channel_order_follows_channels(good_sites):
     sites, images = good_sites
-    config = CropExtractionConfig(crop_size_px=16, cells={"channels": ["AGP"]})
-    result = extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
+    config = make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=16)
+    stains = {**STAINS, "channels": ("DNA", "AGP"), "cytoplasm_channels": ("AGP",)}
+    result = extract_crop_table(sites, images, config, **stains)
     assert result.crops.shape[1] == 2
     dna = images[_key("A01", "1", "DNA")]()
     row = result.crop_index.iloc[0]
@@ -115,9 +132,11 @@ def test_extract_crop_table_channel_order_follows_channels(good_sites):
 
 def test_extract_crop_table_max_cells_subsample_seeded(good_sites):
     sites, images = good_sites
-    config = CropExtractionConfig(crop_size_px=16, max_cells_per_site=2, seed=3)
-    first = extract_crop_table(sites, images, config)
-    again = extract_crop_table(sites, images, config)
+    config = make_config(
+        CropExtractionConfig, "data_engineering.crops", crop_size_px=16, max_cells_per_site=2, seed=3
+    )
+    first = extract_crop_table(sites, images, config, **STAINS)
+    again = extract_crop_table(sites, images, config, **STAINS)
     assert len(first.crops) == 6
     assert first.site_summary["n_crops"].tolist() == [2, 2, 2]
     pd.testing.assert_frame_equal(first.crop_index, again.crop_index)
@@ -159,7 +178,7 @@ def test_extract_crop_table_defective_sites_quarantined(config, disc_image):
         elif case == "wrong_dtype":
             images[_key(well, "1", "AGP")] = lambda: np.full((SIZE, SIZE), "x")
     sites = pd.DataFrame(rows)
-    result = extract_crop_table(sites, images, config)
+    result = extract_crop_table(sites, images, config, **STAINS)
 
     assert len(result.site_summary) + len(result.quarantine) == len(sites)
     assert result.site_summary[schema.WELL].tolist() == ["A01"]
@@ -182,7 +201,7 @@ def test_extract_crop_table_defective_sites_quarantined(config, disc_image):
 
 def test_extract_crop_table_all_quarantined_empty_crops(good_sites, config):
     sites, _ = good_sites
-    result = extract_crop_table(sites, {}, config)
+    result = extract_crop_table(sites, {}, config, **STAINS)
     assert result.crops.shape == (0, 5, 16, 16)
     assert result.crop_index.empty
     assert schema.CROP_ID in result.crop_index.columns
@@ -194,36 +213,42 @@ def test_extract_crop_table_all_quarantined_empty_crops(good_sites, config):
 def test_extract_crop_table_missing_column_raises(good_sites, config):
     sites, images = good_sites
     with pytest.raises(MissingColumnsError, match="FileName_OrigDNA"):
-        extract_crop_table(sites.drop(columns=["FileName_OrigDNA"]), images, config)
+        extract_crop_table(sites.drop(columns=["FileName_OrigDNA"]), images, config, **STAINS)
 
 
 def test_extract_crop_table_duplicate_site_raises(good_sites, config):
     sites, images = good_sites
     with pytest.raises(InvalidInputError, match="A01"):
-        extract_crop_table(pd.concat([sites, sites.iloc[:1]]), images, config)
+        extract_crop_table(pd.concat([sites, sites.iloc[:1]]), images, config, **STAINS)
 
 
 def test_extract_crop_table_empty_sites_raises(good_sites, config):
     sites, images = good_sites
     with pytest.raises(InvalidInputError, match="empty"):
-        extract_crop_table(sites.iloc[:0], images, config)
+        extract_crop_table(sites.iloc[:0], images, config, **STAINS)
 
 
 def test_extract_crop_table_cell_stain_not_among_channels_raises(good_sites, config):
     sites, images = good_sites
     with pytest.raises(InvalidInputError, match="RNA"):
-        extract_crop_table(sites, images, config, channels=("DNA", "AGP"))
+        extract_crop_table(sites, images, config, **{**STAINS, "channels": ("DNA", "AGP")})
 
 
 def test_extract_crop_table_no_nuclear_channel_raises(good_sites, config):
     sites, images = good_sites
     with pytest.raises(InvalidInputError, match="DNA"):
-        extract_crop_table(sites, images, config, channels=("AGP", "ER"))
+        extract_crop_table(sites, images, config, **{**STAINS, "channels": ("AGP", "ER", "RNA")})
 
 
 def test_crop_extraction_config_nested_dict_builds_nuclei_config():
-    config = CropExtractionConfig(nuclei={"min_area_px": 30, "split_touching": False})
-    assert config.nuclei == NucleiConfig(min_area_px=30, split_touching=False)
+    config = make_config(
+        CropExtractionConfig,
+        "data_engineering.crops",
+        nuclei={**NUCLEI, "min_area_px": 30, "split_touching": False},
+    )
+    assert config.nuclei == make_config(
+        NucleiConfig, "data_engineering.crops.nuclei", min_area_px=30, split_touching=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -232,16 +257,16 @@ def test_crop_extraction_config_nested_dict_builds_nuclei_config():
         ({"crop_size_px": 0}, InvalidConfigError, "crop_size_px"),
         ({"max_cells_per_site": 0}, InvalidConfigError, "max_cells_per_site"),
         ({"seed": -1}, InvalidConfigError, "seed"),
-        ({"nuclei": {"min_area_px": 0}}, InvalidConfigError, "min_area_px"),
-        ({"nuclei": {"bogus": 1}}, TypeError, "bogus"),
+        ({"nuclei": {**NUCLEI, "min_area_px": 0}}, InvalidConfigError, "min_area_px"),
+        ({"nuclei": {**NUCLEI, "bogus": 1}}, TypeError, "bogus"),
         ({"nuclei": 3}, InvalidConfigError, "nuclei"),
-        ({"cells": {"compactness": -1}}, InvalidConfigError, "compactness"),
+        ({"cells": {**CELLS, "compactness": -1}}, InvalidConfigError, "compactness"),
         ({"cells": 3}, InvalidConfigError, "cells"),
     ],
 )
 def test_crop_extraction_config_invalid_value_raises(kwargs, error, match):
     with pytest.raises(error, match=match):
-        CropExtractionConfig(**kwargs)
+        make_config(CropExtractionConfig, "data_engineering.crops", **kwargs)
 
 
 def _neighbours_site(draw_discs):
@@ -256,7 +281,9 @@ def _neighbours_site(draw_discs):
 
 def test_extract_crop_table_masks_hold_only_the_centre_cell(disc_image):
     sites, images, field = _neighbours_site(disc_image)
-    result = extract_crop_table(sites, images, CropExtractionConfig(crop_size_px=24))
+    result = extract_crop_table(
+        sites, images, make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=24), **STAINS
+    )
     assert result.crops.shape == (2, 5, 24, 24)
     assert result.masks.shape == (2, 2, 24, 24) and result.masks.dtype == np.uint16
     nucleus, cell = result.masks[:, 0].astype(bool), result.masks[:, 1].astype(bool)
@@ -276,9 +303,16 @@ def test_extract_crop_table_masks_hold_only_the_centre_cell(disc_image):
 
 def test_extract_crop_table_subsample_keeps_masks_aligned(disc_image):
     sites, images, _ = _neighbours_site(disc_image)
-    full = extract_crop_table(sites, images, CropExtractionConfig(crop_size_px=24))
+    full = extract_crop_table(
+        sites, images, make_config(CropExtractionConfig, "data_engineering.crops", crop_size_px=24), **STAINS
+    )
     one = extract_crop_table(
-        sites, images, CropExtractionConfig(crop_size_px=24, max_cells_per_site=1, seed=1)
+        sites,
+        images,
+        make_config(
+            CropExtractionConfig, "data_engineering.crops", crop_size_px=24, max_cells_per_site=1, seed=1
+        ),
+        **STAINS,
     )
     kept = int(
         np.flatnonzero(np.isclose(full.crop_index[schema.CELL_X], one.crop_index[schema.CELL_X].iloc[0]))[0]

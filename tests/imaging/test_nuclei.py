@@ -5,13 +5,14 @@ import pytest
 from micon.errors import InvalidConfigError, InvalidImageError
 from micon.imaging import NucleiConfig, detect_nuclei, segment_nuclei
 from micon.imaging.nuclei import nuclei_table
+from tests.parameters import make_config
 
 CENTRES = [(15.0, 15.0), (15.0, 45.0), (40.0, 30.0), (50.0, 10.0)]
 
 
 def test_detect_nuclei_separate_discs_finds_each_centroid(disc_image):
     image = disc_image((64, 64), CENTRES, noise=20.0)
-    nuclei = detect_nuclei(image, NucleiConfig())
+    nuclei = detect_nuclei(image, make_config(NucleiConfig, "data_engineering.crops.nuclei"))
     assert list(nuclei.columns) == ["y", "x", "area_px"]
     assert len(nuclei) == len(CENTRES)
     expected = np.array(sorted(CENTRES))
@@ -22,7 +23,9 @@ def test_detect_nuclei_separate_discs_finds_each_centroid(disc_image):
 
 def test_detect_nuclei_touching_discs_split_in_two(disc_image):
     image = disc_image((40, 60), [(20.0, 24.0), (20.0, 35.0)], radius=6.0)
-    nuclei = detect_nuclei(image, NucleiConfig(gaussian_sigma_px=0.5))
+    nuclei = detect_nuclei(
+        image, make_config(NucleiConfig, "data_engineering.crops.nuclei", gaussian_sigma_px=0.5)
+    )
     assert len(nuclei) == 2
     np.testing.assert_allclose(nuclei["y"], [20.0, 20.0], atol=1.0)
     assert nuclei["x"].iloc[0] < 29.5 < nuclei["x"].iloc[1]
@@ -30,13 +33,20 @@ def test_detect_nuclei_touching_discs_split_in_two(disc_image):
 
 def test_detect_nuclei_touching_discs_without_split_one_object(disc_image):
     image = disc_image((40, 60), [(20.0, 24.0), (20.0, 35.0)], radius=6.0)
-    nuclei = detect_nuclei(image, NucleiConfig(gaussian_sigma_px=0.5, split_touching=False))
+    nuclei = detect_nuclei(
+        image,
+        make_config(
+            NucleiConfig, "data_engineering.crops.nuclei", gaussian_sigma_px=0.5, split_touching=False
+        ),
+    )
     assert len(nuclei) == 1
 
 
 @pytest.mark.parametrize("value", [0, 1234])
 def test_detect_nuclei_blank_image_empty_table(value):
-    nuclei = detect_nuclei(np.full((32, 32), value, dtype=np.uint16), NucleiConfig())
+    nuclei = detect_nuclei(
+        np.full((32, 32), value, dtype=np.uint16), make_config(NucleiConfig, "data_engineering.crops.nuclei")
+    )
     assert isinstance(nuclei, pd.DataFrame)
     assert nuclei.empty
     assert list(nuclei.columns) == ["y", "x", "area_px"]
@@ -45,9 +55,13 @@ def test_detect_nuclei_blank_image_empty_table(value):
 def test_detect_nuclei_small_and_large_objects_dropped(disc_image):
     image = disc_image((80, 80), [(20.0, 20.0)], radius=5.0)
     image[60:62, 60:62] = 3000  # 4 px speck
-    nuclei = detect_nuclei(image, NucleiConfig(min_area_px=20, max_area_px=60))
+    nuclei = detect_nuclei(
+        image, make_config(NucleiConfig, "data_engineering.crops.nuclei", min_area_px=20, max_area_px=60)
+    )
     assert nuclei.empty  # the disc (~79 px) is above max_area_px, the speck below min_area_px
-    nuclei = detect_nuclei(image, NucleiConfig(min_area_px=20, max_area_px=200))
+    nuclei = detect_nuclei(
+        image, make_config(NucleiConfig, "data_engineering.crops.nuclei", min_area_px=20, max_area_px=200)
+    )
     assert len(nuclei) == 1
 
 
@@ -55,7 +69,9 @@ def test_detect_nuclei_ring_holes_filled(disc_image):
     image = disc_image((40, 40), [(20.0, 20.0)], radius=8.0)
     yy, xx = np.mgrid[:40, :40]
     image[(yy - 20) ** 2 + (xx - 20) ** 2 <= 9] = 100  # dark hole inside the nucleus
-    nuclei = detect_nuclei(image, NucleiConfig(gaussian_sigma_px=0.0))
+    nuclei = detect_nuclei(
+        image, make_config(NucleiConfig, "data_engineering.crops.nuclei", gaussian_sigma_px=0.0)
+    )
     assert len(nuclei) == 1
     assert nuclei["area_px"].iloc[0] > 190  # hole filled: ~ pi * 8^2 = 201
 
@@ -63,14 +79,16 @@ def test_detect_nuclei_ring_holes_filled(disc_image):
 @pytest.mark.parametrize("shape", [(5, 32, 32), (32,)])
 def test_detect_nuclei_non_2d_raises(shape):
     with pytest.raises(InvalidImageError, match=str(shape).replace("(", r"\(").replace(")", r"\)")):
-        detect_nuclei(np.zeros(shape, dtype=np.uint16), NucleiConfig())
+        detect_nuclei(
+            np.zeros(shape, dtype=np.uint16), make_config(NucleiConfig, "data_engineering.crops.nuclei")
+        )
 
 
 def test_detect_nuclei_nan_raises():
     image = np.zeros((8, 8))
     image[0, 0] = np.nan
     with pytest.raises(InvalidImageError, match="NaN"):
-        detect_nuclei(image, NucleiConfig())
+        detect_nuclei(image, make_config(NucleiConfig, "data_engineering.crops.nuclei"))
 
 
 @pytest.mark.parametrize(
@@ -84,13 +102,13 @@ def test_detect_nuclei_nan_raises():
 )
 def test_nuclei_config_invalid_value_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):
-        NucleiConfig(**kwargs)
+        make_config(NucleiConfig, "data_engineering.crops.nuclei", **kwargs)
 
 
 def test_segment_nuclei_labels_match_the_table(disc_image):
     image = disc_image((80, 80), [*CENTRES[:3], (70.0, 70.0)], noise=20.0)
     image[2:4, 2:4] = 3000  # 4 px speck, below min_area_px: background in the labels
-    labels = segment_nuclei(image, NucleiConfig())
+    labels = segment_nuclei(image, make_config(NucleiConfig, "data_engineering.crops.nuclei"))
     assert labels.dtype == np.int32 and labels.shape == image.shape
     table = nuclei_table(labels)
     assert list(table.columns) == ["y", "x", "area_px", "label"]
@@ -99,7 +117,10 @@ def test_segment_nuclei_labels_match_the_table(disc_image):
         ys, xs = np.nonzero(labels == row.label)
         assert len(ys) == row.area_px
         assert ys.mean() == pytest.approx(row.y) and xs.mean() == pytest.approx(row.x)
-    pd.testing.assert_frame_equal(detect_nuclei(image, NucleiConfig()), table[["y", "x", "area_px"]])
+    pd.testing.assert_frame_equal(
+        detect_nuclei(image, make_config(NucleiConfig, "data_engineering.crops.nuclei")),
+        table[["y", "x", "area_px"]],
+    )
 
 
 def test_nuclei_table_of_empty_labels_is_empty():

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from micon import schema
 from micon.session import MiconSession
 from micon.training.methods import list_methods
 from tests.jump.conftest import MISSING_IMAGE, PLATE_WITHOUT_LOAD_DATA, PLATE_WITHOUT_WELLS, SELECTED_PLATES
-from tests.kedro_project import PROJECT_ROOT, temporary_project
+from tests.kedro_project import temporary_project
+from tests.parameters import parameter
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -25,9 +25,8 @@ def jump_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _runtime_params(gallery) -> dict:
-    tiny_model = yaml.safe_load((PROJECT_ROOT / "conf/test/parameters_modeling.yml").read_text())["modeling"]
     return {
-        "modeling": tiny_model,
+        "modeling": parameter("modeling"),  # the test environment's small models and budget
         "jump_s3_endpoint_url": gallery.endpoint_url,
         "jump_metadata_dir": str(gallery.metadata_dir),
         "jump": {

@@ -12,6 +12,7 @@ from micon.sources.jump.cpg0016 import (
     select_screen,
     site_file_keys,
 )
+from tests.parameters import make_config
 from tests.shared_data import require_shared
 
 GALLERY = "s3://cellpainting-gallery/"
@@ -50,7 +51,12 @@ def _compounds() -> pd.DataFrame:
 
 
 def test_select_screen_keeps_plate_types_and_quarantines_plates_without_wells():
-    screen = select_screen(_plates(), _wells(), _compounds(), JumpSelectionConfig(plate_types=["TARGET2"]))
+    screen = select_screen(
+        _plates(),
+        _wells(),
+        _compounds(),
+        make_config(JumpSelectionConfig, "jump.selection", env="jump", plate_types=["TARGET2"]),
+    )
     assert screen.plate_table[schema.PLATE].tolist() == ["P1", "P2"]
     assert set(screen.well_table[schema.PLATE]) == {"P1", "P2"} and len(screen.well_table) == 6
     assert set(screen.compound_table[schema.JCP2022]) == {schema.DMSO_JCP2022, TREATED, POSCON}
@@ -61,7 +67,10 @@ def test_select_screen_keeps_plate_types_and_quarantines_plates_without_wells():
 
 
 def test_select_screen_filters_sources_batches_plates_and_compounds():
-    config = JumpSelectionConfig(
+    config = make_config(
+        JumpSelectionConfig,
+        "jump.selection",
+        env="jump",
         plate_types=["TARGET2", "COMPOUND"],
         sources=["source_1", "source_2"],
         batches=["b2", "b3"],
@@ -72,7 +81,12 @@ def test_select_screen_filters_sources_batches_plates_and_compounds():
     assert set(screen.well_table[schema.JCP2022]) == {schema.DMSO_JCP2022, POSCON}
     assert screen.quarantine.empty
     only_p3 = select_screen(
-        _plates(), _wells(), _compounds(), JumpSelectionConfig(plate_types=["COMPOUND"], plates=["P3"])
+        _plates(),
+        _wells(),
+        _compounds(),
+        make_config(
+            JumpSelectionConfig, "jump.selection", env="jump", plate_types=["COMPOUND"], plates=["P3"]
+        ),
     )
     assert only_p3.plate_table[schema.PLATE].tolist() == ["P3"]
 
@@ -82,11 +96,16 @@ def test_select_screen_filters_sources_batches_plates_and_compounds():
 )
 def test_select_screen_unknown_configured_id_raises_naming_it(field, value):
     with pytest.raises(InvalidConfigError, match=value[0]):
-        select_screen(_plates(), _wells(), _compounds(), JumpSelectionConfig(**{field: value}))
+        select_screen(
+            _plates(),
+            _wells(),
+            _compounds(),
+            make_config(JumpSelectionConfig, "jump.selection", env="jump", **{field: value}),
+        )
 
 
 def test_select_screen_nothing_left_raises():
-    config = JumpSelectionConfig(plates=["P4"])
+    config = make_config(JumpSelectionConfig, "jump.selection", env="jump", plates=["P4"])
     with pytest.raises(InvalidConfigError, match="keeps no plate with wells"):
         select_screen(_plates(), _wells(), _compounds(), config)
 
@@ -94,7 +113,10 @@ def test_select_screen_nothing_left_raises():
 def test_select_screen_missing_column_raises():
     with pytest.raises(MissingColumnsError, match="Metadata_PlateType"):
         select_screen(
-            _plates().drop(columns=schema.PLATE_TYPE), _wells(), _compounds(), JumpSelectionConfig()
+            _plates().drop(columns=schema.PLATE_TYPE),
+            _wells(),
+            _compounds(),
+            make_config(JumpSelectionConfig, "jump.selection", env="jump"),
         )
 
 
@@ -111,7 +133,7 @@ def test_select_screen_missing_column_raises():
 )
 def test_jump_selection_config_rejects_bad_values(kwargs, message):
     with pytest.raises(InvalidConfigError, match=message):
-        JumpSelectionConfig(**kwargs)
+        make_config(JumpSelectionConfig, "jump.selection", env="jump", **kwargs)
 
 
 def test_load_data_key_follows_the_gallery_layout():
@@ -143,7 +165,9 @@ def _load_data(plate: str, wells=("A01", "A02"), sites=("1", "2", "10"), illum: 
 
 
 def _selected():
-    screen = select_screen(_plates(), _wells(), _compounds(), JumpSelectionConfig())
+    screen = select_screen(
+        _plates(), _wells(), _compounds(), make_config(JumpSelectionConfig, "jump.selection", env="jump")
+    )
     return screen.plate_table, screen.well_table
 
 
@@ -151,7 +175,10 @@ def test_assemble_image_index_keeps_lowest_sites_and_relativises_paths():
     plates, wells = _selected()
     tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", wells=("A01", "A02", "H24"))}
     index, plate_quarantine, site_quarantine = assemble_image_index(
-        plates, wells, tables, JumpSelectionConfig(sites_per_well=2)
+        plates,
+        wells,
+        tables,
+        make_config(JumpSelectionConfig, "jump.selection", env="jump", sites_per_well=2),
     )
     assert index[[schema.WELL, schema.SITE]].values.tolist() == [
         ["A01", "1"],
@@ -177,10 +204,16 @@ def test_assemble_image_index_keeps_lowest_sites_and_relativises_paths():
 def test_assemble_image_index_all_sites_numeric_order_and_no_illum_columns():
     plates, wells = _selected()
     tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", illum=False)}
-    index, _, _ = assemble_image_index(plates, wells, tables, JumpSelectionConfig())
+    selection = make_config(JumpSelectionConfig, "jump.selection", env="jump", sites_per_well=None)
+    index, _, _ = assemble_image_index(plates, wells, tables, selection)
     assert index[schema.SITE].tolist() == ["1", "2", "10", "1", "2", "10"]  # numeric order, all kept
     assert not any(c.startswith("FileName_Illum") for c in index.columns)
-    one, _, _ = assemble_image_index(plates, wells, tables, JumpSelectionConfig(sites_per_well=1))
+    one, _, _ = assemble_image_index(
+        plates,
+        wells,
+        tables,
+        make_config(JumpSelectionConfig, "jump.selection", env="jump", sites_per_well=1),
+    )
     assert one[schema.SITE].tolist() == ["1", "1"]
 
 
@@ -189,7 +222,10 @@ def test_assemble_image_index_path_outside_gallery_quarantined():
     table = _load_data("P1", sites=("1",))
     table.loc[0, schema.path_name_column("RNA")] = "/local/images/"
     index, _, site_quarantine = assemble_image_index(
-        plates, wells, {load_data_key("source_1", "b1", "P1"): table}, JumpSelectionConfig()
+        plates,
+        wells,
+        {load_data_key("source_1", "b1", "P1"): table},
+        make_config(JumpSelectionConfig, "jump.selection", env="jump"),
     )
     assert len(index) == 1
     assert site_quarantine[[schema.WELL, schema.QUARANTINE_REASON]].values.tolist() == [
@@ -200,23 +236,33 @@ def test_assemble_image_index_path_outside_gallery_quarantined():
 def test_assemble_image_index_errors():
     plates, wells = _selected()
     with pytest.raises(InvalidInputError, match="none of the 2 selected plates"):
-        assemble_image_index(plates, wells, {}, JumpSelectionConfig())
+        assemble_image_index(
+            plates, wells, {}, make_config(JumpSelectionConfig, "jump.selection", env="jump")
+        )
     bad = _load_data("P1").drop(columns=schema.file_name_column("Mito"))
     with pytest.raises(MissingColumnsError, match="FileName_OrigMito"):
         assemble_image_index(
-            plates, wells, {load_data_key("source_1", "b1", "P1"): bad}, JumpSelectionConfig()
+            plates,
+            wells,
+            {load_data_key("source_1", "b1", "P1"): bad},
+            make_config(JumpSelectionConfig, "jump.selection", env="jump"),
         )
     other_wells = _load_data("P1", wells=("P24",))
     with pytest.raises(InvalidInputError, match="no selected well has a site"):
         assemble_image_index(
-            plates, wells, {load_data_key("source_1", "b1", "P1"): other_wells}, JumpSelectionConfig()
+            plates,
+            wells,
+            {load_data_key("source_1", "b1", "P1"): other_wells},
+            make_config(JumpSelectionConfig, "jump.selection", env="jump"),
         )
 
 
 def test_check_site_files_quarantines_missing_images_then_illumination():
     plates, wells = _selected()
     tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", sites=("1",))}
-    index, _, _ = assemble_image_index(plates, wells, tables, JumpSelectionConfig())
+    index, _, _ = assemble_image_index(
+        plates, wells, tables, make_config(JumpSelectionConfig, "jump.selection", env="jump")
+    )
     keys = site_file_keys(index, illumination=True)
     existing = {k for series in keys.values() for k in series}
     missing_image = keys["OrigER"].iloc[0]
@@ -247,7 +293,8 @@ def test_assemble_image_index_real_load_data_gives_gallery_keys():
         columns=[schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022],
     )
     key = load_data_key("source_4", "2021_08_23_Batch12", "BR00126114")
-    index, _, quarantine = assemble_image_index(plates, wells, {key: real}, JumpSelectionConfig())
+    selection = make_config(JumpSelectionConfig, "jump.selection", env="jump", sites_per_well=None)
+    index, _, quarantine = assemble_image_index(plates, wells, {key: real}, selection)
     assert quarantine.empty and index[schema.SITE].tolist() == ["1", "2"]
     keys = site_file_keys(index, illumination=True)
     assert keys["OrigDNA"].iloc[0] == (
@@ -262,7 +309,9 @@ def test_assemble_image_index_real_load_data_gives_gallery_keys():
 def test_illumination_key_of_pairs_each_channel_image_with_its_plate_function():
     plates, wells = _selected()
     tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", wells=("A01",), sites=("1",))}
-    index, _, _ = assemble_image_index(plates, wells, tables, JumpSelectionConfig())
+    index, _, _ = assemble_image_index(
+        plates, wells, tables, make_config(JumpSelectionConfig, "jump.selection", env="jump")
+    )
     pairs = illumination_key_of(index, illumination=True)
     assert len(pairs) == len(schema.CHANNELS)
     assert pairs["cpg0016-jump/source_1/images/b/images/P1__m/Images/A01-f1-DNA.tiff"] == (

@@ -37,7 +37,7 @@ def add_parameters(catalog: DataCatalog, params: dict[str, Any], prefix: str = "
 
 @pytest.fixture(scope="session")
 def parameters() -> dict[str, Any]:
-    """The test environment's parameters merged over conf/base as Kedro merges them."""
+    """The test environment's parameters: conf/base merged key by key with conf/test, as Kedro merges them."""
     return load_parameters("test")
 
 

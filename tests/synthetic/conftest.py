@@ -7,11 +7,16 @@ from collections.abc import Callable
 import pytest
 
 from micon.sources.synthetic import SyntheticScreen, SyntheticScreenConfig, generate_screen
+from tests.parameters import parameter
 
 
 def make_tiny_config(**overrides: object) -> SyntheticScreenConfig:
-    """Return a tiny screen config: 2 sources x 2 batches x 2 plates, 8 compounds, 64 px fields."""
+    """Return a tiny screen config: 2 sources x 2 batches x 2 plates, 8 compounds, 64 px fields.
+
+    The values not listed are conf/test's (base merged with the test environment).
+    """
     values: dict[str, object] = {
+        **parameter("synthetic"),
         "seed": 0,
         "n_sources": 2,
         "n_batches_per_source": 2,

@@ -13,6 +13,7 @@ from micon.sources.synthetic import (
     generate_compounds,
     parent_inchikey,
 )
+from tests.parameters import make_config
 
 PARENT_KEYS = {parent_inchikey(c.smiles) for c in CURATED_COMPOUNDS}
 
@@ -39,7 +40,7 @@ def test_curated_compounds_every_parent_valid_and_distinct() -> None:
 
 
 def test_generate_compounds_default_config_returns_expected_rows_and_columns() -> None:
-    config = SyntheticScreenConfig()
+    config = make_config(SyntheticScreenConfig, "synthetic", env="base")
     table = generate_compounds(config)
     assert list(table.columns) == [schema.JCP2022, schema.SMILES, schema.INCHIKEY]
     assert len(table) == config.n_compounds + config.n_invalid_compounds + 1
@@ -106,7 +107,7 @@ def test_generate_compounds_noncanonical_forms_differ_from_curated_smiles(
 
 
 def test_generate_compounds_parents_drawn_by_family_include_similar_pairs() -> None:
-    table = generate_compounds(SyntheticScreenConfig())
+    table = generate_compounds(make_config(SyntheticScreenConfig, "synthetic", env="base"))
     family_of = {parent_inchikey(c.smiles): c.family for c in CURATED_COMPOUNDS}
     families = pd.Series([family_of[k] for k in table[schema.INCHIKEY] if k in family_of])
     assert (families.value_counts() >= 2).sum() >= 3

@@ -4,15 +4,16 @@ import pytest
 
 from micon.errors import InvalidConfigError
 from micon.sources.synthetic import SyntheticScreenConfig
+from tests.parameters import make_config
 
 
-def test_synthetic_screen_config_defaults_valid_keeps_default_run_small() -> None:
-    config = SyntheticScreenConfig()
+def test_synthetic_screen_config_base_parameters_valid_keep_default_run_small() -> None:
+    config = make_config(SyntheticScreenConfig, "synthetic", env="base")
     assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 3, 2)
     assert config.n_compounds == 24
     assert config.n_invalid_compounds == 2
     assert config.field_size_px == 160
-    assert config.sites_per_well == 1
+    assert config.sites_per_well == 2
 
 
 @pytest.mark.parametrize(
@@ -37,18 +38,25 @@ def test_synthetic_screen_config_defaults_valid_keeps_default_run_small() -> Non
 )
 def test_synthetic_screen_config_out_of_range_raises_naming_field(field: str, value: object) -> None:
     with pytest.raises(InvalidConfigError, match=field):
-        SyntheticScreenConfig(**{field: value})
+        make_config(SyntheticScreenConfig, "synthetic", **{field: value})
 
 
 def test_synthetic_screen_config_too_many_forms_raises_naming_salt_forms() -> None:
     with pytest.raises(InvalidConfigError, match="n_salt_forms"):
-        SyntheticScreenConfig(n_compounds=4, n_salt_forms=3, n_charged_forms=1, n_noncanonical_forms=1)
+        make_config(
+            SyntheticScreenConfig,
+            "synthetic",
+            n_compounds=4,
+            n_salt_forms=3,
+            n_charged_forms=1,
+            n_noncanonical_forms=1,
+        )
 
 
 @pytest.mark.parametrize(("field", "value"), [("n_sources", 2.5), ("seed", "0"), ("n_compounds", True)])
 def test_synthetic_screen_config_wrong_type_raises_naming_field(field: str, value: object) -> None:
     with pytest.raises(InvalidConfigError, match=field):
-        SyntheticScreenConfig(**{field: value})
+        make_config(SyntheticScreenConfig, "synthetic", **{field: value})
 
 
 def test_synthetic_screen_config_positional_arguments_raise_type_error() -> None:
@@ -58,4 +66,4 @@ def test_synthetic_screen_config_positional_arguments_raise_type_error() -> None
 
 def test_synthetic_screen_config_unknown_field_raises_type_error() -> None:
     with pytest.raises(TypeError, match="n_wells"):
-        SyntheticScreenConfig(n_wells=3)  # type: ignore[call-arg]
+        make_config(SyntheticScreenConfig, "synthetic", n_wells=3)  # type: ignore[call-arg]

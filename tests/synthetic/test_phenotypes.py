@@ -18,6 +18,7 @@ from micon.sources.synthetic import (
     generate_compounds,
     parent_fingerprint,
 )
+from tests.parameters import make_config
 
 
 def _table(smiles: list[str]) -> pd.DataFrame:
@@ -43,7 +44,7 @@ def test_compound_phenotypes_dmso_and_invalid_smiles_are_untreated_zeros() -> No
             schema.SMILES: [schema.DMSO_SMILES, "C1CCCC", "C(C)(C)(C)(C)C"],
         }
     )
-    phenotypes = compound_phenotypes(table, SyntheticScreenConfig())
+    phenotypes = compound_phenotypes(table, make_config(SyntheticScreenConfig, "synthetic"))
     assert (phenotypes.to_numpy() == 0.0).all()
 
 
@@ -56,7 +57,7 @@ def test_compound_phenotypes_salt_charged_tautomer_forms_equal_parent_phenotype(
         ibuprofen, "CC(C)Cc1ccc(C(C)C(=O)[O-])cc1.[Na+]", "CC(C)Cc1ccc(C(C)C(=O)[O-])cc1",
         fluorouracil, lactim,
     ]  # fmt: skip
-    values = compound_phenotypes(_table(smiles), SyntheticScreenConfig()).to_numpy()
+    values = compound_phenotypes(_table(smiles), make_config(SyntheticScreenConfig, "synthetic")).to_numpy()
     for parent, forms in ((0, [1, 2, 3]), (4, [5, 6]), (7, [8])):
         for form in forms:
             np.testing.assert_array_equal(values[form], values[parent])
@@ -65,23 +66,29 @@ def test_compound_phenotypes_salt_charged_tautomer_forms_equal_parent_phenotype(
 
 def test_compound_phenotypes_strength_scales_values_and_zero_gives_dmso() -> None:
     table = _table([c.smiles for c in CURATED_COMPOUNDS[:6]])
-    unit = compound_phenotypes(table, SyntheticScreenConfig(phenotype_strength=1.0)).to_numpy()
-    double = compound_phenotypes(table, SyntheticScreenConfig(phenotype_strength=2.0)).to_numpy()
-    zero = compound_phenotypes(table, SyntheticScreenConfig(phenotype_strength=0.0)).to_numpy()
+    unit = compound_phenotypes(
+        table, make_config(SyntheticScreenConfig, "synthetic", phenotype_strength=1.0)
+    ).to_numpy()
+    double = compound_phenotypes(
+        table, make_config(SyntheticScreenConfig, "synthetic", phenotype_strength=2.0)
+    ).to_numpy()
+    zero = compound_phenotypes(
+        table, make_config(SyntheticScreenConfig, "synthetic", phenotype_strength=0.0)
+    ).to_numpy()
     np.testing.assert_allclose(double, 2 * unit)
     assert (zero == 0).all()
 
 
 def test_compound_phenotypes_most_compounds_clearly_visible() -> None:
     table = _table([c.smiles for c in CURATED_COMPOUNDS])
-    values = compound_phenotypes(table, SyntheticScreenConfig()).to_numpy()
+    values = compound_phenotypes(table, make_config(SyntheticScreenConfig, "synthetic")).to_numpy()
     assert (np.abs(values) > 0.5).mean() > 0.5
     assert (np.abs(values).max(axis=1) > 0.8).all()
 
 
 def test_compound_phenotypes_similar_structures_have_closer_phenotypes() -> None:
     table = _table([c.smiles for c in CURATED_COMPOUNDS])
-    values = compound_phenotypes(table, SyntheticScreenConfig()).to_numpy()
+    values = compound_phenotypes(table, make_config(SyntheticScreenConfig, "synthetic")).to_numpy()
     bits = np.stack([parent_fingerprint(c.smiles) for c in CURATED_COMPOUNDS])
     shared = bits @ bits.T
     counts = bits.sum(axis=1)
@@ -96,7 +103,10 @@ def test_compound_phenotypes_similar_structures_have_closer_phenotypes() -> None
 
 def test_compound_phenotypes_missing_smiles_column_raises_naming_it() -> None:
     with pytest.raises(MissingColumnsError, match=schema.SMILES):
-        compound_phenotypes(pd.DataFrame({schema.JCP2022: ["JCP2022_900001"]}), SyntheticScreenConfig())
+        compound_phenotypes(
+            pd.DataFrame({schema.JCP2022: ["JCP2022_900001"]}),
+            make_config(SyntheticScreenConfig, "synthetic"),
+        )
 
 
 def test_parent_fingerprint_invalid_smiles_returns_none() -> None:

@@ -16,8 +16,11 @@ from micon.sources.synthetic import (
     render_field,
     render_field_with_nuclei,
 )
+from tests.parameters import make_config
 
-CONFIG = SyntheticScreenConfig(field_size_px=128, mean_cells_per_field=10.0)
+CONFIG = make_config(
+    SyntheticScreenConfig, "synthetic", env="base", field_size_px=128, mean_cells_per_field=10.0
+)
 EFFECTS = TechnicalEffects(
     gain=(1.5, 0.8, 1.0, 2.0, 1.2),
     offset_counts=(150.0, 200.0, 120.0, 180.0, 100.0),

@@ -39,9 +39,9 @@ class ParallelConfig:
         progress: Show a tqdm progress bar counting items.
     """
 
-    n_jobs: int | None = None
-    chunk_size: int = 256
-    progress: bool = True
+    n_jobs: int | None
+    chunk_size: int
+    progress: bool
 
     def __post_init__(self) -> None:
         for name in ("n_jobs", "chunk_size"):

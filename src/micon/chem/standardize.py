@@ -44,7 +44,7 @@ class StandardizationConfig:
             groups, reionise.
         largest_fragment: Keep the largest organic fragment (drops counter-ions, salts, solvents).
         uncharge: Neutralise charges where a neutral form exists (``Uncharger``).
-        remove_stereo: Drop stereochemistry, as JUMP's ``stereo_parent`` does (off by default:
+        remove_stereo: Drop stereochemistry, as JUMP's ``stereo_parent`` does (off in conf/base:
             the standard SMILES stays isomeric).
         canonical_tautomer: Replace the molecule by RDKit's canonical tautomer. RDKit then drops
             stereo on atoms and bonds that change between tautomers (e.g. the alpha carbon of an
@@ -57,12 +57,12 @@ class StandardizationConfig:
             molecules with many tautomers).
     """
 
-    cleanup: bool = True
-    largest_fragment: bool = True
-    uncharge: bool = True
-    remove_stereo: bool = False
-    canonical_tautomer: bool = True
-    max_tautomers: int = 1000
+    cleanup: bool
+    largest_fragment: bool
+    uncharge: bool
+    remove_stereo: bool
+    canonical_tautomer: bool
+    max_tautomers: int
 
     def __post_init__(self) -> None:
         for name in ("cleanup", "largest_fragment", "uncharge", "remove_stereo", "canonical_tautomer"):
@@ -142,7 +142,11 @@ def standardize_smiles(smiles: str, config: StandardizationConfig) -> Standardiz
             step fails; the message quotes the SMILES and RDKit's reason.
 
     Examples:
-        >>> standardize_smiles("CC(=O)Oc1ccccc1C(=O)[O-].[Na+]", StandardizationConfig()).inchikey
+        >>> config = StandardizationConfig(
+        ...     cleanup=True, largest_fragment=True, uncharge=True, remove_stereo=False,
+        ...     canonical_tautomer=True, max_tautomers=1000,
+        ... )
+        >>> standardize_smiles("CC(=O)Oc1ccccc1C(=O)[O-].[Na+]", config).inchikey
         'BSYNRYMUTXBXSQ-UHFFFAOYSA-N'
     """
     mol = parse_smiles(smiles)
@@ -207,7 +211,7 @@ def _is_missing(value: object) -> bool:
 
 
 def standardize_compounds(
-    compounds: pd.DataFrame, config: StandardizationConfig, parallel: ParallelConfig | None = None
+    compounds: pd.DataFrame, config: StandardizationConfig, parallel: ParallelConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Standardise every compound's SMILES; quarantine compounds that cannot be used.
 
@@ -219,7 +223,7 @@ def standardize_compounds(
     Args:
         compounds: compound_table with ``Metadata_JCP2022``, ``Metadata_SMILES``, ``Metadata_InChIKey``.
         config: Standardisation steps.
-        parallel: Worker processes, chunk size and progress bar (default: every core, with a bar).
+        parallel: Worker processes, chunk size and progress bar.
 
     Returns:
         ``(accepted, quarantined)``: accepted keeps every input column and adds
@@ -275,7 +279,7 @@ def standardize_compounds(
     table = table[~(conflicting | repeated)]
 
     distinct = list(pd.unique(table[schema.SMILES]))
-    outcomes = standardize_many(distinct, config, parallel or ParallelConfig())
+    outcomes = standardize_many(distinct, config, parallel)
     results = dict(zip(distinct, outcomes, strict=True))
     failed = table[schema.SMILES].map(lambda s: isinstance(results[s], StandardizationFailure)).astype(bool)
     if failed.any():

@@ -21,7 +21,7 @@ _OPERATIONS: tuple[str, ...] = ("mean", "median")
 
 
 def aggregate_to_wells(
-    crops: pd.DataFrame, *, operation: Literal["mean", "median"] = "mean", via_sites: bool = False
+    crops: pd.DataFrame, *, operation: Literal["mean", "median"], via_sites: bool
 ) -> pd.DataFrame:
     """Aggregate crop embeddings to one profile per well.
 

@@ -55,19 +55,19 @@ class NormalizationConfig:
         morphohelm_n_components: ``morphohelm``: principal components kept (capped by the data).
     """
 
-    steps: tuple[str, ...] = ("mad_robustize", "sphering")
-    epsilon: float = 1e-6
-    variant_min_mad: float = 0.0
-    variant_min_abs_coef_var: float = 1e-3
-    feature_select_operations: tuple[str, ...] = ("variance_threshold", "correlation_threshold")
-    min_variance: float = 1e-6
-    correlation_threshold: float = 0.9
-    sphering_method: Literal["ZCA", "PCA"] = "ZCA"
-    harmony_batch_column: str = schema.BATCH
-    harmony_max_iter: int = 20
-    harmony_n_clusters: int | None = None
-    harmony_seed: int = 0
-    morphohelm_n_components: int = 64
+    steps: tuple[str, ...]
+    epsilon: float
+    variant_min_mad: float
+    variant_min_abs_coef_var: float
+    feature_select_operations: tuple[str, ...]
+    min_variance: float
+    correlation_threshold: float
+    sphering_method: Literal["ZCA", "PCA"]
+    harmony_batch_column: str
+    harmony_max_iter: int
+    harmony_n_clusters: int | None
+    harmony_seed: int
+    morphohelm_n_components: int
 
     def __post_init__(self) -> None:
         steps = (self.steps,) if isinstance(self.steps, str) else tuple(self.steps)

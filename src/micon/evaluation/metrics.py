@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,12 +21,6 @@ from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
 logger = logging.getLogger(__name__)
 
 TOPK_COLUMNS: tuple[str, ...] = ("scenario", "k", "accuracy")
-
-
-def _default_scenarios() -> dict[str, tuple[str, ...]]:
-    # NR excludes only the query well itself; NSB / NSS / NSL drop candidates of the query's batch /
-    # source / plate layout (MorphoHELM's levels).
-    return {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,), "NSL": (schema.PLATE_LAYOUT,)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,17 +44,17 @@ class RetrievalConfig:
         annotation_columns: Annotation columns (MoA, target) scored by consistency mAP where present.
     """
 
-    scenarios: Mapping[str, tuple[str, ...]] = field(default_factory=_default_scenarios)
-    ks: tuple[int, ...] = tuple(range(1, 11))
-    null_size: int = 10000
-    threshold: float = 0.05
-    seed: int = 0
-    splits: tuple[str, ...] = (schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE, schema.SPLIT_OOD_COMPOUND)
-    negatives_same_plate: bool = True
-    null_cache_dir: str | None = None
-    batch_columns: tuple[str, ...] = (schema.SOURCE, schema.BATCH)
-    batch_knn_k: int = 5
-    annotation_columns: tuple[str, ...] = ()
+    scenarios: Mapping[str, tuple[str, ...]]
+    ks: tuple[int, ...]
+    null_size: int
+    threshold: float
+    seed: int
+    splits: tuple[str, ...]
+    negatives_same_plate: bool
+    null_cache_dir: str | None
+    batch_columns: tuple[str, ...]
+    batch_knn_k: int
+    annotation_columns: tuple[str, ...]
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenarios, Mapping) or not self.scenarios:

@@ -47,13 +47,13 @@ class MoaEvaluationConfig:
         null_cache_dir: Folder where copairs caches null distributions (None: copairs' default).
     """
 
-    treatment_aggregation: Literal["median", "mean"] = "median"
-    feature_scaling: Literal["standardize", "none"] = "standardize"
-    control_compounds: tuple[str, ...] = ("DMSO",)
-    null_size: int = 10000
-    threshold: float = 0.05
-    seed: int = 0
-    null_cache_dir: str | None = None
+    treatment_aggregation: Literal["median", "mean"]
+    feature_scaling: Literal["standardize", "none"]
+    control_compounds: tuple[str, ...]
+    null_size: int
+    threshold: float
+    seed: int
+    null_cache_dir: str | None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "control_compounds", tuple(self.control_compounds))

@@ -26,9 +26,7 @@ _KEPT_METADATA: tuple[str, ...] = (
 )
 
 
-def project_profiles(
-    stages: Mapping[str, pd.DataFrame], *, seed: int = 0, umap_neighbors: int = 15
-) -> pd.DataFrame:
+def project_profiles(stages: Mapping[str, pd.DataFrame], *, seed: int, umap_neighbors: int) -> pd.DataFrame:
     """Project each stage's wells to 2-D with PCA (sklearn) and UMAP (umap-learn, cosine, seeded).
 
     Args:

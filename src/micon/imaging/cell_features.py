@@ -136,19 +136,19 @@ class CellFeaturesConfig:
         n_jobs: Worker processes (joblib); 1 runs in this process.
     """
 
-    intensity: bool = True
-    texture: bool = True
-    texture_scales: tuple[int, ...] = (1, 3)
-    texture_gray_levels: int = 16
-    texture_percentile: float = 99.9
-    shape: bool = True
-    shape_compartments: tuple[str, ...] = (NUCLEI, CELLS)
-    zernike_degree: int = 9
-    radial_distribution: bool = True
-    radial_bins: int = 4
-    correlation: bool = True
-    batch_size: int = 1024
-    n_jobs: int = 1
+    intensity: bool
+    texture: bool
+    texture_scales: tuple[int, ...]
+    texture_gray_levels: int
+    texture_percentile: float
+    shape: bool
+    shape_compartments: tuple[str, ...]
+    zernike_degree: int
+    radial_distribution: bool
+    radial_bins: int
+    correlation: bool
+    batch_size: int
+    n_jobs: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "texture_scales", tuple(int(s) for s in self.texture_scales))

@@ -16,9 +16,10 @@ from micon.errors import InvalidConfigError, InvalidImageError
 class CellsConfig:
     """How cells are grown from their nuclei.
 
+    Which stains outline the cells is the screen's (its source profile's ``cytoplasm_channels``), not a
+    setting: :func:`cytoplasm_composite` averages them.
+
     Attributes:
-        channels: The cytoplasmic stains whose composite outlines the cells (each divided by its
-            own 99th percentile in the field, then averaged).
         gaussian_sigma_px: Smoothing of the composite before thresholding (>= 0; 0 disables it).
         compactness: Weight of the distance to the seed against the stain gradient (>= 0): 0 follows
             the gradient only, large values give Voronoi-like cells (CellProfiler's propagation
@@ -27,15 +28,11 @@ class CellsConfig:
             are cell foreground.
     """
 
-    channels: tuple[str, ...] = ("AGP", "RNA")
-    gaussian_sigma_px: float = 1.0
-    compactness: float = 0.01
-    threshold_correction: float = 0.8
+    gaussian_sigma_px: float
+    compactness: float
+    threshold_correction: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
-        if not self.channels:
-            raise InvalidConfigError("CellsConfig.channels must name at least one cytoplasmic stain")
         if not self.gaussian_sigma_px >= 0:
             raise InvalidConfigError(
                 f"CellsConfig.gaussian_sigma_px must be >= 0, got {self.gaussian_sigma_px}"

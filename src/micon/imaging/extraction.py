@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -58,11 +58,11 @@ class CropExtractionConfig:
             into a :class:`~micon.imaging.cells.CellsConfig`.
     """
 
-    crop_size_px: int = 32
-    max_cells_per_site: int | None = None
-    seed: int = 0
-    nuclei: NucleiConfig = field(default_factory=NucleiConfig)
-    cells: CellsConfig = field(default_factory=CellsConfig)
+    crop_size_px: int
+    max_cells_per_site: int | None
+    seed: int
+    nuclei: NucleiConfig
+    cells: CellsConfig
 
     def __post_init__(self) -> None:
         if isinstance(self.cells, Mapping):
@@ -162,6 +162,7 @@ def _process_site(  # noqa: PLR0913
     config: CropExtractionConfig,
     channels: Sequence[str],
     nuclear_index: int,
+    cytoplasm_indices: Sequence[int],
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict[str, int]]:
     """Return one site's crops, masks, kept centroids and counts; raise _SiteRejected for a defective site."""
     label = _site_label(row)
@@ -176,7 +177,7 @@ def _process_site(  # noqa: PLR0913
     if len(kept) == 0:
         raise _SiteRejected(
             REASON_NO_CELLS,
-            f"{label}: no crop fits: {len(nuclei)} nuclei detected on {schema.NUCLEAR_CHANNEL}, "
+            f"{label}: no crop fits: {len(nuclei)} nuclei detected on {channels[nuclear_index]}, "
             f"{n_border} too close to the border of the {stacked.shape[1]}x{stacked.shape[2]} field for "
             f"{config.crop_size_px}-px crops",
         )
@@ -184,7 +185,7 @@ def _process_site(  # noqa: PLR0913
         rng = np.random.default_rng([config.seed, position])
         chosen = np.sort(rng.choice(len(kept), size=config.max_cells_per_site, replace=False))
         crops, kept = crops[chosen], kept.iloc[chosen].reset_index(drop=True)
-    cytoplasm = cytoplasm_composite(stacked, [list(channels).index(ch) for ch in config.cells.channels])
+    cytoplasm = cytoplasm_composite(stacked, cytoplasm_indices)
     cell_labels = segment_cells(nucleus_labels, cytoplasm, config.cells)
     masks = centre_cell_masks(nucleus_labels, cell_labels, kept, crop_size_px=config.crop_size_px)
     counts = {N_NUCLEI: len(nuclei), N_BORDER_SKIPPED: n_border, N_CROPS: len(kept)}
@@ -216,13 +217,20 @@ def centre_cell_masks(
     return np.stack([nucleus, cell], axis=1).astype(np.uint16)
 
 
-def _validate_inputs(sites: pd.DataFrame, channels: Sequence[str]) -> None:
+def _validate_inputs(
+    sites: pd.DataFrame, channels: Sequence[str], nuclear_channel: str, cytoplasm_channels: Sequence[str]
+) -> None:
     if len(channels) == 0:
         raise InvalidInputError("extract_crop_table: channels is empty")
-    if schema.NUCLEAR_CHANNEL not in channels:
+    if nuclear_channel not in channels:
         raise InvalidInputError(
-            f"extract_crop_table: channels {list(channels)} lack the nuclear channel "
-            f"{schema.NUCLEAR_CHANNEL!r}"
+            f"extract_crop_table: channels {list(channels)} lack the nuclear channel {nuclear_channel!r}"
+        )
+    missing_stains = [ch for ch in cytoplasm_channels if ch not in channels]
+    if missing_stains or not cytoplasm_channels:
+        raise InvalidInputError(
+            f"extract_crop_table: cell segmentation channels {list(cytoplasm_channels)} must be among the "
+            f"channels {list(channels)}"
         )
     image_columns = [
         col for ch in channels for col in (schema.file_name_column(ch), schema.path_name_column(ch))
@@ -243,15 +251,17 @@ def extract_crop_table(
     field_images: Mapping[str, Callable[[], np.ndarray]],
     config: CropExtractionConfig,
     *,
-    channels: Sequence[str] = schema.CHANNELS,
+    channels: Sequence[str],
+    nuclear_channel: str,
+    cytoplasm_channels: Sequence[str],
 ) -> CropExtraction:
     """Detect nuclei and their cells in every site; cut one multi-channel crop and its masks per nucleus.
 
     For each site, the image of channel ``ch`` is
     ``field_images[schema.image_key(PathName_Orig{ch}, FileName_Orig{ch})]()``; the 2-D images are
     stacked in ``channels`` order, checked (:func:`~micon.imaging.qc.check_field`), nuclei are found
-    on ``schema.NUCLEAR_CHANNEL`` and crops that fit inside the field are kept (optionally a seeded
-    random subsample). Each nucleus is grown into its cell over the ``config.cells`` stains
+    on ``nuclear_channel`` and crops that fit inside the field are kept (optionally a seeded
+    random subsample). Each nucleus is grown into its cell over the ``cytoplasm_channels`` stains
     (:func:`~micon.imaging.cells.segment_cells`) and the crop's masks keep only its own nucleus and
     cell (:func:`centre_cell_masks`). A defective site goes to quarantine with reason ``missing_image``,
     ``unreadable_image``, ``channel_count``, ``shape_mismatch``, ``wrong_dtype``, ``not_finite``,
@@ -266,7 +276,9 @@ def extract_crop_table(
         field_images: Image key -> loader of that 2-D image (the lazy loaders a Kedro
             ``PartitionedDataset`` gives).
         config: Crop size, subsampling and nucleus detection settings.
-        channels: Channel names in stacking order; must include ``schema.NUCLEAR_CHANNEL``.
+        channels: Channel names in stacking order (the source profile's).
+        nuclear_channel: The channel nuclei are found on (one of ``channels``).
+        cytoplasm_channels: The stains whose composite outlines the cells (among ``channels``).
 
     Returns:
         A :class:`CropExtraction`; every input site is in exactly one of ``site_summary`` and
@@ -275,17 +287,12 @@ def extract_crop_table(
     Raises:
         MissingColumnsError: ``sites`` lacks a key or image column (names it).
         InvalidInputError: ``sites`` is empty or has duplicated site keys, or ``channels`` lacks
-            the nuclear channel.
+            the nuclear or a cytoplasm channel.
     """
-    _validate_inputs(sites, channels)
-    missing_stains = [ch for ch in config.cells.channels if ch not in channels]
-    if missing_stains:
-        raise InvalidInputError(
-            f"extract_crop_table: cell segmentation channels {missing_stains} are not among the "
-            f"channels {list(channels)}"
-        )
+    _validate_inputs(sites, channels, nuclear_channel, cytoplasm_channels)
     metadata = schema.metadata_columns(list(sites.columns))
-    nuclear_index = list(channels).index(schema.NUCLEAR_CHANNEL)
+    nuclear_index = list(channels).index(nuclear_channel)
+    cytoplasm_indices = [list(channels).index(ch) for ch in cytoplasm_channels]
     crop_blocks: list[np.ndarray] = []
     mask_blocks: list[np.ndarray] = []
     centroid_blocks: list[np.ndarray] = []
@@ -297,7 +304,7 @@ def extract_crop_table(
     for position, (_, row) in enumerate(tqdm(sites.iterrows(), total=len(sites), desc=STAGE, disable=None)):
         try:
             crops, masks, kept, counts = _process_site(
-                row, position, field_images, config, channels, nuclear_index
+                row, position, field_images, config, channels, nuclear_index, cytoplasm_indices
             )
         except _SiteRejected as rejection:
             rejected_positions.append(position)

@@ -38,11 +38,11 @@ class NucleiConfig:
         min_distance_px: Minimum distance between two nucleus centres when splitting; >= 1.
     """
 
-    gaussian_sigma_px: float = 1.0
-    min_area_px: int = 20
-    max_area_px: int = 2000
-    split_touching: bool = True
-    min_distance_px: int = 5
+    gaussian_sigma_px: float
+    min_area_px: int
+    max_area_px: int
+    split_touching: bool
+    min_distance_px: int
 
     def __post_init__(self) -> None:
         if not self.gaussian_sigma_px >= 0:

@@ -57,13 +57,13 @@ class SplitConfig:
         ood_compounds: JCP2022 ids held out explicitly (never DMSO); None: draw by fraction.
     """
 
-    seed: int = 0
-    ood_sources: tuple[str, ...] | None = None
-    n_ood_sources: int = 1
-    test_batches_per_source: int = 1
-    val_batches_per_source: int = 1
-    ood_compound_fraction: float = 0.15
-    ood_compounds: tuple[str, ...] | None = None
+    seed: int
+    ood_sources: tuple[str, ...] | None
+    n_ood_sources: int
+    test_batches_per_source: int
+    val_batches_per_source: int
+    ood_compound_fraction: float
+    ood_compounds: tuple[str, ...] | None
 
     def __post_init__(self) -> None:
         for name in ("ood_sources", "ood_compounds"):

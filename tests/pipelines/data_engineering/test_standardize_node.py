@@ -10,10 +10,11 @@ from kedro.runner import ParallelRunner, SequentialRunner
 
 from micon import schema
 from micon.pipelines.data_engineering.nodes import standardize_compound_table
+from tests.parameters import parameter
 
-STEPS = {"cleanup": True, "largest_fragment": True, "uncharge": True, "canonical_tautomer": True}
+STEPS = parameter("data_engineering.standardization")
 # Chunks of 2 over 2 workers, so the pool really starts inside the runner.
-TWO_WORKERS = {"n_jobs": 2, "chunk_size": 2, "progress": False}
+TWO_WORKERS = {**parameter("data_engineering.standardization_parallel"), "n_jobs": 2, "chunk_size": 2}
 
 
 def _compounds() -> pd.DataFrame:

@@ -80,9 +80,15 @@ def extract_cell_crops(
 
     The crop store records the channel names it is saved with, so no later stage repeats them.
     """
-    channels = SourceProfile.from_dict(source_profile).channels
+    profile = SourceProfile.from_dict(source_profile)
+    channels = profile.channels
     extraction = extract_crop_table(
-        site_table, field_images, CropExtractionConfig(**params), channels=channels
+        site_table,
+        field_images,
+        CropExtractionConfig(**params),
+        channels=channels,
+        nuclear_channel=profile.nuclear_channel,
+        cytoplasm_channels=profile.cytoplasm_channels,
     )
     logger.info(
         "extracted %d crops from %d sites; quarantined %d sites",

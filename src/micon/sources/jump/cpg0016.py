@@ -78,13 +78,13 @@ class JumpSelectionConfig:
         load_data_file: File name of the per-plate load_data table.
     """
 
-    plate_types: tuple[str, ...] = ("TARGET2",)
-    sources: tuple[str, ...] | None = None
-    batches: tuple[str, ...] | None = None
-    plates: tuple[str, ...] | None = None
-    compounds: tuple[str, ...] | None = None
-    sites_per_well: int | None = None
-    load_data_file: str = LOAD_DATA_FILE
+    plate_types: tuple[str, ...]
+    sources: tuple[str, ...] | None
+    batches: tuple[str, ...] | None
+    plates: tuple[str, ...] | None
+    compounds: tuple[str, ...] | None
+    sites_per_well: int | None
+    load_data_file: str
 
     def __post_init__(self) -> None:
         for name in ("plate_types", "sources", "batches", "plates", "compounds"):

@@ -1,7 +1,8 @@
 """Synthetic Cell Painting screen in the JUMP layout: the project's embedded, seeded default dataset.
 
-``generate_screen(SyntheticScreenConfig())`` returns the compound, plate, well and image tables of a
-screen with several sources, batches and plates, plus one lazy callable per single-channel image.
+``generate_screen(SyntheticScreenConfig(**params))`` (``params``: the ``synthetic`` parameters) returns the
+compound, plate, well and image tables of a screen with several sources, batches and plates, plus one lazy
+callable per single-channel image.
 Compounds are real drugs (some as salts, charged forms or tautomers, a few invalid SMILES); each
 compound's morphological phenotype is a fixed function of its Morgan fingerprint; sources, batches
 and plates add technical effects (gain, offset, vignetting, blur, noise) strong enough to confound

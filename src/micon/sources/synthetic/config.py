@@ -16,7 +16,7 @@ MAX_CURATED_COMPOUNDS = 46
 
 @dataclass(frozen=True, kw_only=True)
 class SyntheticScreenConfig:
-    """Settings of the synthetic screen; the defaults keep the default ``kedro run`` small (CPU, minutes).
+    """Settings of the synthetic screen; conf/base keeps the default ``kedro run`` small (CPU, minutes).
 
     Attributes:
         seed: Seed of every random draw (compound choice, layout, technical effects, pixels).
@@ -44,29 +44,29 @@ class SyntheticScreenConfig:
         source_cell_size_log_sd: Per-source log-normal bias of cell and nucleus size.
     """
 
-    seed: int = 0
-    n_sources: int = 3
-    n_batches_per_source: int = 3
-    n_plates_per_batch: int = 2
-    n_compounds: int = 24
-    n_salt_forms: int = 3
-    n_charged_forms: int = 2
-    n_noncanonical_forms: int = 2
-    n_invalid_compounds: int = 2
-    n_dmso_wells_per_plate: int = 8
-    sites_per_well: int = 1
-    field_size_px: int = 160
-    mean_cells_per_field: float = 14.0
-    phenotype_strength: float = 1.0
-    cell_variability_log_sd: float = 0.15
-    source_gain_log_sd: float = 0.5
-    batch_gain_log_sd: float = 0.15
-    plate_gain_log_sd: float = 0.05
-    source_offset_max_counts: float = 300.0
-    max_vignetting: float = 0.4
-    max_blur_sigma_px: float = 1.2
-    read_noise_sd_counts: float = 20.0
-    source_cell_size_log_sd: float = 0.05
+    seed: int
+    n_sources: int
+    n_batches_per_source: int
+    n_plates_per_batch: int
+    n_compounds: int
+    n_salt_forms: int
+    n_charged_forms: int
+    n_noncanonical_forms: int
+    n_invalid_compounds: int
+    n_dmso_wells_per_plate: int
+    sites_per_well: int
+    field_size_px: int
+    mean_cells_per_field: float
+    phenotype_strength: float
+    cell_variability_log_sd: float
+    source_gain_log_sd: float
+    batch_gain_log_sd: float
+    plate_gain_log_sd: float
+    source_offset_max_counts: float
+    max_vignetting: float
+    max_blur_sigma_px: float
+    read_noise_sd_counts: float
+    source_cell_size_log_sd: float
 
     def __post_init__(self) -> None:
         """Check every value; raise naming the first field out of range."""

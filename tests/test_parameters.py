@@ -1,0 +1,134 @@
+"""The parameter schema: every environment's parameters pass; bad values fail by key path, before any node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kedro.framework.session import KedroSession
+
+from micon.errors import InvalidConfigError, UnknownNameError
+from micon.parameters import (
+    RUNTIME_KEYS,
+    ProjectParameters,
+    objective_config_class,
+    validate_parameters,
+)
+from micon.training.objectives import ClipObjectiveConfig
+from micon.training.runner import TrainingConfig
+from tests.kedro_project import temporary_project
+from tests.parameters import load_parameters
+
+
+def _set(params: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """Set the value at a dotted path (creating sections), as ``--params path=value`` does."""
+    *parents, last = path.split(".")
+    section = params
+    for key in parents:
+        section = section.setdefault(key, {})
+    section[last] = value
+    return params
+
+
+def _problems(params: dict[str, Any]) -> str:
+    with pytest.raises(InvalidConfigError) as info:
+        validate_parameters(params)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("env", ["base", "test", "jump", "bbbc021"])
+def test_validate_parameters_every_environment_passes(env):
+    typed = validate_parameters(load_parameters(env))
+    assert isinstance(typed, ProjectParameters)
+    assert isinstance(typed.modeling.training, TrainingConfig)
+    assert (typed.jump is not None) == (env == "jump")
+    assert (typed.bbbc021_evaluation is not None) == (env == "bbbc021")
+
+
+def test_validate_parameters_runtime_only_keys_accepted():
+    params = load_parameters("test")
+    for key in RUNTIME_KEYS:
+        params[key] = f"/some/{key}"
+    typed = validate_parameters(params)
+    assert typed.shared_data == "/some/shared_data"
+
+
+def test_validate_parameters_unknown_top_level_key_suggests_the_known_one():
+    message = _problems(_set(load_parameters("test"), "modelling.training.max_steps", 2))
+    assert "modelling: unknown key; did you mean 'modeling'?" in message
+
+
+def test_validate_parameters_string_for_integer_names_path_and_value():
+    message = _problems(_set(load_parameters("test"), "modeling.training.max_steps", "abc"))
+    assert "modeling.training.max_steps: expected an integer (got 'abc')" in message
+
+
+def test_validate_parameters_yes_no_string_is_not_a_boolean():
+    message = _problems(_set(load_parameters("test"), "modeling.training.flips", "no"))
+    assert "modeling.training.flips: expected a boolean (true or false) (got 'no')" in message
+
+
+def test_validate_parameters_unknown_nested_key_suggests_the_field():
+    message = _problems(_set(load_parameters("test"), "data_engineering.crops.nuclei.min_areapx", 3))
+    assert "data_engineering.crops.nuclei.min_areapx: unknown key; did you mean 'min_area_px'?" in message
+
+
+def test_validate_parameters_missing_key_named_by_path():
+    params = load_parameters("test")
+    del params["reporting"]["projection"]["umap_neighbors"]
+    message = _problems(params)
+    assert "reporting.projection.umap_neighbors: a value (required key missing)" in message
+
+
+def test_validate_parameters_out_of_range_value_reports_the_config_check():
+    message = _problems(_set(load_parameters("test"), "data_engineering.splits.ood_compound_fraction", 1.5))
+    assert "data_engineering.splits: " in message and "ood_compound_fraction" in message
+
+
+def test_validate_parameters_lists_every_problem_at_once():
+    params = load_parameters("test")
+    _set(params, "modeling.training.max_steps", "abc")
+    _set(params, "modeling.training.flips", "no")
+    _set(params, "synthetic.n_sourcez", 3)
+    message = _problems(params)
+    assert message.startswith("3 invalid parameter(s):")
+    assert "synthetic.n_sourcez: unknown key; did you mean 'n_sources'?" in message
+
+
+def test_validate_parameters_method_model_override_checked_once_merged():
+    # cellclip's overrides are merged over modeling.model: a bad override is named under the method
+    params = _set(
+        load_parameters("test"), "modeling.methods.cellclip.model.image.channel_strategy", "stacked"
+    )
+    message = _problems(params)
+    assert "modeling.methods.cellclip.model.image.channel_strategy: " in message
+    assert message.count("channel_strategy") == 1
+
+
+def test_validate_parameters_method_objective_checked_by_its_config():
+    message = _problems(_set(load_parameters("test"), "modeling.methods.clip.objective.loss", "cloop"))
+    assert "modeling.methods.clip.objective.loss: expected 'infonce' or 'cloob' (got 'cloop')" in message
+
+
+def test_validate_parameters_unknown_method_named():
+    params = _set(load_parameters("test"), "modeling.methods.dino", {"model": {}, "objective": {}})
+    assert "modeling.methods.dino: a trained method (method 'dino' is not a trained method" in _problems(
+        params
+    )
+
+
+def test_objective_config_class_known_and_unknown_method():
+    assert objective_config_class("clip") is ClipObjectiveConfig
+    with pytest.raises(UnknownNameError, match="dino"):
+        objective_config_class("dino")
+
+
+def test_kedro_run_with_bad_runtime_params_fails_before_any_node(tmp_path: Path, monkeypatch):
+    project = temporary_project(tmp_path / "project", monkeypatch)
+    runtime_params = {"modeling": {"training": {"max_steps": "abc"}}}
+    with KedroSession.create(project_path=project, env="test", runtime_params=runtime_params) as session:
+        with pytest.raises(InvalidConfigError, match=r"modeling\.training\.max_steps: expected an integer"):
+            session.run(pipeline_names=["synthetic"])
+    written = [p for p in (project / "data").rglob("*") if p.is_file()] if (project / "data").exists() else []
+    assert written == []
