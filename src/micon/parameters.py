@@ -34,10 +34,7 @@ from micon.evaluation.moa_classification import MoaEvaluationConfig
 from micon.imaging.cell_features import CellFeaturesConfig
 from micon.imaging.extraction import CropExtractionConfig
 from micon.metadata.splits import SplitConfig
-from micon.models.channel_former import ChannelFormerConfig
-from micon.models.image_encoder import ImageEncoderConfig
-from micon.models.micon import merge_params
-from micon.models.molecule_encoder import MoleculeEncoderConfig
+from micon.models.micon import NetworkConfig, merge_params
 from micon.sources.jump import JumpSelectionConfig
 from micon.sources.synthetic.config import SyntheticScreenConfig
 from micon.training.methods import get_method, list_methods
@@ -52,7 +49,6 @@ __all__ = [
     "JumpDesignParameters",
     "JumpParameters",
     "MethodParameters",
-    "ModelParameters",
     "ModelingParameters",
     "ProjectParameters",
     "ProjectionParameters",
@@ -79,34 +75,6 @@ class DataEngineeringParameters:
     splits: SplitConfig
     crops: CropExtractionConfig
     cell_features: CellFeaturesConfig
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelParameters:
-    """``modeling.model``: the networks shared by every method (each method may override parts).
-
-    Attributes:
-        image: The image encoder.
-        molecule: The molecule encoder.
-        channel_former: CellCLIP's CrossChannelFormer.
-        projection_hidden_dim: Hidden width of the projection heads.
-        projection_dim: Output width of the projection heads.
-        generator_hidden_dim: Hidden width of MICON's treatment generator.
-    """
-
-    image: ImageEncoderConfig
-    molecule: MoleculeEncoderConfig
-    channel_former: ChannelFormerConfig
-    projection_hidden_dim: int
-    projection_dim: int
-    generator_hidden_dim: int
-
-    def __post_init__(self) -> None:
-        widths = (self.projection_hidden_dim, self.projection_dim, self.generator_hidden_dim)
-        if min(widths) < 1:
-            raise InvalidConfigError(
-                f"projection_hidden_dim, projection_dim and generator_hidden_dim must be >= 1, got {widths}"
-            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +122,7 @@ class ModelingParameters:
         embedding: How crops are embedded.
     """
 
-    model: ModelParameters
+    model: NetworkConfig
     training: TrainingConfig
     methods: dict[str, MethodParameters]
     embedding: EmbeddingParameters
@@ -358,7 +326,7 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
     # A method's model overrides are checked merged over a valid shared model, so that a problem of the
     # shared model is listed once, not once more per method.
     if isinstance(methods, Mapping) and isinstance(model, Mapping):
-        shared_model_valid = not _validate(ModelParameters, model, ())
+        shared_model_valid = not _validate(NetworkConfig, model, ())
         for method, settings in methods.items():
             problems += _method_problems(str(method), settings, model if shared_model_valid else None)
     if problems:
@@ -379,7 +347,7 @@ def _method_problems(method: str, settings: Any, model: Mapping[str, Any] | None
     problems = []
     if model is not None and isinstance(settings.get("model"), Mapping):
         merged = merge_params(model, settings["model"])
-        problems += _validate(ModelParameters, merged, (*location, "model"))
+        problems += _validate(NetworkConfig, merged, (*location, "model"))
     if isinstance(settings.get("objective"), Mapping):
         problems += _validate(objective, settings["objective"], (*location, "objective"))
     return problems

@@ -22,6 +22,7 @@ __all__ = [
     "MiconModel",
     "MiconModelConfig",
     "ModelPart",
+    "NetworkConfig",
     "build_model",
     "load_model",
     "merge_params",
@@ -39,11 +40,47 @@ _NEEDS: dict[str, str] = {"generator": "molecule_encoder", "molecule_projection"
 
 
 @dataclass(frozen=True, kw_only=True)
-class MiconModelConfig:
+class NetworkConfig:
+    """The networks' settings shared by every method: the parameters ``modeling.model`` (conf/base).
+
+    Attributes:
+        image: Image encoder settings (embedding size D).
+        molecule: Molecule encoder settings (embedding size M).
+        channel_former: CrossChannelFormer settings (used with the ``channel_former`` part).
+        projection_hidden_dim: Hidden width of the projection heads.
+        projection_dim: Output size P of the heads, the space the losses compare.
+        generator_hidden_dim: Hidden width of the treatment generator G (used with the ``generator`` part).
+    """
+
+    image: ImageEncoderConfig
+    molecule: MoleculeEncoderConfig
+    channel_former: ChannelFormerConfig
+    projection_hidden_dim: int
+    projection_dim: int
+    generator_hidden_dim: int
+
+    def __post_init__(self) -> None:
+        for name in ("projection_hidden_dim", "projection_dim", "generator_hidden_dim"):
+            if getattr(self, name) < 1:
+                raise InvalidConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (
+            isinstance(self.image, ImageEncoderConfig)
+            and isinstance(self.molecule, MoleculeEncoderConfig)
+            and isinstance(self.channel_former, ChannelFormerConfig)
+        ):
+            raise InvalidConfigError(
+                "image, molecule and channel_former must be their config classes; "
+                "build from plain dicts with MiconModelConfig.from_dict"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiconModelConfig(NetworkConfig):
     """Architecture of :class:`MiconModel`; everything needed to rebuild it from a checkpoint.
 
-    Every field is required: the values live in ``conf/base`` (``modeling.model``), and ``parts`` and
-    ``embedding`` come from the method that trains the model (``micon.training.methods``).
+    Every field is required: the networks' settings (:class:`NetworkConfig`) live in ``conf/base``
+    (``modeling.model``), the channels come from the crop store, and ``parts`` and ``embedding`` from the
+    method that trains the model (``micon.training.methods``).
 
     Attributes:
         channels: The crops' channel names, in order, as the crop store records them (the source
@@ -53,25 +90,14 @@ class MiconModelConfig:
         embedding: The evaluated embedding: ``"image_encoder"`` (the encoder output) or
             ``"channel_former"`` (the CrossChannelFormer's CLS output; needs that part and
             ``image.channel_strategy: per_channel``).
-        image: Image encoder settings (embedding size D).
-        molecule: Molecule encoder settings (embedding size M).
-        channel_former: CrossChannelFormer settings (used with the ``channel_former`` part).
-        projection_hidden_dim: Hidden width of the projection heads.
-        projection_dim: Output size P of the heads, the space the losses compare.
-        generator_hidden_dim: Hidden width of the treatment generator G (used with the ``generator`` part).
     """
 
     channels: tuple[str, ...]
     parts: tuple[ModelPart, ...]
     embedding: Embedding
-    image: ImageEncoderConfig
-    molecule: MoleculeEncoderConfig
-    channel_former: ChannelFormerConfig
-    projection_hidden_dim: int
-    projection_dim: int
-    generator_hidden_dim: int
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         # Lists from YAML or a checkpoint become tuples; parts sorted: one config per set of parts.
         object.__setattr__(self, "parts", tuple(sorted(set(self.parts), key=_part_order)))
         object.__setattr__(self, "channels", tuple(str(c) for c in self.channels))
@@ -85,18 +111,6 @@ class MiconModelConfig:
                 raise InvalidConfigError(f"model part {part!r} needs {needed!r} in parts, got {self.parts}")
         if self.embedding not in EMBEDDINGS:
             raise InvalidConfigError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
-        for name in ("projection_hidden_dim", "projection_dim", "generator_hidden_dim"):
-            if getattr(self, name) < 1:
-                raise InvalidConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not (
-            isinstance(self.image, ImageEncoderConfig)
-            and isinstance(self.molecule, MoleculeEncoderConfig)
-            and isinstance(self.channel_former, ChannelFormerConfig)
-        ):
-            raise InvalidConfigError(
-                "image, molecule and channel_former must be their config classes; "
-                "build from plain dicts with MiconModelConfig.from_dict"
-            )
         if "channel_former" in self.parts and self.image.channel_strategy != "per_channel":
             raise InvalidConfigError(
                 "the channel_former part takes per-channel tokens of the image encoder; set "

@@ -8,7 +8,9 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
-__all__ = ["bind_keywords", "pipeline_per_method"]
+from micon.training.methods import get_method, list_methods
+
+__all__ = ["bind_keywords", "pipeline_per_method", "resolve_methods"]
 
 
 def pipeline_per_method(
@@ -49,6 +51,22 @@ def pipeline_per_method(
         for method in methods
     ]
     return sum(pipelines, Pipeline([]))
+
+
+def resolve_methods(methods: Sequence[str] | None, *kinds: str) -> tuple[str, ...]:
+    """Return ``methods`` checked against the registry, or the registry's methods of ``kinds`` when None.
+
+    The registry (``micon.training.methods``) is read when a pipeline is created, so a method registered
+    before then joins it.
+
+    Raises:
+        UnknownNameError: A method is not registered.
+    """
+    if methods is None:
+        return list_methods(*kinds)
+    for method in methods:
+        get_method(method)
+    return tuple(methods)
 
 
 def bind_keywords(func: Callable[..., Any], **keywords: Any) -> Callable[..., Any]:

@@ -4,8 +4,7 @@ from collections.abc import Sequence
 
 from kedro.pipeline import Node, Pipeline
 
-from micon.pipelines.per_method import bind_keywords, pipeline_per_method
-from micon.training.methods import get_method, list_methods
+from micon.pipelines.per_method import bind_keywords, pipeline_per_method, resolve_methods
 
 from .nodes import aggregate_bbbc021_wells, collect_bbbc021_metrics, evaluate_bbbc021_moa
 
@@ -22,9 +21,7 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
     Raises:
         UnknownNameError: A method is not registered.
     """
-    methods = tuple(methods) if methods is not None else list_methods()
-    for method in methods:
-        get_method(method)
+    methods = resolve_methods(methods)
     per_method = Pipeline(
         [
             Node(

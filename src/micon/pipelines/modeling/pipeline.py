@@ -5,8 +5,8 @@ from collections.abc import Sequence
 from kedro.pipeline import Node, Pipeline
 
 from micon.errors import InvalidInputError
-from micon.pipelines.per_method import bind_keywords, pipeline_per_method
-from micon.training.methods import get_method, list_methods
+from micon.pipelines.per_method import bind_keywords, pipeline_per_method, resolve_methods
+from micon.training.methods import get_method
 
 from .nodes import build_untrained_model, embed_cell_crops, train_model
 
@@ -58,7 +58,7 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
         UnknownNameError: A method is not registered.
         InvalidInputError: A method has precomputed features (no model to train or embed).
     """
-    methods = tuple(methods) if methods is not None else list_methods("trained", "untrained")
+    methods = resolve_methods(methods, "trained", "untrained")
     kinds = {method: get_method(method).kind for method in methods}
     features = [method for method, kind in kinds.items() if kind == "features"]
     if features:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import zlib
@@ -14,7 +15,7 @@ import pandas as pd
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.profile import SourceProfile
+from micon.sources.jump.cpg0016 import JUMP_PROFILE
 from micon.sources.synthetic.compounds import generate_compounds
 from micon.sources.synthetic.config import SyntheticScreenConfig
 from micon.sources.synthetic.effects import TechnicalEffects, sample_technical_effects
@@ -24,17 +25,9 @@ from micon.sources.synthetic.render import render_field
 
 logger = logging.getLogger(__name__)
 
-# The synthetic screen renders JUMP's five Cell Painting channels, with DMSO wells on every plate.
-SYNTHETIC_PROFILE = SourceProfile(
-    name="synthetic",
-    channels=schema.CHANNELS,
-    nuclear_channel=schema.NUCLEAR_CHANNEL,
-    cytoplasm_channels=("AGP", "RNA"),
-    control_compound=schema.DMSO_JCP2022,
-    controls="dmso",
-    split_policy="held_out",
-    well_annotations=(),
-)
+# The synthetic screen models a JUMP cpg0016 screen: its five Cell Painting channels, DMSO wells on every
+# plate, held-out sources, batches and compounds.
+SYNTHETIC_PROFILE = dataclasses.replace(JUMP_PROFILE, name="synthetic")
 
 # Sites whose 5-channel field stays rendered: the 5 channel callables of a site then render it once.
 _CACHED_SITES = 8
