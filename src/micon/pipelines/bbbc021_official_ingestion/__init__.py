@@ -1,4 +1,4 @@
-"""The bbbc021_official_ingestion pipeline (run with ``--env bbbc021 --pipeline bbbc021_official``)."""
+"""The bbbc021_official_ingestion pipeline (run with ``--env bbbc021 --pipelines bbbc021_official``)."""
 
 from .pipeline import create_pipeline
 
