@@ -56,7 +56,7 @@ def main() -> None:
     )
     wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds, profile=SYNTHETIC_PROFILE)
     wells = assign_splits(wells, make_config(SplitConfig, "data_engineering.splits"))
-    sites, _ = join_image_index(screen.image_index, wells)
+    sites, _ = join_image_index(screen.image_index, wells, channels=SYNTHETIC_PROFILE.channels)
     extraction = extract_crop_table(
         sites,
         screen.fields,

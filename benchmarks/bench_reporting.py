@@ -1,7 +1,7 @@
 """Evaluation of a run's crop embeddings under several normalisation chains; the reporting pipeline's time.
 
 Usage: ``uv run python benchmarks/bench_reporting.py [--data DATA] [--null-size N] [--pipeline]``.
-``DATA`` is a data folder after a default ``kedro run`` (``data`` by default): the latest version of
+``DATA`` is a run root after a ``kedro run`` (``data/synthetic`` by default): the latest version of
 every ``07_model_output/<method>_crop_embeddings.parquet`` is evaluated. With ``--pipeline`` the whole
 reporting pipeline is also run in memory on those embeddings (a registered method without
 embeddings in ``DATA`` borrows the ``untrained`` ones, for timing only) and its wall time printed.
@@ -50,7 +50,7 @@ def latest(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic"), help="a run root")
     parser.add_argument("--null-size", type=int, default=1000)
     parser.add_argument("--pipeline", action="store_true", help="also time the whole reporting pipeline")
     args = parser.parse_args()

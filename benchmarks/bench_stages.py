@@ -66,7 +66,7 @@ def main() -> None:
     compounds, _ = standardize_compounds(screen.compound_table, std_config, parallel)
     wells, _ = join_well_metadata(screen.plate_table, screen.well_table, compounds, profile=SYNTHETIC_PROFILE)
     wells = assign_splits(wells, make_config(SplitConfig, "data_engineering.splits"))
-    sites, _ = join_image_index(screen.image_index, wells)
+    sites, _ = join_image_index(screen.image_index, wells, channels=SYNTHETIC_PROFILE.channels)
     extraction, seconds = timed(
         lambda: extract_crop_table(
             sites,

@@ -39,7 +39,7 @@ def _image_index(well_metadata: pd.DataFrame, n_sites: int = 2) -> pd.DataFrame:
 
 def test_join_image_index_clean_index_accepts_every_site(well_metadata):
     index = _image_index(well_metadata)
-    sites, quarantined = join_image_index(index, well_metadata)
+    sites, quarantined = join_image_index(index, well_metadata, channels=schema.CHANNELS)
     assert len(sites) == len(index)
     assert quarantined.empty
     file_columns = [schema.file_name_column(c) for c in schema.CHANNELS]
@@ -58,7 +58,7 @@ def test_join_image_index_clean_index_accepts_every_site(well_metadata):
 def test_join_image_index_float_sites_become_integer_strings(well_metadata):
     index = _image_index(well_metadata, n_sites=1)
     index[schema.SITE] = index[schema.SITE].astype(float)
-    sites, _ = join_image_index(index, well_metadata)
+    sites, _ = join_image_index(index, well_metadata, channels=schema.CHANNELS)
     assert set(sites[schema.SITE]) == {"1"}
 
 
@@ -66,7 +66,7 @@ def test_join_image_index_site_of_unaccepted_well_quarantined(well_metadata):
     index = _image_index(well_metadata, n_sites=1)
     dropped = well_metadata.iloc[0]
     kept = well_metadata.iloc[1:]
-    sites, quarantined = join_image_index(index, kept)
+    sites, quarantined = join_image_index(index, kept, channels=schema.CHANNELS)
     assert quarantined[schema.QUARANTINE_REASON].tolist() == ["well_not_accepted"]
     assert quarantined[schema.WELL].iloc[0] == dropped[schema.WELL]
     assert list(quarantined.columns)[:4] == list(schema.SITE_KEY)
@@ -77,7 +77,9 @@ def test_join_image_index_duplicate_sites_quarantined(well_metadata):
     index = _image_index(well_metadata, n_sites=1)
     identical = index.iloc[[0]]
     conflicting = index.iloc[[1]].assign(**{schema.file_name_column("DNA"): "other.tiff"})
-    sites, quarantined = join_image_index(pd.concat([index, identical, conflicting]), well_metadata)
+    sites, quarantined = join_image_index(
+        pd.concat([index, identical, conflicting]), well_metadata, channels=schema.CHANNELS
+    )
     assert quarantined[schema.QUARANTINE_REASON].value_counts().to_dict() == {"duplicate_site": 3}
     assert len(sites) == len(index) - 1
     assert not sites.duplicated(subset=list(schema.SITE_KEY)).any()
@@ -87,7 +89,7 @@ def test_join_image_index_missing_channel_file_quarantined_naming_channel(well_m
     index = _image_index(well_metadata, n_sites=1)
     index.loc[0, schema.file_name_column("Mito")] = np.nan
     index.loc[1, schema.path_name_column("ER")] = ""
-    sites, quarantined = join_image_index(index, well_metadata)
+    sites, quarantined = join_image_index(index, well_metadata, channels=schema.CHANNELS)
     assert quarantined[schema.QUARANTINE_REASON].tolist() == ["missing_channel_file"] * 2
     details = quarantined[schema.QUARANTINE_DETAIL].tolist()
     assert "Mito" in details[0] and "ER" in details[1]
@@ -98,14 +100,14 @@ def test_join_image_index_missing_site_quarantined(well_metadata):
     index = _image_index(well_metadata, n_sites=1)
     index[schema.SITE] = index[schema.SITE].astype(object)
     index.loc[0, schema.SITE] = None
-    _, quarantined = join_image_index(index, well_metadata)
+    _, quarantined = join_image_index(index, well_metadata, channels=schema.CHANNELS)
     assert quarantined[schema.QUARANTINE_REASON].tolist() == ["missing_site"]
 
 
 def test_join_image_index_missing_channel_columns_raise_naming_channel(well_metadata):
     index = _image_index(well_metadata, n_sites=1).drop(columns=[schema.path_name_column("RNA")])
     with pytest.raises(MissingColumnsError, match="RNA"):
-        join_image_index(index, well_metadata)
+        join_image_index(index, well_metadata, channels=schema.CHANNELS)
 
 
 def test_join_image_index_subset_of_channels_needs_only_those(well_metadata):
@@ -116,12 +118,16 @@ def test_join_image_index_subset_of_channels_needs_only_those(well_metadata):
 
 def test_join_image_index_empty_index_raises(well_metadata):
     with pytest.raises(InvalidInputError, match="empty"):
-        join_image_index(_image_index(well_metadata).iloc[:0], well_metadata)
+        join_image_index(_image_index(well_metadata).iloc[:0], well_metadata, channels=schema.CHANNELS)
 
 
 def test_join_image_index_repeated_metadata_well_raises(well_metadata):
     with pytest.raises(InvalidInputError, match="more than once"):
-        join_image_index(_image_index(well_metadata), pd.concat([well_metadata, well_metadata.iloc[[0]]]))
+        join_image_index(
+            _image_index(well_metadata),
+            pd.concat([well_metadata, well_metadata.iloc[[0]]]),
+            channels=schema.CHANNELS,
+        )
 
 
 @pytest.mark.realdata
@@ -132,7 +138,7 @@ def test_join_image_index_jump_load_data_joins_on_matching_wells():
     wells = index[[schema.SOURCE, schema.BATCH, schema.PLATE, schema.WELL]].drop_duplicates()
     well_metadata = wells.assign(**{schema.JCP2022: schema.DMSO_JCP2022, schema.IS_CONTROL: True})
     held_out = well_metadata.iloc[1:]
-    sites, quarantined = join_image_index(index, held_out)
+    sites, quarantined = join_image_index(index, held_out, channels=schema.CHANNELS)
     assert len(sites) + len(quarantined) == len(index)
     assert set(quarantined[schema.QUARANTINE_REASON]) <= {"well_not_accepted"}
     assert "PathName_IllumDNA" in sites.columns

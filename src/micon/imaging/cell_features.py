@@ -458,7 +458,7 @@ def measure_cell_features(
     crop_index: pd.DataFrame,
     config: CellFeaturesConfig,
     *,
-    channels: Sequence[str] = schema.CHANNELS,
+    channels: Sequence[str],
     progress: Callable[..., object] | None = None,
 ) -> CellFeatures:
     """Measure CellProfiler-style features of the centre cell of every crop in ``crop_index``.

@@ -40,7 +40,7 @@ def _is_blank(values: pd.Series) -> pd.Series:
 
 
 def join_image_index(
-    image_index: pd.DataFrame, well_metadata: pd.DataFrame, *, channels: Sequence[str] = schema.CHANNELS
+    image_index: pd.DataFrame, well_metadata: pd.DataFrame, *, channels: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach well metadata to every imaged site; quarantine sites that cannot be used.
 

@@ -237,7 +237,7 @@ def assemble_image_index(
     load_data: Mapping[str, pd.DataFrame],
     config: JumpSelectionConfig,
     *,
-    channels: Sequence[str] = schema.CHANNELS,
+    channels: Sequence[str] = JUMP_PROFILE.channels,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Concatenate the plates' load_data tables into one image index of the selected wells and sites.
 
@@ -370,7 +370,7 @@ def assemble_image_index(
 
 
 def site_file_keys(
-    image_index: pd.DataFrame, *, channels: Sequence[str] = schema.CHANNELS, illumination: bool
+    image_index: pd.DataFrame, *, channels: Sequence[str] = JUMP_PROFILE.channels, illumination: bool
 ) -> dict[str, pd.Series]:
     """Return, per channel, the image keys (``"Orig{ch}"``) and, if used, illumination keys (``"Illum{ch}"``).
 
@@ -403,7 +403,7 @@ def check_site_files(
     image_index: pd.DataFrame,
     existing: set[str],
     *,
-    channels: Sequence[str] = schema.CHANNELS,
+    channels: Sequence[str] = JUMP_PROFILE.channels,
     illumination: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Quarantine sites whose channel images (``missing_image``) or illumination files are not in the store.
@@ -454,7 +454,7 @@ def check_site_files(
 
 
 def illumination_key_of(
-    image_index: pd.DataFrame, *, channels: Sequence[str] = schema.CHANNELS, illumination: bool
+    image_index: pd.DataFrame, *, channels: Sequence[str] = JUMP_PROFILE.channels, illumination: bool
 ) -> dict[str, str | None]:
     """Return each channel image's key -> its illumination function's key (None when not correcting).
 
