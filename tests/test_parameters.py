@@ -132,3 +132,9 @@ def test_kedro_run_with_bad_runtime_params_fails_before_any_node(tmp_path: Path,
             session.run(pipeline_names=["synthetic"])
     written = [p for p in (project / "data").rglob("*") if p.is_file()] if (project / "data").exists() else []
     assert written == []
+
+
+def test_validate_parameters_simclr_augmentation_unknown_key_named():
+    params = _set(load_parameters("test"), "modeling.methods.simclr.objective.augmentation", {"jitter": 0.2})
+    message = _problems(params)
+    assert "modeling.methods.simclr.objective" in message and "jitter" in message

@@ -7,7 +7,7 @@ augment) -> {"loss", *parts}``; the registry, not this module, says which method
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import torch
@@ -17,7 +17,7 @@ from micon.errors import InvalidConfigError
 from micon.models.alignment_losses import cloob_loss, cwcl_loss, info_nce_loss
 from micon.models.losses import counterfactual_loss, nt_xent_loss, paclr_loss
 from micon.models.micon import MiconModel
-from micon.training.augment import CropAugmenter
+from micon.training.augment import AugmentationConfig, CropAugmenter
 
 __all__ = [
     "CellclipObjectiveConfig",
@@ -136,6 +136,10 @@ class SimclrObjectiveConfig:
     def __post_init__(self) -> None:
         _check_positive(temperature=self.temperature)
         object.__setattr__(self, "augmentation", dict(self.augmentation))
+        known = {field.name for field in fields(AugmentationConfig)}
+        unknown = sorted(set(self.augmentation) - known)
+        if unknown:
+            raise InvalidConfigError(f"augmentation keys {unknown} are unknown; known: {sorted(known)}")
 
 
 def paclr_losses(
