@@ -172,3 +172,47 @@ def test_aggregate_to_wells_via_sites_differs_from_direct_when_sites_unequal(cro
 def test_aggregate_to_wells_via_sites_without_site_column_raises(crops):
     with pytest.raises(MissingColumnsError, match=schema.SITE):
         _aggregate(crops.drop(columns=[schema.SITE]), via_sites=True)
+
+
+def _truth(crops: pd.DataFrame) -> pd.DataFrame:
+    """A reference table for the fixture's wells plus one well without crops."""
+    wells = crops.drop_duplicates(list(schema.WELL_KEY))[[*schema.WELL_KEY, schema.JCP2022]]
+    extra = pd.DataFrame([{schema.SOURCE: "s3", schema.PLATE: "p9", schema.WELL: "B02", schema.JCP2022: "X"}])
+    truth = pd.concat([wells, extra], ignore_index=True)
+    truth["truth_size"] = np.arange(len(truth), dtype=float)
+    truth["truth_stress"] = -np.arange(len(truth), dtype=float)
+    return truth
+
+
+def test_reference_well_profiles_match_the_methods_wells_and_metadata(crops):
+    from micon.evaluation import reference_well_profiles
+
+    truth = _truth(crops)
+    reference = reference_well_profiles(truth, crops.drop(columns=schema.embedding_columns(DIM)))
+    method = _aggregate(crops)
+    metadata = schema.metadata_columns(method.columns)
+    # The same wells, in the same order, with the same metadata (the well without crops is not scored).
+    pd.testing.assert_frame_equal(reference[metadata], method[metadata])
+    assert schema.feature_columns(reference.columns) == ["truth_size", "truth_stress"]
+    by_well = truth.set_index(list(schema.WELL_KEY))["truth_size"]
+    expected = [by_well[tuple(k)] for k in reference[list(schema.WELL_KEY)].itertuples(index=False)]
+    np.testing.assert_array_equal(reference["truth_size"], expected)
+
+
+def test_reference_well_profiles_refuse_a_missing_well_or_another_compound(crops):
+    from micon.evaluation import reference_well_profiles
+
+    index = crops.drop(columns=schema.embedding_columns(DIM))
+    truth = _truth(crops)
+    with pytest.raises(InvalidInputError, match="lacks 1 well"):
+        reference_well_profiles(truth.iloc[1:], index)
+    other = truth.copy()
+    other.loc[0, schema.JCP2022] = "JCP_OTHER"
+    with pytest.raises(InvalidInputError, match="another compound"):
+        reference_well_profiles(other, index)
+    with pytest.raises(InvalidInputError, match="repeats"):
+        reference_well_profiles(pd.concat([truth, truth.iloc[:1]]), index)
+    nan = truth.copy()
+    nan.loc[0, "truth_size"] = np.nan
+    with pytest.raises(InvalidFeaturesError):
+        reference_well_profiles(nan, index)

@@ -1,6 +1,6 @@
 """Evaluate image representations as image-based profiling does: wells, DMSO normalisation, retrieval."""
 
-from micon.evaluation.aggregate import aggregate_to_wells
+from micon.evaluation.aggregate import aggregate_to_wells, reference_well_profiles
 from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
 from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette, measure_batch_effects
 from micon.evaluation.chain import NORMALIZATION_STEPS, NormalizationConfig, normalize_profiles
@@ -63,6 +63,7 @@ __all__ = [
     "plot_topk_curves",
     "plot_training_history",
     "project_profiles",
+    "reference_well_profiles",
     "replicate_map",
     "retrieve_replicates",
     "robust_mad_normalize",

@@ -117,3 +117,70 @@ def _well_level_metadata(crops: pd.DataFrame, strata: list[str]) -> pd.DataFrame
     keep = [c for c in schema.metadata_columns(crops.columns) if c in strata or c in candidates]
     keep = [c for c in keep if c not in varying]
     return crops.loc[:, keep].drop_duplicates(subset=strata, keep="first")
+
+
+def reference_well_profiles(well_truth: pd.DataFrame, crop_index: pd.DataFrame) -> pd.DataFrame:
+    """Return a well-level reference (e.g. a synthetic screen's known truth) as well profiles.
+
+    The reference is scored exactly like a method's ``aggregate_to_wells`` output: the same wells (those
+    with at least one crop in ``crop_index``, i.e. that passed image QC and extraction), the same
+    well-level metadata (taken from the crop index, as ``aggregate_to_wells`` takes it from the crops)
+    and ``schema.CELL_COUNT``, then the reference's feature columns.
+
+    Args:
+        well_truth: One row per well: ``schema.WELL_KEY``, ``schema.JCP2022`` and float feature columns
+            (every non-``Metadata_*`` column is a feature).
+        crop_index: One row per crop with the well metadata (``schema.WELL_KEY`` and the other
+            well-level ``Metadata_*`` columns).
+
+    Returns:
+        One row per well of the crop index, sorted by ``schema.WELL_KEY``.
+
+    Raises:
+        MissingColumnsError: A key column is missing from either table.
+        InvalidInputError: The reference repeats a well, lacks a well that has crops (names the first
+            ones), has no feature column, or names another compound than the crop index for a well.
+        InvalidFeaturesError: A reference feature is NaN or inf.
+    """
+    strata = list(schema.WELL_KEY)
+    require_metadata(well_truth, [*strata, schema.JCP2022], table_name="reference well table")
+    require_metadata(crop_index, [*strata, schema.JCP2022], table_name="crop index")
+    features = schema.feature_columns(well_truth.columns)
+    if not features:
+        raise InvalidInputError("the reference well table has no feature column")
+    require_features(well_truth, features, table_name="reference well table")
+    repeated = well_truth.loc[well_truth.duplicated(strata), strata]
+    if len(repeated):
+        raise InvalidInputError(
+            f"the reference repeats {len(repeated)} well(s), e.g. {repeated.head(3).to_dict('records')}"
+        )
+    metadata = _well_level_metadata(crop_index, strata)
+    counts = crop_index.groupby(strata, sort=False).size().rename(schema.CELL_COUNT).reset_index()
+    metadata = metadata.merge(counts, on=strata, how="inner", validate="one_to_one")
+    reference = well_truth.loc[:, [*strata, schema.JCP2022, *features]].rename(
+        columns={schema.JCP2022: "_reference_compound"}
+    )
+    profiles = metadata.merge(reference, on=strata, how="left", validate="one_to_one", indicator=True)
+    missing = profiles.loc[profiles.pop("_merge") != "both", strata]
+    if len(missing):
+        raise InvalidInputError(
+            f"the reference lacks {len(missing)} well(s) that have crops, e.g. "
+            f"{missing.head(3).to_dict('records')}"
+        )
+    mismatch = profiles.loc[profiles[schema.JCP2022] != profiles["_reference_compound"], strata]
+    if len(mismatch):
+        raise InvalidInputError(
+            f"the reference names another compound than the crop index for {len(mismatch)} well(s), e.g. "
+            f"{mismatch.head(3).to_dict('records')}"
+        )
+    profiles = profiles.drop(columns="_reference_compound")
+    profiles[schema.CELL_COUNT] = profiles[schema.CELL_COUNT].astype(np.int64)
+    profiles[features] = profiles[features].astype(np.float64)
+    n_without_crops = len(well_truth) - len(profiles)
+    logger.info(
+        "reference profiles: %d wells with crops; %d reference wells have no crop (quarantined upstream) "
+        "and are not scored, as for every method",
+        len(profiles),
+        n_without_crops,
+    )
+    return profiles.sort_values(strata, kind="stable").reset_index(drop=True)
