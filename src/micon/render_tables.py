@@ -33,7 +33,7 @@ import pandas as pd
 from micon.errors import InvalidInputError
 from micon.evaluation.report import format_markdown_table
 
-__all__ = ["TABLES", "latest_run", "render_file", "main"]
+__all__ = ["TABLES", "latest_run", "main", "render_file", "replace_block"]
 
 _BLOCK = re.compile(
     r"(?P<begin><!-- BEGIN rendered: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
@@ -155,10 +155,35 @@ def render_block(name: str, run: RunOutputs) -> str:
     )
 
 
+def replace_block(text: str, name: str, body: str) -> str:
+    """Return ``text`` with the body of its rendered block ``name`` replaced by ``body``.
+
+    Raises:
+        InvalidInputError: ``text`` has no block of that name.
+    """
+    found = False
+
+    def substitute(match: re.Match[str]) -> str:
+        nonlocal found
+        if match["name"] != name:
+            return match[0]
+        found = True
+        return match["begin"] + body + match["end"]
+
+    new = _BLOCK.sub(substitute, text)
+    if not found:
+        raise InvalidInputError(
+            f"no block '<!-- BEGIN rendered: {name} -->' ... '<!-- END rendered: {name} -->'"
+        )
+    return new
+
+
 def render_file(path: str | Path, run: RunOutputs) -> tuple[str, str]:
     """Return ``(old text, new text)`` of a Markdown file with every rendered block replaced."""
     old = Path(path).read_text()
-    new = _BLOCK.sub(lambda m: m["begin"] + render_block(m["name"], run) + m["end"], old)
+    new = _BLOCK.sub(
+        lambda m: m["begin"] + render_block(m["name"], run) + m["end"] if m["name"] in TABLES else m[0], old
+    )
     return old, new
 
 
