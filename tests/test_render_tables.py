@@ -59,7 +59,10 @@ def test_main_renders_marked_blocks_and_check_detects_stale_ones(tmp_path, capsy
 def test_replace_block_replaces_only_the_named_block_and_refuses_a_missing_one():
     from micon.render_tables import replace_block
 
-    text = "<!-- BEGIN rendered: a -->\nx\n<!-- END rendered: a -->\n<!-- BEGIN rendered: b -->\ny\n<!-- END rendered: b -->\n"
+    text = (
+        "<!-- BEGIN rendered: a -->\nx\n<!-- END rendered: a -->\n"
+        "<!-- BEGIN rendered: b -->\ny\n<!-- END rendered: b -->\n"
+    )
     new = replace_block(text, "b", "z\n")
     assert new == text.replace("y\n", "z\n")
     with pytest.raises(InvalidInputError, match="no block"):
