@@ -4,7 +4,13 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
-from micon.evaluation import RetrievalConfig, evaluate_batch_effects, evaluate_consistency, evaluate_profiles
+from micon.evaluation import (
+    RetrievalConfig,
+    evaluate_batch_effects,
+    evaluate_consistency,
+    evaluate_mechanism_retrieval,
+    evaluate_profiles,
+)
 from tests.parameters import make_config
 
 
@@ -236,3 +242,24 @@ def test_evaluate_consistency_annotation_without_shared_value_is_skipped(profile
     config = _config(tmp_path, annotation_columns=["Metadata_moa"])
     assert evaluate_consistency(profiles, config) == {}
     assert "no value is shared by two compounds" in caplog.text
+
+
+def test_evaluate_mechanism_retrieval_scores_each_annotation_at_each_mechanism_scenario(
+    make_profiles, tmp_path
+):
+    profiles = make_profiles(n_compounds=6, signal=3.0)
+    moa = {"C0": "a", "C1": "a", "C2": "b", "C3": "b", "C4": "c", "C5": "c", schema.DMSO_JCP2022: "DMSO"}
+    profiles[schema.MOA] = profiles[schema.JCP2022].map(moa)
+    scores = evaluate_mechanism_retrieval(
+        profiles, _config(tmp_path, annotation_columns=[schema.MOA, "Metadata_X"])
+    )
+    assert set(scores) == {schema.MOA}
+    assert set(scores[schema.MOA]) == {"NR", "NSS"}
+    for values in scores[schema.MOA].values():
+        assert list(values) == ["top1", "top5", "map", "fraction_retrieved", "n_queries"]
+        assert 0.0 <= values["top1"] <= values["top5"] <= 1.0 and 0.0 <= values["map"] <= 1.0
+        assert values["n_queries"] == 6 * 12  # every treated well (6 compounds x 12 plates), never DMSO
+
+
+def test_evaluate_mechanism_retrieval_without_annotation_column_is_empty(profiles, tmp_path):
+    assert evaluate_mechanism_retrieval(profiles, _config(tmp_path)) == {}
