@@ -13,6 +13,7 @@ from sklearn.decomposition import PCA
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, NoControlsError
 from micon.evaluation._checks import checked_features, control_mask
+from micon.evaluation.normalize import SPHERING_METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,8 @@ def sphere_with_shrinkage(
         InvalidInputError: The shrunk covariance has a non-positive eigenvalue and ``epsilon`` is 0.
         MissingColumnsError, InvalidFeaturesError: A needed column is absent or a feature not finite.
     """
-    if method not in ("ZCA", "PCA"):
-        raise InvalidConfigError(f"sphering method {method!r} is not one of ['ZCA', 'PCA']")
+    if method not in SPHERING_METHODS:
+        raise InvalidConfigError(f"sphering method {method!r} is not one of {list(SPHERING_METHODS)}")
     if not epsilon >= 0 or not min_controls_per_feature >= 0:
         raise InvalidConfigError(
             f"need epsilon >= 0 and min_controls_per_feature >= 0, got {epsilon}, {min_controls_per_feature}"
