@@ -75,8 +75,8 @@ def test_cellprofiler_well_profiles_retrieve_their_compound(engineered, paramete
     """The features carry the compounds' phenotypes: replicate wells find each other after MAD."""
     reporting = parameters["reporting"]
     wells = aggregate_to_wells(engineered.load("cellprofiler.crop_embeddings"), **reporting["aggregation"])
-    normalization = {**reporting["normalization"], "steps": ["mad_robustize"]}
-    profiles, _ = normalize_profiles(wells, NormalizationConfig(**normalization))
+    normalization = {**reporting["normalization"], "chains": {"mad": ["mad_robustize"]}}
+    profiles, _ = normalize_profiles(wells, NormalizationConfig(**normalization), chain="mad")
     retrieval = {**reporting["retrieval"], "null_size": 1000, "null_cache_dir": None}
     summary, _, _ = evaluate_profiles(profiles, RetrievalConfig(**retrieval))
     assert summary["NSB"]["top1"] > 0.4  # 0.61 at the time of writing (36 queries); chance is ~0.1

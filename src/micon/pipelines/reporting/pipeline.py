@@ -7,12 +7,14 @@ from kedro.pipeline import Node, Pipeline
 from micon.pipelines.per_method import bind_keywords, pipeline_per_method, resolve_methods
 
 from .nodes import (
+    DEFAULT_CHAIN,
     REPORTED_OUTPUTS,
     aggregate_wells,
     collect_retrieval_metrics,
     compare_methods,
     evaluate_annotation_consistency,
     evaluate_batch_effects_before_after,
+    evaluate_mechanism,
     evaluate_retrieval,
     normalize_wells,
     plot_embedding_map,
@@ -33,6 +35,10 @@ QUARANTINES: tuple[str, ...] = (
     "cell_features_quarantine",
 )
 
+# The chain slots every method is evaluated under; each reads its steps from
+# reporting.normalization.chains.<slot> (conf/base/parameters_reporting.yml).
+CHAINS: tuple[str, ...] = ("raw", DEFAULT_CHAIN, "recipe")
+
 _PER_METHOD_PARAMETERS: tuple[str, ...] = (
     "params:reporting.aggregation",
     "params:reporting.normalization",
@@ -41,8 +47,41 @@ _PER_METHOD_PARAMETERS: tuple[str, ...] = (
 )
 
 
+def _chain_pipeline(chain: str) -> Pipeline:
+    """Normalise the well profiles with one chain and score replicate and mechanism retrieval on them."""
+    return Pipeline(
+        [
+            Node(
+                bind_keywords(normalize_wells, chain=chain),
+                ["well_profiles", "params:reporting.normalization"],
+                ["normalized_profiles", "normalization_log"],
+                name="normalize_wells",
+            ),
+            Node(
+                evaluate_retrieval,
+                ["normalized_profiles", "params:reporting.retrieval"],
+                ["retrieval_summary", "topk_accuracy", "compound_map"],
+                name="evaluate_retrieval",
+            ),
+            Node(
+                evaluate_mechanism,
+                ["normalized_profiles", "params:reporting.retrieval"],
+                "mechanism_summary",
+                name="evaluate_mechanism",
+            ),
+        ],
+        namespace=chain,
+        inputs={"well_profiles"},
+        parameters={"params:reporting.normalization", "params:reporting.retrieval"},
+    )
+
+
 def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
     """Create the pipeline from crop embeddings to metrics, the comparison table, plots and HTML report.
+
+    Per method: well profiles, then per chain of ``CHAINS`` (a namespace inside the method's) the
+    normalised profiles and their replicate and mechanism retrieval (``<method>.<chain>.*``); batch
+    effects, annotation consistency and the 2-D maps on the default chain.
 
     Args:
         methods: Methods whose ``{method}.crop_embeddings`` are profiled, in the order of the tables;
@@ -55,6 +94,7 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
         UnknownNameError: A method is not registered.
     """
     methods = resolve_methods(methods)
+    default_profiles = f"{DEFAULT_CHAIN}.normalized_profiles"
     per_method = Pipeline(
         [
             Node(
@@ -63,33 +103,22 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
                 "well_profiles",
                 name="aggregate_wells",
             ),
-            Node(
-                normalize_wells,
-                ["well_profiles", "params:reporting.normalization"],
-                ["normalized_profiles", "normalization_log"],
-                name="normalize_wells",
-            ),
-            Node(
-                evaluate_retrieval,
-                ["normalized_profiles", "params:reporting.retrieval"],
-                ["retrieval_summary", "topk_accuracy", "compound_map"],
-                name="evaluate_retrieval",
-            ),
+            *(_chain_pipeline(chain) for chain in CHAINS),
             Node(
                 evaluate_batch_effects_before_after,
-                ["well_profiles", "normalized_profiles", "params:reporting.retrieval"],
+                ["well_profiles", default_profiles, "params:reporting.retrieval"],
                 "batch_effects",
                 name="evaluate_batch_effects_before_after",
             ),
             Node(
                 evaluate_annotation_consistency,
-                ["normalized_profiles", "params:reporting.retrieval"],
+                [default_profiles, "params:reporting.retrieval"],
                 "consistency",
                 name="evaluate_annotation_consistency",
             ),
             Node(
                 project_wells,
-                ["well_profiles", "normalized_profiles", "params:reporting.projection"],
+                ["well_profiles", default_profiles, "params:reporting.projection"],
                 "embedding_coordinates",
                 name="project_wells",
             ),
@@ -103,30 +132,38 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
     def each(output: str) -> list[str]:
         return [f"{method}.{output}" for method in methods]
 
+    def each_chain(output: str) -> list[str]:
+        return [f"{method}.{chain}.{output}" for method in methods for chain in CHAINS]
+
     summary = Pipeline(
         [
             Node(
-                bind_keywords(collect_retrieval_metrics, methods=methods),
-                each("retrieval_summary"),
+                bind_keywords(collect_retrieval_metrics, methods=methods, chains=CHAINS),
+                each_chain("retrieval_summary"),
                 "retrieval_metrics",
                 name="collect_retrieval_metrics",
             ),
             Node(
-                bind_keywords(compare_methods, methods=methods),
-                ["retrieval_metrics", *each("batch_effects"), *each("consistency")],
+                bind_keywords(compare_methods, methods=methods, chains=CHAINS),
+                [
+                    "retrieval_metrics",
+                    *each_chain("mechanism_summary"),
+                    *each("batch_effects"),
+                    *each("consistency"),
+                ],
                 ["comparison_table", "comparison_table_markdown"],
                 name="compare_methods",
             ),
             Node(plot_retrieval, "retrieval_metrics", "retrieval_comparison_plot", name="plot_retrieval"),
             Node(
                 bind_keywords(plot_topk, methods=methods),
-                each("topk_accuracy"),
+                each(f"{DEFAULT_CHAIN}.topk_accuracy"),
                 "topk_accuracy_plot",
                 name="plot_topk",
             ),
             Node(
                 bind_keywords(plot_map_distribution, methods=methods),
-                each("compound_map"),
+                each(f"{DEFAULT_CHAIN}.compound_map"),
                 "map_distribution_plot",
                 name="plot_map_distribution",
             ),
