@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from micon import schema
+from micon.errors import UnknownNameError
 from micon.pipelines.reporting import create_pipeline
 from micon.pipelines.reporting.pipeline import QUARANTINES
 from micon.training.methods import list_methods
@@ -42,8 +44,21 @@ def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_ord
         "paclr.consistency",
         "cellprofiler.consistency",
     ]
-    # per method: aggregation, 3 chains x (normalise, replicate, mechanism), batch, consistency, 2-D maps
-    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (1 + 3 * 3 + 4) + 8
+    # per method: aggregation, 3 chains x (normalise, replicate, mechanism), batch, consistency, 2-D maps;
+    # then 9 summary nodes (comparison, plots, quarantine, provenance, report)
+    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (1 + 3 * 3 + 4) + 9
+
+
+def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
+    pipeline = create_pipeline(methods=["paclr"], references=["known_truth"])
+    (build,) = [n for n in pipeline.nodes if n.name == "known_truth.reference_profiles"]
+    assert build.inputs == ["synthetic_well_truth", "crop_index"]
+    assert build.outputs == ["known_truth.well_profiles"]
+    assert "known_truth.crop_embeddings" not in pipeline.inputs()  # no aggregation of crops
+    (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
+    assert compare.inputs[1:4] == [f"known_truth.{c}.mechanism_summary" for c in ("raw", "default", "recipe")]
+    with pytest.raises(UnknownNameError, match="unknown reference"):
+        create_pipeline(methods=["paclr"], references=["oracle"])
 
 
 def test_reporting_pipeline_chain_reads_its_steps_from_parameters():

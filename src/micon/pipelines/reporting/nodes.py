@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,10 +29,29 @@ from micon.evaluation import (
     plot_topk_curves,
     plot_training_history,
     project_profiles,
+    reference_well_profiles,
 )
+from micon.provenance import run_provenance
 from micon.quarantine import summarise_quarantines
 
 logger = logging.getLogger(__name__)
+
+
+def reference_profiles(well_table: pd.DataFrame, crop_index: pd.DataFrame) -> pd.DataFrame:
+    """Profile a source's well-level reference (the known truth) on the wells a method is scored on."""
+    return reference_well_profiles(well_table, crop_index)
+
+
+def record_run_provenance(comparison_table: pd.DataFrame) -> dict[str, Any]:
+    """Record the commit and command of the run that made ``comparison_table`` (saved with its version).
+
+    Takes the table only so that it runs after it: the two are saved under the run's one save version,
+    which is how ``micon.render_tables`` pairs them.
+    """
+    record = run_provenance(root=Path.cwd())
+    record["rows"] = len(comparison_table)
+    logger.info("run provenance: commit %s%s", record["commit"], " (dirty)" if record["dirty"] else "")
+    return record
 
 
 def aggregate_wells(crop_embeddings: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from kedro.pipeline import Node, Pipeline
 
+from micon.errors import UnknownNameError
 from micon.pipelines.per_method import bind_keywords, pipeline_per_method, resolve_methods
 
 from .nodes import (
@@ -23,6 +24,8 @@ from .nodes import (
     plot_topk,
     plot_training,
     project_wells,
+    record_run_provenance,
+    reference_profiles,
     summarise_quarantine_tables,
     write_html_report,
 )
@@ -76,7 +79,14 @@ def _chain_pipeline(chain: str) -> Pipeline:
     )
 
 
-def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
+# References: rows scored beside the methods whose well profiles a source provides directly (no crops),
+# by name -> the dataset holding them. Only the synthetic screen knows its truth (compositions.py).
+REFERENCES: dict[str, str] = {"known_truth": "synthetic_well_truth"}
+
+
+def create_pipeline(
+    methods: Sequence[str] | None = None, references: Sequence[str] = (), **kwargs
+) -> Pipeline:
     """Create the pipeline from crop embeddings to metrics, the comparison table, plots and HTML report.
 
     Per method: well profiles, then per chain of ``CHAINS`` (a namespace inside the method's) the
@@ -88,21 +98,21 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
             None: every method of the registry (``micon.training.methods``: trained, untrained and
             features such as ``cellprofiler``, whose crop embeddings data_engineering writes) when this
             is called.
+        references: Names of :data:`REFERENCES` scored beside the methods, first in every table (the
+            synthetic screen's ``known_truth``): their well profiles are built from the source's
+            well-level table on the wells that have crops, then evaluated exactly like a method's.
         **kwargs: Ignored (Kedro's ``find_pipelines`` passes none).
 
     Raises:
         UnknownNameError: A method is not registered.
     """
     methods = resolve_methods(methods)
+    unknown = [r for r in references if r not in REFERENCES]
+    if unknown:
+        raise UnknownNameError(f"unknown reference(s) {unknown}; known: {sorted(REFERENCES)}")
     default_profiles = f"{DEFAULT_CHAIN}.normalized_profiles"
-    per_method = Pipeline(
+    evaluate = Pipeline(
         [
-            Node(
-                aggregate_wells,
-                ["crop_embeddings", "params:reporting.aggregation"],
-                "well_profiles",
-                name="aggregate_wells",
-            ),
             *(_chain_pipeline(chain) for chain in CHAINS),
             Node(
                 evaluate_batch_effects_before_after,
@@ -127,24 +137,46 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
             ),
         ]
     )
-    evaluated = pipeline_per_method(per_method, methods, parameters=_PER_METHOD_PARAMETERS)
+    aggregate = Node(
+        aggregate_wells,
+        ["crop_embeddings", "params:reporting.aggregation"],
+        "well_profiles",
+        name="aggregate_wells",
+    )
+    evaluated = pipeline_per_method(
+        Pipeline([aggregate]) + evaluate, methods, parameters=_PER_METHOD_PARAMETERS
+    )
+    for reference in references:
+        build = Node(
+            reference_profiles,
+            [REFERENCES[reference], "crop_index"],
+            "well_profiles",
+            name="reference_profiles",
+        )
+        evaluated += pipeline_per_method(
+            Pipeline([build]) + evaluate,
+            [reference],
+            inputs=(REFERENCES[reference], "crop_index"),
+            parameters=[p for p in _PER_METHOD_PARAMETERS if p != "params:reporting.aggregation"],
+        )
+    rows = (*references, *methods)  # every table lists the references first
 
     def each(output: str) -> list[str]:
-        return [f"{method}.{output}" for method in methods]
+        return [f"{row}.{output}" for row in rows]
 
     def each_chain(output: str) -> list[str]:
-        return [f"{method}.{chain}.{output}" for method in methods for chain in CHAINS]
+        return [f"{row}.{chain}.{output}" for row in rows for chain in CHAINS]
 
     summary = Pipeline(
         [
             Node(
-                bind_keywords(collect_retrieval_metrics, methods=methods, chains=CHAINS),
+                bind_keywords(collect_retrieval_metrics, methods=rows, chains=CHAINS),
                 each_chain("retrieval_summary"),
                 "retrieval_metrics",
                 name="collect_retrieval_metrics",
             ),
             Node(
-                bind_keywords(compare_methods, methods=methods, chains=CHAINS),
+                bind_keywords(compare_methods, methods=rows, chains=CHAINS),
                 [
                     "retrieval_metrics",
                     *each_chain("mechanism_summary"),
@@ -156,18 +188,19 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
             ),
             Node(plot_retrieval, "retrieval_metrics", "retrieval_comparison_plot", name="plot_retrieval"),
             Node(
-                bind_keywords(plot_topk, methods=methods),
+                bind_keywords(plot_topk, methods=rows),
                 each(f"{DEFAULT_CHAIN}.topk_accuracy"),
                 "topk_accuracy_plot",
                 name="plot_topk",
             ),
             Node(
-                bind_keywords(plot_map_distribution, methods=methods),
+                bind_keywords(plot_map_distribution, methods=rows),
                 each(f"{DEFAULT_CHAIN}.compound_map"),
                 "map_distribution_plot",
                 name="plot_map_distribution",
             ),
             Node(plot_training, "micon.training_history", "training_loss_plot", name="plot_training"),
+            Node(record_run_provenance, "comparison_table", "run_provenance", name="record_run_provenance"),
             Node(
                 summarise_quarantine_tables,
                 {name: name for name in QUARANTINES},
@@ -175,7 +208,7 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
                 name="summarise_quarantine_tables",
             ),
             Node(
-                bind_keywords(write_html_report, methods=methods),
+                bind_keywords(write_html_report, methods=rows),
                 [
                     "comparison_table",
                     "quarantine_summary",
