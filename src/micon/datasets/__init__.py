@@ -9,6 +9,7 @@ from .atomic import (
 )
 from .crop_store_dataset import CropArray, CropStoreDataset
 from .file_store_dataset import FileStore, FileStoreDataset
+from .partitioned_dataset import ConfinedPartitionedDataset
 from .tiff_dataset import TiffImageDataset
 from .torch_checkpoint_dataset import TorchCheckpointDataset
 
@@ -18,6 +19,7 @@ __all__ = [
     "AtomicMatplotlibDataset",
     "AtomicParquetDataset",
     "AtomicTextDataset",
+    "ConfinedPartitionedDataset",
     "CropArray",
     "CropStoreDataset",
     "FileStore",
