@@ -11,11 +11,13 @@ import torch
 
 from micon.errors import MismatchedOutputsError
 from micon.metadata.provenance import (
+    CHECKPOINT_ID,
     CROP_STORE_ID,
     checkpoint_digest,
     content_digest,
     recorded_id,
     require_crops_of_index,
+    require_embeddings_of_checkpoint,
     require_same_write,
     with_ids,
 )
@@ -70,3 +72,12 @@ def test_require_crops_of_index_reads_the_index_attrs_and_the_store_write_id():
     require_crops_of_index(index, Store(), "crop_store")
     with pytest.raises(MismatchedOutputsError, match="crop_masks"):
         require_crops_of_index(with_ids(index.copy(), **{CROP_STORE_ID: "xyz"}), Store(), "crop_masks")
+
+
+def test_require_embeddings_of_checkpoint_refuses_embeddings_of_another_checkpoint():
+    trained = {"method": "micon", "config": {"dim": 2}, "state_dict": {"w": torch.ones(2)}}
+    retrained = {**trained, "state_dict": {"w": torch.zeros(2)}}
+    embeddings = with_ids(pd.DataFrame({"emb_0000": [0.5]}), **{CHECKPOINT_ID: checkpoint_digest(trained)})
+    require_embeddings_of_checkpoint(embeddings, trained, method="micon")
+    with pytest.raises(MismatchedOutputsError, match=r"micon.crop_embeddings .*micon.model_checkpoint"):
+        require_embeddings_of_checkpoint(embeddings, retrained, method="micon")

@@ -37,6 +37,7 @@ __all__ = [
     "content_digest",
     "recorded_id",
     "require_crops_of_index",
+    "require_embeddings_of_checkpoint",
     "require_same_write",
     "with_ids",
 ]
@@ -152,4 +153,26 @@ def require_crops_of_index(crop_index: pd.DataFrame, store: Any, store_name: str
         first="crop_index",
         second=store_name,
         fix="run the data_engineering pipeline again to rewrite them together",
+    )
+
+
+def require_embeddings_of_checkpoint(
+    embeddings: pd.DataFrame, checkpoint: Mapping[str, Any], *, method: str
+) -> None:
+    """Refuse crop embeddings that another checkpoint than ``checkpoint`` made (a stage reading both).
+
+    Args:
+        embeddings: ``<method>.crop_embeddings``, recording its checkpoint under :data:`CHECKPOINT_ID`.
+        checkpoint: ``<method>.model_checkpoint`` as loaded.
+        method: The method, for messages.
+
+    Raises:
+        MismatchedOutputsError: The digest the embeddings record is not the checkpoint's (names both).
+    """
+    require_same_write(
+        recorded_id(embeddings, CHECKPOINT_ID),
+        checkpoint_digest(checkpoint),
+        first=f"{method}.crop_embeddings",
+        second=f"{method}.model_checkpoint",
+        fix="run the modeling pipeline again to embed the crops with this checkpoint",
     )
