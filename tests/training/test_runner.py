@@ -177,6 +177,7 @@ def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tin
         {"checkpoint_every_n_steps": 10},
         {"resume": True},
         {"resume": "no/such/file.ckpt"},
+        {"resume_on_config_change": "ignore"},
     ],
 )
 def test_training_config_bad_values_raise(kwargs):
