@@ -57,3 +57,23 @@ def test_tiff_dataset_error_does_not_quote_the_file(images):
     with pytest.raises(DatasetError, match="TiffFileError") as raised:
         TiffImageDataset(filepath=str(images.parent / "secret.tiff")).load()
     assert "root:x" not in str(raised.value)
+
+
+def test_overwrite_save_interrupted_keeps_the_previous_folder_whole(tmp_path):
+    dataset = ConfinedPartitionedDataset(
+        path=str(tmp_path / "out"), dataset={"type": TiffImageDataset}, overwrite=True
+    )
+    image = np.full((2, 2), 3, dtype=np.uint16)
+    dataset.save({"a.tiff": image, "b.tiff": image})
+
+    def interrupted() -> np.ndarray:
+        raise KeyboardInterrupt  # the run is stopped while partitions are being written
+
+    with pytest.raises(KeyboardInterrupt):
+        dataset.save({"a.tiff": image * 2, "b.tiff": interrupted, "c.tiff": image})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no partial folder left
+    loaders = dataset.load()
+    assert sorted(loaders) == ["a.tiff", "b.tiff"]
+    assert loaders["a.tiff"]()[0, 0] == 3
+    dataset.save({"c.tiff": image})
+    assert sorted(dataset.load()) == ["c.tiff"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from kedro_datasets.partitions import PartitionedDataset
 
-from ._filesystem import PathOutsideRootError, confined_path
+from ._filesystem import PathOutsideRootError, confined_path, write_atomically
 
 __all__ = ["ConfinedPartitionedDataset"]
 
@@ -23,6 +23,12 @@ class ConfinedPartitionedDataset(PartitionedDataset):
     ``"path_outside_root"``) without opening the file, so the stage reading it can quarantine that
     item and go on. Saving refuses an id that is absolute or climbs out with ``..`` before anything is
     written. Arguments are ``PartitionedDataset``'s.
+
+    With ``overwrite: true`` a save replaces the folder as a whole: the partitions are written into
+    ``<path>.partial`` and that folder is moved into place when every partition is written
+    (``_filesystem.write_atomically``), so a run killed mid-save leaves the previous folder, never a
+    mix or a subset of partitions. Without ``overwrite`` partitions are added to the folder, each
+    written atomically by its own dataset.
 
     Examples:
         Using the YAML API:
@@ -64,7 +70,25 @@ class ConfinedPartitionedDataset(PartitionedDataset):
         for partition_id in data:
             key = str(partition_id) + self._filename_suffix
             confined_path("root", key, resolve_links=False, root_url=self._path)
-        super().save(data)
+        if not self._overwrite:
+            super().save(data)
+            return
+        path = self._path
+        target = self._filesystem._strip_protocol(self._normalized_path).rstrip(self._sep)
+        save_partitions = super().save
+
+        def write(tmp_path: str) -> None:
+            self._path = self._join_protocol(tmp_path)
+            try:
+                save_partitions(data)
+            finally:
+                self._path = path
+            self._filesystem.makedirs(tmp_path, exist_ok=True)  # no partition: an empty folder
+
+        try:
+            write_atomically(self._filesystem, target, write, what="partitioned dataset", folder=True)
+        finally:
+            self._invalidate_caches()
 
 
 def _refuse(exc: PathOutsideRootError) -> Callable[[], Any]:
