@@ -142,3 +142,25 @@ def test_complete_pair_embeds_and_records_store_and_checkpoint(tmp_path: Path):
     dataset = AtomicParquetDataset(filepath=str(tmp_path / "emb.parquet"), version=Version(None, None))
     dataset.save(embeddings)
     assert recorded_id(dataset.load(), CHECKPOINT_ID) == checkpoint_digest(checkpoint)
+
+
+@pytest.mark.slow
+def test_session_modeling_after_crop_store_write_interrupted_refuses_to_embed(tmp_path, monkeypatch):
+    """The reported failure, end to end: the next `--pipelines modeling` run stops instead of embedding."""
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+
+    from micon.metadata.provenance import content_digest, with_ids  # noqa: PLC0415
+    from tests.kedro_project import temporary_project  # noqa: PLC0415
+
+    project = temporary_project(tmp_path, monkeypatch)
+    with KedroSession.create(project_path=project, env="test") as session:
+        session.run(pipeline_names=["synthetic", "data_engineering"])
+        catalog = session.load_context().catalog
+    # A second extraction saved its index, then was killed while writing its store.
+    index = catalog.load("crop_index")
+    reordered = index.iloc[::-1].reset_index(drop=True)
+    catalog.save("crop_index", with_ids(reordered, **{CROP_STORE_ID: content_digest([reordered])}))
+    with KedroSession.create(project_path=project, env="test") as session:
+        with pytest.raises(MismatchedOutputsError, match="crop_index .*crop_store"):
+            session.run(pipeline_names=["modeling"])
+    assert not (project / "data/test/07_model_output/micon_crop_embeddings.parquet").exists()
