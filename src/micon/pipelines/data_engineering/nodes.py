@@ -16,6 +16,13 @@ from micon.imaging.crops import LabelledCrops
 from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
+from micon.metadata.provenance import (
+    CROP_STORE_ID,
+    content_digest,
+    recorded_id,
+    require_crops_of_index,
+    with_ids,
+)
 from micon.metadata.splits import SplitConfig, assign_splits, split_by_molecule, split_summary
 from micon.profile import SourceProfile
 from micon.schema import feature_columns
@@ -78,7 +85,9 @@ def extract_cell_crops(
 ) -> tuple[pd.DataFrame, LabelledCrops, LabelledCrops, pd.DataFrame, pd.DataFrame]:
     """Detect nuclei, grow their cells, cut one crop and its masks per cell; crops in the profile's channels.
 
-    The crop store records the channel names it is saved with, so no later stage repeats them.
+    The crop store records the channel names it is saved with, so no later stage repeats them. The crop
+    index, crop store and crop masks record one write id, the digest of their contents
+    (``micon.metadata.provenance``), which every stage reading them together checks.
     """
     profile = SourceProfile.from_dict(source_profile)
     channels = profile.channels
@@ -96,10 +105,11 @@ def extract_cell_crops(
         len(extraction.site_summary),
         len(extraction.quarantine),
     )
+    write_id = content_digest([extraction.crop_index, extraction.crops, extraction.masks])
     return (
-        extraction.crop_index,
-        LabelledCrops(extraction.crops, channels),
-        LabelledCrops(extraction.masks, MASK_PLANES),
+        with_ids(extraction.crop_index, **{CROP_STORE_ID: write_id}),
+        LabelledCrops(extraction.crops, channels, write_id),
+        LabelledCrops(extraction.masks, MASK_PLANES, write_id),
         extraction.quarantine,
         extraction.site_summary,
     )
@@ -115,7 +125,10 @@ def measure_cellprofiler_features(
 
     ``crop_store`` and ``crop_masks`` are stores as loaded: ``crops`` (a read-only array) with the
     ``channels`` that name its planes (the crop store's are the source profile's, recorded at save).
+    The three must come from one extraction (the write id each records).
     """
+    require_crops_of_index(crop_index, crop_store, "crop_store")
+    require_crops_of_index(crop_index, crop_masks, "crop_masks")
     result = measure_cell_features(
         crop_store.crops,
         crop_masks.crops,
@@ -129,4 +142,5 @@ def measure_cellprofiler_features(
         len(result.features),
         len(result.quarantine),
     )
-    return result.features, result.quarantine
+    features = with_ids(result.features, **{CROP_STORE_ID: recorded_id(crop_index, CROP_STORE_ID)})
+    return features, result.quarantine
