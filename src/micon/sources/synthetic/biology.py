@@ -208,11 +208,19 @@ class Treatment:
         program: Key of ``PROGRAMS``.
         magnitude: Thresholded Hill response in [0, 1] (0: no cell responds).
         efficacy: Size of a responder's change relative to the programme.
+        off_target: ``(V,)`` the compound's own change beyond its mechanism's programme (its other
+            targets), added to the programme's ``delta``; None for none.
     """
 
     program: str
     magnitude: float
     efficacy: float
+    off_target: tuple[float, ...] | None = None
+
+    def delta(self) -> np.ndarray:
+        """Return the responder change at efficacy 1: the programme's ``delta`` plus the off-target change."""
+        base = _vector(PROGRAMS[self.program].delta)
+        return base if self.off_target is None else base + np.asarray(self.off_target)
 
 
 UNTREATED = Treatment(program="none", magnitude=0.0, efficacy=0.0)
@@ -275,10 +283,10 @@ def draw_cell_states(  # noqa: PLR0913
         return CellStates(latent=base, subpopulation=subpopulation, responder=responder)
     scale = (treatment.efficacy * phenotype_strength * strength)[:, None]
     if treatment_model == "additive":
-        change = scale * reference_change(treatment.program)[None, :]
-        latent = np.where(responder[:, None], base + change, base)
+        change = reference_change(treatment.program) + treatment.delta() - _vector(program.delta)
+        latent = np.where(responder[:, None], base + scale * change[None, :], base)
         return CellStates(latent=latent, subpopulation=subpopulation, responder=responder)
-    change, arrested = _state_dependent_change(program, base, subpopulation)
+    change, arrested = _state_dependent_change(program, base, subpopulation, delta=treatment.delta())
     latent = np.where(responder[:, None], base + scale * change + arrested, base)
     moved = np.where(responder & (arrested.any(axis=1)), _SUBPOPULATION_INDEX.get(program.arrest, 0), subpopulation)
     return CellStates(latent=latent, subpopulation=moved, responder=responder)
@@ -288,7 +296,7 @@ _SUBPOPULATION_INDEX = {name: i for i, name in enumerate(SUBPOPULATIONS)}
 
 
 def _state_dependent_change(
-    program: Program, base: np.ndarray, subpopulation: np.ndarray
+    program: Program, base: np.ndarray, subpopulation: np.ndarray, *, delta: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return a responder's programme change (per unit efficacy) and its arrest shift, per cell.
 
@@ -304,7 +312,7 @@ def _state_dependent_change(
     for name, k in program.coupling.items():
         coupling += k * base[:, _V[name]]
     factor = np.clip(np.exp(coupling), 0.25, 4.0) * gate
-    change = factor[:, None] * _vector(program.delta)[None, :]
+    change = factor[:, None] * delta[None, :]
     shift = np.zeros_like(base)
     if program.arrest is not None:
         target = SUBPOPULATION_OFFSETS[_SUBPOPULATION_INDEX[program.arrest]]
@@ -316,7 +324,8 @@ def _state_dependent_change(
 def reference_change(program_name: str) -> np.ndarray:
     """Return the mean state-dependent change of a responder of the reference culture, ``(V,)``.
 
-    The additive treatment model applies this to every responder whatever its state; it is computed
+    The additive treatment model applies this (plus the compound's off-target change) to every
+    responder whatever its state; it is computed
     once on a fixed sample of 20,000 reference cells (seeded, independent of the screen's seed), so
     both models change the reference culture by the same amount on average.
     """
@@ -324,7 +333,8 @@ def reference_change(program_name: str) -> np.ndarray:
     n = 20_000
     subpopulation = rng.choice(len(SUBPOPULATIONS), size=n, p=np.asarray(REFERENCE_WEIGHTS))
     base = SUBPOPULATION_OFFSETS[subpopulation] + rng.normal(0.0, 0.3, (n, len(LATENT_VARIABLES)))
-    change, shift = _state_dependent_change(PROGRAMS[program_name], base, subpopulation)
+    program = PROGRAMS[program_name]
+    change, shift = _state_dependent_change(program, base, subpopulation, delta=_vector(program.delta))
     # The arrest shift does not scale with efficacy; folded into a per-unit-efficacy change here.
     out = (change + shift).mean(axis=0)
     out.flags.writeable = False

@@ -12,7 +12,7 @@ from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from micon import schema
-from micon.sources.synthetic.biology import Treatment, hill_response
+from micon.sources.synthetic.biology import LATENT_VARIABLES, Treatment, hill_response
 from micon.sources.synthetic.config import SyntheticScreenConfig
 from micon.sources.synthetic.library import DMSO_MOA, LIBRARY, LibraryCompound
 
@@ -56,7 +56,11 @@ def parent_inchikey(smiles: str) -> str:
 
 
 def treatment_of(compound: LibraryCompound, config: SyntheticScreenConfig) -> Treatment:
-    """Return what ``compound`` does at the screened concentration (its programme, response, efficacy)."""
+    """Return what ``compound`` does at the screened concentration: programme, response, efficacy, off-target.
+
+    The off-target change (``off_target_sd`` per latent variable) makes two drugs of one mechanism
+    alike but not identical, as in real screens; it is drawn from the drug's name and the screen seed.
+    """
     response = hill_response(
         config.concentration_uM,
         compound.ec50_uM,
@@ -65,7 +69,15 @@ def treatment_of(compound: LibraryCompound, config: SyntheticScreenConfig) -> Tr
     )
     if compound.program == "none" or compound.efficacy == 0.0 or response == 0.0:
         return Treatment(program="none", magnitude=0.0, efficacy=0.0)
-    return Treatment(program=compound.program, magnitude=response, efficacy=compound.efficacy)
+    # Off-target change: seeded by the drug's name (never its structure) and the screen seed.
+    rng = np.random.default_rng([config.seed, zlib.crc32(f"off_target:{compound.name}".encode())])
+    off_target = rng.normal(0.0, config.off_target_sd, len(LATENT_VARIABLES))
+    return Treatment(
+        program=compound.program,
+        magnitude=response,
+        efficacy=compound.efficacy,
+        off_target=tuple(float(v) for v in off_target),
+    )
 
 
 def is_active(compound: LibraryCompound, config: SyntheticScreenConfig) -> bool:

@@ -44,6 +44,7 @@ class SyntheticScreenConfig:
         treatment_model: ``"state_dependent"`` (the change depends on each cell's state) or
             ``"additive"`` (every responder gets the reference culture's mean change).
         phenotype_strength: Scale of every compound's change; 0 makes every compound look like DMSO.
+        off_target_sd: Spread of an active compound's own change beyond its mechanism's programme.
         response_variability_log_sd: Log-normal spread of a responder's change size.
         cell_variability_sd: Per-cell spread of every latent variable around its subpopulation.
         source_state_sd: Spread of a source's control-state shift (cell line / lab culture drift).
@@ -61,6 +62,7 @@ class SyntheticScreenConfig:
         plate_intensity_gradient: Log-gain change across a plate (seeded direction per plate).
         source_offset_max_counts: Per-source, per-channel camera offset is drawn from [0.1, 1] x this.
         background_max_counts: Per-source, per-channel medium autofluorescence from [0.2, 1] x this.
+        max_crosstalk: Per-source bleed-through between spectrally adjacent channels, from [0, this].
         gamma_log_sd: Log-normal spread of a source's per-channel detector gamma.
         saturation_counts: Soft-saturation scale of every detector, counts.
         max_vignetting: Per-source, per-channel corner intensity loss is drawn from [0.3, 1] x this.
@@ -90,6 +92,7 @@ class SyntheticScreenConfig:
     response_threshold: float
     treatment_model: TreatmentModel
     phenotype_strength: float
+    off_target_sd: float
     response_variability_log_sd: float
     cell_variability_sd: float
     source_state_sd: float
@@ -107,6 +110,7 @@ class SyntheticScreenConfig:
     plate_intensity_gradient: float
     source_offset_max_counts: float
     background_max_counts: float
+    max_crosstalk: float
     gamma_log_sd: float
     saturation_counts: float
     max_vignetting: float
@@ -170,6 +174,7 @@ class SyntheticScreenConfig:
         _require(self, "response_threshold", 0.0 <= self.response_threshold < 1.0, "in [0, 1)")
         for name in (
             "phenotype_strength",
+            "off_target_sd",
             "response_variability_log_sd",
             "cell_variability_sd",
             "source_state_sd",
@@ -185,6 +190,7 @@ class SyntheticScreenConfig:
             "plate_intensity_gradient",
             "source_offset_max_counts",
             "background_max_counts",
+            "max_crosstalk",
             "gamma_log_sd",
             "max_illumination_tilt",
             "max_blur_sigma_px",

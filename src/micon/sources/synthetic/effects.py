@@ -1,7 +1,8 @@
 """Technical effects of the synthetic screen: optics and detector per source, drift per batch and plate.
 
 Besides per-channel gains and offsets (which a per-plate DMSO scaling removes), each source has its
-own non-linear detector response (gamma and saturation), illumination field *shape* (off-centre,
+own non-linear detector response (gamma and saturation), spectral bleed-through between adjacent
+dyes (its filter set), illumination field *shape* (off-centre,
 anisotropic vignetting and a tilt, per channel), focus blur per channel, pixel size (cells look bigger
 or smaller) and background; plates add an intensity gradient and edge wells an evaporation gain. None
 of these is undone by a per-plate gain and offset.
@@ -31,6 +32,12 @@ _VIGNETTING_CENTER_SD = 0.12
 _CHANNEL_CENTER_SD = 0.03  # chromatic shift of the illumination centre between channels
 _CHANNEL_BLUR_SD = 0.15  # relative focus difference between channels (chromatic aberration)
 _SOURCE_NOISE_LOG_SD = 0.3
+# Spectrally adjacent (receiving, emitting) channel pairs of the Cell Painting dyes: ConA-488 and
+# SYTO14 overlap; SYTO14 bleeds into the phalloidin/WGA 555-568 window and back; WGA/phalloidin into
+# MitoTracker Deep Red. Each source's filter set sets its own bleed-through fractions.
+_CROSSTALK_PAIRS: tuple[tuple[str, str], ...] = (
+    ("ER", "RNA"), ("RNA", "ER"), ("AGP", "RNA"), ("RNA", "AGP"), ("Mito", "AGP")
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +51,8 @@ class TechnicalEffects:
         offset_counts: Additive camera offset per channel, counts.
         background_counts: Medium / plastic autofluorescence per channel, counts before gain (it is
             illuminated and blurred with the cells).
+        crosstalk: ``(5, 5)`` bleed-through: channel ``c`` records ``sum_d crosstalk[c][d] * signal_d``
+            (identity plus the source's bleed between spectrally adjacent dyes).
         gamma: Exponent of the detector response per channel (1: linear).
         saturation_counts: Scale of the detector's soft saturation ``S (1 - exp(-x / S))``, counts.
         vignetting: Fraction of intensity lost at the field corner per channel.
@@ -61,6 +70,7 @@ class TechnicalEffects:
     gain: tuple[float, ...]
     offset_counts: tuple[float, ...]
     background_counts: tuple[float, ...]
+    crosstalk: tuple[tuple[float, ...], ...]
     gamma: tuple[float, ...]
     saturation_counts: float
     vignetting: tuple[float, ...]
@@ -120,6 +130,11 @@ def sample_technical_effects(
         channel_blur = np.exp(src.normal(0.0, _CHANNEL_BLUR_SD, n_channels))
         src_noise = float(np.exp(src.normal(0.0, _SOURCE_NOISE_LOG_SD)))
         pixel_scale = float(np.exp(src.normal(0.0, config.source_pixel_size_log_sd)))
+        crosstalk = np.eye(n_channels)
+        for receiver, emitter in _CROSSTALK_PAIRS:
+            crosstalk[schema.CHANNELS.index(receiver), schema.CHANNELS.index(emitter)] = src.uniform(
+                0.0, config.max_crosstalk
+            )
 
         bat = level_rng(config.seed, "batch", batch)
         bat_log_gain = bat.normal(0.0, config.batch_gain_log_sd, n_channels)
@@ -136,6 +151,7 @@ def sample_technical_effects(
             gain=_floats(np.exp(src_log_gain + bat_log_gain + plate_log_gain)),
             offset_counts=_floats(np.clip(src_offset * bat_offset, 0.0, None)),
             background_counts=_floats(background),
+            crosstalk=tuple(_floats(row) for row in crosstalk),
             gamma=_floats(gamma),
             saturation_counts=config.saturation_counts,
             vignetting=_floats(vignetting),
@@ -160,6 +176,7 @@ def ideal_effects() -> TechnicalEffects:
         gain=(1.0,) * n_channels,
         offset_counts=(0.0,) * n_channels,
         background_counts=(0.0,) * n_channels,
+        crosstalk=tuple(_floats(row) for row in np.eye(n_channels)),
         gamma=(1.0,) * n_channels,
         saturation_counts=float("inf"),
         vignetting=(0.0,) * n_channels,

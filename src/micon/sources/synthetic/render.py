@@ -181,11 +181,13 @@ def _apply_effects(
 ) -> np.ndarray:
     """Apply illumination, background, blur, gain, detector non-linearity, noise and offset; ``uint16``.
 
-    The order follows the light path: the illumination field excites cells and medium alike, the
+    The order follows the light path: each channel records some of its spectral neighbours' light
+    (bleed-through), the illumination field excites cells and medium alike, the
     optics blur the emitted light, the detector scales it, responds non-linearly (gamma, then soft
     saturation), adds shot and read noise and its offset.
     """
     n_channels, height, width = signal.shape
+    signal = np.tensordot(np.asarray(effects.crosstalk, dtype=np.float32), signal, axes=1)
     yy, xx = _grid(height, width)
     y, x = yy / height, xx / width
     background = np.asarray(effects.background_counts, dtype=np.float32)[:, None, None]
