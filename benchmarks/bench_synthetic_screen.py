@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-cellprofiler", action="store_true", help="skip the slowest profile")
     parser.add_argument("--seed", type=int, default=None, help="override the screen seed")
+    parser.add_argument("--dump", default=None, help="folder to write each well-profile table to (parquet)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     np.seterr(all="ignore")
@@ -83,11 +85,12 @@ def main() -> None:
     )
     crops, masks, index = extraction.crops, extraction.masks, extraction.crop_index
     n_cells = int(screen.well_truth["cell_count"].sum())
+    n_active = int(screen.compound_annotations["is_active"].sum())
+    n_screened = config.n_compounds + config.n_invalid_compounds
     print(
-        f"screen: {len(screen.plate_table)} plates, {len(screen.well_table)} wells, {len(screen.image_index)} "
-        f"sites, {n_cells} cells drawn, {len(index)} crops extracted; "
-        f"{int(screen.compound_annotations['is_active'].sum())} of {config.n_compounds + config.n_invalid_compounds}"
-        f" compounds active ({time.perf_counter() - start:.0f} s)"
+        f"screen: {len(screen.plate_table)} plates, {len(screen.well_table)} wells, "
+        f"{len(screen.image_index)} sites, {n_cells} cells drawn, {len(index)} crops extracted; "
+        f"{n_active} of {n_screened} compounds active ({time.perf_counter() - start:.0f} s)"
     )
     aggregation = parameter("reporting.aggregation")
     splits = tuple(sorted(set(wells[schema.SPLIT])))
@@ -121,6 +124,10 @@ def main() -> None:
         ).features
         profiles["cellprofiler"] = aggregate_to_wells(features, **aggregation)
 
+    if args.dump:
+        Path(args.dump).mkdir(parents=True, exist_ok=True)
+        for name, table in profiles.items():
+            table.to_parquet(Path(args.dump) / f"{name}.parquet")
     rows = []
     for name, table in profiles.items():
         rows.append({"profile": name, **score(table, retrieval)})

@@ -64,11 +64,15 @@ def measure_intensity_statistics(
             f"crops must be (N, {len(channels)}, S, S) for channels {list(channels)}, got {crops.shape}"
         )
     if masks.shape != (crops.shape[0], 2, *crops.shape[2:]):
-        raise InvalidImageError(f"masks must be (N, 2, S, S) aligned with crops {crops.shape}, got {masks.shape}")
+        raise InvalidImageError(
+            f"masks must be (N, 2, S, S) aligned with crops {crops.shape}, got {masks.shape}"
+        )
     index = crop_index.reset_index(drop=True)
     ids = index[schema.CROP_ID].to_numpy(dtype=np.int64)
     if len(ids) and (ids.min() < 0 or ids.max() >= len(crops)):
-        raise InvalidImageError(f"crop ids span [{ids.min()}, {ids.max()}] but the store holds {len(crops)} crops")
+        raise InvalidImageError(
+            f"crop ids span [{ids.min()}, {ids.max()}] but the store holds {len(crops)} crops"
+        )
     names = intensity_feature_names(channels)
     values = np.full((len(ids), len(names)), np.nan)
     for start in range(0, len(ids), _BATCH):
@@ -84,6 +88,8 @@ def measure_intensity_statistics(
             values[start + k] = np.stack(stats, axis=1).reshape(-1)
     measured = ~np.isnan(values).any(axis=1)
     if not measured.all():
-        logger.warning("%d of %d crops have an empty cell mask; not measured", int((~measured).sum()), len(ids))
+        logger.warning(
+            "%d of %d crops have an empty cell mask; not measured", int((~measured).sum()), len(ids)
+        )
     features = pd.DataFrame(values[measured], columns=names)
     return pd.concat([index.loc[measured].reset_index(drop=True), features], axis=1)

@@ -34,7 +34,7 @@ def generate_synthetic_screen(
     """Generate the seeded synthetic screen: raw tables, image index, lazy fields, profile, known truth."""
     screen = generate_screen(SyntheticScreenConfig(**params))
     logger.info(
-        "synthetic screen: %d plates, %d wells, %d compounds (%d active), %d sites, %d cells, %d channel images",
+        "synthetic screen: %d plates, %d wells, %d compounds (%d active), %d sites, %d cells, %d images",
         len(screen.plate_table),
         len(screen.well_table),
         len(screen.compound_table),

@@ -226,7 +226,9 @@ class Treatment:
 UNTREATED = Treatment(program="none", magnitude=0.0, efficacy=0.0)
 
 
-def hill_response(concentration_uM: float, ec50_uM: float, *, hill_coefficient: float, threshold: float) -> float:
+def hill_response(
+    concentration_uM: float, ec50_uM: float, *, hill_coefficient: float, threshold: float
+) -> float:
     """Return the thresholded Hill response ``max(0, (h - t) / (1 - t))`` with ``h = c^n / (c^n + EC50^n)``.
 
     Below the threshold ``t`` (homeostatic buffering: a little target occupancy changes no morphology)
@@ -288,7 +290,9 @@ def draw_cell_states(  # noqa: PLR0913
         return CellStates(latent=latent, subpopulation=subpopulation, responder=responder)
     change, arrested = _state_dependent_change(program, base, subpopulation, delta=treatment.delta())
     latent = np.where(responder[:, None], base + scale * change + arrested, base)
-    moved = np.where(responder & (arrested.any(axis=1)), _SUBPOPULATION_INDEX.get(program.arrest, 0), subpopulation)
+    moved = np.where(
+        responder & (arrested.any(axis=1)), _SUBPOPULATION_INDEX.get(program.arrest, 0), subpopulation
+    )
     return CellStates(latent=latent, subpopulation=moved, responder=responder)
 
 

@@ -140,7 +140,9 @@ def select_library_compounds(
     n_active = min(len(active), config.n_compounds - n_inactive)
     n_inactive = config.n_compounds - n_active
     programs = [str(p) for p in rng.permutation(sorted({c.program for c in active}))]
-    queues = {p: [active[i] for i in rng.permutation(len(active)) if active[i].program == p] for p in programs}
+    queues = {
+        p: [active[i] for i in rng.permutation(len(active)) if active[i].program == p] for p in programs
+    }
     chosen_active: list[LibraryCompound] = []
     while len(chosen_active) < n_active:
         for program in programs:
@@ -165,7 +167,8 @@ def _draw_compounds(config: SyntheticScreenConfig) -> tuple[pd.DataFrame, list[L
     _apply_forms(parents, smiles, rng=rng, config=config)
     invalid_sources = [spare[i % len(spare)] for i in range(config.n_invalid_compounds)]
     invalid = [
-        _invalid_smiles(c.smiles, _INVALID_KINDS[i % len(_INVALID_KINDS)]) for i, c in enumerate(invalid_sources)
+        _invalid_smiles(c.smiles, _INVALID_KINDS[i % len(_INVALID_KINDS)])
+        for i, c in enumerate(invalid_sources)
     ]
     n_ids = len(smiles) + len(invalid)
     ids = [f"JCP2022_9{n:05d}" for n in np.sort(rng.choice(100_000, size=n_ids, replace=False))]

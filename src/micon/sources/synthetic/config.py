@@ -126,7 +126,8 @@ class SyntheticScreenConfig:
             if f.name == "treatment_model":
                 if value not in TREATMENT_MODELS:
                     raise InvalidConfigError(
-                        f"SyntheticScreenConfig.treatment_model={value!r} must be one of {list(TREATMENT_MODELS)}"
+                        f"SyntheticScreenConfig.treatment_model={value!r} must be one of "
+                        f"{list(TREATMENT_MODELS)}"
                     )
                 continue
             expected = int if f.type in ("int", int) else float
@@ -134,7 +135,13 @@ class SyntheticScreenConfig:
                 raise InvalidConfigError(f"SyntheticScreenConfig.{f.name}={value!r} must be a number")
             if expected is int and not isinstance(value, int):
                 raise InvalidConfigError(f"SyntheticScreenConfig.{f.name}={value!r} must be an integer")
-        for name in ("n_sources", "n_batches_per_source", "n_plates_per_batch", "n_layouts", "sites_per_well"):
+        for name in (
+            "n_sources",
+            "n_batches_per_source",
+            "n_plates_per_batch",
+            "n_layouts",
+            "sites_per_well",
+        ):
             _require(self, name, getattr(self, name) >= 1, ">= 1")
         _require(
             self,

@@ -154,9 +154,13 @@ def draw_site_cells(
     cell_aspect = np.clip(
         1.0 + (_CELL_ASPECT - 1.0) * np.exp(-np.clip(v["cell_rounding"], -3.0, 3.0)), 1.0, 3.0
     ) * np.exp(np.abs(rng.normal(0.0, 0.1, n)))
-    nucleus_aspect = np.clip(_NUCLEUS_ASPECT * np.exp(rng.normal(0.0, 0.1, n) - 0.1 * v["cell_rounding"]), 1.0, 2.5)
+    nucleus_aspect = np.clip(
+        _NUCLEUS_ASPECT * np.exp(rng.normal(0.0, 0.1, n) - 0.1 * v["cell_rounding"]), 1.0, 2.5
+    )
     cell_axes = np.stack([cell_r * np.sqrt(cell_aspect), cell_r / np.sqrt(cell_aspect)], axis=1)
-    nucleus_axes = np.stack([nucleus_r * np.sqrt(nucleus_aspect), nucleus_r / np.sqrt(nucleus_aspect)], axis=1)
+    nucleus_axes = np.stack(
+        [nucleus_r * np.sqrt(nucleus_aspect), nucleus_r / np.sqrt(nucleus_aspect)], axis=1
+    )
     cell_angle = rng.uniform(0.0, np.pi, n)
     nucleus_angle = cell_angle + rng.normal(0.0, 0.3, n)
     stain = np.exp(rng.normal(0.0, _STAIN_LOG_SD, (len(schema.CHANNELS), n)))

@@ -85,7 +85,7 @@ class TechnicalEffects:
     edge_gain: float
 
     def well_gain(self, well: str, *, rng: np.random.Generator, well_gain_log_sd: float) -> np.ndarray:
-        """Return the per-channel gain of one well: plate gradient, edge evaporation, well scatter, ``(5,)``."""
+        """Return one well's per-channel gain ``(5,)``: plate gradient, edge evaporation, well scatter."""
         position, is_edge = well_position(well)
         log_gain = float(np.asarray(self.intensity_gradient) @ position) + self.edge_gain * is_edge
         return np.exp(log_gain + rng.normal(0.0, well_gain_log_sd, len(schema.CHANNELS)))

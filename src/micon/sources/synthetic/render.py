@@ -136,10 +136,9 @@ def _draw_cells(
     fibres = 1.0 + per_cell(fibre_contrast, owner) * _bandpass_noise(rng, size, 0.2 / scale, 0.5)
     rim = np.exp(-(((cell_rho - 0.9) / 0.09) ** 2))
     agp_level = np.exp(0.3 * actin + 0.2 * rounding)
-    agp = (
-        _CHANNEL_COUNTS["AGP"] * per_cell(agp_level * stain[0], owner)
-        * (per_cell(rim_weight, owner) * 1.6 * rim + per_cell(1 - rim_weight, owner) * np.clip(fibres, 0, None) * cell_w)
-    )  # fmt: skip
+    cortex = per_cell(rim_weight, owner) * 1.6 * rim
+    cytoplasm = per_cell(1 - rim_weight, owner) * np.clip(fibres, 0, None) * cell_w
+    agp = _CHANNEL_COUNTS["AGP"] * per_cell(agp_level * stain[0], owner) * (cortex + cytoplasm)
 
     # ER: a reticular network; load raises its brightness and packs it around the nucleus.
     er_load = np.clip(z["er_load"], -3, 3)

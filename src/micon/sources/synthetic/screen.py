@@ -19,7 +19,13 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
-from micon.sources.synthetic.biology import LATENT_VARIABLES, UNTREATED, ControlState, Treatment, density_change
+from micon.sources.synthetic.biology import (
+    LATENT_VARIABLES,
+    UNTREATED,
+    ControlState,
+    Treatment,
+    density_change,
+)
 from micon.sources.synthetic.compounds import generate_compound_annotations, generate_compounds, treatment_of
 from micon.sources.synthetic.config import SyntheticScreenConfig
 from micon.sources.synthetic.culture import (
