@@ -364,8 +364,14 @@ def density_change(control: ControlState, treatment: Treatment, *, treatment_mod
 def subpopulation_weights(proliferation: float) -> np.ndarray:
     """Return subpopulation shares for a culture whose proliferation is ``proliferation`` (logit shift).
 
-    ``proliferation`` > 0 (a faster-growing line or a sparser, younger culture) moves cells from
-    quiescence to G2/M: ``w_G2M ∝ w_ref,G2M e^p``, ``w_Q ∝ w_ref,Q e^-p``, ``w_G1 ∝ w_ref,G1``.
+    ``proliferation`` > 0 (a faster-growing line or a sparser, younger culture) moves cells out of
+    quiescence into the cycle: the cycling share is ``f = sigmoid(logit(f_ref) + p)`` with
+    ``f_ref = w_ref,G1 + w_ref,G2M``, split between G1 and G2/M in the reference ratio; ``w_Q = 1 - f``.
     """
-    raw = np.asarray(REFERENCE_WEIGHTS) * np.exp([0.0, proliferation, -proliferation])
-    return raw / raw.sum()
+    reference = np.asarray(REFERENCE_WEIGHTS)
+    cycling_ref = reference[_G1] + reference[_G2M]
+    logit = math.log(cycling_ref / (1.0 - cycling_ref)) + proliferation
+    cycling = 1.0 / (1.0 + math.exp(-logit))
+    return np.array([reference[_G1], reference[_G2M], 0.0]) / cycling_ref * cycling + np.array(
+        [0, 0, 1 - cycling]
+    )
