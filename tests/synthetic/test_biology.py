@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from rdkit import Chem, DataStructs
+from rdkit.Chem import rdFingerprintGenerator
 from scipy import stats
 
 from micon import schema
@@ -149,6 +151,11 @@ def test_generate_screen_mechanism_shared_across_unrelated_structures() -> None:
                               ("cytochalasin B", "latrunculin B"), ("vorinostat", "romidepsin"))
                   if set(p) <= present]  # fmt: skip
     assert len(pairs_same) >= 2
+    smiles = {c.name: c.smiles for c in LIBRARY}
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    for a, b in pairs_same:  # structurally unrelated members of one mechanism
+        fa, fb = (generator.GetFingerprint(Chem.MolFromSmiles(smiles[n])) for n in (a, b))
+        assert DataStructs.TanimotoSimilarity(fa, fb) < 0.4, (a, b)
     same = [cosine(a, b) for a, b in pairs_same]
     different = [cosine(a, c) for a, _ in pairs_same for c, _ in pairs_same if a != c]
     assert np.mean(same) > 0.7
