@@ -17,8 +17,7 @@ def _store() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     masks = np.zeros((3, 2, 8, 8), dtype=np.uint8)
     masks[:, 1, 2:6, 1:7] = 1  # cell
     masks[:, 0, 3:5, 3:5] = 1  # nucleus
-    masks[2, 1] = 0  # crop 2: empty cell mask
-    index = pd.DataFrame({schema.CROP_ID: [1, 0, 2], schema.PLATE: ["p", "p", "q"]})
+    index = pd.DataFrame({schema.CROP_ID: [1, 0], schema.PLATE: ["p", "p"]})
     return crops, masks, index
 
 
@@ -33,7 +32,7 @@ def test_measure_intensity_statistics_values_inside_cell_mask_against_numpy() ->
     crops, masks, index = _store()
     table = measure_intensity_statistics(crops, masks, index, channels=CHANNELS)
     assert list(table.columns) == [schema.CROP_ID, schema.PLATE, *intensity_feature_names(CHANNELS)]
-    assert table[schema.CROP_ID].tolist() == [1, 0]  # crop_index order; crop 2 (empty mask) dropped
+    assert table[schema.CROP_ID].tolist() == [1, 0]  # crop_index order
     for row, crop_id in enumerate([1, 0]):
         for c, channel in enumerate(CHANNELS):
             inside = crops[crop_id, c][masks[crop_id, 1] > 0].astype(float)
@@ -59,3 +58,11 @@ def test_measure_intensity_statistics_crop_id_outside_store_raises() -> None:
     crops, masks, _ = _store()
     with pytest.raises(InvalidImageError, match="3 crops"):
         measure_intensity_statistics(crops, masks, pd.DataFrame({schema.CROP_ID: [5]}), channels=CHANNELS)
+
+
+def test_measure_intensity_statistics_empty_cell_mask_raises_naming_the_crop() -> None:
+    crops, masks, index = _store()
+    masks[2, 1] = 0  # crop 2: empty cell mask, which extraction never writes
+    index = pd.DataFrame({schema.CROP_ID: [1, 2], schema.PLATE: ["p", "q"]})
+    with pytest.raises(InvalidImageError, match=r"empty cell mask \(crop ids \[2\]"):
+        measure_intensity_statistics(crops, masks, index, channels=CHANNELS)

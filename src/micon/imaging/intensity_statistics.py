@@ -48,15 +48,14 @@ def measure_intensity_statistics(
         channels: Channel names of ``crops``, used in the feature names.
 
     Returns:
-        One row per crop whose cell mask is not empty, in ``crop_index`` order: the ``crop_index``
-        columns plus float64 ``intensity_feature_names(channels)`` (mean, sd, 10th, 50th and 90th
-        percentile of the counts inside the cell mask). Crops with an empty cell mask are dropped
-        and counted in the log.
+        One row per crop, in ``crop_index`` order: the ``crop_index`` columns plus float64
+        ``intensity_feature_names(channels)`` (mean, sd, 10th, 50th and 90th percentile of the counts
+        inside the cell mask).
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks ``schema.CROP_ID``.
         InvalidImageError: ``crops`` does not have ``len(channels)`` channels, ``masks`` is not aligned
-            with it, or a crop id is outside the store.
+            with it, a crop id is outside the store, or a crop's cell mask is empty (names the ids).
     """
     require_columns(crop_index, [schema.CROP_ID], table_name="crop_index")
     if crops.ndim != 4 or crops.shape[1] != len(channels):  # noqa: PLR2004
@@ -86,10 +85,12 @@ def measure_intensity_statistics(
             stats = [inside.mean(axis=1), inside.std(axis=1)]
             stats += list(np.percentile(inside, list(_PERCENTILES.values()), axis=1))
             values[start + k] = np.stack(stats, axis=1).reshape(-1)
-    measured = ~np.isnan(values).any(axis=1)
-    if not measured.all():
-        logger.warning(
-            "%d of %d crops have an empty cell mask; not measured", int((~measured).sum()), len(ids)
+    empty = np.isnan(values).any(axis=1)
+    if empty.any():
+        # Extraction writes a crop only for a cell with pixels: an empty mask means a damaged store.
+        raise InvalidImageError(
+            f"{int(empty.sum())} of {len(ids)} crops have an empty cell mask (crop ids "
+            f"{ids[empty][:5].tolist()}...); the crop masks do not belong to these crops"
         )
-    features = pd.DataFrame(values[measured], columns=names)
-    return pd.concat([index.loc[measured].reset_index(drop=True), features], axis=1)
+    features = pd.DataFrame(values, columns=names)
+    return pd.concat([index, features], axis=1)

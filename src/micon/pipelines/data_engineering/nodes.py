@@ -14,6 +14,7 @@ from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
 from micon.imaging.crops import LabelledCrops
 from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
+from micon.imaging.intensity_statistics import measure_intensity_statistics
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.provenance import (
@@ -113,6 +114,22 @@ def extract_cell_crops(
         extraction.quarantine,
         extraction.site_summary,
     )
+
+
+def measure_intensity_features(crop_store: Any, crop_masks: Any, crop_index: pd.DataFrame) -> pd.DataFrame:
+    """Measure raw intensity statistics inside each crop's cell: the crop embeddings of the intensity floor.
+
+    The three stores must come from one extraction (the write id each records).
+    """
+    require_crops_of_index(crop_index, crop_store, "crop_store")
+    require_crops_of_index(crop_index, crop_masks, "crop_masks")
+    features = measure_intensity_statistics(
+        crop_store.crops, crop_masks.crops, crop_index, channels=crop_store.channels
+    )
+    logger.info(
+        "measured %d intensity statistics of %d cells", len(feature_columns(features.columns)), len(features)
+    )
+    return with_ids(features, **{CROP_STORE_ID: recorded_id(crop_index, CROP_STORE_ID)})
 
 
 def measure_cellprofiler_features(
