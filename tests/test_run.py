@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kedro.framework.session import KedroSession
 
+from micon.render_tables import latest_run
 from micon.training.methods import list_methods
 from tests.kedro_project import temporary_project
 
@@ -26,7 +27,8 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
     metrics_versions = sorted((tiny_project / "data/test/08_reporting/retrieval_metrics.json").iterdir())
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
-    assert set(metrics) == set(list_methods())
+    # the synthetic screen's composition scores its known truth first, beside every registered method
+    assert list(metrics) == ["known_truth", *list_methods()]
     for chains in metrics.values():
         assert set(chains) == {"raw", "default", "recipe"}
         for scenarios in chains.values():
@@ -41,8 +43,14 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
         "08_reporting/retrieval_comparison.png",
         "08_reporting/report.html",
         "08_reporting/comparison_table.md",
+        "07_model_output/known_truth_well_profiles.parquet",
+        "07_model_output/intensity_crop_embeddings.parquet",
     ):
         assert len(list((tiny_project / "data/test" / versioned).iterdir())) == 1, versioned
+    # the comparison table and the run's provenance share the run's save version (render_tables pairs them)
+    run = latest_run(tiny_project / "data/test")
+    assert run.comparison["method"].iloc[0] == "known_truth"
+    assert set(run.provenance) >= {"commit", "dirty", "command", "finished_at"}
 
 
 @pytest.mark.slow
