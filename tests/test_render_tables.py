@@ -41,8 +41,8 @@ def test_main_renders_marked_blocks_and_check_detects_stale_ones(tmp_path, capsy
     _write_run(tmp_path / "run", "2026-12-01T10.00.00.000Z", top1=0.25)
     doc = tmp_path / "doc.md"
     doc.write_text(
-        "intro\n<!-- BEGIN rendered: synthetic-comparison -->\nold\n"
-        "<!-- END rendered: synthetic-comparison -->\nend\n"
+        "intro\n<!-- BEGIN rendered: synthetic-replicate -->\nold\n"
+        "<!-- END rendered: synthetic-replicate -->\nend\n"
     )
     args = ["--run-root", str(tmp_path / "run"), str(doc)]
     assert main([*args, "--check"]) == 1
