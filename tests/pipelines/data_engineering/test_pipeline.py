@@ -24,6 +24,8 @@ def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_sc
     assert len(wells) + len(catalog.load("well_join_quarantine")) == len(tiny_screen.well_table)
     sites = catalog.load("site_table")
     assert len(sites) + len(catalog.load("site_join_quarantine")) == len(tiny_screen.image_index)
+    imaged_wells = sites[list(schema.WELL_KEY)].drop_duplicates()
+    assert len(imaged_wells) + len(catalog.load("well_image_quarantine")) == len(wells)
 
     crop_index = catalog.load("crop_index")
     store = catalog.load("crop_store")

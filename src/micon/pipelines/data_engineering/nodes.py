@@ -15,7 +15,7 @@ from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_feature
 from micon.imaging.crops import LabelledCrops
 from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
-from micon.metadata.load_data import join_image_index
+from micon.metadata.load_data import join_image_index, quarantine_wells_without_sites
 from micon.metadata.splits import SplitConfig, assign_splits, split_by_molecule, split_summary
 from micon.profile import SourceProfile
 from micon.schema import feature_columns
@@ -62,12 +62,18 @@ def split_wells(
 
 def join_sites(
     image_index: pd.DataFrame, well_metadata: pd.DataFrame, source_profile: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attach well metadata to each imaged site; sites of unaccepted wells go to quarantine."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Attach well metadata to each imaged site; unusable sites and unimaged accepted wells to quarantine."""
     channels = SourceProfile.from_dict(source_profile).channels
     sites, quarantined = join_image_index(image_index, well_metadata, channels=channels)
-    logger.info("%d sites to process, quarantined %d", len(sites), len(quarantined))
-    return sites, quarantined
+    unimaged = quarantine_wells_without_sites(well_metadata, image_index, sites)
+    logger.info(
+        "%d sites to process, quarantined %d sites and %d wells without a site",
+        len(sites),
+        len(quarantined),
+        len(unimaged),
+    )
+    return sites, quarantined, unimaged
 
 
 def extract_cell_crops(

@@ -41,7 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 join_sites,
                 ["image_index", "well_metadata", "source_profile"],
-                ["site_table", "site_join_quarantine"],
+                ["site_table", "site_join_quarantine", "well_image_quarantine"],
                 name="join_sites",
             ),
             Node(
