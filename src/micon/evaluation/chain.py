@@ -15,7 +15,9 @@ from micon.evaluation._checks import checked_features
 from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
 from micon.evaluation.normalize import (
     FEATURE_SELECT_OPERATIONS,
+    MIN_PLATE_CONTROL_WELLS,
     SPHERING_METHODS,
+    _plate_control_rows,
     filter_variant_features,
     inverse_normal_transform,
     robust_mad_normalize,
@@ -133,11 +135,17 @@ def normalize_profiles(
 
     Raises:
         UnknownNameError: A step name is unknown (lists the known ones).
-        NoControlsError: A step fitted on DMSO meets a plate without DMSO (names the plates).
+        NoControlsError: A plate has fewer DMSO wells than the steps need (:func:`plate_controls_needed`),
+            checked before any step runs (names the plates and their counts).
         InvalidFeaturesError: A feature is NaN or inf (names the column and well).
         InvalidInputError, MissingColumnsError, InvalidConfigError: As raised by the steps.
     """
     n_features = len(checked_features(profiles, table_name="profiles to normalise"))
+    needed = plate_controls_needed(config.steps)
+    if needed:
+        _plate_control_rows(
+            profiles, table_name=f"profiles to normalise by {list(config.steps)}", min_wells=needed
+        )
     normalized = profiles
     rows = []
     for position, name in enumerate(config.steps):
@@ -159,6 +167,21 @@ def normalize_profiles(
     return normalized, step_log.astype(
         {"position": "int64", "step": "str", "n_features_in": "int64", "n_features_out": "int64"}
     ).astype({"changed_feature_count": "bool"})
+
+
+def plate_controls_needed(steps: tuple[str, ...] | list[str]) -> int:
+    """Return the DMSO wells per plate a chain of steps needs (0 when no step is fitted per plate).
+
+    The variance filter and robust MAD are fitted on each plate's DMSO wells and need
+    ``MIN_PLATE_CONTROL_WELLS`` (2); sphering after robust MAD needs one more: with 2 DMSO wells a plate's
+    MAD-normalised controls are mirror images (``x1 - m = -(x2 - m)``), so the DMSO matrix sphering is
+    fitted on is rank-deficient and pycytominer refuses it.
+    """
+    steps = list(steps)
+    needed = MIN_PLATE_CONTROL_WELLS if {"variance_filter", "mad_robustize"} & set(steps) else 0
+    if "mad_robustize" in steps and "sphering" in steps[steps.index("mad_robustize") :]:
+        needed = MIN_PLATE_CONTROL_WELLS + 1
+    return needed
 
 
 def _variance_filter(profiles: pd.DataFrame, config: NormalizationConfig) -> pd.DataFrame:
@@ -212,4 +235,10 @@ NORMALIZATION_STEPS: dict[str, Callable[[pd.DataFrame, NormalizationConfig], pd.
     "morphohelm": _morphohelm,
 }
 
-__all__ = ["NORMALIZATION_STEPS", "STEP_LOG_COLUMNS", "NormalizationConfig", "normalize_profiles"]
+__all__ = [
+    "NORMALIZATION_STEPS",
+    "STEP_LOG_COLUMNS",
+    "NormalizationConfig",
+    "normalize_profiles",
+    "plate_controls_needed",
+]

@@ -12,6 +12,7 @@ import pandas as pd
 from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
+from micon.imaging.controls import ControlsConfig, enforce_plate_controls
 from micon.imaging.crops import LabelledCrops
 from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
 from micon.metadata.joins import join_well_metadata
@@ -80,10 +81,13 @@ def extract_cell_crops(
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
+    controls_params: dict[str, Any],
     source_profile: dict[str, Any],
 ) -> tuple[pd.DataFrame, LabelledCrops, LabelledCrops, pd.DataFrame, pd.DataFrame]:
     """Detect nuclei, grow their cells, cut one crop and its masks per cell; crops in the profile's channels.
 
+    After image QC, where the profile's controls are DMSO wells, each plate's usable DMSO wells are
+    counted and the controls policy applied (``data_engineering.controls``) before any crop is written.
     The crop store records the channel names it is saved with, so no later stage repeats them.
     """
     profile = SourceProfile.from_dict(source_profile)
@@ -96,6 +100,8 @@ def extract_cell_crops(
         nuclear_channel=profile.nuclear_channel,
         cytoplasm_channels=profile.cytoplasm_channels,
     )
+    if profile.controls == "dmso":
+        extraction = enforce_plate_controls(extraction, site_table, ControlsConfig(**controls_params))
     logger.info(
         "extracted %d crops from %d sites; quarantined %d sites",
         len(extraction.crop_index),

@@ -50,6 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "site_table",
                     "field_images",
                     "params:data_engineering.crops",
+                    "params:data_engineering.controls",
                     "source_profile",
                 ],
                 ["crop_index", "crop_store", "crop_masks", "crop_extraction_quarantine", "site_summary"],
