@@ -30,6 +30,7 @@ __all__ = [
     "ColumnSpec",
     "ContractError",
     "TableContract",
+    "conform_raw_tables",
     "conform_table",
     "image_index_contract",
     "invalid_key_rows",
@@ -233,3 +234,37 @@ def invalid_key_rows(table: pd.DataFrame, contract: TableContract) -> tuple[pd.S
         columns = [c for c in contract.key if row[c]]
         detail[position] = f"{contract.name} row {position} has no {', '.join(columns)} (missing or blank)"
     return mask, detail
+
+
+def conform_raw_tables(
+    plate_table: pd.DataFrame,
+    well_table: pd.DataFrame,
+    compound_table: pd.DataFrame,
+    image_index: pd.DataFrame,
+    *,
+    channels: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Check the four raw tables a source writes against their contracts; return them with ids normalised.
+
+    A source's ingestion calls this on what it writes, so a source that breaks the raw contract fails
+    where it is written, naming the table, column and rows.
+
+    Args:
+        plate_table: The plates (:data:`PLATE_TABLE`).
+        well_table: The wells (:data:`WELL_TABLE`).
+        compound_table: The compounds (:data:`COMPOUND_TABLE`).
+        image_index: The sites (:func:`image_index_contract` of ``channels``).
+        channels: The source profile's channels.
+
+    Returns:
+        The four tables, in that order, as :func:`conform_table` returns them.
+
+    Raises:
+        MissingColumnsError, ContractError: As :func:`conform_table`.
+    """
+    return (
+        conform_table(plate_table, PLATE_TABLE),
+        conform_table(well_table, WELL_TABLE),
+        conform_table(compound_table, COMPOUND_TABLE),
+        conform_table(image_index, image_index_contract(channels)),
+    )

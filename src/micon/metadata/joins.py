@@ -111,7 +111,6 @@ def join_well_metadata(
     ):
         if table.empty:
             raise InvalidInputError(f"{name} is empty")
-    _reject_duplicated_lookup(plates, [schema.SOURCE, schema.PLATE], table_name="plate table")
     _reject_duplicated_lookup(compounds, [schema.JCP2022], table_name="standardized compound table")
 
     table = wells.loc[:, list(well_columns)].reset_index(drop=True)
