@@ -232,3 +232,36 @@ def test_extract_crop_table_real_bbbc021_fields_pass():
     )
     assert result.quarantine.empty, result.quarantine["detail"].tolist()
     assert len(result.crops) > 0
+
+
+@pytest.mark.realdata
+def test_extract_crop_table_real_jump_and_bray_fields_pass():
+    import zarr
+
+    from micon import project_parameters
+
+    config = project_parameters.make_config(CropExtractionConfig, "data_engineering.crops", env="jump")
+    store = zarr.open(str(require_shared("fields/jump_cpg0016_two_sources/images.zarr")), mode="r")["images"]
+    bray = require_shared("fields/bray2017_field")
+    fields = [
+        {ch: np.asarray(store[site, c]) for c, ch in enumerate(CHANNELS)} for site in range(store.shape[0])
+    ]
+    files = {"AGP": "Ph_golgi", "DNA": "Hoechst", "ER": "ERSyto", "Mito": "Mito", "RNA": "ERSytoBleed"}
+    fields.append({ch: tifffile.imread(bray / f"{name}.tif") for ch, name in files.items()})
+    rows, images = [], {}
+    for i, field in enumerate(fields):
+        row = {
+            schema.SOURCE: "real",
+            schema.BATCH: "b",
+            schema.PLATE: "p",
+            schema.WELL: f"W{i}",
+            schema.SITE: "1",
+        }
+        for ch in CHANNELS:
+            row[schema.path_name_column(ch)] = "p"
+            row[schema.file_name_column(ch)] = f"W{i}_{ch}"
+            images[f"p/W{i}_{ch}"] = lambda a=field[ch]: a
+        rows.append(row)
+    result = extract_crop_table(pd.DataFrame(rows), images, config, **STAINS)
+    assert result.quarantine.empty, result.quarantine["detail"].tolist()
+    assert set(result.site_summary[schema.WELL]) == {f"W{i}" for i in range(len(fields))}
