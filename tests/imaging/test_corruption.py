@@ -17,7 +17,7 @@ import tifffile
 from micon import schema
 from micon.imaging import CropExtractionConfig, extract_crop_table
 from tests.imaging.conftest import draw_discs
-from tests.parameters import make_config
+from tests.parameters import make_config, parameter
 from tests.shared_data import require_shared
 
 SIZE = 96
@@ -265,3 +265,45 @@ def test_extract_crop_table_real_jump_and_bray_fields_pass():
     result = extract_crop_table(pd.DataFrame(rows), images, config, **STAINS)
     assert result.quarantine.empty, result.quarantine["detail"].tolist()
     assert set(result.site_summary[schema.WELL]) == {f"W{i}" for i in range(len(fields))}
+
+
+def test_extract_crop_table_nuclei_far_larger_than_the_screens_implausible_no_crop():
+    config = make_config(
+        CropExtractionConfig,
+        "data_engineering.crops",
+        crop_size_px=16,
+        plausibility={
+            **parameter("data_engineering.crops.plausibility"),
+            "min_sites_for_screen_check": 5,
+        },
+    )
+    rows, images = [], {}
+    for i in range(7):
+        field = _field(i)
+        if i == 6:  # blobs 9x the area of the screen's other nuclei: debris or an out-of-focus field
+            field["DNA"] = draw_discs(
+                (SIZE, SIZE),
+                [(30, 30), (66, 62)],
+                radius=15,
+                background=150,
+                foreground=3000,
+                noise=30.0,
+                seed=i,
+            )
+        row = {
+            schema.SOURCE: "s1",
+            schema.BATCH: "b1",
+            schema.PLATE: "p1",
+            schema.WELL: f"A{i:02d}",
+            schema.SITE: "1",
+        }
+        for ch in CHANNELS:
+            row[schema.path_name_column(ch)] = "p1"
+            row[schema.file_name_column(ch)] = f"A{i:02d}_{ch}"
+            images[f"p1/A{i:02d}_{ch}"] = lambda a=field[ch]: a
+        rows.append(row)
+    result = extract_crop_table(pd.DataFrame(rows), images, config, **STAINS)
+    assert result.quarantine[schema.WELL].tolist() == ["A06"]
+    assert result.quarantine["reason"].tolist() == ["implausible_nuclei"]
+    assert "A06" not in set(result.crop_index[schema.WELL])
+    assert result.crop_index[schema.CROP_ID].tolist() == list(range(len(result.crops)))
