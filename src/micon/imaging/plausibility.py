@@ -5,6 +5,10 @@ illumination gradient) still gives dozens of "nuclei". Real nuclei stand out fro
 much more than the noise, have a large share of the field's dynamic range between them and their
 background, are compact, and are about as large as the screen's other nuclei. CellProfiler has no such
 check either (it counts objects, it does not judge them); the measures here are plain numpy/scikit-image.
+
+Size is judged against the screen's own fields; intensity is judged against the field's own dynamic range
+and noise rather than against the screen, because raw intensities differ about tenfold between JUMP
+sources (a screen-wide intensity test would quarantine whole sources, not fields without nuclei).
 """
 
 from __future__ import annotations
