@@ -141,6 +141,11 @@ def normalize_identifiers(values: pd.Series) -> pd.Series:
     Returns:
         An object Series of the same index: ``str`` values, or ``None`` where missing or blank.
     """
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # Fast path (a million-row JUMP well table): text only, stripped in one vectorised pass.
+        text = values.astype("string").str.strip()
+        keep = (text.notna() & (text != "")).fillna(False).astype(bool)
+        return text.astype("object").where(keep, None)
 
     def one(value: object) -> str | None:
         if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -153,8 +158,17 @@ def normalize_identifiers(values: pd.Series) -> pd.Series:
     return pd.Series([one(v) for v in values], index=values.index, dtype="object")
 
 
+_FINE_KINDS: dict[str, frozenset[str]] = {
+    "identifier": frozenset({"string", "integer", "floating", "mixed-integer-float", "empty"}),
+    "text": frozenset({"string", "empty"}),
+    "number": frozenset({"integer", "floating", "mixed-integer-float", "empty"}),
+}
+
+
 def _type_problem(values: pd.Series, kind: ColumnKind) -> np.ndarray:
     """Return the positions of values that cannot be of ``kind`` (booleans are never identifiers)."""
+    if pd.api.types.infer_dtype(values, skipna=True) in _FINE_KINDS[kind]:
+        return np.zeros(0, dtype=np.int64)  # fast path: pandas saw one acceptable kind throughout
 
     def bad(value: object) -> bool:
         if value is None or (not isinstance(value, str | bool | np.bool_) and pd.isna(value)):
