@@ -53,6 +53,9 @@ ALLOWED: dict[str, set[str]] = {
         "training",
     },
     "datasets": set(),
+    # Where a run's numbers come from (git state), and the command that renders them into the docs.
+    "provenance": set(),
+    "render_tables": {"errors", "evaluation"},
     # The parameter schema types every section by its domain config: a top layer below only the Kedro glue.
     "parameters": {
         "schema",

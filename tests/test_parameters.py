@@ -142,7 +142,7 @@ def test_validate_parameters_simclr_augmentation_unknown_key_named():
 
 def test_validate_parameters_too_few_plate_controls_for_the_reporting_chain_named():
     params = _set(load_parameters("test"), "data_engineering.controls.min_wells_per_plate", 2)
-    params = _set(params, "reporting.normalization.steps", ["mad_robustize", "sphering"])
+    params = _set(params, "reporting.normalization.chains.sphered", ["mad_robustize", "sphering"])
     message = _problems(params)
     assert "data_engineering.controls.min_wells_per_plate: at least 3" in message
-    assert "['mad_robustize', 'sphering']" in message
+    assert "reporting.normalization.chains.sphered ['mad_robustize', 'sphering']" in message

@@ -27,11 +27,13 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> N
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
     assert set(metrics) == set(list_methods())
-    for scenarios in metrics.values():
-        assert {"NSB", "NSS"} <= set(scenarios)
-        for scores in scenarios.values():
-            assert {"top1", "top5", "map", "fraction_retrieved"} <= set(scores)
-            assert 0.0 <= scores["top1"] <= scores["top5"] <= 1.0
+    for chains in metrics.values():
+        assert set(chains) == {"raw", "default", "recipe"}
+        for scenarios in chains.values():
+            assert {"NSB", "NSS"} <= set(scenarios)
+            for scores in scenarios.values():
+                assert {"top1", "top5", "map", "fraction_retrieved"} <= set(scores)
+                assert 0.0 <= scores["top1"] <= scores["top5"] <= 1.0
     for versioned in (
         "06_models/micon_checkpoint.pt",
         "07_model_output/micon_crop_embeddings.parquet",

@@ -35,3 +35,15 @@ class NoControlsError(InvalidInputError):
 
 class UnknownNameError(MiconError, LookupError):
     """A name (model, method, step) is not among the known ones."""
+
+
+class MismatchedOutputsError(InvalidInputError):
+    """Outputs that belong together (crop index and store, checkpoint and embeddings) differ in write."""
+
+
+class TrainingDivergedError(MiconError, ArithmeticError, ValueError):
+    """A training loss became NaN or infinite."""
+
+
+class CheckpointError(InvalidInputError):
+    """A training checkpoint cannot be resumed: unreadable, or made with another configuration."""

@@ -343,17 +343,17 @@ def _control_count_problems(params: Mapping[str, Any]) -> list[str]:
     """Check that data_engineering keeps plates with as many DMSO wells as the reporting chain needs."""
     try:
         minimum = params["data_engineering"]["controls"]["min_wells_per_plate"]
-        steps = params["reporting"]["normalization"]["steps"]
+        chains = params["reporting"]["normalization"]["chains"]
     except (KeyError, TypeError):
         return []  # a missing section is reported by the tree's own validation
-    if not isinstance(minimum, int) or not isinstance(steps, list | tuple):
-        return []
-    needed = plate_controls_needed([str(step) for step in steps])
-    if minimum >= needed:
+    if not isinstance(minimum, int) or not isinstance(chains, Mapping):
         return []
     return [
         f"data_engineering.controls.min_wells_per_plate: at least {needed}, the DMSO wells per plate that "
-        f"reporting.normalization.steps {list(steps)} need (got {minimum})"
+        f"reporting.normalization.chains.{name} {list(steps)} needs (got {minimum})"
+        for name, steps in chains.items()
+        if isinstance(steps, list | tuple)
+        and minimum < (needed := plate_controls_needed([str(step) for step in steps]))
     ]
 
 

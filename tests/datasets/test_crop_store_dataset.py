@@ -391,3 +391,23 @@ class TestCropStoreDatasetVersioned:
         assert crop_store.exists()
         with pytest.raises(DatasetError, match="crop_store"):
             versioned_crop_store.save(crops)
+
+
+class _Extraction:
+    """Crops with their channels and the write id of the extraction (as extract_cell_crops returns)."""
+
+    def __init__(self, crops, channels, write_id):
+        self.crops, self.channels, self.write_id = crops, channels, write_id
+
+
+def test_write_id_is_recorded_loaded_and_pickled(store_path, crops):
+    import pickle  # noqa: PLC0415
+
+    channels = [f"ch{i}" for i in range(crops.shape[1])]
+    dataset = CropStoreDataset(filepath=str(store_path))
+    dataset.save(_Extraction(crops, channels, "0123abcd"))
+    loaded = dataset.load()
+    assert loaded.write_id == "0123abcd"
+    assert pickle.loads(pickle.dumps(loaded)).write_id == "0123abcd"
+    dataset.save(CropArray(crops, channels))  # no write id: none recorded
+    assert dataset.load().write_id is None

@@ -18,8 +18,9 @@ def _annotated(make_profiles, seed: int = 0) -> pd.DataFrame:
     return profiles
 
 
-def _brute_ap(profiles: pd.DataFrame) -> list[float]:
-    """AP per annotated treated well (sklearn): positives = same MoA, other compound; negatives: other MoA."""
+def _brute_ap(profiles: pd.DataFrame, exclude_same: tuple[str, ...] = ()) -> list[float]:
+    """AP per annotated treated well (sklearn): positives = same MoA, other compound; negatives: other MoA;
+    a well equal to the query on an ``exclude_same`` column is neither (NaN when no positive is left)."""
     table = profiles.loc[~profiles[schema.IS_CONTROL] & profiles[MOA].notna()].reset_index(drop=True)
     x = table[schema.feature_columns(table.columns)].to_numpy(dtype=np.float64)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -27,6 +28,8 @@ def _brute_ap(profiles: pd.DataFrame) -> list[float]:
     for i in range(len(table)):
         labels, scores = [], []
         for j in range(len(table)):
+            if any(table.at[j, c] == table.at[i, c] for c in exclude_same):
+                continue
             if table.at[j, MOA] != table.at[i, MOA]:
                 labels.append(0)
             elif table.at[j, schema.JCP2022] != table.at[i, schema.JCP2022]:
@@ -34,7 +37,7 @@ def _brute_ap(profiles: pd.DataFrame) -> list[float]:
             else:
                 continue
             scores.append(x[i] @ x[j])
-        aps.append(average_precision_score(labels, scores))
+        aps.append(average_precision_score(labels, scores) if any(labels) else np.nan)
     return aps
 
 
@@ -103,3 +106,19 @@ def test_annotation_map_invalid_setting_raises(make_profiles, kwargs, match):
     profiles = _annotated(make_profiles)
     with pytest.raises(InvalidConfigError, match=match):
         annotation_map(profiles, schema.feature_columns(profiles.columns), annotation_column=MOA, **kwargs)
+
+
+def test_annotation_map_not_same_source_equals_brute_force_without_same_source_wells(make_profiles, tmp_path):
+    profiles = _annotated(make_profiles, seed=2)
+    features = schema.feature_columns(profiles.columns)
+    ap_table, _ = annotation_map(
+        profiles,
+        features,
+        annotation_column=MOA,
+        exclude_same=[schema.SOURCE],
+        null_size=200,
+        cache_dir=tmp_path,
+    )
+    expected = _brute_ap(profiles, (schema.SOURCE,))
+    np.testing.assert_allclose(ap_table["average_precision"].to_numpy(dtype=float), expected, rtol=1e-6)
+    assert (ap_table["n_total_pairs"] < len(ap_table) / 2 + 1).all()  # only the other source's wells

@@ -4,7 +4,13 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
-from micon.evaluation import RetrievalConfig, evaluate_batch_effects, evaluate_consistency, evaluate_profiles
+from micon.evaluation import (
+    RetrievalConfig,
+    evaluate_batch_effects,
+    evaluate_consistency,
+    evaluate_mechanism_retrieval,
+    evaluate_profiles,
+)
 from tests.parameters import make_config
 
 
@@ -15,23 +21,26 @@ def _config(tmp_path, **overrides) -> RetrievalConfig:
         "null_cache_dir": str(tmp_path),
         "splits": (schema.SPLIT_TEST,),
     }
+    if "scenarios" in overrides:  # mechanism retrieval at the overriding scenarios it shares
+        settings["mechanism_scenarios"] = [s for s in ("NR", "NSS") if s in overrides["scenarios"]]
     settings.update(overrides)
     return make_config(RetrievalConfig, "reporting.retrieval", **settings)
 
 
 def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_path):
     metrics, topk, compound_maps = evaluate_profiles(profiles, _config(tmp_path))
-    assert set(metrics) == {"NR", "NSB", "NSS", "NSL"}
+    assert set(metrics) == {"NR", "NSB", "NSS", "NSL", "NSSL", "NSPL"}
     for scenario in ("NR", "NSB", "NSS"):
         values = metrics[scenario]
         assert list(values) == ["top1", "top5", "map", "fraction_retrieved", "n_queries"]
         assert 0.0 <= values["top1"] <= values["top5"] <= 1.0
         assert 0.0 <= values["map"] <= 1.0
         assert values["n_queries"] == 60
-    # every plate of the toy screen holds each compound in the same well: one layout, no NSL replicate
-    assert metrics["NSL"]["n_queries"] == 0
+    # every plate of the toy screen holds each compound in the same well: one layout, and a compound's
+    # replicates all sit at its well position, so no NSL / NSSL / NSPL replicate
+    assert metrics["NSL"]["n_queries"] == metrics["NSSL"]["n_queries"] == metrics["NSPL"]["n_queries"] == 0
     assert list(topk.columns) == ["scenario", "k", "accuracy"]
-    assert len(topk) == 4 * 2
+    assert len(topk) == 6 * 2
     assert list(compound_maps.columns) == [
         "scenario",
         schema.JCP2022,
@@ -107,8 +116,11 @@ def test_retrieval_config_base_parameters():
         "NR": (),
         "NSB": (schema.BATCH,),
         "NSS": (schema.SOURCE,),
-        "NSL": (schema.PLATE_LAYOUT,),
+        "NSL": (schema.WELL,),
+        "NSSL": (schema.SOURCE, schema.WELL),
+        "NSPL": (schema.PLATE_LAYOUT,),
     }
+    assert config.mechanism_scenarios == ("NR", "NSS")
     assert config.batch_columns == (schema.SOURCE, schema.BATCH)
     assert config.annotation_columns == (schema.MOA, "Metadata_Target")
     assert config.ks == tuple(range(1, 11))
@@ -121,10 +133,12 @@ def test_retrieval_config_yaml_lists_become_tuples():
         RetrievalConfig,
         "reporting.retrieval",
         scenarios={"NSB": [schema.BATCH]},
+        mechanism_scenarios=["NSB"],
         ks=[5, 1, 5],
         splits=[schema.SPLIT_TEST],
     )
     assert config.scenarios == {"NSB": (schema.BATCH,)}
+    assert config.mechanism_scenarios == ("NSB",)
     assert config.ks == (1, 5)
     assert config.splits == (schema.SPLIT_TEST,)
 
@@ -141,6 +155,7 @@ def test_retrieval_config_yaml_lists_become_tuples():
         ({"threshold": 0.0}, "threshold"),
         ({"splits": ("holdout",)}, "holdout"),
         ({"splits": ()}, "splits"),
+        ({"mechanism_scenarios": ("NSX",)}, "NSX"),
     ],
 )
 def test_retrieval_config_invalid_value_raises(kwargs, match):
@@ -163,14 +178,14 @@ def _shuffled_layouts(profiles: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return shuffled
 
 
-def test_evaluate_profiles_nsl_with_distinct_layouts_equals_not_same_plate(make_profiles, tmp_path):
+def test_evaluate_profiles_nspl_with_distinct_layouts_equals_not_same_plate(make_profiles, tmp_path):
     profiles = _shuffled_layouts(make_profiles())
     metrics, _, _ = evaluate_profiles(
-        profiles, _config(tmp_path, scenarios={"NSL": [schema.PLATE_LAYOUT], "NSP": [schema.PLATE]})
+        profiles, _config(tmp_path, scenarios={"NSPL": [schema.PLATE_LAYOUT], "NSP": [schema.PLATE]})
     )
-    assert metrics["NSL"]["n_queries"] == 60
-    assert metrics["NSL"]["top1"] == metrics["NSP"]["top1"]
-    assert metrics["NSL"]["map"] == pytest.approx(metrics["NSP"]["map"])
+    assert metrics["NSPL"]["n_queries"] == 60
+    assert metrics["NSPL"]["top1"] == metrics["NSP"]["top1"]
+    assert metrics["NSPL"]["map"] == pytest.approx(metrics["NSP"]["map"])
 
 
 def test_evaluate_profiles_scenario_with_absent_column_is_skipped(profiles, tmp_path, caplog):
@@ -229,3 +244,24 @@ def test_evaluate_consistency_annotation_without_shared_value_is_skipped(profile
     config = _config(tmp_path, annotation_columns=["Metadata_moa"])
     assert evaluate_consistency(profiles, config) == {}
     assert "no value is shared by two compounds" in caplog.text
+
+
+def test_evaluate_mechanism_retrieval_scores_each_annotation_at_each_mechanism_scenario(
+    make_profiles, tmp_path
+):
+    profiles = make_profiles(n_compounds=6, signal=3.0)
+    moa = {"C0": "a", "C1": "a", "C2": "b", "C3": "b", "C4": "c", "C5": "c", schema.DMSO_JCP2022: "DMSO"}
+    profiles[schema.MOA] = profiles[schema.JCP2022].map(moa)
+    scores = evaluate_mechanism_retrieval(
+        profiles, _config(tmp_path, annotation_columns=[schema.MOA, "Metadata_X"])
+    )
+    assert set(scores) == {schema.MOA}
+    assert set(scores[schema.MOA]) == {"NR", "NSS"}
+    for values in scores[schema.MOA].values():
+        assert list(values) == ["top1", "top5", "map", "fraction_retrieved", "n_queries"]
+        assert 0.0 <= values["top1"] <= values["top5"] <= 1.0 and 0.0 <= values["map"] <= 1.0
+        assert values["n_queries"] == 6 * 12  # every treated well (6 compounds x 12 plates), never DMSO
+
+
+def test_evaluate_mechanism_retrieval_without_annotation_column_is_empty(profiles, tmp_path):
+    assert evaluate_mechanism_retrieval(profiles, _config(tmp_path)) == {}

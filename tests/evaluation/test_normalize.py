@@ -12,9 +12,11 @@ from micon.errors import (
     NoControlsError,
 )
 from micon.evaluation import (
+    center_on_plate_controls,
     filter_variant_features,
     inverse_normal_transform,
     robust_mad_normalize,
+    scale_by_control_mad,
     select_features,
     sphere_profiles,
 )
@@ -262,3 +264,62 @@ def test_robust_mad_normalize_batch_control_group_fits_on_the_batch():
     np.testing.assert_allclose(
         out.loc[rows, features].to_numpy(), _hand_mad(toy.loc[rows, features].to_numpy(), controls, 1e-6)
     )
+
+
+def test_center_on_plate_controls_subtracts_each_plates_dmso_median():
+    toy = _toy()
+    out = center_on_plate_controls(toy)
+    # p1 DMSO medians (2, 5); p2 DMSO medians (10, 2)
+    np.testing.assert_allclose(out["emb_0000"], [-1, 0, 2, 8, -5, -10, 0, 10, -5, 5])
+    np.testing.assert_allclose(out["emb_0001"], [0, 0, 1, -4, 2, 1, -1, 0, -2, 7])
+    pd.testing.assert_frame_equal(
+        out[schema.metadata_columns(toy.columns)], toy[schema.metadata_columns(toy.columns)]
+    )
+
+
+def test_center_on_plate_controls_plate_without_dmso_raises_naming_plate():
+    toy = _toy()
+    toy.loc[toy[schema.PLATE] == "p2", schema.IS_CONTROL] = False
+    with pytest.raises(NoControlsError, match="s1/b1/p2"):
+        center_on_plate_controls(toy)
+
+
+def test_scale_by_control_mad_screen_pools_every_dmso_well():
+    toy = center_on_plate_controls(_toy())
+    out = scale_by_control_mad(toy, scope="screen", epsilon=0.0)
+    controls = toy.loc[toy[schema.IS_CONTROL], ["emb_0000", "emb_0001"]].to_numpy()
+    # pooled centred DMSO: x = (-1, 0, 2, -10, 0, 10) -> MAD 1.5; y = (0, 0, 1, 1, -1, 0) -> MAD 0.5
+    scale = 1.4826 * np.median(np.abs(controls - np.median(controls, axis=0)), axis=0)
+    np.testing.assert_allclose(scale, 1.4826 * np.array([1.5, 0.5]), rtol=1e-4)
+    np.testing.assert_allclose(
+        out[["emb_0000", "emb_0001"]].to_numpy(), toy[["emb_0000", "emb_0001"]] / scale, rtol=1e-4
+    )
+
+
+def test_scale_by_control_mad_source_scope_fits_one_scale_per_source():
+    toy = _toy()
+    toy[schema.SOURCE] = np.where(toy[schema.PLATE] == "p1", "s1", "s2")
+    out = scale_by_control_mad(toy, scope="source", epsilon=1e-6)
+    for plate in ("p1", "p2"):
+        rows = toy[schema.PLATE] == plate
+        controls = toy.loc[rows & toy[schema.IS_CONTROL], ["emb_0000", "emb_0001"]].to_numpy()
+        scale = 1.4826 * np.median(np.abs(controls - np.median(controls, axis=0)), axis=0) + 1e-6
+        np.testing.assert_allclose(
+            out.loc[rows, ["emb_0000", "emb_0001"]].to_numpy(),
+            toy.loc[rows, ["emb_0000", "emb_0001"]].to_numpy() / scale,
+            rtol=1e-4,
+        )
+
+
+def test_scale_by_control_mad_group_without_dmso_raises_naming_it():
+    toy = _toy()
+    toy[schema.SOURCE] = np.where(toy[schema.PLATE] == "p1", "s1", "s2")
+    toy.loc[toy[schema.PLATE] == "p2", schema.IS_CONTROL] = False
+    with pytest.raises(NoControlsError, match="s2"):
+        scale_by_control_mad(toy, scope="source", epsilon=1e-6)
+
+
+@pytest.mark.parametrize(("scope", "epsilon", "match"), [("well", 1e-6, "well"), ("screen", -1.0, "epsilon")])
+def test_scale_by_control_mad_invalid_setting_raises(scope, epsilon, match):
+    with pytest.raises(InvalidConfigError, match=match):
+        scale_by_control_mad(_toy(), scope=scope, epsilon=epsilon)

@@ -106,7 +106,13 @@ def test_recipe_var_mad_int_featselect_reproduced(scenario, sources, untied_tole
     inputs, expected, _ = _recipe_inputs(scenario, sources)
     ours, step_log = normalize_profiles(
         inputs,
-        make_config(NormalizationConfig, "reporting.normalization", steps=RECIPE_PREPROCESSING, epsilon=0.0),
+        make_config(
+            NormalizationConfig,
+            "reporting.normalization",
+            chains={"recipe": RECIPE_PREPROCESSING},
+            epsilon=0.0,
+        ),
+        chain="recipe",
     )
     assert list(step_log["n_features_out"]) == [3, 3, 3, 3]  # the trimmed fixture keeps its 3 features
     merged = ours.merge(expected, on=list(schema.WELL_KEY), suffixes=("", "_recipe"), validate="one_to_one")

@@ -8,30 +8,74 @@ import pytest
 from matplotlib.figure import Figure
 
 from micon.errors import InvalidInputError
-from micon.evaluation import build_comparison_table, build_html_report, format_markdown_table
+from micon.evaluation import build_comparison_table, build_html_report, format_markdown_table, pivot_chains
 
 
 def _retrieval() -> dict:
     level = {"top1": 0.5, "top5": 0.75, "map": 0.4, "fraction_retrieved": 0.25, "n_queries": 8}
-    return {"micon": {"NR": level, "NSS": {**level, "top1": 0.25}}, "cellprofiler": {"NR": level}}
+    return {
+        "micon": {"raw": {"NR": level, "NSS": {**level, "top1": 0.25}}, "default": {"NR": level}},
+        "cellprofiler": {"raw": {"NR": level}, "default": {"NR": {**level, "top1": 0.125}}},
+    }
 
 
-def test_build_comparison_table_one_row_per_method_with_levels_batch_and_annotations():
-    batch = {"micon": {"before": {"source_knn_accuracy": 0.9}, "after": {"source_knn_accuracy": 0.4}}}
-    consistency = {"micon": {"Metadata_MoA": {"map": 0.3, "fraction_retrieved": 0.1}}}
-    table = build_comparison_table(_retrieval(), batch, consistency)
-    assert list(table["method"]) == ["micon", "cellprofiler"]
-    assert list(table.columns[:5]) == ["method", "NR_top1", "NR_top5", "NR_map", "NR_fraction_retrieved"]
-    assert table.loc[0, "NSS_top1"] == 0.25
-    assert math.isnan(table.loc[1, "NSS_top1"])  # a level a method lacks is NaN
-    assert table.loc[0, "source_knn_accuracy"] == 0.4  # after normalisation
-    assert math.isnan(table.loc[1, "batch_silhouette"])
-    assert table.loc[0, "MoA_map"] == 0.3 and math.isnan(table.loc[1, "MoA_map"])
+def test_build_comparison_table_one_row_per_method_and_chain_with_levels_batch_and_annotations():
+    batch = {"micon": {"raw": {"source_knn_accuracy": 0.9}, "default": {"source_knn_accuracy": 0.4}}}
+    consistency = {"micon": {"default": {"Metadata_MoA": {"map": 0.3, "fraction_retrieved": 0.1}}}}
+    mechanism = {
+        "micon": {
+            "default": {"Metadata_MoA": {"NSS": {"top1": 0.6, "top5": 0.9, "map": 0.5, "n_queries": 8}}}
+        },
+        "cellprofiler": {"default": {}, "raw": {}},
+    }
+    table = build_comparison_table(
+        _retrieval(), mechanism=mechanism, batch_effects=batch, consistency=consistency
+    )
+    assert list(zip(table["method"], table["chain"], strict=True)) == [
+        ("micon", "raw"),
+        ("micon", "default"),
+        ("cellprofiler", "raw"),
+        ("cellprofiler", "default"),
+    ]
+    assert list(table.columns[:6]) == [
+        "method",
+        "chain",
+        "NR_top1",
+        "NR_top5",
+        "NR_map",
+        "NR_fraction_retrieved",
+    ]
+    assert table.loc[0, "NSS_top1"] == 0.25 and table.loc[3, "NR_top1"] == 0.125
+    assert math.isnan(table.loc[1, "NSS_top1"])  # a level a chain lacks is NaN
+    assert list(table["source_knn_accuracy"].fillna(-1)) == [0.9, 0.4, -1, -1]
+    assert math.isnan(table.loc[2, "batch_silhouette"])
+    assert table.loc[1, "MoA_consistency_map"] == 0.3 and math.isnan(table.loc[0, "MoA_consistency_map"])
+    assert table.loc[1, "MoA_NSS_top1"] == 0.6 and table.loc[1, "MoA_NSS_map"] == 0.5
+    assert table[["MoA_NSS_top1", "MoA_NSS_top5", "MoA_NSS_map"]].drop(index=1).isna().all().all()
+
+
+def test_build_comparison_table_without_annotations_has_no_mechanism_columns():
+    table = build_comparison_table(_retrieval(), mechanism={}, batch_effects={}, consistency={})
+    assert not [c for c in table.columns if c.startswith("MoA_")]
+
+
+def test_pivot_chains_puts_each_metric_side_by_side_per_chain():
+    table = build_comparison_table(_retrieval(), mechanism={}, batch_effects={}, consistency={})
+    wide = pivot_chains(table, ["NR_top1", "NSS_top1", "MoA_NR_top1"])
+    assert list(wide.columns) == [
+        "method",
+        "NR_top1 (raw)",
+        "NR_top1 (default)",
+        "NSS_top1 (raw)",
+        "NSS_top1 (default)",
+    ]
+    assert list(wide["method"]) == ["micon", "cellprofiler"]
+    assert wide.loc[1, "NR_top1 (default)"] == 0.125 and wide.loc[0, "NSS_top1 (raw)"] == 0.25
 
 
 def test_build_comparison_table_without_methods_raises():
     with pytest.raises(InvalidInputError, match="no method"):
-        build_comparison_table({}, {}, {})
+        build_comparison_table({}, mechanism={}, batch_effects={}, consistency={})
 
 
 def test_format_markdown_table_rounds_and_marks_missing():

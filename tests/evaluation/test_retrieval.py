@@ -4,15 +4,22 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidFeaturesError, InvalidInputError, MissingColumnsError
+from micon.evaluation import (
+    assign_plate_layouts,
+    retrieve_mechanism,
+    retrieve_replicates,
+    summarise_retrieval,
+)
 from micon.evaluation import retrieval as retrieval_module
-from micon.evaluation import retrieve_replicates, summarise_retrieval
 
 KS = (1, 3, 5)
 SCENARIOS = {
     "NR": (),
     "NSB": (schema.BATCH,),
     "NSS": (schema.SOURCE,),
-    "NSL": (schema.PLATE_LAYOUT,),
+    "NSL": (schema.WELL,),
+    "NSSL": (schema.SOURCE, schema.WELL),
+    "NSPL": (schema.PLATE_LAYOUT,),
     "NSB+plate": (schema.BATCH, schema.PLATE),
 }
 
@@ -44,6 +51,11 @@ def test_retrieve_replicates_random_data_matches_brute_force(make_profiles, scen
     )
     # two plate layouts, alternating over the plates (the plates' last digit)
     profiles.insert(0, schema.PLATE_LAYOUT, "layout_" + profiles[schema.PLATE].str[-1])
+    # well positions shuffled per plate, so that a compound's replicates sit at different positions (NSL)
+    rng = np.random.default_rng(0)
+    for rows in profiles.groupby(schema.PLATE).indices.values():
+        column = profiles.columns.get_loc(schema.WELL)
+        profiles.iloc[rows, column] = rng.permutation(profiles.iloc[rows, column].to_numpy())
     features = schema.feature_columns(profiles.columns)
     hits = retrieve_replicates(profiles, features, exclude_same=SCENARIOS[scenario], ks=KS)
     expected = _brute_force(profiles, SCENARIOS[scenario], KS)
@@ -175,3 +187,168 @@ def test_summarise_retrieval_missing_hit_column_raises():
     hits = pd.DataFrame({"n_eligible_replicates": [1], "hit_at_1": [True]})
     with pytest.raises(MissingColumnsError, match="hit_at_10"):
         summarise_retrieval(hits, (1, 10))
+
+
+def _morphohelm_run_knn(profiles: pd.DataFrame, paradigm: str, k: int) -> dict[int, bool]:
+    """MorphoHELM's ``run_knn`` (benchmarks/replicate_analysis/run_replicate_analysis_sweep.py), transcribed.
+
+    Returns query row -> hit for the queries it counts (those with a same-compound well in the pool).
+    Its ``Not Same Layout`` pool drops wells at the query's well position; ``Not Same Source Layout``
+    those of the query's source or well position.
+    """
+    x = profiles[schema.feature_columns(profiles.columns)].to_numpy(np.float64)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    compounds = profiles[schema.JCP2022].to_numpy()
+    batches, sources = profiles[schema.BATCH].to_numpy(), profiles[schema.SOURCE].to_numpy()
+    wells = profiles[schema.WELL].to_numpy()
+    hits = {}
+    for q in range(len(x)):
+        sims = x[q] @ x.T
+        if paradigm == "No Restriction":
+            pool = np.flatnonzero(np.arange(len(x)) != q)
+        elif paradigm == "Not Same Batch":
+            pool = np.flatnonzero(batches != batches[q])
+        elif paradigm == "Not Same Source":
+            pool = np.flatnonzero(sources != sources[q])
+        elif paradigm == "Not Same Layout":
+            pool = np.flatnonzero(wells != wells[q])
+        else:  # "Not Same Source Layout"
+            pool = np.flatnonzero((sources != sources[q]) & (wells != wells[q]))
+        if not (compounds[pool] == compounds[q]).any():
+            continue
+        top = pool[np.argsort(-sims[pool])[:k]]
+        hits[q] = bool((compounds[top] == compounds[q]).any())
+    return hits
+
+
+def _layout_table(seed: int = 0) -> pd.DataFrame:
+    """Treated wells on 8 plates of 2 sources; plates 0-3 share one layout, plates 4-7 shuffle positions.
+
+    A compound sits at the same well on the plates of the shared layout and elsewhere on the others, so
+    excluding the query's well position (NSL) and excluding plates of its layout (NSPL) differ.
+    """
+    rng = np.random.default_rng(seed)
+    n_compounds, dim = 6, 5
+    centroids = rng.normal(size=(n_compounds, dim))
+    rows, values = [], []
+    for plate in range(8):
+        positions = np.arange(n_compounds) if plate < 4 else rng.permutation(n_compounds)
+        for compound in range(n_compounds):
+            rows.append(
+                {
+                    schema.SOURCE: f"s{plate % 2}",
+                    schema.BATCH: f"b{plate % 4}",
+                    schema.PLATE: f"p{plate}",
+                    schema.WELL: f"A{positions[compound]:02d}",
+                    schema.JCP2022: f"C{compound}",
+                    schema.IS_CONTROL: False,
+                }
+            )
+            values.append(centroids[compound] + rng.normal(size=dim) * 0.9)
+    table = pd.concat(
+        [pd.DataFrame(rows), pd.DataFrame(values, columns=schema.embedding_columns(dim))], axis=1
+    )
+    return assign_plate_layouts(table)
+
+
+@pytest.mark.parametrize(
+    ("level", "exclude_same", "paradigm"),
+    [
+        ("NR", (), "No Restriction"),
+        ("NSB", (schema.BATCH,), "Not Same Batch"),
+        ("NSS", (schema.SOURCE,), "Not Same Source"),
+        ("NSL", (schema.WELL,), "Not Same Layout"),
+        ("NSSL", (schema.SOURCE, schema.WELL), "Not Same Source Layout"),
+    ],
+)
+@pytest.mark.parametrize("k", [1, 3])
+def test_retrieve_replicates_levels_match_morphohelm_run_knn(level, exclude_same, paradigm, k):
+    table = _layout_table()
+    hits = retrieve_replicates(
+        table, schema.feature_columns(table.columns), exclude_same=exclude_same, ks=[k]
+    )
+    expected = _morphohelm_run_knn(table, paradigm, k)
+    counted = np.flatnonzero(hits["n_eligible_replicates"].to_numpy() > 0)
+    assert sorted(expected) == counted.tolist()  # the same queries are counted
+    assert [expected[q] for q in counted] == hits.loc[counted, f"hit_at_{k}"].tolist()
+    assert summarise_retrieval(hits, [k])[f"top{k}"] == pytest.approx(np.mean(list(expected.values())))
+
+
+def test_retrieve_replicates_nsl_differs_from_nspl_on_shuffled_layouts():
+    table = _layout_table()
+    features = schema.feature_columns(table.columns)
+    nsl = retrieve_replicates(table, features, exclude_same=[schema.WELL], ks=[1])
+    nspl = retrieve_replicates(table, features, exclude_same=[schema.PLATE_LAYOUT], ks=[1])
+    # a query on a shared-layout plate: NSPL keeps only the 4 shuffled plates; NSL drops every replicate
+    # at its own well position (the 3 other shared-layout plates plus any shuffled plate that matches)
+    assert table[schema.PLATE_LAYOUT].nunique() > 1
+    assert not np.array_equal(nsl["n_eligible_replicates"], nspl["n_eligible_replicates"])
+    first = (table[schema.PLATE] == "p0").to_numpy()
+    assert (nspl.loc[first, "n_eligible_replicates"] == 4).all()
+    assert (nsl.loc[first, "n_eligible_replicates"] <= 4).all()
+
+
+def _mechanism_table() -> pd.DataFrame:
+    """Wells on a circle (angle in degrees): compound, MoA, source.
+
+    A (m1): 0, 1; B (m1): 3, 4; F (m1): 8.5, 9; E (m3): 7.5, 7.7; C (m2): 10, 11; D (m2): 12, 13;
+    DMSO (labelled "DMSO"): 2.
+    """
+    wells = [
+        ("A", "m1", "s0", 0.0),
+        ("A", "m1", "s0", 1.0),
+        ("B", "m1", "s0", 3.0),
+        ("B", "m1", "s0", 4.0),
+        ("F", "m1", "s1", 8.5),
+        ("F", "m1", "s1", 9.0),
+        ("E", "m3", "s1", 7.5),
+        ("E", "m3", "s1", 7.7),
+        ("C", "m2", "s1", 10.0),
+        ("C", "m2", "s1", 11.0),
+        ("D", "m2", "s1", 12.0),
+        ("D", "m2", "s1", 13.0),
+        (schema.DMSO_JCP2022, "DMSO", "s0", 2.0),
+    ]
+    radians = np.deg2rad([angle for *_, angle in wells])
+    return pd.DataFrame(
+        {
+            schema.SOURCE: [source for _, _, source, _ in wells],
+            schema.WELL: [f"A{i:02d}" for i in range(len(wells))],
+            schema.JCP2022: [compound for compound, *_ in wells],
+            schema.MOA: [moa for _, moa, *_ in wells],
+            schema.IS_CONTROL: [compound == schema.DMSO_JCP2022 for compound, *_ in wells],
+            "emb_0000": np.cos(radians),
+            "emb_0001": np.sin(radians),
+        }
+    )
+
+
+def test_retrieve_mechanism_hits_other_compounds_of_the_same_moa_only():
+    table = _mechanism_table()
+    hits = retrieve_mechanism(
+        table, ["emb_0000", "emb_0001"], annotation_column=schema.MOA, exclude_same=(), ks=[1, 2]
+    )
+    assert schema.DMSO_JCP2022 not in set(hits[schema.JCP2022])  # DMSO never a query
+    by_compound = hits.groupby(schema.JCP2022)
+    # A's nearest other compound is B (m1): a hit, though A's own replicate is nearer still
+    assert by_compound["hit_at_1"].all()["A"]
+    assert (by_compound["n_eligible_replicates"].first()[["A", "B", "F"]] == 4).all()
+    # F at 9 degrees: nearest other compound is C at 10 (m2), then E at 7.7 (m3): no m1 in its top 2
+    assert not hits.loc[hits[schema.WELL] == "A05", "hit_at_2"].item()
+    # E is the only m3 compound: its own replicate is never a positive
+    assert (by_compound["n_eligible_replicates"].first()["E"] == 0) and not by_compound["hit_at_2"].any()["E"]
+    # D's nearest other compound is C (m2); C at 10 degrees has F (m1) at 9 nearer than D at 12
+    assert by_compound["hit_at_1"].all()["D"]
+    assert not hits.loc[hits[schema.WELL] == "A08", "hit_at_1"].item()
+
+
+def test_retrieve_mechanism_not_same_source_drops_candidates_of_the_query_source():
+    table = _mechanism_table()
+    hits = retrieve_mechanism(
+        table, ["emb_0000", "emb_0001"], annotation_column=schema.MOA, exclude_same=[schema.SOURCE], ks=[1, 2]
+    )
+    a = hits.loc[hits[schema.JCP2022] == "A"]
+    # from source s0, A sees only s1 wells: E (7.5, m3) is nearest, then E again, then F (8.5, m1)
+    assert (a["n_eligible_replicates"] == 2).all()
+    assert not a["hit_at_1"].any() and not a["hit_at_2"].any()
+    assert (hits.loc[hits[schema.JCP2022] == "F", "n_eligible_replicates"] == 4).all()  # A and B, on s0

@@ -319,3 +319,37 @@ def test_extract_crop_table_subsample_keeps_masks_aligned(disc_image):
     )
     np.testing.assert_array_equal(one.crops[0], full.crops[kept])
     np.testing.assert_array_equal(one.masks[0], full.masks[kept])
+
+
+def test_extract_crop_table_image_linked_out_of_the_root_quarantined_without_its_content(
+    config, disc_image, tmp_path
+):
+    """A channel image that is a link out of the image folder: quarantined, its target never read or shown."""
+    import tifffile  # noqa: PLC0415
+
+    from micon.datasets import ConfinedPartitionedDataset, TiffImageDataset  # noqa: PLC0415
+
+    root = tmp_path / "images"
+    wells_sites = [("A01", "1"), ("A02", "1"), ("A03", "1")]
+    for i, (well, site) in enumerate(wells_sites):
+        for c, ch in enumerate(schema.CHANNELS):
+            path = root / _key(well, site, ch)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(path, _field(disc_image, i)[c])
+    (tmp_path / "secret.tiff").write_bytes(b"root:x:0:0:secret-line\n")
+    linked = root / _key("A02", "1", "Mito")
+    linked.unlink()
+    linked.symlink_to(tmp_path / "secret.tiff")
+    fake = root / _key("A03", "1", "ER")  # inside the root but not a TIFF: unreadable, bytes not quoted
+    fake.write_bytes(b"root:x:0:0:secret-line\n")
+    images = ConfinedPartitionedDataset(path=str(root), dataset={"type": TiffImageDataset}).load()
+    sites = pd.DataFrame([_site_row(w, s) for w, s in wells_sites])
+
+    result = extract_crop_table(sites, images, config, **STAINS)
+
+    quarantine = result.quarantine.set_index(schema.WELL)
+    assert result.site_summary[schema.WELL].tolist() == ["A01"]
+    assert quarantine.loc["A02", "reason"] == "path_outside_root"
+    assert quarantine.loc["A03", "reason"] == "unreadable_image"
+    assert _key("A02", "1", "Mito") in quarantine.loc["A02", "detail"]
+    assert not quarantine["detail"].str.contains("root:x|secret|b'").any()

@@ -342,3 +342,66 @@ def test_select_screen_blank_plate_id_raises_naming_the_row():
         select_screen(
             plates, _wells(), _compounds(), make_config(JumpSelectionConfig, "jump.selection", env="jump")
         )
+
+
+# --- paths confined to the gallery root -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path_name",
+    [
+        "s3://cellpainting-gallery/../../etc/",
+        "s3://cellpainting-gallery/cpg0016-jump/../../outside/",
+        "s3://cellpainting-gallery//etc/",
+        "s3://cellpainting-gallery/",
+        "/etc/",
+    ],
+)
+def test_assemble_image_index_path_leaving_the_gallery_quarantined(path_name):
+    plates, wells = _selected()
+    table = _load_data("P1", sites=("1",))
+    table.loc[0, schema.path_name_column("DNA")] = path_name
+    index, _, site_quarantine = assemble_image_index(
+        plates,
+        wells,
+        {load_data_key("source_1", "b1", "P1"): table},
+        make_config(JumpSelectionConfig, "jump.selection", env="jump"),
+    )
+    assert index[schema.WELL].tolist() == ["A02"]
+    assert site_quarantine[[schema.WELL, schema.QUARANTINE_REASON]].values.tolist() == [
+        ["A01", "path_outside_gallery"]
+    ]
+    assert not any(
+        ".." in key for series in site_file_keys(index, illumination=True).values() for key in series
+    )
+
+
+def test_assemble_image_index_normalises_paths_inside_the_gallery():
+    plates, wells = _selected()
+    table = _load_data("P1", sites=("1",))
+    table[schema.path_name_column("DNA")] = f"{GALLERY}cpg0016-jump/./source_1//images/x/../b/Images/"
+    index, _, site_quarantine = assemble_image_index(
+        plates,
+        wells,
+        {load_data_key("source_1", "b1", "P1"): table},
+        make_config(JumpSelectionConfig, "jump.selection", env="jump"),
+    )
+    assert site_quarantine.empty
+    assert set(index[schema.path_name_column("DNA")]) == {"cpg0016-jump/source_1/images/b/Images"}
+
+
+def test_check_site_files_quarantines_keys_leaving_the_store_root():
+    plates, wells = _selected()
+    tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", sites=("1",))}
+    index, _, _ = assemble_image_index(
+        plates, wells, tables, make_config(JumpSelectionConfig, "jump.selection", env="jump")
+    )
+    keys = site_file_keys(index, illumination=False)
+    existing = {k for series in keys.values() for k in series}
+    linked = keys["OrigDNA"].iloc[1]
+    accepted, quarantine = check_site_files(index, existing, illumination=False, outside_root={linked})
+    assert accepted[schema.WELL].tolist() == ["A01"]
+    assert quarantine[[schema.WELL, schema.QUARANTINE_REASON]].values.tolist() == [
+        ["A02", "path_outside_root"]
+    ]
+    assert linked in quarantine[schema.QUARANTINE_DETAIL].item()

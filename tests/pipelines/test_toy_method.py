@@ -66,7 +66,7 @@ def toy_method() -> Iterator[MethodSpec]:
 def test_toy_method_registered_joins_every_pipeline_created_afterwards(toy_method):
     assert "toy" in list_methods("trained")
     assert "toy.train_model" in {n.name for n in modeling.create_pipeline().nodes}
-    assert "toy.evaluate_retrieval" in {n.name for n in reporting.create_pipeline().nodes}
+    assert "toy.default.evaluate_retrieval" in {n.name for n in reporting.create_pipeline().nodes}
 
 
 def test_toy_method_unregistered_leaves_the_pipelines():
@@ -116,6 +116,7 @@ def test_toy_method_trains_embeds_and_reaches_the_comparison(toy_method, enginee
     assert embeddings[schema.embedding_columns(dim)].notna().all().all()
     metrics = catalog.load("retrieval_metrics")
     assert list(metrics) == list(methods)
-    assert set(metrics["toy"]) == {"NR", "NSB", "NSS", "NSL"}
-    assert list(catalog.load("comparison_table")["method"]) == list(methods)
+    assert set(metrics["toy"]) == {"raw", "default", "recipe"}
+    assert set(metrics["toy"]["default"]) == {"NR", "NSB", "NSS", "NSL", "NSSL", "NSPL"}
+    assert list(dict.fromkeys(catalog.load("comparison_table")["method"])) == list(methods)
     assert "| toy |" in catalog.load("comparison_table_markdown")

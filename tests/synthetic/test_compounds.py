@@ -8,14 +8,15 @@ from rdkit import Chem, rdBase
 
 from micon import schema
 from micon.sources.synthetic import (
-    CURATED_COMPOUNDS,
+    LIBRARY,
     SyntheticScreenConfig,
+    generate_compound_annotations,
     generate_compounds,
     parent_inchikey,
 )
 from tests.parameters import make_config
 
-PARENT_KEYS = {parent_inchikey(c.smiles) for c in CURATED_COMPOUNDS}
+PARENT_KEYS = {parent_inchikey(c.smiles) for c in LIBRARY}
 
 
 def _parses(smiles: str) -> bool:
@@ -28,12 +29,12 @@ def _raw_inchikey(smiles: str) -> str:
         return Chem.MolToInchiKey(Chem.MolFromSmiles(smiles))
 
 
-def test_curated_compounds_every_parent_valid_and_distinct() -> None:
-    assert len(CURATED_COMPOUNDS) >= 40
-    assert all(_parses(c.smiles) for c in CURATED_COMPOUNDS)
-    assert len(PARENT_KEYS) == len(CURATED_COMPOUNDS)
+def test_library_every_parent_valid_and_distinct() -> None:
+    assert len(LIBRARY) >= 60
+    assert all(_parses(c.smiles) for c in LIBRARY)
+    assert len(PARENT_KEYS) == len(LIBRARY)
     # Curated tautomers are the same molecule written differently.
-    for c in CURATED_COMPOUNDS:
+    for c in LIBRARY:
         if c.tautomer_smiles is not None:
             assert parent_inchikey(c.tautomer_smiles) == parent_inchikey(c.smiles), c.name
             assert Chem.CanonSmiles(c.tautomer_smiles) != Chem.CanonSmiles(c.smiles), c.name
@@ -99,7 +100,7 @@ def test_generate_compounds_noncanonical_forms_differ_from_curated_smiles(
 ) -> None:
     config = make_config(n_compounds=10, n_salt_forms=0, n_charged_forms=0, n_noncanonical_forms=4)
     table = generate_compounds(config)
-    curated = {c.smiles for c in CURATED_COMPOUNDS}
+    curated = {c.smiles for c in LIBRARY}
     valid = table[(table[schema.INCHIKEY] != "") & (table[schema.JCP2022] != schema.DMSO_JCP2022)]
     rewritten = valid[~valid[schema.SMILES].isin(curated)]
     assert len(rewritten) == 4
@@ -108,6 +109,21 @@ def test_generate_compounds_noncanonical_forms_differ_from_curated_smiles(
 
 def test_generate_compounds_parents_drawn_by_family_include_similar_pairs() -> None:
     table = generate_compounds(make_config(SyntheticScreenConfig, "synthetic", env="base"))
-    family_of = {parent_inchikey(c.smiles): c.family for c in CURATED_COMPOUNDS}
+    family_of = {parent_inchikey(c.smiles): c.family for c in LIBRARY}
     families = pd.Series([family_of[k] for k in table[schema.INCHIKEY] if k in family_of])
     assert (families.value_counts() >= 2).sum() >= 3
+
+
+def test_generate_compound_annotations_rows_align_with_compound_table(
+    make_config: Callable[..., SyntheticScreenConfig],
+) -> None:
+    config = make_config(n_invalid_compounds=2)
+    table, annotations = generate_compounds(config), generate_compound_annotations(config)
+    assert list(annotations[schema.JCP2022]) == list(table[schema.JCP2022])
+    assert list(annotations.columns[:2]) == [schema.JCP2022, schema.MOA]
+    invalid = ~table[schema.SMILES].map(_parses)
+    assert (~annotations.loc[invalid.to_numpy(), "has_valid_smiles"]).all()
+    assert annotations.loc[~invalid.to_numpy(), "has_valid_smiles"].all()
+    assert annotations[schema.MOA].iloc[-1] == "DMSO"
+    # The invalid rows stand for real library drugs (a registration error), with their mechanism.
+    assert annotations.loc[invalid.to_numpy(), schema.MOA].isin({c.moa for c in LIBRARY}).all()

@@ -9,11 +9,17 @@ from tests.parameters import make_config
 
 def test_synthetic_screen_config_base_parameters_valid_keep_default_run_small() -> None:
     config = make_config(SyntheticScreenConfig, "synthetic", env="base")
-    assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 3, 2)
-    assert config.n_compounds == 24
+    assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 2, 2)
+    assert config.n_compounds == 64
     assert config.n_invalid_compounds == 2
-    assert config.field_size_px == 160
-    assert config.sites_per_well == 2
+    assert config.n_dmso_wells_per_plate >= 16
+    assert config.field_size_px <= 192
+    assert config.sites_per_well == 1
+    n_plates = config.n_sources * config.n_batches_per_source * config.n_plates_per_batch
+    n_sites = n_plates * (config.n_compounds + config.n_invalid_compounds + config.n_dmso_wells_per_plate)
+    assert n_sites * config.sites_per_well <= 1300
+    assert n_sites * config.sites_per_well * config.mean_cells_per_field <= 20_000
+    assert config.treatment_model == "state_dependent"
 
 
 @pytest.mark.parametrize(
@@ -23,7 +29,13 @@ def test_synthetic_screen_config_base_parameters_valid_keep_default_run_small() 
         ("n_batches_per_source", 0),
         ("n_plates_per_batch", -1),
         ("n_compounds", 0),
-        ("n_compounds", 47),
+        ("n_compounds", 500),
+        ("n_layouts", 0),
+        ("inactive_fraction", 1.5),
+        ("response_threshold", 1.0),
+        ("concentration_uM", 0.0),
+        ("treatment_model", "multiplicative"),
+        ("max_crosstalk", -0.1),
         ("n_invalid_compounds", -1),
         ("n_dmso_wells_per_plate", 0),
         ("n_dmso_wells_per_plate", 400),

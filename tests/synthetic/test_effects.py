@@ -30,8 +30,11 @@ def test_sample_technical_effects_one_entry_per_plate(tiny_config: SyntheticScre
         assert isinstance(value, TechnicalEffects)
         assert len(value.gain) == len(value.offset_counts) == len(schema.CHANNELS)
         assert all(g > 0 for g in value.gain)
-        assert 0.0 <= value.vignetting < 1.0
-        assert 0.0 <= value.blur_sigma_px <= tiny_config.max_blur_sigma_px + 1.0
+        assert all(0.0 <= v < 1.0 for v in value.vignetting)
+        assert all(0.0 <= b <= 2 * tiny_config.max_blur_sigma_px + 1.0 for b in value.blur_sigma_px)
+        assert len(value.gamma) == len(value.background_counts) == len(schema.CHANNELS)
+        assert np.allclose(np.diag(value.crosstalk), 1.0)
+        assert value.pixel_scale > 0
 
 
 def test_sample_technical_effects_same_seed_identical_other_seed_different(
@@ -97,3 +100,22 @@ def test_technical_effects_raw_well_intensity_neighbours_share_source(tiny_scree
     assert (source[neighbour] == source).mean() > 0.8
     # Naive features find the source far more often than a replicate of the compound.
     assert (compound[neighbour] == compound)[treated].mean() < 0.5 * (source[neighbour] == source).mean()
+
+
+def test_sample_technical_effects_sources_differ_in_more_than_gain_and_offset(
+    make_config: Callable[..., SyntheticScreenConfig],
+) -> None:
+    config = make_config(n_sources=3, n_batches_per_source=1, n_plates_per_batch=1)
+    effects = list(sample_technical_effects(_plates(config), config).values())
+    for name in ("gamma", "illumination_center", "blur_sigma_px", "pixel_scale", "crosstalk"):
+        values = [np.asarray(getattr(e, name), dtype=float) for e in effects]
+        assert not all(np.allclose(values[0], v) for v in values[1:]), name
+
+
+def test_technical_effects_well_gain_edge_wells_brighter(tiny_config: SyntheticScreenConfig) -> None:
+    effects = next(iter(sample_technical_effects(_plates(tiny_config), tiny_config).values()))
+    rng = np.random.default_rng(0)
+    edge = effects.well_gain("A12", rng=rng, well_gain_log_sd=0.0)
+    inner = effects.well_gain("H12", rng=rng, well_gain_log_sd=0.0)
+    gradient = np.asarray(effects.intensity_gradient) @ np.array([-0.5 - (7 / 15 - 0.5), 0.0])
+    np.testing.assert_allclose(np.log(edge / inner), effects.edge_gain + gradient, atol=1e-9)

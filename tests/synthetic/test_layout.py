@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
-from micon.sources.synthetic import WELL_NAMES, SyntheticScreenConfig, generate_compounds, generate_layout
+from micon.sources.synthetic import (
+    WELL_NAMES,
+    SyntheticScreenConfig,
+    generate_compounds,
+    generate_layout,
+    well_position,
+)
+from tests.parameters import make_config as make_project_config
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +74,7 @@ def test_generate_layout_positions_shuffled_per_plate_and_seeded(
     by_plate = wells.groupby(schema.PLATE)
     first = by_plate.get_group("SYN010101").set_index(schema.JCP2022)[schema.WELL]
     second = by_plate.get_group("SYN010102").set_index(schema.JCP2022)[schema.WELL]
-    assert not first.drop(schema.DMSO_JCP2022).equals(second.drop(schema.DMSO_JCP2022))
+    assert not first.drop(schema.DMSO_JCP2022).equals(second.drop(schema.DMSO_JCP2022))  # two plate maps
     _, again = generate_layout(compounds, make_config())
     pd.testing.assert_frame_equal(wells, again)
     _, reseeded = generate_layout(compounds, make_config(seed=1))
@@ -88,3 +96,42 @@ def test_generate_layout_too_many_compounds_raise_invalid_input(tiny_config) -> 
 def test_generate_layout_missing_id_column_raises_naming_it(tiny_config) -> None:
     with pytest.raises(MissingColumnsError, match=schema.JCP2022):
         generate_layout(pd.DataFrame({"x": [1]}), tiny_config)
+
+
+def _layout_of(wells: pd.DataFrame) -> pd.Series:
+    pairs = wells.groupby(schema.PLATE).apply(
+        lambda plate: tuple(sorted(zip(plate[schema.WELL], plate[schema.JCP2022], strict=True))),
+        include_groups=False,
+    )
+    return pd.Series(pd.factorize(pairs)[0], index=pairs.index)
+
+
+def test_generate_layout_plate_maps_repeat_across_plates_and_sources(layout, tiny_config) -> None:
+    _, plates, wells = layout
+    layout_of = _layout_of(wells)
+    assert layout_of.nunique() == tiny_config.n_layouts
+    sources = plates.set_index(schema.PLATE)[schema.SOURCE]
+    per_layout = sources.loc[layout_of.index].groupby(layout_of.to_numpy()).nunique()
+    assert (per_layout == plates[schema.SOURCE].nunique()).all()  # every map recurs in every source
+
+
+def test_generate_layout_default_at_least_16_dmso_wells_per_plate() -> None:
+    config = make_project_config(SyntheticScreenConfig, "synthetic", env="base")
+    assert config.n_dmso_wells_per_plate >= 16
+    _, wells = generate_layout(generate_compounds(config), config)
+    dmso = wells[wells[schema.JCP2022] == schema.DMSO_JCP2022].groupby(schema.PLATE).size()
+    assert (dmso >= 16).all()
+
+
+@pytest.mark.parametrize(
+    ("well", "edge"), [("A01", 1.0), ("P24", 1.0), ("A12", 1.0), ("H01", 1.0), ("B02", 0.0), ("H12", 0.0)]
+)
+def test_well_position_edge_wells_outer_ring(well: str, edge: float) -> None:
+    position, is_edge = well_position(well)
+    assert is_edge == edge
+    assert np.all(np.abs(position) <= 0.5)
+
+
+def test_well_position_unknown_well_raises_naming_it() -> None:
+    with pytest.raises(InvalidInputError, match="Q01"):
+        well_position("Q01")

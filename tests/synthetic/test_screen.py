@@ -9,7 +9,13 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.sources.synthetic import SyntheticScreen, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import (
+    DMSO_MOA,
+    SYNTHETIC_PROFILE,
+    SyntheticScreen,
+    SyntheticScreenConfig,
+    generate_screen,
+)
 from micon.sources.synthetic import screen as screen_module
 
 
@@ -29,8 +35,21 @@ def test_generate_screen_tables_follow_contracts(tiny_screen: SyntheticScreen) -
     assert len(tiny_screen.well_table) == n_plates * n_wells_per_plate
     assert len(tiny_screen.image_index) == len(tiny_screen.well_table) * config.sites_per_well
     assert set(tiny_screen.effects) == set(tiny_screen.plate_table[schema.PLATE])
-    assert list(tiny_screen.phenotypes.index) == list(tiny_screen.compound_table[schema.JCP2022])
+    assert list(tiny_screen.compound_annotations[schema.JCP2022]) == list(
+        tiny_screen.compound_table[schema.JCP2022]
+    )
     assert set(tiny_screen.well_table[schema.JCP2022]) == set(tiny_screen.compound_table[schema.JCP2022])
+    assert len(tiny_screen.well_truth) == len(tiny_screen.well_table)
+
+
+def test_generate_screen_wells_carry_their_compound_moa(tiny_screen: SyntheticScreen) -> None:
+    wells = tiny_screen.well_table
+    assert list(wells.columns) == [schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022, schema.MOA]
+    assert wells[schema.MOA].notna().all()
+    assert (wells.loc[wells[schema.JCP2022] == schema.DMSO_JCP2022, schema.MOA] == DMSO_MOA).all()
+    moa = tiny_screen.compound_annotations.set_index(schema.JCP2022)[schema.MOA]
+    assert (wells[schema.MOA] == wells[schema.JCP2022].map(moa)).all()
+    assert SYNTHETIC_PROFILE.well_annotations == (schema.MOA,)
 
 
 def test_generate_screen_image_index_load_data_columns(tiny_screen: SyntheticScreen) -> None:
@@ -65,7 +84,14 @@ def test_generate_screen_same_config_identical_tables_and_pixels_in_any_order(
     tiny_screen: SyntheticScreen, tiny_config: SyntheticScreenConfig
 ) -> None:
     again = generate_screen(tiny_config)
-    for name in ("compound_table", "plate_table", "well_table", "image_index", "phenotypes"):
+    for name in (
+        "compound_table",
+        "plate_table",
+        "well_table",
+        "image_index",
+        "compound_annotations",
+        "well_truth",
+    ):
         pd.testing.assert_frame_equal(getattr(tiny_screen, name), getattr(again, name))
     keys = [*_keys_of(tiny_screen.image_index, 0), *_keys_of(tiny_screen.image_index, 5)]
     for key in reversed(keys):  # the second screen renders in the opposite order
@@ -77,6 +103,7 @@ def test_generate_screen_other_seed_different_tables_and_pixels(
 ) -> None:
     other = generate_screen(make_config(seed=1))
     assert not other.well_table.equals(tiny_screen.well_table)
+    assert not other.well_truth.equals(tiny_screen.well_truth)
     key = sorted(set(other.fields) & set(tiny_screen.fields))[0]
     assert not np.array_equal(other.fields[key](), tiny_screen.fields[key]())
 

@@ -20,7 +20,7 @@ from tests.training.conftest import tiny_model_config_of, tiny_model_params
 def test_registry_lists_the_built_in_methods_by_kind():
     assert list_methods("trained") == ("micon", "paclr", "clip", "cellclip", "simclr")
     assert list_methods("untrained") == ("untrained",)
-    assert list_methods("features") == ("cellprofiler",)
+    assert list_methods("features") == ("cellprofiler", "intensity")
     assert list_methods()[:7] == ("micon", "paclr", "clip", "cellclip", "simclr", "untrained", "cellprofiler")
 
 

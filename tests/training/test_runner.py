@@ -177,6 +177,7 @@ def test_embed_crops_wrong_channel_count_raises(tiny_crops, tiny_crop_index, tin
         {"checkpoint_every_n_steps": 10},
         {"resume": True},
         {"resume": "no/such/file.ckpt"},
+        {"resume_on_config_change": "ignore"},
     ],
 )
 def test_training_config_bad_values_raise(kwargs):
@@ -240,7 +241,7 @@ def test_resolve_run_new_versions_and_resume_latest_with_last_checkpoint(tmp_pat
         (tmp_path / f"version_{k}").mkdir()
     (tmp_path / "version_1" / "checkpoints").mkdir()
     last = tmp_path / "version_1" / "checkpoints" / "last.ckpt"
-    last.write_bytes(b"")
+    torch.save({"global_step": 1}, last)
     (tmp_path / "notes").mkdir()
     assert resolve_run(str(tmp_path), False) == (tmp_path / "version_3", None)
     assert resolve_run(str(tmp_path), True) == (tmp_path / "version_1", str(last))

@@ -1,11 +1,25 @@
-"""Custom Kedro datasets: TIFF images, a lazy read-only file store, the crop store and model checkpoints."""
+"""Custom Kedro datasets: images, file store, crop store, checkpoints, atomic kedro-datasets file datasets."""
 
+from .atomic import (
+    AtomicCSVDataset,
+    AtomicJSONDataset,
+    AtomicMatplotlibDataset,
+    AtomicParquetDataset,
+    AtomicTextDataset,
+)
 from .crop_store_dataset import CropArray, CropStoreDataset
 from .file_store_dataset import FileStore, FileStoreDataset
+from .partitioned_dataset import ConfinedPartitionedDataset
 from .tiff_dataset import TiffImageDataset
 from .torch_checkpoint_dataset import TorchCheckpointDataset
 
 __all__ = [
+    "AtomicCSVDataset",
+    "AtomicJSONDataset",
+    "AtomicMatplotlibDataset",
+    "AtomicParquetDataset",
+    "AtomicTextDataset",
+    "ConfinedPartitionedDataset",
     "CropArray",
     "CropStoreDataset",
     "FileStore",

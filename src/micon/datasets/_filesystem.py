@@ -9,6 +9,9 @@ shared piece for the rest, which every dataset of ``kedro_datasets`` writes inli
 from __future__ import annotations
 
 import io
+import os
+import posixpath
+import re
 import uuid
 from collections.abc import Callable
 from copy import deepcopy
@@ -26,6 +29,68 @@ from kedro.io.core import (
 
 PARTIAL_SUFFIX = ".partial"
 _REPLACED_SUFFIX = ".replaced"
+#: The quarantine reason of a read refused because its path leaves the root it must stay under.
+PATH_OUTSIDE_ROOT = "path_outside_root"
+_BYTES_LITERAL = re.compile(r"""(?<![\w])b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_MAX_MESSAGE = 200
+
+
+class PathOutsideRootError(DatasetError):
+    """A key resolves outside the root a dataset reads under (``..``, an absolute path, or a link leaving it).
+
+    ``quarantine_reason`` (:data:`PATH_OUTSIDE_ROOT`) lets a stage that reads images through a dataset's
+    loaders quarantine the item with that reason without importing this package.
+    """
+
+    quarantine_reason = PATH_OUTSIDE_ROOT
+
+
+def confined_path(root: str, key: str, *, resolve_links: bool, root_url: str | None = None) -> str:
+    """Return the path of ``key`` under ``root``, refusing any key that would leave it.
+
+    The key is normalised (``a/./b``, ``a//b`` and ``a/x/../b`` become ``a/b``); a key that is empty,
+    absolute, holds a protocol (``://``) or a NUL, or climbs above the root (``..``) is refused. With
+    ``resolve_links`` (a local filesystem) the path is also resolved through symbolic links, and one
+    whose target lies outside the (resolved) root is refused, before anything is read.
+
+    Args:
+        root: The root, as the filesystem takes it (no protocol).
+        key: A path relative to the root.
+        resolve_links: Resolve symbolic links (local filesystems only).
+        root_url: How messages name the root (default ``root``).
+
+    Returns:
+        ``<root>/<normalised key>``.
+
+    Raises:
+        PathOutsideRootError: The key leaves the root (names the key and the root, never file contents).
+    """
+    where = root_url or root
+    if not isinstance(key, str) or not key or key.startswith("/") or "://" in key or "\x00" in key:
+        raise PathOutsideRootError(f"key {key!r} is not a relative path under {where}: refused")
+    normal = posixpath.normpath(key)
+    if normal in (".", "..") or normal.startswith("../"):
+        raise PathOutsideRootError(f"key {key!r} leaves {where} ('..'): refused")
+    path = f"{root.rstrip('/')}/{normal}"
+    if resolve_links:
+        real_root = os.path.realpath(root)
+        real_path = os.path.realpath(path)
+        if os.path.commonpath([real_root, real_path]) != real_root:
+            raise PathOutsideRootError(f"key {key!r} under {where} is a link that leaves it: refused")
+    return path
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return ``"<Type>: <message>"`` for a reader's error without quoting file contents.
+
+    Readers quote the bytes they could not parse (tifffile: ``not a TIFF file: header=b'...'``); a file
+    that is not what it claims (a link to another file) would leak its first bytes into logs and
+    quarantine tables, so byte literals are replaced by ``<bytes>`` and the message is shortened.
+    """
+    message = _BYTES_LITERAL.sub("<bytes>", str(exc)).replace("\n", " ")
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 class FilesystemMixin:

@@ -51,11 +51,13 @@ class CropArray:
     Attributes:
         channels: The channel names, one per plane of axis 1.
         crops: The wrapped read-only array (an ``np.memmap`` for a stored, non-empty store).
+        write_id: The id of the write the crops belong to, as the store's ``meta.json`` records it
+            (None: none recorded); tables written with the crops record the same id.
     """
 
-    __slots__ = ("channels", "crops")
+    __slots__ = ("channels", "crops", "write_id")
 
-    def __init__(self, crops: np.ndarray, channels: Sequence[str]) -> None:
+    def __init__(self, crops: np.ndarray, channels: Sequence[str], write_id: str | None = None) -> None:
         """Wrap ``crops`` (not copied; an array that is not a read-only memmap is viewed read-only).
 
         Raises:
@@ -71,19 +73,22 @@ class CropArray:
             crops.setflags(write=False)
         self.crops = crops
         self.channels = names
+        self.write_id = None if write_id is None else str(write_id)
 
     @classmethod
-    def open(cls, path: str, shape: Sequence[int], channels: Sequence[str]) -> CropArray:
+    def open(
+        cls, path: str, shape: Sequence[int], channels: Sequence[str], write_id: str | None = None
+    ) -> CropArray:
         """Map the raw little-endian uint16 file ``path`` of ``shape`` read-only; nothing is read yet."""
-        return cls(np.memmap(path, dtype=_STORE_DTYPE, mode="r", shape=tuple(shape)), channels)
+        return cls(np.memmap(path, dtype=_STORE_DTYPE, mode="r", shape=tuple(shape)), channels, write_id)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle a memory map as its path, shape and channels; an in-memory array as itself."""
         crops = self.crops
         whole_file = isinstance(crops, np.memmap) and crops.filename and crops.offset == 0
         if whole_file and crops.dtype == _STORE_DTYPE and crops.flags.c_contiguous:
-            return (CropArray.open, (crops.filename, crops.shape, self.channels))
-        return (CropArray, (np.asarray(crops), self.channels))
+            return (CropArray.open, (crops.filename, crops.shape, self.channels, self.write_id))
+        return (CropArray, (np.asarray(crops), self.channels, self.write_id))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -130,8 +135,11 @@ class CropStoreDataset(
     """Store single-cell crops ``(N, C, H, W)`` uint16 with their channel names; load them lazily, read-only.
 
     The folder holds ``crops.u16`` (raw little-endian uint16, C-order, shape ``(N, C, H, W)``),
-    ``meta.json`` (``{"shape": [N, C, H, W], "dtype": "uint16", "channels": [...]}``) and a
-    ``_COMPLETE`` marker written last. A save writes into ``<path>.partial`` and renames it into
+    ``meta.json`` (``{"shape": [N, C, H, W], "dtype": "uint16", "channels": [...], "write_id": ...}``)
+    and a ``_COMPLETE`` marker written last. ``write_id`` is the id of the write the crops belong to,
+    taken from the saved object's ``write_id`` attribute when it has one and returned by ``load``
+    (:class:`CropArray` ``.write_id``), so that tables written with the crops (the crop index) can be
+    checked against the store they are read with. A save writes into ``<path>.partial`` and renames it into
     place, so a folder at the dataset path is always complete; an interrupted save removes the
     partial folder. Row ``i`` is the crop with ``Metadata_CropID == i``.
 
@@ -280,14 +288,15 @@ class CropStoreDataset(
                 f"Crop store '{store_path}': {CROPS_FILE} holds {found_bytes} bytes but meta.json shape "
                 f"{list(shape)} needs {expected_bytes}"
             )
+        write_id = meta.get("write_id")
         if expected_bytes == 0:
-            return CropArray(np.zeros(shape, dtype=_STORE_DTYPE), channels)
+            return CropArray(np.zeros(shape, dtype=_STORE_DTYPE), channels, write_id)
         if self._protocol != "file":
             raise DatasetError(
                 f"Crop store '{store_path}' is on protocol '{self._protocol}'; memory-mapped loading "
                 "needs a local filesystem: copy the store locally first"
             )
-        return CropArray.open(crops_path, shape, channels)
+        return CropArray.open(crops_path, shape, channels, write_id)
 
     # -- save -------------------------------------------------------------------------------------
 
@@ -377,7 +386,7 @@ class CropStoreDataset(
             data: An object with ``crops`` (an array ``(N, C, H, W)`` uint16, or an iterable of such
                 chunks with equal ``(C, H, W)``, consumed one at a time) and ``channels`` (the C
                 names), such as a :class:`CropArray`; or, when the catalog entry gives ``channels``,
-                the crops alone.
+                the crops alone. Its ``write_id`` attribute, when present, is recorded in ``meta.json``.
 
         Raises:
             DatasetError: No channel names are known, or they disagree with the catalog's; a chunk is
@@ -394,11 +403,14 @@ class CropStoreDataset(
                 "move it into a version folder or delete it"
             )
         crops, channels = self._crops_and_channels(data, store_path)
+        write_id = getattr(data, "write_id", None)
         shape: list[int] = []
 
         def write(partial_path: str) -> None:
             shape.extend(self._write_crops(crops, channels, f"{partial_path}/{CROPS_FILE}", store_path))
-            meta = {"shape": shape, "dtype": "uint16", "channels": channels}
+            meta: dict[str, Any] = {"shape": shape, "dtype": "uint16", "channels": channels}
+            if write_id is not None:
+                meta["write_id"] = str(write_id)
             with self._fs.open(f"{partial_path}/{META_FILE}", mode="w") as fs_file:
                 json.dump(meta, fs_file)
             with self._fs.open(f"{partial_path}/{COMPLETE_MARKER}", mode="w") as fs_file:

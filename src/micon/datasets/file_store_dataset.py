@@ -15,7 +15,7 @@ import pandas as pd
 import tifffile
 from kedro.io.core import AbstractDataset, DatasetError
 
-from ._filesystem import FilesystemMixin
+from ._filesystem import FilesystemMixin, PathOutsideRootError, confined_path, describe_error
 
 _IMAGE_SUFFIXES = (".tif", ".tiff")
 _ARRAY_SUFFIX = ".npy"
@@ -26,34 +26,59 @@ class FileStore:
 
     Nothing is listed or read until asked: the Cell Painting Gallery holds millions of files, so the
     store is never enumerated; :meth:`existing` lists only the folders of the keys it is given.
+
+    Every key is confined to the root (``_filesystem.confined_path``): a key that is absolute or climbs
+    out with ``..`` is refused, and on a local mirror so is a key whose path is a symbolic link leading
+    out of the root; nothing outside the root is listed or read. The store only ever reads.
     """
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, root_url: str) -> None:
-        """Wrap ``fs`` at ``root`` (a path without protocol); ``root_url`` is how messages name the root."""
+    def __init__(
+        self, fs: fsspec.AbstractFileSystem, root: str, *, root_url: str, local: bool = False
+    ) -> None:
+        """Wrap ``fs`` at ``root`` (a path without protocol); ``root_url`` is how messages name the root.
+
+        ``local``: the filesystem is local, so symbolic links are resolved when confining keys.
+        """
         self._fs = fs
-        self._root = root.rstrip("/")
+        self._root = root.rstrip("/") or "/"
         self.root_url = root_url
+        self._local = local
 
     def path(self, key: str) -> str:
-        """Return the filesystem path of ``key``."""
-        return f"{self._root}/{key.lstrip('/')}"
+        """Return the filesystem path of ``key``.
+
+        Raises:
+            PathOutsideRootError: ``key`` leaves the root (``..``, absolute, or a link out of a local root).
+        """
+        return confined_path(self._root, key, resolve_links=self._local, root_url=self.root_url)
+
+    def is_outside_root(self, key: str) -> bool:
+        """Return whether reading ``key`` is refused because it leaves the root."""
+        try:
+            self.path(key)
+        except PathOutsideRootError:
+            return True
+        return False
 
     def __contains__(self, key: object) -> bool:
-        """Return whether the file ``key`` exists (one request on object storage)."""
-        return isinstance(key, str) and bool(self._fs.exists(self.path(key)))
+        """Return whether the file ``key`` exists under the root (one request on object storage)."""
+        return (
+            isinstance(key, str) and not self.is_outside_root(key) and bool(self._fs.exists(self.path(key)))
+        )
 
     def existing(self, keys: Iterable[str]) -> set[str]:
-        """Return the subset of ``keys`` that exist, listing each distinct folder once.
+        """Return the subset of ``keys`` that exist under the root, listing each distinct folder once.
 
         Args:
             keys: File keys.
 
         Returns:
-            The keys whose file exists.
+            The keys whose file exists; keys that leave the root (:meth:`is_outside_root`) never do.
         """
         by_folder: dict[str, list[str]] = defaultdict(list)
         for key in set(keys):
-            by_folder[posixpath.dirname(self.path(key))].append(key)
+            if not self.is_outside_root(key):
+                by_folder[posixpath.dirname(self.path(key))].append(key)
         found: set[str] = set()
         for folder, folder_keys in by_folder.items():
             try:
@@ -67,14 +92,14 @@ class FileStore:
         """Return the whole content of file ``key`` (one GET on object storage).
 
         Raises:
+            PathOutsideRootError: ``key`` leaves the root; nothing is read.
             DatasetError: The file is missing or cannot be read (names its URL).
         """
+        path = self.path(key)
         try:
-            return self._fs.cat_file(self.path(key))
+            return self._fs.cat_file(path)
         except Exception as exc:  # IO boundary: any reader failure becomes a DatasetError naming the file
-            raise DatasetError(
-                f"Cannot read '{key}' under {self.root_url}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise DatasetError(f"Cannot read '{key}' under {self.root_url}: {describe_error(exc)}") from exc
 
     def read_array(self, key: str) -> np.ndarray:
         """Read an image (``.tif``/``.tiff``, with tifffile) or an array (``.npy``, no pickles).
@@ -90,9 +115,7 @@ class FileStore:
             if lowered.endswith(_ARRAY_SUFFIX):
                 return np.load(io.BytesIO(content), allow_pickle=False)
         except Exception as exc:  # IO boundary: a corrupt file becomes a DatasetError naming it
-            raise DatasetError(
-                f"Cannot decode '{key}' under {self.root_url}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise DatasetError(f"Cannot decode '{key}' under {self.root_url}: {describe_error(exc)}") from exc
         raise DatasetError(
             f"'{key}' under {self.root_url} is neither an image {_IMAGE_SUFFIXES} nor an array "
             f"({_ARRAY_SUFFIX})"
@@ -113,7 +136,7 @@ class FileStore:
             return pd.read_parquet(io.BytesIO(content))
         except Exception as exc:  # IO boundary
             raise DatasetError(
-                f"Cannot read parquet '{key}' under {self.root_url}: {type(exc).__name__}: {exc}"
+                f"Cannot read parquet '{key}' under {self.root_url}: {describe_error(exc)}"
             ) from exc
 
 
@@ -170,7 +193,7 @@ class FileStoreDataset(FilesystemMixin, AbstractDataset[FileStore, FileStore]):
 
     def load(self) -> FileStore:
         """Return the store; nothing is read yet."""
-        return FileStore(self._fs, self._root, root_url=self._root_url)
+        return FileStore(self._fs, self._root, root_url=self._root_url, local=self._protocol == "file")
 
     def save(self, data: FileStore) -> None:
         """Refuse: the store is read-only.

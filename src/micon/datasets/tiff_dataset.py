@@ -9,7 +9,7 @@ import numpy as np
 import tifffile
 from kedro.io.core import AbstractDataset, DatasetError
 
-from ._filesystem import FilesystemMixin
+from ._filesystem import FilesystemMixin, describe_error
 
 
 class TiffImageDataset(FilesystemMixin, AbstractDataset[np.ndarray, np.ndarray]):
@@ -80,14 +80,15 @@ class TiffImageDataset(FilesystemMixin, AbstractDataset[np.ndarray, np.ndarray])
             The stored array, in its stored dtype and shape.
 
         Raises:
-            DatasetError: The file is missing or is not a readable TIFF (names the path).
+            DatasetError: The file is missing or is not a readable TIFF (names the path and the reader's
+                error, never the file's bytes).
         """
         load_path = self._load_path_str()
         try:
             with self._fs.open(load_path, mode="rb") as fs_file:
                 return np.asarray(tifffile.imread(fs_file, **self._load_args))
         except Exception as exc:  # IO boundary: any reader failure becomes a DatasetError naming the file
-            raise DatasetError(f"Cannot read TIFF image '{load_path}': {type(exc).__name__}: {exc}") from exc
+            raise DatasetError(f"Cannot read TIFF image '{load_path}': {describe_error(exc)}") from exc
 
     def save(self, data: np.ndarray) -> None:
         """Write ``data`` as a TIFF file atomically (temporary sibling, then move).

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 
-from ._filesystem import FilesystemMixin
+from ._filesystem import FilesystemMixin, describe_error
 
 
 class TorchCheckpointDataset(FilesystemMixin, AbstractVersionedDataset[Mapping[str, Any], dict[str, Any]]):
@@ -97,7 +97,7 @@ class TorchCheckpointDataset(FilesystemMixin, AbstractVersionedDataset[Mapping[s
             with self._fs.open(load_path, mode="rb") as fs_file:
                 data = torch.load(fs_file, weights_only=True, map_location="cpu", **self._load_args)
         except Exception as exc:  # IO boundary: re-raised with the path
-            raise DatasetError(f"Cannot load checkpoint '{load_path}': {type(exc).__name__}: {exc}") from exc
+            raise DatasetError(f"Cannot load checkpoint '{load_path}': {describe_error(exc)}") from exc
         if not isinstance(data, dict):
             raise DatasetError(f"Checkpoint '{load_path}' holds a {type(data).__name__}, expected a dict")
         return data

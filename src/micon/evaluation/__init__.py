@@ -15,13 +15,16 @@ from micon.evaluation.metrics import (
     RetrievalConfig,
     evaluate_batch_effects,
     evaluate_consistency,
+    evaluate_mechanism_retrieval,
     evaluate_profiles,
     select_evaluated_wells,
 )
 from micon.evaluation.normalize import (
+    center_on_plate_controls,
     filter_variant_features,
     inverse_normal_transform,
     robust_mad_normalize,
+    scale_by_control_mad,
     select_features,
     sphere_profiles,
 )
@@ -33,13 +36,15 @@ from micon.evaluation.plots import (
     plot_training_history,
 )
 from micon.evaluation.projection import project_profiles
+from micon.evaluation.reduction import reduce_dimension, sphere_with_shrinkage
 from micon.evaluation.replicability import replicate_map, summarise_replicability
 from micon.evaluation.report import (
     build_comparison_table,
     build_html_report,
     format_markdown_table,
+    pivot_chains,
 )
-from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
+from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
 
 __all__ = [
     "NORMALIZATION_STEPS",
@@ -48,11 +53,13 @@ __all__ = [
     "aggregate_to_wells",
     "build_comparison_table",
     "build_html_report",
+    "center_on_plate_controls",
     "format_markdown_table",
     "annotation_map",
     "assign_plate_layouts",
     "evaluate_batch_effects",
     "evaluate_consistency",
+    "evaluate_mechanism_retrieval",
     "evaluate_profiles",
     "filter_variant_features",
     "harmonize_profiles",
@@ -63,19 +70,24 @@ __all__ = [
     "morphohelm_correct",
     "normalize_profiles",
     "plate_controls_needed",
+    "pivot_chains",
     "plot_embedding_maps",
     "plot_map_distributions",
     "plot_retrieval_comparison",
     "plot_topk_curves",
     "plot_training_history",
     "project_profiles",
+    "reduce_dimension",
     "reference_well_profiles",
     "replicate_map",
+    "retrieve_mechanism",
     "retrieve_replicates",
     "robust_mad_normalize",
+    "scale_by_control_mad",
     "select_evaluated_wells",
     "select_features",
     "sphere_profiles",
+    "sphere_with_shrinkage",
     "summarise_replicability",
     "summarise_retrieval",
 ]

@@ -23,6 +23,7 @@ def annotation_map(
     feature_columns: Sequence[str],
     *,
     annotation_column: str,
+    exclude_same: Sequence[str] = (),
     null_size: int = 10000,
     threshold: float = 0.05,
     seed: int = 0,
@@ -35,16 +36,20 @@ def annotation_map(
     ``schema.JCP2022``) among its negatives (wells with a different annotation) and computes average
     precision; per annotation value copairs averages the APs, draws a permutation p-value
     (``null_size``, ``seed``) and corrects by Benjamini-Hochberg. An annotation such as
-    ``"a|b"`` (several MoAs) is one label.
+    ``"a|b"`` (several MoAs) is one label. With ``exclude_same`` (e.g. ``[Metadata_Source]`` for NSS)
+    positives and negatives must also differ from the query on every such column, so the ranked list
+    is the candidate list of ``retrieve_mechanism``.
 
-    copairs arguments: ``pos_sameby=[annotation]``, ``pos_diffby=[JCP2022]``, ``neg_sameby=[]``,
-    ``neg_diffby=[annotation]``, ``distance="cosine"``; ``mean_average_precision(sameby=[annotation])``.
+    copairs arguments: ``pos_sameby=[annotation]``, ``pos_diffby=[JCP2022, *exclude_same]``,
+    ``neg_sameby=[]``, ``neg_diffby=[annotation, *exclude_same]``, ``distance="cosine"``;
+    ``mean_average_precision(sameby=[annotation])``.
 
     Args:
         profiles: One row per well: ``schema.JCP2022``, ``schema.IS_CONTROL``, ``annotation_column``
             and ``feature_columns``.
         feature_columns: Feature columns; every value finite.
         annotation_column: The annotation, e.g. ``Metadata_moa`` or ``Metadata_target``.
+        exclude_same: Metadata columns positives and negatives must differ on from the query.
         null_size: Permutations per null distribution, >= 1.
         threshold: Significance level, in (0, 1).
         seed: Seed of the null distributions.
@@ -65,29 +70,30 @@ def annotation_map(
     if null_size < 1 or not 0 < threshold < 1:
         raise InvalidConfigError(f"need null_size >= 1 and 0 < threshold < 1, got {null_size}, {threshold}")
     table_name = f"profiles for {annotation_column} consistency"
-    require_metadata(profiles, [schema.JCP2022], table_name=table_name)
+    exclude_same = list(exclude_same)
+    require_metadata(profiles, [schema.JCP2022, *exclude_same], table_name=table_name)
     if annotation_column not in profiles.columns:
         require_metadata(profiles, [annotation_column], table_name=table_name)
     is_control = control_mask(profiles, table_name=table_name)
     annotated = profiles.loc[~is_control & profiles[annotation_column].notna().to_numpy()]
     annotated = annotated.loc[annotated[annotation_column].astype(str).str.len() > 0].reset_index(drop=True)
     require_features(annotated, list(feature_columns), table_name=table_name)
-    meta = annotated[[schema.JCP2022, annotation_column]].astype(str)
+    meta = annotated[list(dict.fromkeys([schema.JCP2022, annotation_column, *exclude_same]))].astype(str)
     try:
         ap = average_precision(
             meta,
             annotated[list(feature_columns)].to_numpy(dtype=np.float64),
             pos_sameby=[annotation_column],
-            pos_diffby=[schema.JCP2022],
+            pos_diffby=[schema.JCP2022, *exclude_same],
             neg_sameby=[],
-            neg_diffby=[annotation_column],
+            neg_diffby=[annotation_column, *exclude_same],
             distance="cosine",
             progress_bar=False,
         )
     except UnpairedException as exc:
         raise InvalidInputError(
-            f"{table_name}: no {annotation_column} value is shared by two compounds among "
-            f"{len(annotated)} annotated treated wells; consistency is undefined"
+            f"{table_name}: no {annotation_column} value is shared by two compounds (differing on "
+            f"{exclude_same}) among {len(annotated)} annotated treated wells; consistency is undefined"
         ) from exc
     ap_table = annotated[schema.metadata_columns(annotated.columns)].copy()
     for column in ("average_precision", "n_pos_pairs", "n_total_pairs"):

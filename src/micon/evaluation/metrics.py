@@ -1,4 +1,4 @@
-"""Evaluate well profiles: replicate retrieval per level (NR/NSB/NSS/NSL), batch effects, consistency."""
+"""Evaluate well profiles: replicate and mechanism retrieval per level, batch effects, consistency."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from micon.evaluation.batch_effects import measure_batch_effects
 from micon.evaluation.consistency import annotation_map
 from micon.evaluation.layout import assign_plate_layouts
 from micon.evaluation.replicability import replicate_map, summarise_replicability
-from micon.evaluation.retrieval import retrieve_replicates, summarise_retrieval
+from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ class RetrievalConfig:
             (``~/.copairs``).
         batch_columns: Metadata columns whose remaining effect is measured (kNN accuracy, silhouette).
         batch_knn_k: Neighbours of the batch kNN vote, >= 1.
-        annotation_columns: Annotation columns (MoA, target) scored by consistency mAP where present.
+        annotation_columns: Annotation columns (MoA, target) scored by consistency mAP and mechanism
+            retrieval where present.
+        mechanism_scenarios: Scenarios (keys of ``scenarios``) at which mechanism retrieval is scored.
     """
 
     scenarios: Mapping[str, tuple[str, ...]]
@@ -55,6 +57,7 @@ class RetrievalConfig:
     batch_columns: tuple[str, ...]
     batch_knn_k: int
     annotation_columns: tuple[str, ...]
+    mechanism_scenarios: tuple[str, ...]
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenarios, Mapping) or not self.scenarios:
@@ -98,6 +101,17 @@ class RetrievalConfig:
             or self.batch_knn_k < 1
         ):
             raise InvalidConfigError(f"batch_knn_k must be an integer >= 1, got {self.batch_knn_k!r}")
+        mechanism = (
+            (self.mechanism_scenarios,)
+            if isinstance(self.mechanism_scenarios, str)
+            else tuple(self.mechanism_scenarios or ())
+        )
+        unknown = [m for m in mechanism if m not in scenarios]
+        if unknown:
+            raise InvalidConfigError(
+                f"mechanism_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
+            )
+        object.__setattr__(self, "mechanism_scenarios", mechanism)
 
 
 def evaluate_profiles(
@@ -250,6 +264,70 @@ def evaluate_consistency(profiles: pd.DataFrame, config: RetrievalConfig) -> dic
             cache_dir=config.null_cache_dir,
         )
         scores[column] = {**summarise_replicability(map_table), "n_groups": len(map_table)}
+    return scores
+
+
+def evaluate_mechanism_retrieval(
+    profiles: pd.DataFrame, config: RetrievalConfig
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Score retrieval of another compound of the same annotation (MoA, target) where profiles carry one.
+
+    For each present ``config.annotation_columns`` and each ``config.mechanism_scenarios``: top-k
+    accuracy by ``retrieve_mechanism`` and copairs mAP / fraction retrieved by ``annotation_map`` with
+    the same exclusions, over the treated wells of ``config.splits`` (DMSO never takes part). An absent
+    column, or one whose values are never shared by two compounds, is skipped with a logged line; a
+    scenario without any eligible query gets NaN metrics.
+
+    Args:
+        profiles: As for ``evaluate_profiles``.
+        config: Splits, cut-offs, copairs settings, ``annotation_columns`` and ``mechanism_scenarios``.
+
+    Returns:
+        ``{annotation column: {scenario: {"top{k}" for each k, "map", "fraction_retrieved",
+        "n_queries"}}}``; ``{}`` when no annotation column is present (JUMP).
+
+    Raises:
+        InvalidInputError, MissingColumnsError, InvalidFeaturesError: As ``evaluate_profiles``.
+    """
+    present = [c for c in config.annotation_columns if c in profiles.columns]
+    if not present or not config.mechanism_scenarios:
+        logger.info("mechanism retrieval skipped: none of %s present", config.annotation_columns)
+        return {}
+    selected = select_evaluated_wells(profiles, config)
+    features = schema.feature_columns(selected.columns)
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    for column in present:
+        annotated = selected[column].notna() & (selected[column].astype(str) != "")
+        treated = selected.loc[~selected[schema.IS_CONTROL].astype(bool) & annotated]
+        if not (treated.groupby(column)[schema.JCP2022].nunique() >= 2).any():
+            logger.warning("mechanism retrieval skipped for %s: no value is shared by two compounds", column)
+            continue
+        scores[column] = {}
+        for scenario in config.mechanism_scenarios:
+            exclude_same = config.scenarios[scenario]
+            if any(c not in selected.columns for c in exclude_same):
+                logger.warning("mechanism scenario %s skipped: the profiles lack %s", scenario, exclude_same)
+                continue
+            hits = retrieve_mechanism(
+                selected, features, annotation_column=column, exclude_same=exclude_same, ks=config.ks
+            )
+            summary = summarise_retrieval(hits, config.ks)
+            replicability = {"map": float("nan"), "fraction_retrieved": float("nan")}
+            if summary["n_queries"] > 0:
+                _, map_table = annotation_map(
+                    selected,
+                    features,
+                    annotation_column=column,
+                    exclude_same=exclude_same,
+                    null_size=config.null_size,
+                    threshold=config.threshold,
+                    seed=config.seed,
+                    cache_dir=config.null_cache_dir,
+                )
+                replicability = summarise_replicability(map_table)
+            n_queries = summary.pop("n_queries")
+            scores[column][scenario] = {**summary, **replicability, "n_queries": n_queries}
+            logger.info("%s retrieval, %s: %s", column, scenario, scores[column][scenario])
     return scores
 
 

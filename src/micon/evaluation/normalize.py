@@ -1,4 +1,4 @@
-"""Well-profile normalisation steps: variant filter, MAD, INT, feature selection, sphering."""
+"""Well-profile normalisation steps: variant filter, DMSO centring, MAD scaling, INT, selection, sphering."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 import pycytominer
 from pycytominer.operations import RobustMAD, Spherize
 from scipy.stats import median_abs_deviation, norm, rankdata
+from sklearn.preprocessing import RobustScaler
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, NoControlsError
@@ -28,6 +29,13 @@ FEATURE_SELECT_OPERATIONS: tuple[str, ...] = (
 )
 # DMSO wells a plate needs for a per-plate fit: one well has MAD 0 (every feature looks invariant).
 MIN_PLATE_CONTROL_WELLS = 2
+# Where a robust scale is fitted: the metadata columns whose levels group the DMSO wells ("screen": all).
+SCALE_SCOPES: dict[str, tuple[str, ...]] = {
+    "screen": (),
+    "source": (schema.SOURCE,),
+    "batch": (schema.SOURCE, schema.BATCH),
+    "plate": schema.PLATE_KEY,
+}
 # Blom's constant of the rank-based inverse normal transform (as the JUMP profiling recipe).
 _BLOM_C = 3.0 / 8.0
 
@@ -217,6 +225,99 @@ def robust_mad_normalize(profiles: pd.DataFrame, *, epsilon: float = 1e-6) -> pd
     return normalized
 
 
+def center_on_plate_controls(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Subtract from each plate's wells the per-feature median of that plate's DMSO wells.
+
+    Location only: a median of a plate's DMSO wells is stable with a handful of wells, where a scale
+    is not (a MAD of 8 wells varies by tens of per cent from plate to plate and multiplies every well of the
+    plate). Fitted with sklearn's ``RobustScaler(with_scaling=False)`` on the plate's DMSO wells and
+    applied to all of them.
+
+    Args:
+        profiles: One row per well: ``schema.PLATE_KEY``, ``schema.IS_CONTROL`` and float features.
+
+    Returns:
+        The same rows in the same order with every feature centred (float64); metadata unchanged.
+
+    Raises:
+        NoControlsError: One or more plates have no DMSO well (all of them are named).
+        MissingColumnsError, InvalidInputError, InvalidFeaturesError: As ``robust_mad_normalize``.
+    """
+    table_name = "profiles for DMSO centring"
+    features = checked_features(profiles, table_name=table_name)
+    control_rows = _plate_control_rows(profiles, table_name=table_name)
+    plates = profiles.groupby(list(schema.PLATE_KEY), sort=True).indices
+    values = profiles[features].to_numpy(dtype=np.float64)
+    centred = np.empty_like(values)
+    for key, rows in plates.items():
+        scaler = RobustScaler(with_centering=True, with_scaling=False).fit(values[control_rows[key]])
+        centred[rows] = scaler.transform(values[rows])
+    normalized = profiles.copy()
+    normalized[features] = centred
+    logger.info("centred %d wells on the DMSO median of their plate (%d plates)", len(profiles), len(plates))
+    return normalized
+
+
+def scale_by_control_mad(
+    profiles: pd.DataFrame, *, scope: Literal["screen", "source", "batch", "plate"], epsilon: float
+) -> pd.DataFrame:
+    """Divide each feature by ``1.4826 * MAD + epsilon`` of the DMSO wells of the well's scope group.
+
+    Scale only, no re-centring (run ``center_on_plate_controls`` first): the scale is fitted where
+    controls are plentiful, over the whole screen (``"screen"``) or per source / batch, so that a
+    noisy scale from a few wells of one plate does not multiply that plate's profiles. The scale is
+    ``scipy.stats.median_abs_deviation(scale="normal")`` (1.4826 x MAD, the standard deviation of a
+    normal sample). Hand-written because pycytominer's ``RobustMAD`` always subtracts the fitted median
+    and fits one group per call; sklearn's ``RobustScaler`` scales by the interquartile range.
+
+    Args:
+        profiles: One row per well: the scope columns of ``SCALE_SCOPES[scope]``, ``schema.IS_CONTROL``
+            and float features.
+        scope: ``"screen"`` (one pooled scale), ``"source"``, ``"batch"`` or ``"plate"``.
+        epsilon: Added to the scale, >= 0 (a feature constant over a group's DMSO wells is divided by it).
+
+    Returns:
+        The same rows in the same order with every feature scaled (float64); metadata unchanged.
+
+    Raises:
+        InvalidConfigError: ``scope`` is unknown (lists the accepted ones) or ``epsilon`` < 0.
+        NoControlsError: A scope group has no DMSO well (all such groups are named).
+        MissingColumnsError, InvalidInputError, InvalidFeaturesError: As ``robust_mad_normalize``.
+    """
+    if scope not in SCALE_SCOPES:
+        raise InvalidConfigError(f"MAD scale scope {scope!r} is not one of {list(SCALE_SCOPES)}")
+    if not epsilon >= 0:
+        raise InvalidConfigError(f"MAD scale epsilon must be >= 0, got {epsilon}")
+    table_name = f"profiles for DMSO MAD scaling (scope {scope})"
+    features = checked_features(profiles, table_name=table_name)
+    is_control = control_mask(profiles, table_name=table_name)
+    columns = list(SCALE_SCOPES[scope])
+    require_metadata(profiles, columns, table_name=table_name)
+    groups = profiles.groupby(columns, sort=True).indices if columns else {(): np.arange(len(profiles))}
+    lacking = [
+        "/".join(map(str, np.atleast_1d(key))) for key, rows in groups.items() if not is_control[rows].any()
+    ]
+    if lacking:
+        raise NoControlsError(
+            f"{table_name}: {len(lacking)} group(s) of {columns} have no DMSO well to fit on: {lacking}"
+        )
+    values = profiles[features].to_numpy(dtype=np.float64)
+    scaled = np.empty_like(values)
+    for rows in groups.values():
+        scale = median_abs_deviation(values[rows[is_control[rows]]], axis=0, scale="normal")
+        scaled[rows] = values[rows] / (scale + epsilon)
+    normalized = profiles.copy()
+    normalized[features] = scaled
+    logger.info(
+        "scaled %d wells by the DMSO MAD of %d %s group(s) (min %d DMSO wells per group)",
+        len(profiles),
+        len(groups),
+        scope,
+        min(int(is_control[rows].sum()) for rows in groups.values()),
+    )
+    return normalized
+
+
 def sphere_profiles(
     profiles: pd.DataFrame, *, method: Literal["ZCA", "PCA"] = "ZCA", epsilon: float = 1e-6
 ) -> pd.DataFrame:
@@ -314,10 +415,13 @@ def _plate_control_rows(
 __all__ = [
     "FEATURE_SELECT_OPERATIONS",
     "MIN_PLATE_CONTROL_WELLS",
+    "SCALE_SCOPES",
     "SPHERING_METHODS",
+    "center_on_plate_controls",
     "filter_variant_features",
     "inverse_normal_transform",
     "robust_mad_normalize",
+    "scale_by_control_mad",
     "select_features",
     "sphere_profiles",
 ]

@@ -7,7 +7,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,9 @@ from micon.errors import InvalidInputError
 
 # Per level: the retrieval metrics of the comparison table, as keys of evaluate_profiles' summary.
 LEVEL_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved")
-# Batch-effect scores of the comparison table, measured after normalisation.
+# Per annotation and level: the mechanism-retrieval metrics, as keys of evaluate_mechanism_retrieval's.
+MECHANISM_METRICS: tuple[str, ...] = ("top1", "top5", "map")
+# Batch-effect scores of the comparison table, measured on a chain's profiles.
 BATCH_METRICS: tuple[str, ...] = (
     "source_knn_accuracy",
     "source_silhouette",
@@ -28,44 +30,89 @@ BATCH_METRICS: tuple[str, ...] = (
 
 
 def build_comparison_table(
-    retrieval: Mapping[str, Mapping[str, Mapping[str, float]]],
+    retrieval: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
+    *,
+    mechanism: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]]],
     batch_effects: Mapping[str, Mapping[str, Mapping[str, float]]],
-    consistency: Mapping[str, Mapping[str, Mapping[str, float]]],
+    consistency: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
 ) -> pd.DataFrame:
-    """Return one row per method: retrieval per level, batch effects left, annotation consistency.
+    """Return one row per method and chain: replicate and mechanism retrieval, batch effects, consistency.
 
     Args:
-        retrieval: Method -> level (NR, NSB, NSS, NSL) -> ``evaluate_profiles``' summary.
-        batch_effects: Method -> ``{"before": scores, "after": scores}`` of ``evaluate_batch_effects``.
-        consistency: Method -> annotation column -> ``{"map", "fraction_retrieved", ...}``.
+        retrieval: Method -> chain -> level (NR, NSB, NSS, ...) -> ``evaluate_profiles``' summary.
+        mechanism: Method -> chain -> annotation column -> level -> ``evaluate_mechanism_retrieval``'s
+            summary (``{}`` where the profiles carry no annotation).
+        batch_effects: Method -> chain -> ``evaluate_batch_effects``' scores, for the chains measured.
+        consistency: Method -> chain -> annotation column -> ``{"map", ...}``, for the chains scored.
 
     Returns:
-        Columns ``method``, ``{level}_{metric}`` for each level (first-seen order) and metric of
-        ``LEVEL_METRICS``, ``{metric}`` of ``BATCH_METRICS`` after normalisation (NaN when absent) and
-        ``{annotation}_map`` per annotation column found (``Metadata_`` prefix dropped). Methods in the
-        order of ``retrieval``.
+        Columns ``method``, ``chain``, ``{level}_{metric}`` for each level (first-seen order) and metric
+        of ``LEVEL_METRICS``; ``{annotation}_{level}_{metric}`` for each annotation and level scored
+        anywhere and metric of ``MECHANISM_METRICS`` (``Metadata_`` prefix dropped, e.g.
+        ``MoA_NSS_top1``); ``{metric}`` of ``BATCH_METRICS``; ``{annotation}_consistency_map``. A value a
+        (method, chain) lacks is NaN. Rows by method in the order of ``retrieval``, then chain in its order.
 
     Raises:
         InvalidInputError: ``retrieval`` is empty.
     """
     if not retrieval:
         raise InvalidInputError("no method has retrieval metrics; nothing to compare")
-    levels = list(dict.fromkeys(level for per_method in retrieval.values() for level in per_method))
-    annotations = list(dict.fromkeys(a for per_method in consistency.values() for a in per_method))
+    per_chain = [levels for chains in retrieval.values() for levels in chains.values()]
+    levels = list(dict.fromkeys(level for per_level in per_chain for level in per_level))
+    mechanism_pairs = list(
+        dict.fromkeys(
+            (annotation, level)
+            for chains in mechanism.values()
+            for annotations in chains.values()
+            for annotation, per_level in annotations.items()
+            for level in per_level
+        )
+    )
+    annotations = list(
+        dict.fromkeys(a for chains in consistency.values() for scores in chains.values() for a in scores)
+    )
     rows = []
-    for method, per_level in retrieval.items():
-        row: dict[str, Any] = {"method": method}
-        for level in levels:
-            for metric in LEVEL_METRICS:
-                row[f"{level}_{metric}"] = float(per_level.get(level, {}).get(metric, math.nan))
-        after = batch_effects.get(method, {}).get("after", {})
-        for metric in BATCH_METRICS:
-            row[metric] = float(after.get(metric, math.nan))
-        for annotation in annotations:
-            scores = consistency.get(method, {}).get(annotation, {})
-            row[f"{annotation.removeprefix('Metadata_')}_map"] = float(scores.get("map", math.nan))
-        rows.append(row)
+    for method, chains in retrieval.items():
+        for chain, per_level in chains.items():
+            row: dict[str, Any] = {"method": method, "chain": chain}
+            for level in levels:
+                for metric in LEVEL_METRICS:
+                    row[f"{level}_{metric}"] = float(per_level.get(level, {}).get(metric, math.nan))
+            scored = mechanism.get(method, {}).get(chain, {})
+            for annotation, level in mechanism_pairs:
+                values = scored.get(annotation, {}).get(level, {})
+                for metric in MECHANISM_METRICS:
+                    name = f"{annotation.removeprefix('Metadata_')}_{level}_{metric}"
+                    row[name] = float(values.get(metric, math.nan))
+            batch = batch_effects.get(method, {}).get(chain, {})
+            for metric in BATCH_METRICS:
+                row[metric] = float(batch.get(metric, math.nan))
+            for annotation in annotations:
+                scores = consistency.get(method, {}).get(chain, {}).get(annotation, {})
+                name = f"{annotation.removeprefix('Metadata_')}_consistency_map"
+                row[name] = float(scores.get("map", math.nan))
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def pivot_chains(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Return one row per method with ``columns`` side by side per chain: ``{column} ({chain})``.
+
+    Args:
+        table: ``build_comparison_table``'s output.
+        columns: Metric columns shown (those absent from ``table`` are left out).
+
+    Returns:
+        Column ``method``, then for each of ``columns`` one column per chain (chains in first-seen order).
+    """
+    chains = list(dict.fromkeys(table["chain"]))
+    shown = [c for c in columns if c in table.columns]
+    wide = table.pivot(index="method", columns="chain", values=shown)
+    wide = wide.reindex(index=list(dict.fromkeys(table["method"])))
+    ordered = [(column, chain) for column in shown for chain in chains]
+    wide = wide.reindex(columns=pd.MultiIndex.from_tuples(ordered))
+    wide.columns = [f"{column} ({chain})" for column, chain in ordered]
+    return wide.reset_index()
 
 
 def format_markdown_table(table: pd.DataFrame, *, digits: int = 3) -> str:
@@ -146,7 +193,9 @@ def _format_cell(value: Any, digits: int) -> str:
 __all__ = [
     "BATCH_METRICS",
     "LEVEL_METRICS",
+    "MECHANISM_METRICS",
     "build_comparison_table",
     "build_html_report",
     "format_markdown_table",
+    "pivot_chains",
 ]

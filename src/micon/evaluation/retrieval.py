@@ -1,4 +1,4 @@
-"""Replicate retrieval: for each treated well, is a replicate among its k most cosine-similar wells."""
+"""Replicate and mechanism retrieval: is a replicate (or a same-MoA compound) among the k nearest wells."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from micon.evaluation._checks import control_mask, require_features, require_met
 
 logger = logging.getLogger(__name__)
 
+# Eligible positives of a query: replicates (replicate retrieval) or same-annotation wells of other compounds.
 N_ELIGIBLE = "n_eligible_replicates"
 # Similarity rows are computed in blocks of queries so memory stays near this many matrix cells.
 _BLOCK_CELLS = 2**24
@@ -65,13 +66,85 @@ def retrieve_replicates(
     treated = profiles.loc[~is_control]
     require_features(treated, list(feature_columns), table_name="profiles for retrieval")
 
-    hits, n_eligible = _rank_and_mark(treated, list(feature_columns), exclude_same, ks)
+    hits, n_eligible = _rank_and_mark(
+        treated[list(feature_columns)].to_numpy(dtype=np.float64),
+        labels=pd.factorize(treated[schema.JCP2022])[0],
+        exclusion_codes=[pd.factorize(treated[c])[0] for c in exclude_same],
+        ks=ks,
+    )
     result = treated.loc[:, schema.metadata_columns(treated.columns)].reset_index(drop=True)
     result[N_ELIGIBLE] = n_eligible
     for j, k in enumerate(ks):
         result[hit_column(k)] = hits[:, j]
     logger.info(
         "retrieval (exclude_same=%s): %d treated queries, %d with an eligible replicate",
+        exclude_same,
+        len(result),
+        int((n_eligible > 0).sum()),
+    )
+    return result
+
+
+def retrieve_mechanism(
+    profiles: pd.DataFrame,
+    feature_columns: Sequence[str],
+    *,
+    annotation_column: str,
+    exclude_same: Sequence[str],
+    ks: Sequence[int],
+) -> pd.DataFrame:
+    """Mark, for each annotated treated well, whether another compound of its annotation is in its top k.
+
+    Queries and candidates are the treated wells with a non-empty ``annotation_column`` (DMSO never
+    takes part). A candidate is dropped from a query's list when it is of the same compound
+    (``schema.JCP2022``) or equals the query on any ``exclude_same`` column (judged on the
+    candidate's metadata, as ``retrieve_replicates``); a hit is a remaining candidate with the same
+    annotation, so a compound's own replicates never count. ``"a|b"`` is one label.
+
+    Args:
+        profiles: One row per well: ``schema.JCP2022``, ``schema.IS_CONTROL``, ``annotation_column``,
+            the ``exclude_same`` columns and ``feature_columns``.
+        feature_columns: Feature columns; every value finite.
+        annotation_column: The mechanism (or target) annotation, e.g. ``Metadata_MoA``.
+        exclude_same: Metadata columns a candidate must differ on from its query.
+        ks: Cut-offs, each >= 1.
+
+    Returns:
+        One row per annotated treated query well: its metadata, ``n_eligible_replicates`` (here: the
+        wells of other compounds with its annotation left after the exclusions) and ``hit_at_{k}``.
+
+    Raises:
+        MissingColumnsError: A needed column is absent.
+        InvalidInputError: A k is < 1, or ``exclude_same`` names ``schema.JCP2022`` or the annotation.
+        InvalidFeaturesError: A feature is NaN or inf.
+    """
+    ks = _check_ks(ks)
+    exclude_same = list(exclude_same)
+    if {schema.JCP2022, annotation_column} & set(exclude_same):
+        raise InvalidInputError(
+            f"exclude_same {exclude_same} may not contain {schema.JCP2022} or {annotation_column}"
+        )
+    table_name = f"profiles for {annotation_column} retrieval"
+    require_metadata(profiles, [schema.JCP2022, *exclude_same], table_name=table_name)
+    if annotation_column not in profiles.columns:
+        raise MissingColumnsError(f"{table_name} lack {annotation_column!r}; it has {list(profiles.columns)}")
+    is_control = control_mask(profiles, table_name=table_name)
+    labels = profiles[annotation_column]
+    annotated = profiles.loc[~is_control & labels.notna().to_numpy() & (labels.astype(str) != "").to_numpy()]
+    require_features(annotated, list(feature_columns), table_name=table_name)
+    hits, n_eligible = _rank_and_mark(
+        annotated[list(feature_columns)].to_numpy(dtype=np.float64),
+        labels=pd.factorize(annotated[annotation_column].astype(str))[0],
+        exclusion_codes=[pd.factorize(annotated[c])[0] for c in [schema.JCP2022, *exclude_same]],
+        ks=ks,
+    )
+    result = annotated.loc[:, schema.metadata_columns(annotated.columns)].reset_index(drop=True)
+    result[N_ELIGIBLE] = n_eligible
+    for j, k in enumerate(ks):
+        result[hit_column(k)] = hits[:, j]
+    logger.info(
+        "%s retrieval (exclude_same=%s): %d annotated treated queries, %d with an eligible positive",
+        annotation_column,
         exclude_same,
         len(result),
         int((n_eligible > 0).sum()),
@@ -122,22 +195,22 @@ def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
 
 
 def _rank_and_mark(
-    treated: pd.DataFrame, features: list[str], exclude_same: list[str], ks: tuple[int, ...]
+    values: np.ndarray, *, labels: np.ndarray, exclusion_codes: list[np.ndarray], ks: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (hits (n, len(ks)) bool, n_eligible (n,) int64) for the treated wells as queries and candidates.
+    """Return (hits (n, len(ks)) bool, n_eligible (n,) int64), every row a query and a candidate.
 
-    Hand-written with numpy: no library offers kNN with a per-pair exclusion rule on metadata; the
-    similarity matrix is built one block of queries at a time. Ties are broken arbitrarily.
+    A candidate is dropped when it is the query or shares a code with it in any of
+    ``exclusion_codes``; a positive is a remaining candidate with the query's label. Hand-written
+    with numpy: no library offers kNN with a per-pair exclusion rule on metadata; the similarity
+    matrix is built one block of queries at a time. Ties are broken arbitrarily.
     """
-    n = len(treated)
-    values = treated[features].to_numpy(dtype=np.float64)
+    n = len(values)
+    if n == 0:
+        return np.zeros((0, len(ks)), dtype=bool), np.zeros(0, dtype=np.int64)
+    k_max = min(max(ks), n)
     norms = np.linalg.norm(values, axis=1, keepdims=True)
     # A zero profile has no direction: it gets similarity 0 to everything rather than NaN.
     values = values / np.maximum(norms, np.finfo(np.float64).tiny)
-    compound = pd.factorize(treated[schema.JCP2022])[0]
-    exclusion_codes = [pd.factorize(treated[c])[0] for c in exclude_same]
-
-    k_max = min(max(ks), n)
     hits = np.zeros((n, len(ks)), dtype=bool)
     n_eligible = np.zeros(n, dtype=np.int64)
     block = max(1, _BLOCK_CELLS // max(n, 1))
@@ -149,7 +222,7 @@ def _rank_and_mark(
         for codes in exclusion_codes:
             excluded |= codes[start:stop, None] == codes[None, :]
         excluded[rows - start, rows] = True  # the query itself
-        eligible = (compound[start:stop, None] == compound[None, :]) & ~excluded
+        eligible = (labels[start:stop, None] == labels[None, :]) & ~excluded
         n_eligible[start:stop] = eligible.sum(axis=1)
         similarity[excluded] = -np.inf
 

@@ -48,7 +48,7 @@ class ControlsConfig:
         min_wells_per_plate: DMSO wells with at least one crop a plate needs, >= 1. The reporting chain
             needs 2 for robust MAD or the variance filter and 3 when sphering follows robust MAD (2 wells
             give mirror-image profiles, a rank-deficient DMSO matrix); parameter validation checks this
-            against ``reporting.normalization.steps``.
+            against every chain of ``reporting.normalization.chains``.
         too_few: ``"quarantine_plate"``: every site of such a plate is quarantined
             (``too_few_controls``). ``"batch_controls"``: the plate is kept and normalised on the DMSO
             wells of its whole batch (``Metadata_ControlGroup`` = ``<source>/<batch>``), provided the

@@ -23,10 +23,13 @@ class LabelledCrops:
     Attributes:
         crops: ``(N, C, S, S)`` uint16 (or an iterable of such chunks).
         channels: One name per plane of axis 1, in order.
+        write_id: The id of the extraction the crops belong to, which the store records and the crop
+            index carries (``micon.metadata.provenance``); None: none.
     """
 
     crops: np.ndarray
     channels: tuple[str, ...]
+    write_id: str | None = None
 
 
 def crop_origins(centroids: pd.DataFrame, *, crop_size_px: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 STAGE = "extract_crop_table"
 REASON_MISSING_IMAGE = "missing_image"
 REASON_UNREADABLE_IMAGE = "unreadable_image"
+REASON_PATH_OUTSIDE_ROOT = "path_outside_root"
+_BYTES_LITERAL = re.compile(r"""(?<![\w])b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_MAX_DETAIL_MESSAGE = 200
 REASON_NO_CELLS = "no_cells"
 
 N_NUCLEI = "n_nuclei"
@@ -177,9 +181,10 @@ def _load_field(
         try:
             images[ch] = np.asarray(field_images[key]())
         except Exception as exc:  # IO boundary: a loader may fail in any way; the site is quarantined
+            # A store refusing a path that leaves its root says so (``quarantine_reason``).
+            reason = getattr(exc, "quarantine_reason", None) or REASON_UNREADABLE_IMAGE
             raise _SiteRejected(
-                REASON_UNREADABLE_IMAGE,
-                f"{label}: channel {ch} image '{key}' could not be read: {type(exc).__name__}: {exc}",
+                reason, f"{label}: channel {ch} image '{key}' could not be read: {_describe_error(exc)}"
             ) from exc
     problem = check_channel_shapes(images, key=label)
     if problem:
@@ -190,6 +195,18 @@ def _load_field(
             raise _SiteRejected(*problem)
         images[ch] = converted
     return np.stack([images[ch] for ch in channels])
+
+
+def _describe_error(exc: BaseException) -> str:
+    """Return ``"<Type>: <message>"`` with byte literals (a file's first bytes, as readers quote them) cut.
+
+    A path that is not the image it claims (a link to another file) must not leak that file's content
+    into the quarantine table.
+    """
+    message = _BYTES_LITERAL.sub("<bytes>", str(exc)).replace("\n", " ")
+    if len(message) > _MAX_DETAIL_MESSAGE:
+        message = message[: _MAX_DETAIL_MESSAGE - 3] + "..."
+    return f"{type(exc).__name__}: {message}"
 
 
 def _process_site(  # noqa: PLR0913

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kedro.pipeline import Pipeline
 
@@ -25,14 +26,21 @@ class Composition:
     Attributes:
         pipelines: Names of the pipeline packages under ``micon.pipelines``, in order.
         inputs: Free inputs read from another dataset (e.g. images read in place instead of the raw copy).
+        options: Keyword arguments of a part's ``create_pipeline``, by part name (e.g. the synthetic
+            screen's reporting adds the known-truth reference row, which only that source can provide).
     """
 
     pipelines: tuple[str, ...]
     inputs: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 COMPOSITIONS: Mapping[str, Composition] = {
-    DEFAULT: Composition(("synthetic", "data_engineering", "modeling", "reporting")),
+    # The synthetic screen knows its truth: its report carries the known-truth row beside the methods.
+    DEFAULT: Composition(
+        ("synthetic", "data_engineering", "modeling", "reporting"),
+        options={"reporting": {"references": ("known_truth",)}},
+    ),
     "jump": Composition(("jump_ingestion", "data_engineering", "modeling", "reporting")),
     "bbbc021": Composition(("bbbc021_ingestion", "data_engineering", "modeling", "bbbc021_evaluation")),
     # The official BBBC021 layout: its per-channel TIFFs are read in place, not copied to the raw layer.
@@ -46,11 +54,19 @@ COMPOSITIONS: Mapping[str, Composition] = {
 def compose(name: str) -> Pipeline:
     """Return the composition ``name`` of :data:`COMPOSITIONS` as one pipeline."""
     composition = COMPOSITIONS[name]
+    unknown = sorted(set(composition.options) - set(composition.pipelines))
+    if unknown:
+        raise ValueError(f"composition {name!r} has options for pipelines it does not run: {unknown}")
     parts = (
-        importlib.import_module(f"micon.pipelines.{part}").create_pipeline() for part in composition.pipelines
+        _module(part).create_pipeline(**composition.options.get(part, {})) for part in composition.pipelines
     )
     composed = sum(parts, Pipeline([]))
     return Pipeline(composed, inputs=dict(composition.inputs)) if composition.inputs else composed
+
+
+def _module(part: str):
+    """Return the pipeline package ``micon.pipelines.<part>``."""
+    return importlib.import_module(f"micon.pipelines.{part}")
 
 
 def default_pipeline_name(env: str | None) -> str:

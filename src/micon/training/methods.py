@@ -297,3 +297,6 @@ register_method(
 register_method(MethodSpec(name="untrained", kind="untrained"))
 # CellProfiler-style features: data_engineering writes cellprofiler.crop_embeddings.
 register_method(MethodSpec(name="cellprofiler", kind="features"))
+# Raw intensity statistics inside each cell (the second floor): data_engineering writes
+# intensity.crop_embeddings.
+register_method(MethodSpec(name="intensity", kind="features"))

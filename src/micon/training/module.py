@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from micon.errors import InvalidConfigError
+from micon.errors import InvalidConfigError, TrainingDivergedError
 from micon.models.micon import MiconModel
 from micon.training.augment import AugmentationConfig, CropAugmenter, augmentation_generator
 from micon.training.methods import get_method
@@ -33,7 +33,13 @@ class MiconModule(L.LightningModule):
     (each loss augments the crops it uses; SimCLR each crop twice).
 
     Gradient clipping is the Trainer's (``gradient_clip_val``), which Lightning applies before every
-    optimiser step; the reference code configured clipping but never applied it.
+    optimiser step; the reference code configured clipping but never applied it. A NaN or infinite loss
+    stops the run at once (:class:`~micon.errors.TrainingDivergedError`, before the optimiser step and
+    before any checkpoint of that step is written).
+
+    A run resumed from a checkpoint restores its optimiser and schedule, whose learning rate and weight
+    decay are the checkpoint's; with :attr:`override_resumed_optimizer` set (a resume that overrides a
+    changed configuration) this module's ``lr`` and ``weight_decay`` replace them when training starts.
 
     Args:
         model: The networks (injected; not saved as a hyper-parameter); its parts must be the method's.
@@ -92,6 +98,7 @@ class MiconModule(L.LightningModule):
                 f"{model.config.embedding!r}"
             )
         self.objective = objective
+        self.override_resumed_optimizer = False
         self.augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)
         self.save_hyperparameters(ignore=["model", "objective"])
         self.hparams["objective"] = dataclasses.asdict(objective)
@@ -124,12 +131,41 @@ class MiconModule(L.LightningModule):
             self.hparams.seed, self.global_step, self.global_rank, device=batch["compound_labels"].device
         )
         losses = self.compute_losses(batch, augment=True, generator=generator)
+        self._require_finite(losses)
         b = batch["compound_labels"].shape[0]
         for name, value in losses.items():
             self.log(
                 f"train/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss", batch_size=b
             )
         return losses["loss"]
+
+    def _require_finite(self, losses: dict[str, Tensor]) -> None:
+        """Raise TrainingDivergedError when the loss is NaN or infinite on any device (names step, parts)."""
+        diverged = not bool(torch.isfinite(losses["loss"].detach()).all())
+        if self._trainer is not None:  # every rank stops together, or the others would wait forever
+            diverged = self.trainer.strategy.reduce_boolean_decision(diverged, all=False)
+        if diverged:
+            parts = ", ".join(f"{name} {float(value.detach()):.4g}" for name, value in losses.items())
+            raise TrainingDivergedError(
+                f"{self.spec.name} training diverged at step {self.global_step + 1}: non-finite loss "
+                f"({parts}); the run stops and no checkpoint or embeddings are written. Lower "
+                "modeling.training.lr, keep gradient_clip_val, or check the crops for extreme values"
+            )
+
+    def on_train_start(self) -> None:
+        """Apply this run's learning rate and weight decay to a restored optimiser when overriding."""
+        if not self.override_resumed_optimizer:
+            return
+        hp = self.hparams
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            scheduler.base_lrs = [hp.lr for _ in scheduler.base_lrs]
+            for group, factor in zip(scheduler.optimizer.param_groups, scheduler.lr_lambdas, strict=True):
+                group["initial_lr"] = hp.lr
+                group["lr"] = hp.lr * factor(scheduler.last_epoch)
+        for optimizer in self.trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["weight_decay"] = hp.weight_decay
 
     def predict_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Return the evaluated embeddings ``(b, E)`` of a batch of crops ``(b, C, S, S)``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -17,12 +18,25 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from micon import schema
-from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
+from micon.errors import (
+    InvalidConfigError,
+    InvalidImageError,
+    MissingColumnsError,
+    TrainingDivergedError,
+)
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
 from micon.models.micon import MiconModelConfig, build_model, load_model
 from micon.training.data import MiconDataModule, crop_dataloader
 from micon.training.methods import get_method, make_checkpoint
 from micon.training.module import MiconModule
+from micon.training.resume import (
+    CHECKPOINT_DIR,
+    ConfigChangePolicy,
+    RunConfigCallback,
+    check_run_config,
+    newest_readable_checkpoint,
+    read_checkpoint,
+)
 from micon.training.sampler import ControlMode
 
 logger = logging.getLogger(__name__)
@@ -34,6 +48,7 @@ __all__ = [
     "embed_crops",
     "fit_intensity_scaling",
     "resolve_run",
+    "run_configuration",
     "seed_everything",
     "train_micon",
 ]
@@ -42,8 +57,22 @@ __all__ = [
 HISTORY_COLUMNS: tuple[str, ...] = ("step", "loss", "lr")
 
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"]
-CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.ckpt"
+# The training settings a resumed run must share with the run it continues (they shape what is learned);
+# the others (devices, workers, logging, run folder) may change between attempts.
+RESUMED_TRAINING_KEYS: tuple[str, ...] = (
+    "max_steps",
+    "batch_rows",
+    "lr",
+    "weight_decay",
+    "warmup_steps",
+    "flips",
+    "rot90",
+    "intensity_jitter",
+    "splits",
+    "precision",
+    "gradient_clip_val",
+    "seed",
+)
 _VERSION = re.compile(r"^version_(\d+)$")
 
 
@@ -80,8 +109,11 @@ class TrainingConfig:
             events (``tensorboard/``). None: no files, no checkpoints.
         checkpoint_every_n_steps: Save a checkpoint every this many steps (plus ``last.ckpt``); None: never.
         resume: False starts a new run (next version); True resumes the latest run of ``run_dir`` from its
-            ``last.ckpt`` (a new run when there is none); a path resumes from that checkpoint file into a
-            new run folder.
+            newest readable checkpoint (``last.ckpt``, else the newest ``step=*.ckpt``; a new run when it
+            has none); a path resumes from that checkpoint file into a new run folder.
+        resume_on_config_change: What a resume does when the checkpoint was saved with another
+            configuration (:data:`RESUMED_TRAINING_KEYS`, the model, the method's objective):
+            ``"refuse"`` raises naming the changed keys; ``"override"`` continues with the new values.
         enable_progress_bar: Show Lightning's progress bar.
     """
 
@@ -106,6 +138,7 @@ class TrainingConfig:
     run_dir: str | None
     checkpoint_every_n_steps: int | None
     resume: bool | str
+    resume_on_config_change: ConfigChangePolicy
     enable_progress_bar: bool
 
     def __post_init__(self) -> None:
@@ -143,6 +176,11 @@ class TrainingConfig:
             )
         if isinstance(self.resume, str) and not Path(self.resume).is_file():
             raise InvalidConfigError(f"resume checkpoint {self.resume!r} is not a file")
+        if self.resume_on_config_change not in ConfigChangePolicy.__args__:
+            raise InvalidConfigError(
+                f"resume_on_config_change must be one of {ConfigChangePolicy.__args__}, "
+                f"got {self.resume_on_config_change!r}"
+            )
 
 
 def seed_everything(seed: int) -> None:
@@ -186,14 +224,30 @@ def resolve_run(run_dir: str | None, resume: bool | str) -> tuple[Path | None, s
     """Return the run folder a training writes into and the checkpoint it resumes from.
 
     Runs are ``<run_dir>/version_<k>``. ``resume=False`` (or a checkpoint path) opens the next version;
-    ``resume=True`` reopens the highest version that holds ``checkpoints/last.ckpt`` and resumes from
-    that file (Lightning's ``ckpt_path="last"``), or opens the next version when none does.
+    ``resume=True`` reopens the highest version that holds a checkpoint and resumes from its newest
+    readable one (``last.ckpt``, else the newest ``step=*.ckpt``; each unreadable file skipped with a
+    warning), or opens the next version when no version holds a checkpoint.
 
     Returns:
         ``(run folder or None, checkpoint path or None)``.
+
+    Raises:
+        CheckpointError: The run to resume holds checkpoints but none can be read, or the checkpoint
+            path given cannot be read.
     """
+    folder, path, _ = _resume_point(run_dir, resume)
+    return folder, path
+
+
+def _resume_point(
+    run_dir: str | None, resume: bool | str
+) -> tuple[Path | None, str | None, dict[str, Any] | None]:
+    """Return :func:`resolve_run`'s folder and checkpoint path, and the checkpoint (read weights-only)."""
+    checkpoint = None
+    if isinstance(resume, str):
+        checkpoint = read_checkpoint(resume)
     if run_dir is None:
-        return None, resume if isinstance(resume, str) else None
+        return (None, resume, checkpoint) if isinstance(resume, str) else (None, None, None)
     root = Path(run_dir)
     versions = sorted(
         (int(m.group(1)), path)
@@ -202,13 +256,30 @@ def resolve_run(run_dir: str | None, resume: bool | str) -> tuple[Path | None, s
     )
     if resume is True:
         for _, path in reversed(versions):
-            last = path / CHECKPOINT_DIR / LAST_CHECKPOINT
-            if last.is_file():
-                logger.info("resuming training from %s", last)
-                return path, str(last)
-        logger.info("resume: true but %s holds no %s; starting a new run", root, LAST_CHECKPOINT)
+            found = newest_readable_checkpoint(path / CHECKPOINT_DIR)
+            if found is not None:
+                logger.info("resuming training from %s", found[0])
+                return path, str(found[0]), found[1]
+        logger.info("resume: true but %s holds no checkpoint; starting a new run", root)
     folder = root / f"version_{versions[-1][0] + 1 if versions else 0}"
-    return folder, resume if isinstance(resume, str) else None
+    return (folder, resume, checkpoint) if isinstance(resume, str) else (folder, None, None)
+
+
+def run_configuration(
+    training_config: TrainingConfig, model_config: MiconModelConfig, *, method: str, objective: Any
+) -> dict[str, Any]:
+    """Return what a resumed run must share with the run it continues (recorded in every checkpoint).
+
+    Returns:
+        ``{"method", "training": the :data:`RESUMED_TRAINING_KEYS` values, "model": the model config,
+        "objective": the objective's fields}``.
+    """
+    return {
+        "method": method,
+        "training": {key: getattr(training_config, key) for key in RESUMED_TRAINING_KEYS},
+        "model": model_config.to_dict(),
+        "objective": dataclasses.asdict(objective) if dataclasses.is_dataclass(objective) else objective,
+    }
 
 
 def train_micon(
@@ -255,6 +326,10 @@ def train_micon(
         UnknownNameError: ``method`` is not registered.
         InvalidConfigError: ``method`` is not trained, or ``objective`` or the model's parts are not the
             method's.
+        TrainingDivergedError: A loss became NaN or infinite (names the step and the loss parts), or a
+            weight did; the run stops and nothing is returned.
+        CheckpointError: Resuming, no checkpoint of the run can be read, or the checkpoint was saved
+            with another configuration and ``resume_on_config_change`` is ``"refuse"`` (names the keys).
     """
     cfg = training_config
     spec = get_method(method)
@@ -290,15 +365,32 @@ def train_micon(
         seed=cfg.seed,
     )
     history = _HistoryCallback(cfg.log_every_n_steps, spec.loss_parts)
-    folder, ckpt_path = resolve_run(cfg.run_dir, cfg.resume)
-    trainer = _build_trainer(cfg, folder, callbacks=[history, *callbacks])
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    run_config = run_configuration(cfg, model_config, method=method, objective=objective)
+    folder, ckpt_path, resumed = _resume_point(cfg.run_dir, cfg.resume)
+    if resumed is not None:
+        module.override_resumed_optimizer = check_run_config(
+            resumed, run_config, path=str(ckpt_path), policy=cfg.resume_on_config_change
+        )
+    trainer = _build_trainer(cfg, folder, callbacks=[history, RunConfigCallback(run_config), *callbacks])
+    # weights_only: a checkpoint is tensors and plain values; anything else is refused, never executed.
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     logger.info(
         "trained %s for %d steps%s", method, trainer.global_step, f" (run {folder})" if folder else ""
     )
+    _require_finite_weights(model, method=method, step=trainer.global_step)
     checkpoint = make_checkpoint(model, method=method)
     columns = ["step", "loss", *spec.loss_parts, "lr"]
     return checkpoint, pd.DataFrame(history.rows, columns=columns)
+
+
+def _require_finite_weights(model: torch.nn.Module, *, method: str, step: int) -> None:
+    """Raise TrainingDivergedError when a weight of ``model`` is NaN or infinite (names the first)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise TrainingDivergedError(
+                f"{method} training diverged: weight {name!r} is not finite after step {step}; no "
+                "checkpoint or embeddings are written. Lower modeling.training.lr or keep gradient_clip_val"
+            )
 
 
 def _build_trainer(cfg: TrainingConfig, folder: Path | None, *, callbacks: Sequence[L.Callback]) -> L.Trainer:

@@ -91,3 +91,28 @@ def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameter
         catalog.load("micon.crop_embeddings")[first].to_numpy(),
         catalog.load("untrained.crop_embeddings")[first].to_numpy(),
     )
+
+
+def test_modeling_diverged_training_stops_and_writes_no_checkpoint_or_embeddings(
+    engineered, parameters, monkeypatch
+):
+    from micon.errors import TrainingDivergedError  # noqa: PLC0415
+    from micon.training.module import MiconModule  # noqa: PLC0415
+
+    compute = MiconModule.compute_losses
+
+    def diverging(self, batch, **kwargs):
+        losses = compute(self, batch, **kwargs)
+        return {**losses, "loss": losses["loss"] * float("inf")}
+
+    monkeypatch.setattr(MiconModule, "compute_losses", diverging)
+    pipeline = create_pipeline(methods=["micon"])
+    catalog = kept_catalog(
+        {name: engineered.load(name) for name in ("crop_store", "crop_index", "source_profile")},
+        sorted(pipeline.all_outputs()),
+    )
+    add_parameters(catalog, parameters)
+    with pytest.raises(TrainingDivergedError, match="step 1: non-finite loss"):
+        SequentialRunner().run(pipeline, catalog)
+    assert not catalog.exists("micon.model_checkpoint")
+    assert not catalog.exists("micon.crop_embeddings")

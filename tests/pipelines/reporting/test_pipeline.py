@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from micon import schema
+from micon.errors import UnknownNameError
 from micon.pipelines.reporting import create_pipeline
 from micon.pipelines.reporting.pipeline import QUARANTINES
 from micon.training.methods import list_methods
@@ -24,16 +26,48 @@ def _embeddings(crop_index: pd.DataFrame, seed: int, signal: float) -> pd.DataFr
 def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_order():
     pipeline = create_pipeline(methods=["paclr", "cellprofiler"])
     (collect,) = [n for n in pipeline.nodes if n.name == "collect_retrieval_metrics"]
-    assert collect.inputs == ["paclr.retrieval_summary", "cellprofiler.retrieval_summary"]
+    assert collect.inputs == [
+        f"{method}.{chain}.retrieval_summary"
+        for method in ("paclr", "cellprofiler")
+        for chain in ("raw", "default", "recipe")
+    ]
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
     assert compare.inputs == [
         "retrieval_metrics",
+        *(
+            f"{m}.{c}.mechanism_summary"
+            for m in ("paclr", "cellprofiler")
+            for c in ("raw", "default", "recipe")
+        ),
         "paclr.batch_effects",
         "cellprofiler.batch_effects",
         "paclr.consistency",
         "cellprofiler.consistency",
     ]
-    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * 7 + 8
+    # per method: aggregation, 3 chains x (normalise, replicate, mechanism), batch, consistency, 2-D maps;
+    # then 9 summary nodes (comparison, plots, quarantine, provenance, report)
+    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (1 + 3 * 3 + 4) + 9
+
+
+def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
+    pipeline = create_pipeline(methods=["paclr"], references=["known_truth"])
+    (build,) = [n for n in pipeline.nodes if n.name == "known_truth.reference_profiles"]
+    assert build.inputs == ["synthetic_well_truth", "crop_index"]
+    assert build.outputs == ["known_truth.well_profiles"]
+    assert "known_truth.crop_embeddings" not in pipeline.inputs()  # no aggregation of crops
+    (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
+    assert compare.inputs[1:4] == [f"known_truth.{c}.mechanism_summary" for c in ("raw", "default", "recipe")]
+    with pytest.raises(UnknownNameError, match="unknown reference"):
+        create_pipeline(methods=["paclr"], references=["oracle"])
+
+
+def test_reporting_pipeline_chain_reads_its_steps_from_parameters():
+    pipeline = create_pipeline(methods=["paclr"])
+    (node,) = [n for n in pipeline.nodes if n.name == "paclr.recipe.normalize_wells"]
+    assert node.inputs == ["paclr.well_profiles", "params:reporting.normalization"]
+    assert node.outputs == ["paclr.recipe.normalized_profiles", "paclr.recipe.normalization_log"]
+    (batch,) = [n for n in pipeline.nodes if n.name == "paclr.evaluate_batch_effects_before_after"]
+    assert batch.inputs[:2] == ["paclr.well_profiles", "paclr.default.normalized_profiles"]
 
 
 def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engineered, parameters, tmp_path):
@@ -56,16 +90,6 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     params = dict(parameters)
     params["reporting"] = {
         **parameters["reporting"],
-        "normalization": {
-            **parameters["reporting"]["normalization"],
-            "steps": [
-                "variance_filter",
-                "mad_robustize",
-                "inverse_normal_transform",
-                "feature_select",
-                "harmony",
-            ],
-        },
         "retrieval": {
             **parameters["reporting"]["retrieval"],
             "null_size": 200,
@@ -78,24 +102,42 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     metrics = catalog.load("retrieval_metrics")
     assert set(metrics) == set(PROFILED_METHODS)
     assert {"micon", "untrained", "cellprofiler"} <= set(metrics)
-    assert set(metrics["micon"]) == {"NR", "NSB", "NSS", "NSL"}
-    assert set(metrics["micon"]["NSS"]) == {"top1", "top5", "map", "fraction_retrieved", "n_queries"}
-    # a compound signal is retrieved across sources; pure noise is not
-    assert metrics["micon"]["NSS"]["top1"] > metrics["untrained"]["NSS"]["top1"]
+    assert set(metrics["micon"]) == {"raw", "default", "recipe"}
+    assert set(metrics["micon"]["default"]) == {"NR", "NSB", "NSS", "NSL", "NSSL", "NSPL"}
+    assert set(metrics["micon"]["recipe"]["NSS"]) == {
+        "top1",
+        "top5",
+        "map",
+        "fraction_retrieved",
+        "n_queries",
+    }
+    # a compound signal is retrieved across sources under every chain; pure noise is not
+    for chain in ("raw", "default", "recipe"):
+        assert metrics["micon"][chain]["NSS"]["top1"] > metrics["untrained"][chain]["NSS"]["top1"]
 
-    log = catalog.load("micon.normalization_log")
-    assert list(log["step"]) == params["reporting"]["normalization"]["steps"]
+    chains = params["reporting"]["normalization"]["chains"]
+    for chain in ("raw", "default", "recipe"):
+        assert list(catalog.load(f"micon.{chain}.normalization_log")["step"]) == chains[chain]
     batch = catalog.load("micon.batch_effects")
     assert set(batch) == {"before", "after"} and "source_knn_accuracy" in batch["after"]
-    assert catalog.load("micon.consistency") == {}  # the synthetic screen carries no MoA annotation
+    assert set(catalog.load("micon.consistency")) <= {schema.MOA}  # the synthetic wells carry their MoA
+    assert set(catalog.load("micon.default.mechanism_summary")) <= {schema.MOA}
 
     table = catalog.load("comparison_table")
-    assert list(table["method"]) == list(PROFILED_METHODS)
-    assert {"NR_top1", "NSS_top5", "NSB_map", "NSL_fraction_retrieved", "source_knn_accuracy"} <= set(
+    assert list(zip(table["method"], table["chain"], strict=True)) == [
+        (m, c) for m in PROFILED_METHODS for c in ("raw", "default", "recipe")
+    ]
+    assert {"NR_top1", "NSS_top5", "NSB_map", "NSL_fraction_retrieved", "NSSL_top1", "NSPL_map"} <= set(
         table.columns
     )
+    assert not [c for c in table.columns if c.startswith("MoA_")]  # no annotation column, no MoA scores
+    by_chain = table.set_index(["method", "chain"])
+    assert by_chain.loc[("micon", "raw"), "source_knn_accuracy"] == batch["before"]["source_knn_accuracy"]
+    assert by_chain.loc[("micon", "default"), "source_knn_accuracy"] == batch["after"]["source_knn_accuracy"]
+    assert np.isnan(by_chain.loc[("micon", "recipe"), "source_knn_accuracy"])
     markdown = catalog.load("comparison_table_markdown")
-    assert markdown.startswith("| method | NR_top1 |") and markdown.count("\n") == 2 + len(PROFILED_METHODS)
+    assert markdown.startswith("| method | chain | NR_top1 |")
+    assert markdown.count("\n") == 2 + 3 * len(PROFILED_METHODS)
 
     coordinates = catalog.load("cellprofiler.embedding_coordinates")
     assert set(zip(coordinates["stage"], coordinates["projection"], strict=True)) == {
@@ -109,6 +151,7 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
         PROFILED_METHODS
     )
     assert "Comparison of methods" in report and "null_size" in report
+    assert "side by side per normalisation chain" in report and "NSS_top1 (recipe)" in report
 
     for plot in (
         "retrieval_comparison_plot",

@@ -15,8 +15,16 @@ from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_feature
 from micon.imaging.controls import ControlsConfig, enforce_plate_controls
 from micon.imaging.crops import LabelledCrops
 from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
+from micon.imaging.intensity_statistics import measure_intensity_statistics
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index, quarantine_wells_without_sites
+from micon.metadata.provenance import (
+    CROP_STORE_ID,
+    content_digest,
+    recorded_id,
+    require_crops_of_index,
+    with_ids,
+)
 from micon.metadata.splits import SplitConfig, assign_splits, split_by_molecule, split_summary
 from micon.profile import SourceProfile
 from micon.schema import feature_columns
@@ -88,7 +96,9 @@ def extract_cell_crops(
 
     After image QC, where the profile's controls are DMSO wells, each plate's usable DMSO wells are
     counted and the controls policy applied (``data_engineering.controls``) before any crop is written.
-    The crop store records the channel names it is saved with, so no later stage repeats them.
+    The crop store records the channel names it is saved with, so no later stage repeats them. The crop
+    index, crop store and crop masks record one write id, the digest of their contents
+    (``micon.metadata.provenance``), which every stage reading them together checks.
     """
     profile = SourceProfile.from_dict(source_profile)
     channels = profile.channels
@@ -108,13 +118,30 @@ def extract_cell_crops(
         len(extraction.site_summary),
         len(extraction.quarantine),
     )
+    write_id = content_digest([extraction.crop_index, extraction.crops, extraction.masks])
     return (
-        extraction.crop_index,
-        LabelledCrops(extraction.crops, channels),
-        LabelledCrops(extraction.masks, MASK_PLANES),
+        with_ids(extraction.crop_index, **{CROP_STORE_ID: write_id}),
+        LabelledCrops(extraction.crops, channels, write_id),
+        LabelledCrops(extraction.masks, MASK_PLANES, write_id),
         extraction.quarantine,
         extraction.site_summary,
     )
+
+
+def measure_intensity_features(crop_store: Any, crop_masks: Any, crop_index: pd.DataFrame) -> pd.DataFrame:
+    """Measure raw intensity statistics inside each crop's cell: the crop embeddings of the intensity floor.
+
+    The three stores must come from one extraction (the write id each records).
+    """
+    require_crops_of_index(crop_index, crop_store, "crop_store")
+    require_crops_of_index(crop_index, crop_masks, "crop_masks")
+    features = measure_intensity_statistics(
+        crop_store.crops, crop_masks.crops, crop_index, channels=crop_store.channels
+    )
+    logger.info(
+        "measured %d intensity statistics of %d cells", len(feature_columns(features.columns)), len(features)
+    )
+    return with_ids(features, **{CROP_STORE_ID: recorded_id(crop_index, CROP_STORE_ID)})
 
 
 def measure_cellprofiler_features(
@@ -127,7 +154,10 @@ def measure_cellprofiler_features(
 
     ``crop_store`` and ``crop_masks`` are stores as loaded: ``crops`` (a read-only array) with the
     ``channels`` that name its planes (the crop store's are the source profile's, recorded at save).
+    The three must come from one extraction (the write id each records).
     """
+    require_crops_of_index(crop_index, crop_store, "crop_store")
+    require_crops_of_index(crop_index, crop_masks, "crop_masks")
     result = measure_cell_features(
         crop_store.crops,
         crop_masks.crops,
@@ -141,4 +171,5 @@ def measure_cellprofiler_features(
         len(result.features),
         len(result.quarantine),
     )
-    return result.features, result.quarantine
+    features = with_ids(result.features, **{CROP_STORE_ID: recorded_id(crop_index, CROP_STORE_ID)})
+    return features, result.quarantine

@@ -7,6 +7,7 @@ from .nodes import (
     join_sites,
     join_wells,
     measure_cellprofiler_features,
+    measure_intensity_features,
     split_wells,
     standardize_compound_table,
 )
@@ -66,6 +67,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 ["cellprofiler.crop_embeddings", "cell_features_quarantine"],
                 name="measure_cellprofiler_features",
+            ),
+            Node(
+                measure_intensity_features,
+                ["crop_store", "crop_masks", "crop_index"],
+                "intensity.crop_embeddings",
+                name="measure_intensity_features",
             ),
         ]
     )

@@ -60,8 +60,12 @@ def ingest_jump_images(
     if illumination_correction and not has_illum:
         logger.warning("load_data has no illumination columns: images are copied uncorrected")
     keys_of = site_file_keys(image_index, illumination=illumination)
-    existing = jump_gallery.existing(k for series in keys_of.values() for k in series)
-    image_index, file_quarantine = check_site_files(image_index, existing, illumination=illumination)
+    keys = {k for series in keys_of.values() for k in series}
+    existing = jump_gallery.existing(keys)
+    outside_root = {k for k in keys if jump_gallery.is_outside_root(k)}
+    image_index, file_quarantine = check_site_files(
+        image_index, existing, illumination=illumination, outside_root=outside_root
+    )
     illum_key_of = illumination_key_of(image_index, illumination=illumination)
     loaders = corrected_image_loaders(illum_key_of, jump_gallery.read_array)
     site_quarantine = pd.concat([path_quarantine, file_quarantine], ignore_index=True)

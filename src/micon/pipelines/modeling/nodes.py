@@ -8,6 +8,14 @@ from typing import Any
 
 import pandas as pd
 
+from micon.metadata.provenance import (
+    CHECKPOINT_ID,
+    CROP_STORE_ID,
+    checkpoint_digest,
+    recorded_id,
+    require_crops_of_index,
+    with_ids,
+)
 from micon.models import merge_params
 from micon.profile import SourceProfile
 from micon.training.methods import build_model_config, build_objective_config
@@ -32,8 +40,9 @@ def train_model(
     become the model's input channels. The source profile says how treated crops are paired with controls.
     ``method_params`` holds ``model`` (overrides of the shared architecture) and ``objective``. Each
     method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
-    method never picks up another's run.
+    method never picks up another's run. The crop index and store must come from one extraction.
     """
+    require_crops_of_index(crop_index, crop_store, "crop_store")
     if training_params.get("run_dir"):
         training_params = {**training_params, "run_dir": str(Path(training_params["run_dir"]) / method)}
     model_params = merge_params(model_params, method_params["model"])
@@ -73,9 +82,21 @@ def embed_cell_crops(
     crop_index: pd.DataFrame,
     params: dict[str, Any],
 ) -> pd.DataFrame:
-    """Embed every crop with the checkpoint's model (the evaluated embedding, before any projection head)."""
+    """Embed every crop with the checkpoint's model (the evaluated embedding, before any projection head).
+
+    The crop index and store must come from one extraction; the embeddings record that extraction's
+    write id and the checkpoint's digest (``micon.metadata.provenance``), so a later stage can tell
+    which checkpoint made them.
+    """
+    require_crops_of_index(crop_index, crop_store, "crop_store")
     embeddings = embed_crops(
         model_checkpoint, crop_store.crops, crop_index, channels=crop_store.channels, **params
     )
     logger.info("embedded %d crops with %s", len(embeddings), model_checkpoint.get("method", "?"))
-    return embeddings
+    return with_ids(
+        embeddings,
+        **{
+            CROP_STORE_ID: recorded_id(crop_index, CROP_STORE_ID),
+            CHECKPOINT_ID: checkpoint_digest(model_checkpoint),
+        },
+    )

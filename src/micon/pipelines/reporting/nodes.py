@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,19 +18,40 @@ from micon.evaluation import (
     build_html_report,
     evaluate_batch_effects,
     evaluate_consistency,
+    evaluate_mechanism_retrieval,
     evaluate_profiles,
     format_markdown_table,
     normalize_profiles,
+    pivot_chains,
     plot_embedding_maps,
     plot_map_distributions,
     plot_retrieval_comparison,
     plot_topk_curves,
     plot_training_history,
     project_profiles,
+    reference_well_profiles,
 )
+from micon.provenance import run_provenance
 from micon.quarantine import summarise_quarantines
 
 logger = logging.getLogger(__name__)
+
+
+def reference_profiles(well_table: pd.DataFrame, crop_index: pd.DataFrame) -> pd.DataFrame:
+    """Profile a source's well-level reference (the known truth) on the wells a method is scored on."""
+    return reference_well_profiles(well_table, crop_index)
+
+
+def record_run_provenance(comparison_table: pd.DataFrame) -> dict[str, Any]:
+    """Record the commit and command of the run that made ``comparison_table`` (saved with its version).
+
+    Takes the table only so that it runs after it: the two are saved under the run's one save version,
+    which is how ``micon.render_tables`` pairs them.
+    """
+    record = run_provenance(root=Path.cwd())
+    record["rows"] = len(comparison_table)
+    logger.info("run provenance: commit %s%s", record["commit"], " (dirty)" if record["dirty"] else "")
+    return record
 
 
 def aggregate_wells(crop_embeddings: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -39,19 +61,28 @@ def aggregate_wells(crop_embeddings: pd.DataFrame, params: dict[str, Any]) -> pd
     return profiles
 
 
-def normalize_wells(well_profiles: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the named normalisation chain; also return its per-step feature counts."""
-    return normalize_profiles(well_profiles, NormalizationConfig(**params))
+def normalize_wells(
+    well_profiles: pd.DataFrame, params: dict[str, Any], *, chain: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the normalisation chain named ``chain``; also return its per-step feature counts."""
+    return normalize_profiles(well_profiles, NormalizationConfig(**params), chain=chain)
 
 
 def evaluate_retrieval(
     normalized_profiles: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
-    """Score replicate retrieval (top-k, mAP, fraction retrieved) per level (NR, NSB, NSS, NSL)."""
+    """Score replicate retrieval (top-k, mAP, fraction retrieved) per level (NR, NSB, NSS, NSL, ...)."""
     summary, topk, compound_map = evaluate_profiles(normalized_profiles, RetrievalConfig(**params))
     for level, scores in summary.items():
         logger.info("%s: %s", level, ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
     return summary, topk, compound_map
+
+
+def evaluate_mechanism(
+    normalized_profiles: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Score retrieval of other compounds of the same MoA / target where annotated (else ``{}``)."""
+    return evaluate_mechanism_retrieval(normalized_profiles, RetrievalConfig(**params))
 
 
 def evaluate_batch_effects_before_after(
@@ -87,13 +118,29 @@ def plot_embedding_map(embedding_coordinates: pd.DataFrame) -> Figure:
 # The headline metrics of retrieval_metrics.json; every k stays in each method's topk_accuracy table.
 HEADLINE_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved", "n_queries")
 
+# The chains batch effects are reported for: the raw chain's are the "before" scores, the default's "after".
+BATCH_EFFECT_CHAINS: dict[str, str] = {"raw": "before", "default": "after"}
+# The chain annotation consistency, batch effects (after) and the 2-D maps are computed on.
+DEFAULT_CHAIN = "default"
 
-# The per-method outputs the HTML report shows, in the order write_html_report takes them.
+# The per-method outputs the HTML report shows, in the order write_html_report takes them: the default
+# chain's top-k curves, compound mAPs and step log, and the 2-D maps.
 REPORTED_OUTPUTS: tuple[str, ...] = (
-    "topk_accuracy",
-    "compound_map",
-    "normalization_log",
+    f"{DEFAULT_CHAIN}.topk_accuracy",
+    f"{DEFAULT_CHAIN}.compound_map",
+    f"{DEFAULT_CHAIN}.normalization_log",
     "embedding_coordinates",
+)
+# Columns of the comparison table the HTML report shows side by side per chain.
+CHAIN_COLUMNS: tuple[str, ...] = (
+    "NR_top1",
+    "NSB_top1",
+    "NSS_top1",
+    "NSL_top1",
+    "NSS_map",
+    "MoA_NR_top1",
+    "MoA_NSS_top1",
+    "MoA_NSS_map",
 )
 
 
@@ -102,43 +149,78 @@ def _by_method(methods: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(methods, values, strict=True))
 
 
-def collect_retrieval_metrics(
-    *summaries: dict[str, dict[str, float]], methods: Sequence[str]
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Gather every method's headline scores into ``{method: {level: {metric: value}}}``.
+def _by_method_and_chain(methods: Sequence[str], chains: Sequence[str], values: Sequence[Any]) -> dict:
+    """Nest values given method-major (each method's chains in order) as ``{method: {chain: value}}``."""
+    if len(values) != len(methods) * len(chains):
+        raise ValueError(
+            f"expected {len(methods)} methods x {len(chains)} chains = {len(methods) * len(chains)} "
+            f"values, got {len(values)}"
+        )
+    n = len(chains)
+    return {m: dict(zip(chains, values[i * n : (i + 1) * n], strict=True)) for i, m in enumerate(methods)}
 
-    ``summaries`` holds one retrieval summary per method, in the order of ``methods``.
+
+def collect_retrieval_metrics(
+    *summaries: dict[str, dict[str, float]], methods: Sequence[str], chains: Sequence[str]
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Gather every method's headline scores per chain into ``{method: {chain: {level: {metric: value}}}}``.
+
+    ``summaries`` holds one retrieval summary per method and chain, method-major (each method's chains
+    in the order of ``chains``).
     """
     return {
         method: {
-            level: {metric: scores[metric] for metric in HEADLINE_METRICS}
-            for level, scores in summary.items()
+            chain: {
+                level: {metric: scores[metric] for metric in HEADLINE_METRICS}
+                for level, scores in summary.items()
+            }
+            for chain, summary in per_chain.items()
         }
-        for method, summary in _by_method(methods, summaries).items()
+        for method, per_chain in _by_method_and_chain(methods, chains, summaries).items()
     }
 
 
 def compare_methods(
-    retrieval_metrics: dict[str, dict[str, dict[str, float]]],
+    retrieval_metrics: dict[str, dict[str, dict[str, dict[str, float]]]],
     *per_method: dict[str, Any],
     methods: Sequence[str],
+    chains: Sequence[str],
 ) -> tuple[pd.DataFrame, str]:
-    """Build the one comparison table of all methods (CSV) and its Markdown rendering.
+    """Build the one comparison table, a row per (method, chain) (CSV), and its Markdown rendering.
 
-    ``per_method`` holds every method's batch effects, then every method's consistency scores, each in
-    the order of ``methods``.
+    ``per_method`` holds every method's mechanism summaries (method-major, each method's chains in the
+    order of ``chains``), then every method's batch effects, then every method's consistency scores
+    (each in the order of ``methods``). Batch effects fill the ``raw`` row (before) and the
+    ``default`` row (after); consistency the ``default`` row.
     """
+    n_mechanism = len(methods) * len(chains)
+    mechanism = _by_method_and_chain(methods, chains, per_method[:n_mechanism])
+    rest = per_method[n_mechanism:]
     n = len(methods)
-    batch = _by_method(methods, per_method[:n])
-    consistency = _by_method(methods, per_method[n:])
-    table = build_comparison_table(retrieval_metrics, batch, consistency)
-    logger.info("comparison of %d methods:\n%s", len(table), table.to_string(index=False))
+    batch = _by_method(methods, rest[:n])
+    consistency = _by_method(methods, rest[n:])
+    table = build_comparison_table(
+        retrieval_metrics,
+        mechanism=mechanism,
+        batch_effects={
+            m: {chain: scores[stage] for chain, stage in BATCH_EFFECT_CHAINS.items() if chain in chains}
+            for m, scores in batch.items()
+        },
+        consistency={m: {DEFAULT_CHAIN: scores} for m, scores in consistency.items()},
+    )
+    logger.info("comparison of %d methods x chains:\n%s", len(table), table.to_string(index=False))
     return table, format_markdown_table(table)
 
 
-def plot_retrieval(retrieval_metrics: dict[str, dict[str, dict[str, float]]]) -> Figure:
-    """Plot top-1 accuracy and mAP per method and level."""
-    return plot_retrieval_comparison(retrieval_metrics)
+def plot_retrieval(retrieval_metrics: dict[str, dict[str, dict[str, dict[str, float]]]]) -> Figure:
+    """Plot top-1 accuracy and mAP per level, one bar per method and chain (``method/chain``)."""
+    return plot_retrieval_comparison(
+        {
+            f"{method}/{chain}": levels
+            for method, per_chain in retrieval_metrics.items()
+            for chain, levels in per_chain.items()
+        }
+    )
 
 
 def plot_topk(*topk_tables: pd.DataFrame, methods: Sequence[str]) -> Figure:
@@ -189,17 +271,27 @@ def write_html_report(
         output: _by_method(methods, per_method[i * n : (i + 1) * n])
         for i, output in enumerate(REPORTED_OUTPUTS)
     }
-    tables = {"Comparison of methods": comparison_table}
-    tables |= {f"Normalisation steps: {m}": log for m, log in outputs.get("normalization_log", {}).items()}
+    tables = {
+        "Methods side by side per normalisation chain": pivot_chains(comparison_table, CHAIN_COLUMNS),
+        "Comparison of methods (one row per method and chain)": comparison_table,
+    }
+    tables |= {
+        f"Normalisation steps ({DEFAULT_CHAIN} chain): {m}": log
+        for m, log in outputs[f"{DEFAULT_CHAIN}.normalization_log"].items()
+    }
     tables["Quarantined items"] = quarantine_summary
     figures = {
-        "Top-k replicate retrieval per level": plot_topk_curves(outputs["topk_accuracy"]),
-        "Per-compound replicate mAP": plot_map_distributions(outputs["compound_map"]),
+        f"Top-k replicate retrieval per level ({DEFAULT_CHAIN} chain)": plot_topk_curves(
+            outputs[f"{DEFAULT_CHAIN}.topk_accuracy"]
+        ),
+        f"Per-compound replicate mAP ({DEFAULT_CHAIN} chain)": plot_map_distributions(
+            outputs[f"{DEFAULT_CHAIN}.compound_map"]
+        ),
         "MICON training losses": plot_training_history(training_history),
     }
     figures |= {
         f"PCA and UMAP of {m}, before and after correction": plot_embedding_maps(coordinates, title=m)
-        for m, coordinates in outputs.get("embedding_coordinates", {}).items()
+        for m, coordinates in outputs["embedding_coordinates"].items()
     }
     return build_html_report(
         title="micon evaluation report", parameters=parameters, tables=tables, figures=figures

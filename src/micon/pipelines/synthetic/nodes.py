@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
+from micon.sources.synthetic import (
+    CELL_COUNT_COLUMN,
+    SYNTHETIC_PROFILE,
+    SyntheticScreenConfig,
+    generate_screen,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +29,18 @@ def generate_synthetic_screen(
     dict[str, Callable[[], np.ndarray]],
     dict[str, Any],
     pd.DataFrame,
+    pd.DataFrame,
 ]:
-    """Generate the seeded synthetic screen: raw tables, image index, lazy fields, profile, phenotypes."""
+    """Generate the seeded synthetic screen: raw tables, image index, lazy fields, profile, known truth."""
     screen = generate_screen(SyntheticScreenConfig(**params))
     logger.info(
-        "synthetic screen: %d plates, %d wells, %d compounds, %d sites, %d channel images",
+        "synthetic screen: %d plates, %d wells, %d compounds (%d active), %d sites, %d cells, %d images",
         len(screen.plate_table),
         len(screen.well_table),
         len(screen.compound_table),
+        int(screen.compound_annotations["is_active"].sum()),
         len(screen.image_index),
+        int(screen.well_truth[CELL_COUNT_COLUMN].sum()),
         len(screen.fields),
     )
     return (
@@ -42,5 +50,6 @@ def generate_synthetic_screen(
         screen.image_index,
         screen.fields,
         SYNTHETIC_PROFILE.to_dict(),
-        screen.phenotypes.reset_index(),
+        screen.well_truth,
+        screen.compound_annotations,
     )

@@ -19,7 +19,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "image_index",
                     "field_images",
                     "source_profile",
-                    "synthetic_phenotypes",
+                    "synthetic_well_truth",
+                    "synthetic_compound_annotations",
                 ],
                 name="generate_synthetic_screen",
             )

@@ -11,7 +11,8 @@ root, so the same index serves the bucket, a local mirror or a local copy.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import posixpath
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -41,6 +42,7 @@ FILES_STAGE = "check_jump_site_files"
 REASON_PLATE_WITHOUT_WELLS = "plate_without_wells"
 REASON_MISSING_LOAD_DATA = "missing_load_data"
 REASON_PATH_OUTSIDE_GALLERY = "path_outside_gallery"
+REASON_PATH_OUTSIDE_ROOT = "path_outside_root"
 REASON_MISSING_IMAGE = "missing_image"
 REASON_MISSING_ILLUMINATION = "missing_illumination"
 
@@ -233,10 +235,26 @@ def load_data_key(source: str, batch: str, plate: str, *, file_name: str = LOAD_
 
 
 def _relative_to_gallery(paths: pd.Series) -> pd.Series:
-    """Return ``paths`` without the gallery URL and trailing '/'; missing where outside the gallery."""
+    """Return ``paths`` as normalised keys under the gallery root; missing where not under the gallery.
+
+    A path is under the gallery when it starts with :data:`GALLERY_URL` and, once normalised
+    (``a/./b``, ``a//b``, ``a/x/../b`` -> ``a/b``), neither is empty nor climbs out with ``..``
+    (``s3://cellpainting-gallery/../../etc`` is not under it): the key is then never outside the root
+    of the store it is read from, the bucket or a local mirror.
+    """
     text = paths.astype("string")
     inside = text.str.startswith(GALLERY_URL).fillna(False)
-    return text.str.slice(len(GALLERY_URL)).str.rstrip("/").where(inside)
+    relative = text.str.slice(len(GALLERY_URL)).str.rstrip("/")
+    keys = relative.map(_gallery_key, na_action="ignore").astype("string")
+    return keys.where(inside & keys.notna())
+
+
+def _gallery_key(path: str) -> str | None:
+    """Return ``path`` normalised, or None when it is empty, absolute or leaves the root with '..'."""
+    normal = posixpath.normpath(path) if path else "."
+    if path.startswith("/") or normal in (".", "..") or normal.startswith("../"):
+        return None
+    return normal
 
 
 def _site_order(sites: pd.Series) -> pd.Series:
@@ -361,7 +379,7 @@ def assemble_image_index(
         + index.loc[outside, schema.WELL]
         + " on plate "
         + index.loc[outside, schema.PLATE]
-        + f" has a PathName that is missing or not under {GALLERY_URL}",
+        + f" has a PathName that is missing, not under {GALLERY_URL} or leaving it ('..')",
     )
     image_index, site_quarantine = finish_stage(
         INDEX_STAGE,
@@ -418,14 +436,19 @@ def check_site_files(
     *,
     channels: Sequence[str] = JUMP_PROFILE.channels,
     illumination: bool,
+    outside_root: Collection[str] = frozenset(),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Quarantine sites whose channel images (``missing_image``) or illumination files are not in the store.
+
+    A site with a file the store refuses to read because its path leaves the store's root (a link out
+    of a local mirror) is quarantined as ``path_outside_root``, before anything is read.
 
     Args:
         image_index: From :func:`assemble_image_index`.
         existing: The keys that exist in the store (e.g. ``FileStore.existing``).
         channels: Channels.
         illumination: Whether illumination files are required.
+        outside_root: The keys the store refuses as leaving its root (``FileStore.is_outside_root``).
 
     Returns:
         ``(image_index, quarantine)``: the sites whose files all exist; the others, keyed by
@@ -435,6 +458,9 @@ def check_site_files(
     reasons = pd.Series(pd.NA, index=image_index.index, dtype="object")
     details = pd.Series(pd.NA, index=image_index.index, dtype="object")
     for name, series in keys.items():
+        escaping = series.isin(set(outside_root)) & reasons.isna()
+        reasons[escaping] = REASON_PATH_OUTSIDE_ROOT
+        details[escaping] = f"{name} file '" + series[escaping] + "' leaves the store's root: not read"
         absent = ~series.isin(existing) & reasons.isna()
         reason = REASON_MISSING_ILLUMINATION if name.startswith("Illum") else REASON_MISSING_IMAGE
         reasons[absent] = reason

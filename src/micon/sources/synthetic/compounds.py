@@ -1,10 +1,10 @@
-"""Compound table of the synthetic screen: real drugs, some as salts, charged forms or tautomers."""
+"""Compound table of the synthetic screen: library drugs, some as salts, charged forms or tautomers."""
 
 from __future__ import annotations
 
 import logging
+import math
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,90 +12,17 @@ from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from micon import schema
+from micon.sources.synthetic.biology import LATENT_VARIABLES, Treatment, hill_response
 from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.library import DMSO_MOA, LIBRARY, LibraryCompound
+
+#: Columns of the compound annotation table besides ``schema.JCP2022`` and ``schema.MOA``.
+ANNOTATION_COLUMNS: tuple[str, ...] = (
+    "name", "program", "family", "ec50_uM", "efficacy", "response", "is_active", "has_valid_smiles"
+)  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, kw_only=True)
-class CuratedCompound:
-    """One approved drug or known bioactive of the embedded list.
-
-    Attributes:
-        name: Common name (documentation only; never written to tables).
-        family: Pharmacological / scaffold family; members are structurally similar.
-        smiles: Neutral parent SMILES.
-        tautomer_smiles: The same molecule as a non-canonical tautomer, when one is curated.
-    """
-
-    name: str
-    family: str
-    smiles: str
-    tautomer_smiles: str | None = None
-
-
-def _c(name: str, family: str, smiles: str, tautomer: str | None = None) -> CuratedCompound:
-    return CuratedCompound(name=name, family=family, smiles=smiles, tautomer_smiles=tautomer)
-
-
-# Families keep similar pairs together (statins, beta-blockers, phenothiazines ...) so structure matters.
-# Every parent is stable under RDKit's canonical tautomer (its InChIKey does not change), so the key
-# given here equals the one a standardisation with a tautomer step computes. Drugs where that step drops
-# stereo or moves a double bond (rosuvastatin, nifedipine, lorazepam, resveratrol, podophyllotoxin) are
-# left out; naproxen and lovastatin are written without the stereocentre next to their carbonyl.
-CURATED_COMPOUNDS: tuple[CuratedCompound, ...] = (
-    _c("atorvastatin", "statin",
-       "CC(C)c1c(C(=O)Nc2ccccc2)c(-c2ccccc2)c(-c2ccc(F)cc2)n1CC[C@@H](O)C[C@@H](O)CC(=O)O"),
-    _c("pitavastatin", "statin", "OC(=O)C[C@H](O)C[C@H](O)/C=C/c1c(C2CC2)nc2ccccc2c1-c1ccc(F)cc1"),
-    _c("fluvastatin", "statin", "CC(C)n1c(/C=C/[C@@H](O)C[C@@H](O)CC(=O)O)c(-c2ccc(F)cc2)c2ccccc21"),
-    _c("simvastatin", "statin_lactone",
-       "CCC(C)(C)C(=O)O[C@H]1C[C@@H](C)C=C2C=C[C@H](C)[C@H](CC[C@@H]3C[C@@H](O)CC(=O)O3)[C@@H]21"),
-    _c("lovastatin", "statin_lactone",
-       "CCC(C)C(=O)O[C@H]1C[C@@H](C)C=C2C=C[C@H](C)[C@H](CC[C@@H]3C[C@@H](O)CC(=O)O3)[C@@H]21"),
-    _c("propranolol", "beta_blocker", "CC(C)NCC(O)COc1cccc2ccccc12"),
-    _c("atenolol", "beta_blocker", "CC(C)NCC(O)COc1ccc(CC(N)=O)cc1"),
-    _c("metoprolol", "beta_blocker", "COCCc1ccc(OCC(O)CNC(C)C)cc1"),
-    _c("ibuprofen", "nsaid", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"),
-    _c("naproxen (racemic)", "nsaid", "COc1ccc2cc(C(C)C(=O)O)ccc2c1"),
-    _c("diclofenac", "nsaid", "OC(=O)Cc1ccccc1Nc1c(Cl)cccc1Cl"),
-    _c("indomethacin", "nsaid", "COc1ccc2c(c1)c(CC(=O)O)c(C)n2C(=O)c1ccc(Cl)cc1"),
-    _c("aspirin", "nsaid", "CC(=O)Oc1ccccc1C(=O)O"),
-    _c("celecoxib", "coxib", "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"),
-    _c("caffeine", "xanthine", "Cn1c(=O)c2c(ncn2C)n(C)c1=O"),
-    _c("theophylline", "xanthine", "Cn1c(=O)c2[nH]cnc2n(C)c1=O", "Cn1c(=O)c2nc[nH]c2n(C)c1=O"),
-    _c("imatinib", "kinase_inhibitor", "Cc1ccc(NC(=O)c2ccc(CN3CCN(C)CC3)cc2)cc1Nc1nccc(-c2cccnc2)n1"),
-    _c("gefitinib", "egfr_inhibitor", "COc1cc2ncnc(Nc3ccc(F)c(Cl)c3)c2cc1OCCCN1CCOCC1"),
-    _c("erlotinib", "egfr_inhibitor", "COCCOc1cc2ncnc(Nc3cccc(C#C)c3)c2cc1OCCOC"),
-    _c("chlorpromazine", "phenothiazine", "CN(C)CCCN1c2ccccc2Sc2ccc(Cl)cc21"),
-    _c("promazine", "phenothiazine", "CN(C)CCCN1c2ccccc2Sc2ccccc21"),
-    _c("fluoxetine", "ssri", "CNCCC(Oc1ccc(C(F)(F)F)cc1)c1ccccc1"),
-    _c("sertraline", "ssri", "CN[C@H]1CC[C@@H](c2ccc(Cl)c(Cl)c2)c2ccccc21"),
-    _c("diazepam", "benzodiazepine", "CN1C(=O)CN=C(c2ccccc2)c2cc(Cl)ccc21"),
-    _c("alprazolam", "benzodiazepine", "Cc1nnc2n1-c1ccc(Cl)cc1C(c1ccccc1)=NC2"),
-    _c("verapamil", "phenylalkylamine", "COc1ccc(CCN(C)CCCC(C#N)(C(C)C)c2ccc(OC)c(OC)c2)cc1OC"),
-    _c("gallopamil", "phenylalkylamine", "COc1ccc(CCN(C)CCCC(C#N)(C(C)C)c2cc(OC)c(OC)c(OC)c2)cc1OC"),
-    _c("colchicine", "tubulin", "COC1=CC=C2C(=CC1=O)[C@H](CCC3=CC(=C(C(=C32)OC)OC)OC)NC(C)=O"),
-    _c("demecolcine", "tubulin", "COC1=CC=C2C(=CC1=O)[C@H](CCC3=CC(=C(C(=C32)OC)OC)OC)NC"),
-    _c("nocodazole", "benzimidazole", "COC(=O)Nc1nc2cc(C(=O)c3cccs3)ccc2[nH]1",
-       "COC(=O)Nc1nc2ccc(C(=O)c3cccs3)cc2[nH]1"),
-    _c("camptothecin", "topoisomerase", "CC[C@@]1(O)C(=O)OCc2c1cc1-c3nc4ccccc4cc3Cn1c2=O"),
-    _c("fluorouracil", "antimetabolite", "O=c1[nH]cc(F)c(=O)[nH]1", "Oc1ncc(F)c(O)n1"),
-    _c("tamoxifen", "serm", "CC/C(=C(\\c1ccccc1)c1ccc(OCCN(C)C)cc1)c1ccccc1"),
-    _c("haloperidol", "butyrophenone", "O=C(CCCN1CCC(O)(c2ccc(Cl)cc2)CC1)c1ccc(F)cc1"),
-    _c("loratadine", "antihistamine", "CCOC(=O)N1CCC(=C2c3ccc(Cl)cc3CCc3cccnc32)CC1"),
-    _c("warfarin", "coumarin", "CC(=O)CC(c1ccccc1)c1c(O)c2ccccc2oc1=O"),
-    _c("ciprofloxacin", "quinolone", "O=C(O)c1cn(C2CC2)c2cc(N3CCNCC3)c(F)cc2c1=O"),
-    _c("levofloxacin", "quinolone", "C[C@H]1COc2c(N3CCN(C)CC3)c(F)cc3c(=O)c(C(=O)O)cn1c23"),
-    _c("sildenafil", "pde5_inhibitor", "CCCc1nn(C)c2c(=O)[nH]c(-c3cc(S(=O)(=O)N4CCN(C)CC4)ccc3OCC)nc12",
-       "CCCc1nn(C)c2c(O)nc(-c3cc(S(=O)(=O)N4CCN(C)CC4)ccc3OCC)nc12"),
-    _c("lidocaine", "local_anaesthetic", "CCN(CC)CC(=O)Nc1c(C)cccc1C"),
-    _c("procaine", "local_anaesthetic", "CCN(CC)CCOC(=O)c1ccc(N)cc1"),
-    _c("quinine", "antimalarial", "COc1ccc2nccc([C@@H](O)[C@@H]3C[C@@H]4CCN3C[C@@H]4C=C)c2c1"),
-    _c("chloroquine", "aminoquinoline", "CCN(CC)CCCC(C)Nc1ccnc2cc(Cl)ccc12"),
-    _c("hydroxychloroquine", "aminoquinoline", "CCN(CCO)CCCC(C)Nc1ccnc2cc(Cl)ccc12"),
-    _c("clotrimazole", "azole", "Clc1ccccc1C(c1ccccc1)(c1ccccc1)n1ccnc1"),
-    _c("mebendazole", "benzimidazole", "COC(=O)Nc1nc2cc(C(=O)c3ccccc3)ccc2[nH]1"),
-)  # fmt: skip
 
 # A basic amine that a salt or a charged form protonates: not an amide, aniline, sulfonamide or carbamate.
 _BASIC_AMINE = Chem.MolFromSmarts("[NX3;H0,H1,H2;!$(N-[C,S]=[O,N,S]);!$(N-a);!$(N-S);!$(N=*);!$(N#*)]")
@@ -128,34 +55,120 @@ def parent_inchikey(smiles: str) -> str:
         return Chem.MolToInchiKey(mol)
 
 
-def generate_compounds(config: SyntheticScreenConfig) -> pd.DataFrame:
-    """Draw the screen's compounds from the curated list and write some in salt, charged or tautomer form.
+def treatment_of(compound: LibraryCompound, config: SyntheticScreenConfig) -> Treatment:
+    """Return what ``compound`` does at the screened concentration: programme, response, efficacy, off-target.
 
-    Parents are drawn family by family (families in seeded order) so similar compounds appear together.
-    Of the ``n_compounds`` parents, ``n_salt_forms`` are written as salts, ``n_charged_forms`` charged
-    without counter-ion and ``n_noncanonical_forms`` as another tautomer or in random atom order; each
-    resolves to its parent under cleanup / largest fragment / uncharge / canonical tautomer.
-    ``n_invalid_compounds`` rows carry SMILES RDKit cannot parse. DMSO is the last row.
+    The off-target change (``off_target_sd`` per latent variable) makes two drugs of one mechanism
+    alike but not identical, as in real screens; it is drawn from the drug's name and the screen seed.
+    """
+    response = hill_response(
+        config.concentration_uM,
+        compound.ec50_uM,
+        hill_coefficient=config.hill_coefficient,
+        threshold=config.response_threshold,
+    )
+    if compound.program == "none" or compound.efficacy == 0.0 or response == 0.0:
+        return Treatment(program="none", magnitude=0.0, efficacy=0.0)
+    # Off-target change: seeded by the drug's name (never its structure) and the screen seed.
+    rng = np.random.default_rng([config.seed, zlib.crc32(f"off_target:{compound.name}".encode())])
+    off_target = rng.normal(0.0, config.off_target_sd, len(LATENT_VARIABLES))
+    return Treatment(
+        program=compound.program,
+        magnitude=response,
+        efficacy=compound.efficacy,
+        off_target=tuple(float(v) for v in off_target),
+    )
+
+
+def is_active(compound: LibraryCompound, config: SyntheticScreenConfig) -> bool:
+    """Return whether ``compound`` changes any cell at the screened concentration."""
+    return treatment_of(compound, config).magnitude > 0.0
+
+
+def generate_compounds(config: SyntheticScreenConfig) -> pd.DataFrame:
+    """Draw the screen's compounds from the library and write some in salt, charged or tautomer form.
+
+    At least ``ceil(inactive_fraction * n_compounds)`` parents are inactive at the screened dose (drawn
+    family by family, families in seeded order, so similar compounds appear together); the others are
+    active, drawn round-robin over the mechanisms' programmes (seeded order) so that most drawn
+    programmes have several members. ``n_salt_forms`` parents are written as salts, ``n_charged_forms``
+    charged without counter-ion and ``n_noncanonical_forms`` as another tautomer or in random atom order;
+    each resolves to its parent under cleanup / largest fragment / uncharge / canonical tautomer.
+    ``n_invalid_compounds`` rows carry SMILES RDKit cannot parse (a registration error: the physical
+    compound, a library drug not otherwise drawn, still acts in its wells). DMSO is the last row.
 
     Args:
-        config: Screen settings (seed and compound counts).
+        config: Screen settings (seed, compound counts, dose).
 
     Returns:
         One row per compound with ``schema.JCP2022`` (``JCP2022_9`` + 5 digits; DMSO's real id),
         ``schema.SMILES`` and ``schema.INCHIKEY`` (neutral parent's key; ``""`` for invalid SMILES).
     """
+    return _draw_compounds(config)[0]
+
+
+def generate_compound_annotations(config: SyntheticScreenConfig) -> pd.DataFrame:
+    """Return what each compound of ``generate_compounds(config)`` is and does (the known truth).
+
+    Returns:
+        One row per compound (same order, DMSO last) with ``schema.JCP2022``, ``schema.MOA`` (the
+        mechanism label; ``"DMSO"`` for DMSO) and ``ANNOTATION_COLUMNS``: the drug's name, programme,
+        analogue family, potency (EC50, µM), efficacy, thresholded Hill response at the screened
+        concentration, whether it is active there and whether its written SMILES parses.
+    """
+    table, compounds, valid = _draw_compounds(config)
+    rows = []
+    for compound, has_valid in zip(compounds, valid, strict=True):
+        treatment = treatment_of(compound, config)
+        rows.append((
+            compound.moa, compound.name, compound.program, compound.family, compound.ec50_uM,
+            compound.efficacy, treatment.magnitude, treatment.magnitude > 0.0, has_valid,
+        ))  # fmt: skip
+    rows.append((DMSO_MOA, "DMSO", "none", "vehicle", float("nan"), 0.0, 0.0, False, True))
+    annotations = pd.DataFrame(rows, columns=[schema.MOA, *ANNOTATION_COLUMNS])
+    annotations.insert(0, schema.JCP2022, table[schema.JCP2022].to_numpy())
+    return annotations
+
+
+def select_library_compounds(
+    config: SyntheticScreenConfig, rng: np.random.Generator
+) -> tuple[list[LibraryCompound], list[LibraryCompound]]:
+    """Return ``(parents, spare)``: the drawn parents (actives first) and the undrawn rest, seeded order."""
+    active = [c for c in LIBRARY if is_active(c, config)]
+    inactive = [c for c in LIBRARY if not is_active(c, config)]
+    n_inactive = min(len(inactive), math.ceil(config.inactive_fraction * config.n_compounds))
+    n_active = min(len(active), config.n_compounds - n_inactive)
+    n_inactive = config.n_compounds - n_active
+    programs = [str(p) for p in rng.permutation(sorted({c.program for c in active}))]
+    queues = {
+        p: [active[i] for i in rng.permutation(len(active)) if active[i].program == p] for p in programs
+    }
+    chosen_active: list[LibraryCompound] = []
+    while len(chosen_active) < n_active:
+        for program in programs:
+            if queues[program] and len(chosen_active) < n_active:
+                chosen_active.append(queues[program].pop(0))
+    families = [str(f) for f in rng.permutation(sorted({c.family for c in inactive}))]
+    ordered_inactive = [c for f in families for c in inactive if c.family == f]
+    if n_inactive > len(ordered_inactive):
+        logger.warning("only %d inactive compounds for %d inactive draws", len(ordered_inactive), n_inactive)
+    parents = chosen_active + ordered_inactive[:n_inactive]
+    chosen = {c.name for c in parents}
+    spare = [c for f in families for c in inactive if c.family == f and c.name not in chosen]
+    spare += [c for p in programs for c in queues[p]]
+    return parents, spare
+
+
+def _draw_compounds(config: SyntheticScreenConfig) -> tuple[pd.DataFrame, list[LibraryCompound], list[bool]]:
+    """Return the compound table, the library compound behind each non-DMSO row and whether it parses."""
     rng = np.random.default_rng([config.seed, zlib.crc32(b"compounds")])
-    families = list(dict.fromkeys(c.family for c in CURATED_COMPOUNDS))
-    ordered = [c for f in rng.permutation(families) for c in CURATED_COMPOUNDS if c.family == f]
-    parents, spare = ordered[: config.n_compounds], ordered[config.n_compounds :]
+    parents, spare = select_library_compounds(config, rng)
     smiles = [c.smiles for c in parents]
     _apply_forms(parents, smiles, rng=rng, config=config)
-    invalid_sources = spare or ordered
+    invalid_sources = [spare[i % len(spare)] for i in range(config.n_invalid_compounds)]
     invalid = [
-        _invalid_smiles(
-            invalid_sources[i % len(invalid_sources)].smiles, _INVALID_KINDS[i % len(_INVALID_KINDS)]
-        )
-        for i in range(config.n_invalid_compounds)
+        _invalid_smiles(c.smiles, _INVALID_KINDS[i % len(_INVALID_KINDS)])
+        for i, c in enumerate(invalid_sources)
     ]
     n_ids = len(smiles) + len(invalid)
     ids = [f"JCP2022_9{n:05d}" for n in np.sort(rng.choice(100_000, size=n_ids, replace=False))]
@@ -165,18 +178,20 @@ def generate_compounds(config: SyntheticScreenConfig) -> pd.DataFrame:
             schema.SMILES: [*smiles, *invalid, schema.DMSO_SMILES],
         }
     )
-    # Keys of the curated parents, not of the written forms: the parent is what JUMP's key names.
+    # Keys of the library parents, not of the written forms: the parent is what JUMP's key names.
     keys = [parent_inchikey(c.smiles) for c in parents] + [""] * len(invalid)
     table[schema.INCHIKEY] = [*keys, parent_inchikey(schema.DMSO_SMILES)]
     logger.info(
-        "generated %d compounds (%d salt, %d charged, %d non-canonical forms, %d invalid) + DMSO",
-        len(parents), config.n_salt_forms, config.n_charged_forms, config.n_noncanonical_forms, len(invalid),
+        "drew %d compounds (%d active at %.3g uM; %d salt, %d charged, %d non-canonical forms, %d invalid)"
+        " + DMSO",
+        len(parents), sum(is_active(c, config) for c in parents), config.concentration_uM,
+        config.n_salt_forms, config.n_charged_forms, config.n_noncanonical_forms, len(invalid),
     )  # fmt: skip
-    return table
+    return table, [*parents, *invalid_sources], [True] * len(parents) + [False] * len(invalid)
 
 
 def _apply_forms(
-    parents: list[CuratedCompound],
+    parents: list[LibraryCompound],
     smiles: list[str],
     *,
     rng: np.random.Generator,

@@ -1,4 +1,4 @@
-"""Render one synthetic 5-channel Cell Painting field: cells with a phenotype, then technical effects.
+"""Render one synthetic 5-channel Cell Painting field from its drawn cells, then the technical effects.
 
 Hand-written rather than built on a simulator library (e.g. SimuCell): none is installed, and the
 default run needs a field in a few milliseconds with vectorised numpy / scipy.ndimage.
@@ -8,236 +8,204 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import ndimage
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.biology import LATENT_VARIABLES
+from micon.sources.synthetic.culture import SiteCells
 from micon.sources.synthetic.effects import TechnicalEffects
-from micon.sources.synthetic.phenotypes import PHENOTYPE_PARAMETERS
 
-# Untreated cell geometry (pixels at the default magnification): nuclei ~11 px across, cells ~26 px.
-_NUCLEUS_RADIUS_PX = 5.5
-_CELL_RADIUS_PX = 13.0
-_NUCLEUS_ASPECT = 1.25
 _MITO_PER_CELL = 14.0
 _MITO_SIGMA_PX = 1.0
 _NUCLEOLUS_SIGMA_PX = 0.9
-_ER_FREQUENCY = 0.12  # cycles per pixel of the ER network
+_ER_FREQUENCY = 0.12  # cycles per pixel of the ER network at unit pixel scale
 # Brightness of each channel's structures before gain, in counts; order schema.CHANNELS.
 _CHANNEL_COUNTS = {"AGP": 2500.0, "DNA": 6000.0, "ER": 2500.0, "Mito": 3000.0, "RNA": 2000.0}
-_AUTOFLUORESCENCE = 0.02  # fraction of a channel's brightness present everywhere
 _MAX_COUNT = float(np.iinfo(np.uint16).max)
 
 
-@dataclass(frozen=True)
-class _Cells:
-    """Per-cell geometry, arrays of length n (positions and semi-axes in px, angles in radians)."""
-
-    center: np.ndarray  # (n, 2) y, x of the cell
-    cell_axes: np.ndarray  # (n, 2)
-    cell_angle: np.ndarray
-    nucleus_center: np.ndarray  # (n, 2)
-    nucleus_axes: np.ndarray  # (n, 2)
-    nucleus_angle: np.ndarray
-
-
 def render_field(
-    phenotype: Mapping[str, float] | pd.Series,
+    cells: SiteCells,
     effects: TechnicalEffects,
     *,
+    well_gain: np.ndarray | None = None,
     rng: np.random.Generator,
-    config: SyntheticScreenConfig,
+    field_size_px: int,
 ) -> np.ndarray:
-    """Render one field of cells showing ``phenotype`` as imaged under ``effects``.
+    """Render one field of the given cells as imaged under ``effects``.
 
     Args:
-        phenotype: Values of ``PHENOTYPE_PARAMETERS`` (absent ones are 0, the untreated cell).
+        cells: The site's placed cells and their latent states (``culture.draw_site_cells``).
         effects: The plate's technical effects.
-        rng: Source of every random draw (cell count, placement, textures, noise).
-        config: Supplies ``field_size_px``, ``mean_cells_per_field`` and ``cell_variability_log_sd``.
+        well_gain: Per-channel gain of the well (plate gradient, edge, scatter); None for 1.
+        rng: Source of the pixel-level draws (textures, organelle positions, noise).
+        field_size_px: Height and width of the field.
 
     Returns:
         ``(5, H, W) uint16`` in ``schema.CHANNELS`` order (AGP, DNA, ER, Mito, RNA).
 
     Raises:
-        InvalidInputError: ``phenotype`` names an unknown parameter or holds a non-finite value.
+        InvalidInputError: A cell's latent state is not finite.
     """
-    image, _ = render_field_with_nuclei(phenotype, effects, rng=rng, config=config)
+    image, _ = render_field_with_nuclei(
+        cells, effects, well_gain=well_gain, rng=rng, field_size_px=field_size_px
+    )
     return image
 
 
 def render_field_with_nuclei(
-    phenotype: Mapping[str, float] | pd.Series,
+    cells: SiteCells,
     effects: TechnicalEffects,
     *,
+    well_gain: np.ndarray | None = None,
     rng: np.random.Generator,
-    config: SyntheticScreenConfig,
+    field_size_px: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render a field as ``render_field`` does and also return where the nuclei are.
+    """Render a field as ``render_field`` does and also return where the rendered nuclei are.
 
     Returns:
-        ``(image, nucleus_centers)``: ``(5, H, W) uint16`` and ``(n_cells, 2) float64`` (y, x) in px.
+        ``(image, nucleus_centers)``: ``(5, H, W) uint16`` and ``(n_cells, 2) float64`` (y, x) in px,
+        one row per cell of ``cells``.
 
     Raises:
-        InvalidInputError: ``phenotype`` names an unknown parameter or holds a non-finite value.
+        InvalidInputError: A cell's latent state is not finite.
     """
-    p = _phenotype_values(phenotype)
-    size = config.field_size_px
-    cells = _place_cells(p, effects.cell_size_scale, rng=rng, config=config)
-    signal = _draw_cells(p, cells, rng=rng, size=size, variability=config.cell_variability_log_sd)
-    return _apply_effects(signal, effects, rng=rng), cells.nucleus_center.copy()
-
-
-def _phenotype_values(phenotype: Mapping[str, float] | pd.Series) -> dict[str, float]:
-    """Return every phenotype parameter as a float (absent ones 0), rejecting unknown names."""
-    unknown = sorted(set(phenotype.keys()) - set(PHENOTYPE_PARAMETERS))
-    if unknown:
+    if not np.isfinite(cells.latent).all():
+        bad = np.argwhere(~np.isfinite(cells.latent))[0]
         raise InvalidInputError(
-            f"unknown phenotype parameter(s) {unknown}; known: {list(PHENOTYPE_PARAMETERS)}"
+            f"cell {bad[0]}'s latent {LATENT_VARIABLES[bad[1]]} is {cells.latent[tuple(bad)]}, not finite"
         )
-    values = {name: float(phenotype.get(name, 0.0)) for name in PHENOTYPE_PARAMETERS}
-    bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-    if bad:
-        raise InvalidInputError(f"phenotype parameter(s) not finite: {bad}")
-    return values
-
-
-def _place_cells(
-    p: Mapping[str, float], size_scale: float, *, rng: np.random.Generator, config: SyntheticScreenConfig
-) -> _Cells:
-    """Draw cell count, sizes and shapes, and place the cells at random, mostly not touching."""
-    size, v = config.field_size_px, config.cell_variability_log_sd
-    n = max(1, int(rng.poisson(config.mean_cells_per_field * math.exp(0.35 * p["cell_density"]))))
-    jitter = np.exp(rng.normal(0.0, v, n))
-    nucleus_r = _NUCLEUS_RADIUS_PX * math.exp(0.25 * p["nucleus_size"]) * size_scale * jitter
-    nucleus_r *= np.exp(rng.normal(0.0, v / 2, n))
-    cell_r = np.maximum(
-        _CELL_RADIUS_PX * math.exp(0.25 * p["cell_size"]) * size_scale * jitter, 1.7 * nucleus_r
-    )
-    cell_aspect = 1.0 + np.abs(rng.normal(0.0, 0.15, n))
-    nucleus_aspect = np.clip(
-        _NUCLEUS_ASPECT * math.exp(0.35 * p["nucleus_elongation"]) * np.exp(rng.normal(0.0, v, n)), 1.0, 3.0
-    )
-    cell_axes = np.stack([cell_r * np.sqrt(cell_aspect), cell_r / np.sqrt(cell_aspect)], axis=1)
-    nucleus_axes = np.stack(
-        [nucleus_r * np.sqrt(nucleus_aspect), nucleus_r / np.sqrt(nucleus_aspect)], axis=1
-    )
-    cell_angle = rng.uniform(0.0, np.pi, n)
-    nucleus_angle = cell_angle + rng.normal(0.0, 0.3, n)
-    # Rejection sampling, 64 candidates per cell at once: keep the first far enough from placed cells.
-    margin = np.minimum(nucleus_axes[:, 0] + 2.0, size / 2 - 1)
-    placed: list[int] = []
-    centers = np.zeros((n, 2))
-    for i in range(n):
-        candidates = rng.uniform(margin[i], size - margin[i], (64, 2))
-        if placed:
-            gaps = np.linalg.norm(candidates[:, None] - centers[placed][None], axis=2)
-            ok = np.all(gaps >= 0.95 * (cell_axes[i, 0] + cell_axes[placed, 0])[None], axis=1)
-            if not ok.any():
-                continue
-            candidates = candidates[ok]
-        centers[i] = candidates[0]
-        placed.append(i)
-    keep = np.asarray(placed, dtype=int)
-    room = np.maximum(cell_axes[keep, 1] - nucleus_axes[keep, 0], 0.0)[:, None]
-    shift = np.clip(rng.normal(0.0, 0.2, (len(keep), 2)), -0.5, 0.5) * room
-    nucleus_center = np.clip(centers[keep] + shift, margin[keep, None], size - margin[keep, None])
-    return _Cells(
-        center=centers[keep],
-        cell_axes=cell_axes[keep],
-        cell_angle=cell_angle[keep],
-        nucleus_center=nucleus_center,
-        nucleus_axes=nucleus_axes[keep],
-        nucleus_angle=nucleus_angle[keep],
-    )
+    signal = _draw_cells(cells, effects, rng=rng, size=field_size_px)
+    gain = np.ones(len(schema.CHANNELS)) if well_gain is None else np.asarray(well_gain, dtype=float)
+    return _apply_effects(signal, effects, gain, rng=rng), cells.nucleus_center.copy()
 
 
 def _draw_cells(
-    p: Mapping[str, float], cells: _Cells, *, rng: np.random.Generator, size: int, variability: float
+    cells: SiteCells, effects: TechnicalEffects, *, rng: np.random.Generator, size: int
 ) -> np.ndarray:
-    """Return the noise-free stain signal ``(5, H, W) float32`` in counts, before technical effects."""
-    n = len(cells.center)
-    outline = 1.0 + 0.08 * _bandpass_noise(rng, size, 0.03, 0.6)  # irregular cell borders
+    """Return the noise-free stain signal ``(5, H, W) float32`` in counts, before technical effects.
+
+    Each latent variable acts on its compartment (docs/synthetic.md, "From state to pixels"):
+    per-cell scalars are spread over the cell's pixels through the ownership maps.
+    """
+    n = len(cells)
+    z = {name: cells.latent[:, i] for i, name in enumerate(LATENT_VARIABLES)}
+    scale = effects.pixel_scale
+    outline = 1.0 + 0.08 * _bandpass_noise(rng, size, 0.03 / scale, 0.6)  # irregular cell borders
     cell_rho, owner = _elliptic_radius(cells.center, cells.cell_axes, cells.cell_angle, size)
     cell_rho = cell_rho * outline
     nuc_rho, nuc_owner = _elliptic_radius(cells.nucleus_center, cells.nucleus_axes, cells.nucleus_angle, size)
     cell_w = np.clip((1.0 - cell_rho) * 8.0, 0.0, 1.0)
     nuc_w = np.clip((1.0 - nuc_rho) * 5.0, 0.0, 1.0)
     cyto_w = cell_w * (1.0 - nuc_w)
-    bright = np.exp(rng.normal(0.0, variability, (len(schema.CHANNELS), max(n, 1)))).astype(np.float32)
+    stain = cells.stain.astype(np.float32)
 
-    def level(channel: str) -> float:
-        return _CHANNEL_COUNTS[channel] * math.exp(0.3 * p[f"{channel.lower()}_intensity"])
+    def per_cell(values: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=np.float32)[owners]
 
     # Nucleoli: 1 + Poisson spots in the inner nucleus; RNA-bright and DNA-poor.
-    n_nucleoli = 1 + rng.poisson(1.5 * math.exp(0.6 * p["rna_nucleoli"]), n)
+    n_nucleoli = 1 + rng.poisson(1.5 * np.exp(0.6 * np.clip(z["nucleolar_rna"], -3, 3)), n)
     owner_of = np.repeat(np.arange(n), n_nucleoli)
     r, phi = 0.55 * np.sqrt(rng.uniform(0, 1, len(owner_of))), rng.uniform(0, 2 * np.pi, len(owner_of))
     spots = _ellipse_points(cells.nucleus_center, cells.nucleus_axes, cells.nucleus_angle, owner_of, r, phi)
-    nucleoli = np.clip(_spot_image(spots, np.ones(len(spots)), _NUCLEOLUS_SIGMA_PX, size), 0.0, 1.5) * nuc_w
+    nucleolus_weight = np.exp(0.3 * np.clip(z["nucleolar_rna"], -3, 3))[owner_of]
+    nucleoli = _spot_image(spots, nucleolus_weight, _NUCLEOLUS_SIGMA_PX * scale, size)
+    nucleoli = np.clip(nucleoli, 0.0, 2.0) * nuc_w
 
+    # DNA: content / area sets the concentration; condensation sharpens it and adds granularity.
     dome = np.sqrt(np.clip(1.0 - nuc_rho**2, 0.0, 1.0))
-    chromatin = 0.18 * math.exp(0.7 * p["dna_texture"])
-    granules = np.clip(1.0 + min(chromatin, 0.7) * _bandpass_noise(rng, size, 0.22, 0.4), 0.2, None)
+    condensation = np.clip(z["chromatin_condensation"], -3, 3)
+    dna_level = np.exp(np.clip(z["dna_content"] - z["nucleus_size"], -3, 3) + 0.15 * condensation)
+    granularity = np.clip(0.18 * np.exp(0.5 * condensation), 0.03, 0.8)
+    texture = _bandpass_noise(rng, size, 0.22 / scale, 0.4)
+    granules = np.clip(1.0 + per_cell(granularity, nuc_owner) * texture, 0.2, None)
+    peak = per_cell(0.45 + 0.15 * np.tanh(condensation), nuc_owner)
     dna = (
-        level("DNA") * bright[1][nuc_owner] * nuc_w * (0.55 + 0.45 * dome) * granules * (1 - 0.45 * nucleoli)
-    )
+        _CHANNEL_COUNTS["DNA"] * per_cell(dna_level * stain[1], nuc_owner) * nuc_w
+        * (1.0 - peak + peak * dome) * granules * (1 - 0.45 * np.clip(nucleoli, 0, 1))
+    )  # fmt: skip
 
-    rim_weight = 0.5 + 0.4 * math.tanh(1.2 * p["agp_rim"])
+    # Actin: bundled fibres (organisation +) or diffuse cytoplasm; a cortical rim grows with rounding.
+    actin = np.clip(z["actin_organisation"], -3, 3)
+    rounding = np.clip(z["cell_rounding"], -3, 3)
+    rim_weight = 0.35 + 0.25 * np.tanh(0.8 * rounding)
+    fibre_contrast = np.clip(0.3 * np.exp(0.5 * actin), 0.05, 1.2)
+    fibres = 1.0 + per_cell(fibre_contrast, owner) * _bandpass_noise(rng, size, 0.2 / scale, 0.5)
     rim = np.exp(-(((cell_rho - 0.9) / 0.09) ** 2))
-    fibres = np.clip(0.55 + 0.25 * _bandpass_noise(rng, size, 0.2, 0.5), 0.0, None) * cell_w
-    agp = level("AGP") * bright[0][owner] * (rim_weight * 1.6 * rim + (1 - rim_weight) * fibres)
+    agp_level = np.exp(0.3 * actin + 0.2 * rounding)
+    cortex = per_cell(rim_weight, owner) * 1.6 * rim
+    cytoplasm = per_cell(1 - rim_weight, owner) * np.clip(fibres, 0, None) * cell_w
+    agp = _CHANNEL_COUNTS["AGP"] * per_cell(agp_level * stain[0], owner) * (cortex + cytoplasm)
 
-    er_frequency = _ER_FREQUENCY * math.exp(0.35 * p["er_texture_frequency"])
-    network = np.exp(-((_bandpass_noise(rng, size, er_frequency, 0.3) / 0.5) ** 2))  # lines at zero crossings
-    er_profile = np.exp(-(0.5 + 2.0 * p["er_perinuclear"]) * np.clip(cell_rho - 0.4, 0.0, 1.0))
-    er = level("ER") * bright[2][owner] * cyto_w * np.clip(er_profile, 0.0, 3.0) * (0.3 + 0.7 * network)
+    # ER: a reticular network; load raises its brightness and packs it around the nucleus.
+    er_load = np.clip(z["er_load"], -3, 3)
+    network = np.exp(-((_bandpass_noise(rng, size, _ER_FREQUENCY / scale, 0.3) / 0.5) ** 2))
+    decay = per_cell(np.clip(0.5 + 1.2 * er_load, -0.5, 4.0), owner)
+    er_profile = np.clip(np.exp(-decay * np.clip(cell_rho - 0.4, 0.0, 1.0)), 0.0, 3.0)
+    er = (
+        _CHANNEL_COUNTS["ER"] * per_cell(np.exp(0.6 * er_load) * stain[2], owner)
+        * cyto_w * er_profile * (0.3 + 0.7 * network)
+    )  # fmt: skip
 
-    n_mito = rng.poisson(
-        _MITO_PER_CELL * math.exp(0.5 * p["mito_count"]) * (cells.cell_axes.prod(axis=1) / 169.0)
-    )
+    # Mitochondria: spots (count ~ mass x area), brightness ~ membrane potential (MitoTracker uptake).
+    area = cells.cell_axes.prod(axis=1) / (169.0 * scale**2)
+    n_mito = rng.poisson(_MITO_PER_CELL * np.exp(np.clip(z["mito_mass"], -3, 3)) * area)
     owner_of = np.repeat(np.arange(n), n_mito)
     inner = np.clip(cells.nucleus_axes[:, 0] / cells.cell_axes[:, 1], 0.2, 0.8)[owner_of] + 0.05
-    t = rng.uniform(0, 1, len(owner_of)) ** math.exp(0.8 * p["mito_perinuclear"])
+    t = rng.uniform(0, 1, len(owner_of))
     r, phi = inner + (0.95 - inner) * t, rng.uniform(0, 2 * np.pi, len(owner_of))
     spots = _ellipse_points(cells.center, cells.cell_axes, cells.cell_angle, owner_of, r, phi)
-    sigma = float(np.clip(_MITO_SIGMA_PX * math.exp(0.35 * p["mito_spot_size"]), 0.5, 3.0))
-    weights = np.exp(rng.normal(0.0, 0.3, len(spots)))
-    mito_spots = _spot_image(spots, weights, sigma, size)
-    mito = level("Mito") * bright[3][owner] * (0.15 * cyto_w + np.clip(mito_spots, 0.0, 2.0) * cell_w)
+    potential = np.exp(0.8 * np.clip(z["mito_potential"], -3, 3))
+    weights = np.exp(rng.normal(0.0, 0.3, len(spots))) * potential[owner_of]
+    mito_spots = _spot_image(spots, weights, _MITO_SIGMA_PX * scale, size)
+    mito = (
+        _CHANNEL_COUNTS["Mito"] * per_cell(stain[3], owner)
+        * (0.15 * per_cell(potential, owner) * cyto_w + np.clip(mito_spots, 0.0, 6.0) * cell_w)
+    )  # fmt: skip
 
-    nucleolus_level = 1.2 * math.exp(0.3 * p["rna_nucleoli"])
-    cytoplasmic_rna = 0.45 * math.exp(0.5 * p["rna_cytoplasm"])
+    # RNA: nucleoli and cytoplasmic RNA.
+    cytoplasmic = 0.45 * np.exp(0.6 * np.clip(z["cytoplasmic_rna"], -3, 3))
     rna = (
-        level("RNA")
-        * bright[4][owner]
-        * (cytoplasmic_rna * cyto_w + 0.25 * nuc_w + nucleolus_level * nucleoli)
-    )
-
-    signal = np.stack([agp, dna, er, mito, rna]).astype(np.float32)
-    floor = np.array([_CHANNEL_COUNTS[c] * _AUTOFLUORESCENCE for c in schema.CHANNELS], dtype=np.float32)
-    return signal + floor[:, None, None]
+        _CHANNEL_COUNTS["RNA"] * per_cell(stain[4], owner)
+        * (per_cell(cytoplasmic, owner) * cyto_w + 0.25 * nuc_w + 1.2 * nucleoli)
+    )  # fmt: skip
+    return np.stack([agp, dna, er, mito, rna]).astype(np.float32)
 
 
-def _apply_effects(signal: np.ndarray, effects: TechnicalEffects, *, rng: np.random.Generator) -> np.ndarray:
-    """Apply gain, vignetting, focus blur, offset and shot + read noise; return ``uint16``."""
-    _, height, width = signal.shape
+def _apply_effects(
+    signal: np.ndarray, effects: TechnicalEffects, well_gain: np.ndarray, *, rng: np.random.Generator
+) -> np.ndarray:
+    """Apply illumination, background, blur, gain, detector non-linearity, noise and offset; ``uint16``.
+
+    The order follows the light path: each channel records some of its spectral neighbours' light
+    (bleed-through), the illumination field excites cells and medium alike, the
+    optics blur the emitted light, the detector scales it, responds non-linearly (gamma, then soft
+    saturation), adds shot and read noise and its offset.
+    """
+    n_channels, height, width = signal.shape
+    signal = np.tensordot(np.asarray(effects.crosstalk, dtype=np.float32), signal, axes=1)
     yy, xx = _grid(height, width)
-    cy, cx = effects.vignetting_center
-    radius2 = ((yy / height - cy) ** 2 + (xx / width - cx) ** 2) / 0.5
-    illumination = 1.0 - effects.vignetting * np.clip(radius2, 0.0, 1.0)
-    gain = np.asarray(effects.gain, dtype=np.float32)[:, None, None]
-    image = signal * gain * illumination[None]
-    if effects.blur_sigma_px > 0.05:
-        image = ndimage.gaussian_filter(
-            image, sigma=(0.0, effects.blur_sigma_px, effects.blur_sigma_px), truncate=3.0
-        )
+    y, x = yy / height, xx / width
+    background = np.asarray(effects.background_counts, dtype=np.float32)[:, None, None]
+    image = np.empty_like(signal)
+    for c in range(n_channels):
+        cy, cx = effects.illumination_center[c]
+        radius2 = ((y - cy) ** 2 + ((x - cx) / effects.illumination_aspect) ** 2) / 0.5
+        tilt = 1.0 + effects.illumination_tilt[0] * (y - 0.5) + effects.illumination_tilt[1] * (x - 0.5)
+        illumination = (1.0 - effects.vignetting[c] * np.clip(radius2, 0.0, 1.0)) * np.clip(tilt, 0.3, None)
+        channel = (signal[c] + background[c]) * illumination
+        sigma = effects.blur_sigma_px[c]
+        image[c] = ndimage.gaussian_filter(channel, sigma, truncate=3.0) if sigma > 0.05 else channel
+    gain = (np.asarray(effects.gain, dtype=np.float32) * well_gain.astype(np.float32))[:, None, None]
+    gamma = np.asarray(effects.gamma, dtype=np.float32)[:, None, None]
+    # Gamma around a reference level of 1000 counts, so it bends the response without rescaling it.
+    image = 1000.0 * (np.clip(image * gain, 0.0, None) / 1000.0) ** gamma
+    if np.isfinite(effects.saturation_counts):
+        s = np.float32(effects.saturation_counts)
+        image = s * -np.expm1(-image / s)
     variance = effects.shot_noise_factor * image + effects.read_noise_sd_counts**2
     image += np.sqrt(variance) * rng.standard_normal(image.shape, dtype=np.float32)
     image += np.asarray(effects.offset_counts, dtype=np.float32)[:, None, None]

@@ -1,11 +1,14 @@
-"""The synthetic screen: compound, plate, well and image tables plus lazily rendered single-channel images."""
+"""The synthetic screen: compound, plate, well and image tables, the known truth, and lazy images.
+
+Generation draws every site's cells at once (cheap: no pixels), so each well's realised mean latent
+state is known (``well_truth``); the images are rendered later, on demand, from exactly those cells.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,18 +19,37 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
-from micon.sources.synthetic.compounds import generate_compounds
+from micon.sources.synthetic.biology import (
+    LATENT_VARIABLES,
+    UNTREATED,
+    ControlState,
+    Treatment,
+    density_change,
+)
+from micon.sources.synthetic.compounds import generate_compound_annotations, generate_compounds, treatment_of
 from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.sources.synthetic.culture import (
+    SiteCells,
+    draw_site_cells,
+    level_rng,
+    sample_control_states,
+    site_rng,
+)
 from micon.sources.synthetic.effects import TechnicalEffects, sample_technical_effects
 from micon.sources.synthetic.layout import generate_layout
-from micon.sources.synthetic.phenotypes import compound_phenotypes
+from micon.sources.synthetic.library import DMSO_MOA, LIBRARY
 from micon.sources.synthetic.render import render_field
 
 logger = logging.getLogger(__name__)
 
 # The synthetic screen models a JUMP cpg0016 screen: its five Cell Painting channels, DMSO wells on every
-# plate, held-out sources, batches and compounds.
-SYNTHETIC_PROFILE = dataclasses.replace(JUMP_PROFILE, name="synthetic")
+# plate, held-out sources, batches and compounds; its wells carry their compound's mechanism of action.
+SYNTHETIC_PROFILE = dataclasses.replace(JUMP_PROFILE, name="synthetic", well_annotations=(schema.MOA,))
+
+#: Prefix of the known-truth columns of ``SyntheticScreen.well_truth``.
+TRUTH_PREFIX = "truth_"
+#: Column of ``well_truth`` with the well's number of cells (all sites).
+CELL_COUNT_COLUMN = "cell_count"
 
 # Sites whose 5-channel field stays rendered: the 5 channel callables of a site then render it once.
 _CACHED_SITES = 8
@@ -41,9 +63,14 @@ class SyntheticScreen:
         config: The settings it was generated from.
         compound_table: One row per compound (JCP2022, SMILES, InChIKey), DMSO last.
         plate_table: One row per plate (source, batch, plate, plate type).
-        well_table: One row per well (source, plate, well, JCP2022).
+        well_table: One row per well (source, plate, well, JCP2022, MoA).
         image_index: One row per site, load_data style: site key, batch, file and path name per channel.
-        phenotypes: One row per compound indexed by JCP2022: the phenotype parameters it renders with.
+        compound_annotations: One row per compound: JCP2022, MoA, name, programme, potency, efficacy,
+            response at the screened dose, active flag (``compounds.generate_compound_annotations``).
+        well_truth: One row per well: source, plate, well, JCP2022, one ``truth_<variable>`` column per
+            ``biology.LATENT_VARIABLES`` (the mean over the well's cells, all sites), ``truth_density``
+            (the well's log-fold seeding density incl. the treatment's change, mean over sites) and
+            ``cell_count`` (the well's cells, all sites).
         effects: Each plate's technical effects.
         fields: ``{image key: callable}``; each call renders (seeded per site) one channel,
             ``(H, W) uint16``; keys are ``schema.image_key(PathName_Orig{ch}, FileName_Orig{ch})``.
@@ -54,26 +81,27 @@ class SyntheticScreen:
     plate_table: pd.DataFrame
     well_table: pd.DataFrame
     image_index: pd.DataFrame
-    phenotypes: pd.DataFrame
+    compound_annotations: pd.DataFrame
+    well_truth: pd.DataFrame
     effects: dict[str, TechnicalEffects]
     fields: dict[str, Callable[[], np.ndarray]]
 
 
 class _SiteRenderer:
-    """Render 5-channel fields of the screen's sites, seeded per site, keeping the last few in a cache."""
+    """Render 5-channel fields of the screen's sites from their drawn cells, keeping the last few cached."""
 
     def __init__(
         self,
         *,
         config: SyntheticScreenConfig,
-        phenotypes: pd.DataFrame,
+        cells: dict[tuple[str, str, str], SiteCells],
         effects: dict[str, TechnicalEffects],
-        compound_of_well: dict[tuple[str, str], str],
+        well_gains: dict[tuple[str, str], np.ndarray],
     ) -> None:
         self._config = config
-        self._phenotypes = phenotypes
+        self._cells = cells
         self._effects = effects
-        self._compound_of_well = compound_of_well
+        self._well_gains = well_gains
         self._cache: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -88,6 +116,17 @@ class _SiteRenderer:
         self._cache = OrderedDict()
         self._lock = threading.Lock()
 
+    def site_cells(self, plate: str, well: str, site: str) -> SiteCells:
+        """Return the drawn cells of one site.
+
+        Raises:
+            InvalidInputError: The site is not in the screen.
+        """
+        try:
+            return self._cells[(plate, well, site)]
+        except KeyError as exc:
+            raise InvalidInputError(f"site {plate}/{well}/s{site} is not in the synthetic screen") from exc
+
     def render_site(self, plate: str, well: str, site: str) -> np.ndarray:
         """Return the read-only ``(5, H, W) uint16`` field of one site (rendered once while cached)."""
         key = (plate, well, site)
@@ -95,13 +134,14 @@ class _SiteRenderer:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        try:
-            phenotype = self._phenotypes.loc[self._compound_of_well[(plate, well)]]
-            effects = self._effects[plate]
-        except KeyError as exc:
-            raise InvalidInputError(f"site {plate}/{well}/s{site} is not in the synthetic screen") from exc
-        rng = np.random.default_rng([self._config.seed, zlib.crc32(f"{plate}/{well}/{site}".encode())])
-        image = render_field(phenotype, effects, rng=rng, config=self._config)
+        cells = self.site_cells(plate, well, site)
+        image = render_field(
+            cells,
+            self._effects[plate],
+            well_gain=self._well_gains[(plate, well)],
+            rng=site_rng(self._config.seed, plate, well, site, "pixels"),
+            field_size_px=self._config.field_size_px,
+        )
         image.flags.writeable = False
         with self._lock:
             self._cache[key] = image
@@ -125,26 +165,44 @@ class _ChannelImage:
 
 
 def generate_screen(config: SyntheticScreenConfig) -> SyntheticScreen:
-    """Generate the synthetic screen: tables at once, images lazily (one callable per channel image).
+    """Generate the synthetic screen: tables, every site's cells and the known truth; images lazily.
 
-    The same config gives identical tables and identical pixels, in any rendering order.
+    The same config gives identical tables, truth and pixels, in any rendering order: a site's cells
+    come from a generator seeded by the screen seed and the site key, its pixels from another.
 
     Args:
         config: Screen settings.
 
     Returns:
-        The screen's tables, phenotypes, technical effects and image callables.
+        The screen's tables, known truth, technical effects and image callables.
     """
     compound_table = generate_compounds(config)
-    phenotypes = compound_phenotypes(compound_table, config)
+    annotations = generate_compound_annotations(config)
     plate_table, well_table = generate_layout(compound_table, config)
+    moa_of = dict(zip(annotations[schema.JCP2022], annotations[schema.MOA], strict=True))
+    well_table[schema.MOA] = well_table[schema.JCP2022].map(moa_of).fillna(DMSO_MOA)
     effects = sample_technical_effects(plate_table, config)
+    controls = sample_control_states(plate_table, well_table, config)
+    treatments = _treatments(annotations, config)
     image_index = build_image_index(plate_table, well_table, sites_per_well=config.sites_per_well)
-    well_columns = well_table[[schema.PLATE, schema.WELL, schema.JCP2022]]
-    compound_of_well = {(plate, well): jcp for plate, well, jcp in well_columns.itertuples(index=False)}
-    renderer = _SiteRenderer(
-        config=config, phenotypes=phenotypes, effects=effects, compound_of_well=compound_of_well
-    )
+    cells: dict[tuple[str, str, str], SiteCells] = {}
+    well_gains: dict[tuple[str, str], np.ndarray] = {}
+    for plate, well, jcp in well_table[[schema.PLATE, schema.WELL, schema.JCP2022]].itertuples(index=False):
+        well_gains[(plate, well)] = effects[plate].well_gain(
+            well,
+            rng=level_rng(config.seed, "well_gain", f"{plate}/{well}"),
+            well_gain_log_sd=config.well_gain_log_sd,
+        )
+        for site in range(1, config.sites_per_well + 1):
+            cells[(plate, well, str(site))] = draw_site_cells(
+                controls[(plate, well)],
+                treatments[jcp],
+                pixel_scale=effects[plate].pixel_scale,
+                rng=site_rng(config.seed, plate, well, str(site), "cells"),
+                config=config,
+            )
+    well_truth = _well_truth(well_table, cells, controls, treatments, config)
+    renderer = _SiteRenderer(config=config, cells=cells, effects=effects, well_gains=well_gains)
     fields: dict[str, Callable[[], np.ndarray]] = {}
     for row in image_index.itertuples(index=False):
         site = row._asdict()
@@ -156,8 +214,9 @@ def generate_screen(config: SyntheticScreenConfig) -> SyntheticScreen:
                 renderer, site[schema.PLATE], site[schema.WELL], site[schema.SITE], index
             )
     logger.info(
-        "synthetic screen: %d compounds, %d plates, %d wells, %d sites, %d channel images",
-        len(compound_table), len(plate_table), len(well_table), len(image_index), len(fields),
+        "synthetic screen: %d compounds, %d plates, %d wells, %d sites, %d cells, %d channel images",
+        len(compound_table), len(plate_table), len(well_table), len(image_index),
+        int(well_truth[CELL_COUNT_COLUMN].sum()), len(fields),
     )  # fmt: skip
     return SyntheticScreen(
         config=config,
@@ -165,10 +224,49 @@ def generate_screen(config: SyntheticScreenConfig) -> SyntheticScreen:
         plate_table=plate_table,
         well_table=well_table,
         image_index=image_index,
-        phenotypes=phenotypes,
+        compound_annotations=annotations,
+        well_truth=well_truth,
         effects=effects,
         fields=fields,
     )
+
+
+def truth_columns() -> list[str]:
+    """Return the latent-state columns of ``SyntheticScreen.well_truth`` (``truth_<variable>``)."""
+    return [f"{TRUTH_PREFIX}{name}" for name in LATENT_VARIABLES]
+
+
+def _treatments(annotations: pd.DataFrame, config: SyntheticScreenConfig) -> dict[str, Treatment]:
+    """Return each compound id's treatment at the screened dose (DMSO: untreated)."""
+    by_name = {c.name: c for c in LIBRARY}
+    return {
+        jcp: treatment_of(by_name[name], config) if name in by_name else UNTREATED
+        for jcp, name in zip(annotations[schema.JCP2022], annotations["name"], strict=True)
+    }
+
+
+def _well_truth(
+    well_table: pd.DataFrame,
+    cells: dict[tuple[str, str, str], SiteCells],
+    controls: dict[tuple[str, str], ControlState],
+    treatments: dict[str, Treatment],
+    config: SyntheticScreenConfig,
+) -> pd.DataFrame:
+    """Return one row per well: its key, compound, mean latent state, density and cell count."""
+    sites = [str(s) for s in range(1, config.sites_per_well + 1)]
+    means, densities, counts = [], [], []
+    for plate, well, jcp in well_table[[schema.PLATE, schema.WELL, schema.JCP2022]].itertuples(index=False):
+        latent = np.concatenate([cells[(plate, well, s)].latent for s in sites])
+        means.append(latent.mean(axis=0))
+        counts.append(len(latent))
+        control = controls[(plate, well)]
+        change = density_change(control, treatments[jcp], treatment_model=config.treatment_model)
+        densities.append(control.density + change)
+    truth = well_table[[schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022]].copy()
+    truth[truth_columns()] = np.asarray(means)
+    truth[f"{TRUTH_PREFIX}density"] = densities
+    truth[CELL_COUNT_COLUMN] = np.asarray(counts, dtype=np.int64)
+    return truth.reset_index(drop=True)
 
 
 def build_image_index(
