@@ -138,3 +138,11 @@ def test_validate_parameters_simclr_augmentation_unknown_key_named():
     params = _set(load_parameters("test"), "modeling.methods.simclr.objective.augmentation", {"jitter": 0.2})
     message = _problems(params)
     assert "modeling.methods.simclr.objective" in message and "jitter" in message
+
+
+def test_validate_parameters_too_few_plate_controls_for_the_reporting_chain_named():
+    params = _set(load_parameters("test"), "data_engineering.controls.min_wells_per_plate", 2)
+    params = _set(params, "reporting.normalization.chains.sphered", ["mad_robustize", "sphering"])
+    message = _problems(params)
+    assert "data_engineering.controls.min_wells_per_plate: at least 3" in message
+    assert "reporting.normalization.chains.sphered ['mad_robustize', 'sphering']" in message

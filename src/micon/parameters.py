@@ -28,10 +28,11 @@ from pydantic import TypeAdapter
 from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig
 from micon.errors import InvalidConfigError, UnknownNameError
-from micon.evaluation.chain import NormalizationConfig
+from micon.evaluation.chain import NormalizationConfig, plate_controls_needed
 from micon.evaluation.metrics import RetrievalConfig
 from micon.evaluation.moa_classification import MoaEvaluationConfig
 from micon.imaging.cell_features import CellFeaturesConfig
+from micon.imaging.controls import ControlsConfig
 from micon.imaging.extraction import CropExtractionConfig
 from micon.metadata.splits import SplitConfig
 from micon.models.micon import NetworkConfig, merge_params
@@ -67,6 +68,7 @@ class DataEngineeringParameters:
         standardization_parallel: Worker processes of the standardisation.
         splits: How wells are split into train/val/test/ood.
         crops: Nucleus detection, cell growth and crop cutting.
+        controls: What each plate needs of its DMSO wells after image QC, and what happens to one short.
         cell_features: The CellProfiler-style baseline features.
     """
 
@@ -74,6 +76,7 @@ class DataEngineeringParameters:
     standardization_parallel: ParallelConfig
     splits: SplitConfig
     crops: CropExtractionConfig
+    controls: ControlsConfig
     cell_features: CellFeaturesConfig
 
 
@@ -329,10 +332,29 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
         shared_model_valid = not _validate(NetworkConfig, model, ())
         for method, settings in methods.items():
             problems += _method_problems(str(method), settings, model if shared_model_valid else None)
+    problems += _control_count_problems(params)
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         raise InvalidConfigError(f"{len(problems)} invalid parameter(s):\n{listing}")
     return _parse(ProjectParameters, params)
+
+
+def _control_count_problems(params: Mapping[str, Any]) -> list[str]:
+    """Check that data_engineering keeps plates with as many DMSO wells as the reporting chain needs."""
+    try:
+        minimum = params["data_engineering"]["controls"]["min_wells_per_plate"]
+        chains = params["reporting"]["normalization"]["chains"]
+    except (KeyError, TypeError):
+        return []  # a missing section is reported by the tree's own validation
+    if not isinstance(minimum, int) or not isinstance(chains, Mapping):
+        return []
+    return [
+        f"data_engineering.controls.min_wells_per_plate: at least {needed}, the DMSO wells per plate that "
+        f"reporting.normalization.chains.{name} {list(steps)} needs (got {minimum})"
+        for name, steps in chains.items()
+        if isinstance(steps, list | tuple)
+        and minimum < (needed := plate_controls_needed([str(step) for step in steps]))
+    ]
 
 
 def _method_problems(method: str, settings: Any, model: Mapping[str, Any] | None) -> list[str]:

@@ -24,6 +24,9 @@ CROP_ID = "Metadata_CropID"
 CELL_X = "Metadata_CellX"
 CELL_Y = "Metadata_CellY"
 CELL_COUNT = "Metadata_CellCount"
+# The DMSO wells a well is normalised against: "<source>/<plate>", or "<source>/<batch>" for a plate left
+# with too few usable controls after image QC and kept on its batch's (data_engineering.controls).
+CONTROL_GROUP = "Metadata_ControlGroup"
 # Plates with the same compound-to-well map share a layout (MorphoHELM's NSL level).
 PLATE_LAYOUT = "Metadata_PlateLayout"
 

@@ -1,5 +1,6 @@
 import logging
 import random
+import re
 
 import pandas as pd
 import pytest
@@ -7,6 +8,8 @@ from rdkit import Chem
 
 from micon import schema
 from micon.chem import ParallelConfig, StandardizationConfig, standardize_compounds, standardize_smiles
+from micon.chem.standardize import UnusualStructureError
+from micon.contracts import ContractError
 from micon.errors import InvalidConfigError, InvalidInputError, InvalidSmilesError, MissingColumnsError
 from tests.parameters import make_config
 from tests.shared_data import require_shared
@@ -191,3 +194,62 @@ def test_standardize_compounds_jump_sample_agrees_with_jump_inchikeys():
     assert len(accepted) + len(quarantined) == 300
     agreement = (accepted[schema.STANDARD_INCHIKEY] == accepted[schema.INCHIKEY]).sum() / 300
     assert agreement >= 0.95, f"InChIKey agreement with JUMP {agreement:.3f} < 0.95"
+
+
+@pytest.mark.parametrize(
+    ("smiles", "code"),
+    [("N.N.Cl[Pt]Cl", "contains_metal"), ("[Na+].[Cl-]", "salt_only"), ("O", "inorganic")],
+)
+def test_standardize_smiles_unusual_entry_raises_with_its_code(smiles, code):
+    with pytest.raises(UnusualStructureError, match=re.escape(repr(smiles))) as info:
+        standardize_smiles(smiles, CONFIG)
+    assert info.value.code == code
+
+
+def test_standardize_smiles_keep_whole_keeps_the_metal():
+    config = make_config(
+        StandardizationConfig, "data_engineering.standardization", unusual_entries="keep_whole"
+    )
+    assert "Pt" in standardize_smiles("N.N.Cl[Pt]Cl", config).smiles
+    assert standardize_smiles("[Na+].[Cl-]", config).smiles == "[Cl-].[Na+]"
+
+
+def test_standardize_smiles_sodium_carboxylate_is_a_salt_not_a_metal_entry():
+    assert standardize_smiles("CC(=O)Oc1ccccc1C(=O)O[Na]", CONFIG).inchikey == ASPIRIN_INCHIKEY
+
+
+def test_standardize_compounds_unusual_and_unidentified_entries_quarantined_with_reasons():
+    compounds = _compounds(
+        [
+            ("JCP2022_000001", "N.N.Cl[Pt]Cl"),
+            ("JCP2022_000002", "[Na+].[Cl-]"),
+            ("JCP2022_000003", "O"),
+            (float("nan"), "CCO"),
+            ("   ", "CCN"),
+            ("JCP2022_000004", "CCC.Cl"),
+        ]
+    )
+    accepted, quarantined = standardize_compounds(compounds, CONFIG, SERIAL)
+    assert list(accepted[schema.JCP2022]) == ["JCP2022_000004"]
+    assert accepted[schema.STANDARD_SMILES].tolist() == ["CCC"]
+    reasons = dict(zip(quarantined[schema.SMILES], quarantined[schema.QUARANTINE_REASON], strict=True))
+    assert reasons == {
+        "N.N.Cl[Pt]Cl": "contains_metal",
+        "[Na+].[Cl-]": "salt_only",
+        "O": "inorganic",
+        "CCO": "invalid_identifier",
+        "CCN": "invalid_identifier",
+    }
+    assert len(accepted) + len(quarantined) == len(compounds)
+
+
+def test_standardize_compounds_ids_normalised_to_stripped_text():
+    compounds = _compounds([(" JCP2022_000001 ", "CCO")])
+    accepted, _ = standardize_compounds(compounds, CONFIG, SERIAL)
+    assert accepted[schema.JCP2022].tolist() == ["JCP2022_000001"]
+
+
+def test_standardize_compounds_non_text_smiles_raises_naming_table_column_and_row():
+    compounds = _compounds([("JCP2022_000001", "CCO"), ("JCP2022_000002", 5)])
+    with pytest.raises(ContractError, match=r"compound_table: column Metadata_SMILES .* row\(s\) 1"):
+        standardize_compounds(compounds, CONFIG, SERIAL)

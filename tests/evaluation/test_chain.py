@@ -12,6 +12,7 @@ from micon.evaluation import (
     harmonize_profiles,
     inverse_normal_transform,
     normalize_profiles,
+    plate_controls_needed,
     reduce_dimension,
     retrieve_replicates,
     robust_mad_normalize,
@@ -145,7 +146,11 @@ def test_normalize_profiles_unknown_step_at_dispatch_raises(make_profiles):
 def test_normalize_profiles_plate_without_dmso_named_with_step(make_profiles):
     profiles = make_profiles()
     profiles.loc[profiles[schema.PLATE] == "plate_2_1_0", schema.IS_CONTROL] = False
-    with pytest.raises(NoControlsError, match=r"step 1 \('mad_robustize'\).*source_2/batch_2_1/plate_2_1_0"):
+    # refused before any step runs, naming the chain, the plate and its count
+    with pytest.raises(
+        NoControlsError,
+        match=r"'inverse_normal_transform', 'mad_robustize'\].*source_2/batch_2_1/plate_2_1_0: 0",
+    ):
         normalize_profiles(profiles, _config(["inverse_normal_transform", "mad_robustize"]), chain="chain")
 
 
@@ -199,6 +204,32 @@ def test_normalization_steps_are_the_documented_names():
         "harmony",
         "morphohelm",
     }
+
+
+@pytest.mark.parametrize(
+    ("steps", "needed"),
+    [
+        (["sphering"], 0),
+        (["variance_filter"], 2),
+        (["mad_robustize"], 2),
+        (["variance_filter", "mad_robustize", "sphering"], 3),
+        (["sphering", "mad_robustize"], 2),
+        (["center_on_controls"], 1),
+        (["center_on_controls", "robust_scale", "sphering"], 3),
+        (["variance_filter", "center_on_controls", "robust_scale", "pca", "shrunk_sphering"], 2),
+    ],
+)
+def test_plate_controls_needed_by_steps(steps, needed):
+    assert plate_controls_needed(steps) == needed
+
+
+def test_normalize_profiles_two_dmso_wells_before_sphering_refused_up_front_naming_plates(make_profiles):
+    # 2 DMSO wells per plate: after robust MAD they are mirror images, a rank-deficient DMSO matrix that
+    # pycytominer's Spherize refused with "likely a bug in pycytominer"
+    profiles = make_profiles(n_dmso=2, dim=40)
+    config = _config(["mad_robustize", "sphering"])
+    with pytest.raises(NoControlsError, match=r"fewer than 3 DMSO wells.*source_0/batch_0_0/plate_0_0_0: 2"):
+        normalize_profiles(profiles, config, chain="chain")
 
 
 def _known_truth_profiles(seed: int = 0, *, dim: int = 128, latent: int = 6, n_dmso: int = 8) -> pd.DataFrame:

@@ -47,6 +47,8 @@ def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_pat
         "mean_average_precision",
         "corrected_p_value",
         "below_corrected_p",
+        "evaluable",
+        "not_evaluable_reason",
     ]
     assert len(compound_maps) == 3 * 5
     nsb = compound_maps.loc[compound_maps["scenario"] == "NSB", "mean_average_precision"]

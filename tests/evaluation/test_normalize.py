@@ -246,6 +246,26 @@ def test_select_features_all_dropped_raises():
         select_features(toy, operations=["variance_threshold"])
 
 
+def test_filter_variant_features_plate_with_one_dmso_well_named_with_its_count():
+    toy = _toy()
+    toy.loc[[1, 2], schema.IS_CONTROL] = False  # p1 keeps 1 DMSO well: its MAD is 0 for every feature
+    with pytest.raises(NoControlsError, match=r"s1/b1/p1: 1"):
+        filter_variant_features(toy, min_mad=0.0, min_abs_coef_var=0.0)
+
+
+def test_robust_mad_normalize_batch_control_group_fits_on_the_batch():
+    toy = _toy()
+    toy.loc[[5, 6], schema.IS_CONTROL] = False  # p2 keeps 1 DMSO well ...
+    toy[schema.CONTROL_GROUP] = ["s1/p1"] * 5 + ["s1/b1"] * 5  # ... and is normalised on its batch's
+    out = robust_mad_normalize(toy, epsilon=1e-6)
+    features = ["emb_0000", "emb_0001"]
+    controls = toy.loc[toy[schema.IS_CONTROL], features].to_numpy()  # 3 of p1 + 1 of p2
+    rows = toy[schema.PLATE] == "p2"
+    np.testing.assert_allclose(
+        out.loc[rows, features].to_numpy(), _hand_mad(toy.loc[rows, features].to_numpy(), controls, 1e-6)
+    )
+
+
 def test_center_on_plate_controls_subtracts_each_plates_dmso_median():
     toy = _toy()
     out = center_on_plate_controls(toy)

@@ -79,8 +79,11 @@ def test_replicate_map_tables_have_documented_columns(profiles, tmp_path):
         "corrected_p_value",
         "below_p",
         "below_corrected_p",
+        "evaluable",
+        "not_evaluable_reason",
     ]
     assert len(map_table) == 5
+    assert map_table["evaluable"].all()
     assert (map_table["corrected_p_value"] >= map_table["p_value"] - 1e-12).all()
 
 
@@ -266,3 +269,23 @@ def test_replicate_map_equals_copairs_called_directly(make_profiles, tmp_path):
     assert len(merged) == len(map_table) == 5
     for column in ("mean_average_precision", "p_value", "corrected_p_value"):
         np.testing.assert_allclose(merged[column], merged[f"{column}_direct"], atol=0.0)
+
+
+def test_replicate_map_single_replicate_compound_kept_not_evaluable_with_reason(profiles, tmp_path):
+    features = schema.feature_columns(profiles.columns)
+    treated = profiles[~profiles[schema.IS_CONTROL]]
+    lone = treated.iloc[[0]].assign(**{schema.JCP2022: "JCP2022_LONE"})
+    with_lone = pd.concat([profiles, lone], ignore_index=True)
+
+    _, map_table = replicate_map(with_lone, features, exclude_same=(), null_size=100, cache_dir=tmp_path)
+
+    row = map_table.set_index(schema.JCP2022).loc["JCP2022_LONE"]
+    assert not row["evaluable"]
+    assert row["not_evaluable_reason"].startswith(
+        "single_replicate: compound JCP2022_LONE has 1 treated well"
+    )
+    assert np.isnan(row["mean_average_precision"]) and not row["below_corrected_p"]
+    assert set(map_table[schema.JCP2022]) == set(with_lone.loc[~with_lone[schema.IS_CONTROL], schema.JCP2022])
+    # the summary is over the evaluable compounds only
+    _, plain = replicate_map(profiles, features, exclude_same=(), null_size=100, cache_dir=tmp_path)
+    assert summarise_replicability(map_table) == summarise_replicability(plain)

@@ -54,3 +54,9 @@ def test_corrected_image_loaders_are_lazy_and_read_each_function_once():
 def test_corrected_image_loaders_cache_size_below_one_raises():
     with pytest.raises(InvalidConfigError, match="illum_cache_size"):
         corrected_image_loaders({}, lambda key: np.ones((1, 1)), illum_cache_size=0)
+
+
+def test_correct_illumination_non_uint16_image_not_cast_left_to_the_dtype_policy():
+    corrected = correct_illumination(np.full((2, 2), 200, dtype=np.uint8), np.full((2, 2), 2.0))
+    assert corrected.dtype == np.float64  # the field QC quarantines it as wrong_dtype unless told how
+    np.testing.assert_array_equal(corrected, 100.0)

@@ -130,3 +130,23 @@ def test_fit_plate_intensity_references_small_chunks_same_result():
     whole = fit_plate_intensity_references(crops, index)
     chunked = fit_plate_intensity_references(crops, index, chunk_crops=1)
     pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_fit_plate_intensity_references_batch_group_fits_on_the_batchs_dmso():
+    crops, index = _store()
+    # one source, one batch: plate p2 has no DMSO crop of its own and is kept on its batch's controls
+    index = index.assign(
+        **{
+            schema.SOURCE: "s1",
+            schema.BATCH: "b1",
+            schema.PLATE: ["p1"] * 4 + ["p2"] * 2,
+            schema.CONTROL_GROUP: ["s1/p1"] * 4 + ["s1/b1"] * 2,
+        }
+    )
+    index.loc[4, schema.IS_CONTROL] = False
+    references = fit_plate_intensity_references(crops, index, background_quantile=0.0).set_index(schema.PLATE)
+    assert references[CONTROL_CROP_COUNT].to_dict() == {"p1": 3, "p2": 3}
+    np.testing.assert_allclose(
+        references.loc["p2", background_columns(2)].to_numpy(dtype=float),
+        references.loc["p1", background_columns(2)].to_numpy(dtype=float),
+    )

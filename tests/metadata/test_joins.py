@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from micon import schema
+from micon.contracts import ContractError
 from micon.errors import InvalidInputError, MissingColumnsError, NoControlsError
 from micon.metadata import WELL_METADATA_COLUMNS, join_well_metadata
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
@@ -115,5 +116,55 @@ def test_join_well_metadata_empty_well_table_raises(plates, wells, compounds):
 
 
 def test_join_well_metadata_repeated_plate_raises(plates, wells, compounds):
-    with pytest.raises(InvalidInputError, match="plate table lists"):
+    with pytest.raises(InvalidInputError, match="plate_table: key"):
         join_well_metadata(pd.concat([plates, plates.iloc[[0]]]), wells, compounds, profile=JUMP_PROFILE)
+
+
+def test_join_well_metadata_int_ids_in_one_table_and_text_in_another_join(compounds):
+    plates = pd.DataFrame(
+        {schema.SOURCE: [1], schema.BATCH: ["b"], schema.PLATE: [1001], schema.PLATE_TYPE: ["COMPOUND"]}
+    )
+    wells = pd.DataFrame(
+        {
+            schema.SOURCE: ["1", "1 ", " 1"],
+            schema.PLATE: ["1001", 1001.0, " 1001 "],
+            schema.WELL: ["A01", "A02 ", "B01"],
+            schema.JCP2022: [schema.DMSO_JCP2022 + " ", schema.DMSO_JCP2022, "JCP2022_000001"],
+        }
+    )
+    well_metadata, quarantined = join_well_metadata(plates, wells, compounds, profile=JUMP_PROFILE)
+    assert quarantined.empty
+    assert well_metadata[schema.PLATE].tolist() == ["1001"] * 3
+    assert well_metadata[schema.WELL].tolist() == ["A01", "A02", "B01"]
+    assert well_metadata[schema.IS_CONTROL].tolist() == [True, True, False]
+
+
+def test_join_well_metadata_missing_ids_quarantined_invalid_identifier(plates, wells, compounds):
+    broken = wells.copy()
+    broken.loc[2, schema.WELL] = None
+    broken.loc[3, schema.JCP2022] = float("nan")
+    broken.loc[4, schema.PLATE] = "  "
+    well_metadata, quarantined = join_well_metadata(plates, broken, compounds, profile=JUMP_PROFILE)
+    assert _reasons(quarantined) == {"invalid_identifier": 3}
+    assert len(well_metadata) + 3 == len(wells)
+    assert "well_table row 2 has no Metadata_Well" in quarantined[schema.QUARANTINE_DETAIL].iloc[0]
+
+
+def test_join_well_metadata_nothing_joins_names_the_reasons_not_no_dmso(plates, wells, compounds):
+    strangers = wells.assign(**{schema.PLATE: "other_" + wells[schema.PLATE]})
+    with pytest.raises(InvalidInputError, match=r"none of the \d+ wells is left.*unknown_plate"):
+        join_well_metadata(plates, strangers, compounds, profile=JUMP_PROFILE)
+
+
+def test_join_well_metadata_boolean_id_raises_naming_table_column_rows(plates, wells, compounds):
+    broken = wells.astype({schema.WELL: object})
+    broken.loc[[1, 7], schema.WELL] = True
+    with pytest.raises(ContractError, match=r"well_table: column Metadata_Well .* row\(s\) 1, 7"):
+        join_well_metadata(plates, broken, compounds, profile=JUMP_PROFILE)
+
+
+def test_join_well_metadata_plate_without_id_raises_naming_row(plates, wells, compounds):
+    broken = plates.copy()
+    broken.loc[3, schema.PLATE] = None
+    with pytest.raises(ContractError, match="plate_table row 3 has no Metadata_Plate"):
+        join_well_metadata(broken, wells, compounds, profile=JUMP_PROFILE)

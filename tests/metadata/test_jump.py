@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from micon import schema
+from micon.contracts import ContractError
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.sources.jump.cpg0016 import (
     JumpSelectionConfig,
@@ -318,6 +319,29 @@ def test_illumination_key_of_pairs_each_channel_image_with_its_plate_function():
         "cpg0016-jump/source_1/images/b/illum/P1/P1_IllumDNA.npy"
     )
     assert set(illumination_key_of(index, illumination=False).values()) == {None}
+
+
+def test_select_screen_missing_values_stay_missing_not_the_text_nan():
+    wells = _wells()
+    wells.loc[1, schema.JCP2022] = None
+    compounds = _compounds()
+    compounds.loc[1, schema.SMILES] = float("nan")
+    screen = select_screen(
+        _plates(), wells, compounds, make_config(JumpSelectionConfig, "jump.selection", env="jump")
+    )
+    assert screen.well_table[schema.JCP2022].isna().sum() == 1
+    assert "nan" not in set(screen.well_table[schema.JCP2022].dropna())
+    assert screen.compound_table[schema.SMILES].isna().sum() <= 1
+    assert "nan" not in set(screen.compound_table[schema.SMILES].dropna())
+
+
+def test_select_screen_blank_plate_id_raises_naming_the_row():
+    plates = _plates()
+    plates.loc[2, schema.PLATE] = " "
+    with pytest.raises(ContractError, match="JUMP plate table: plate_table row 2 has no Metadata_Plate"):
+        select_screen(
+            plates, _wells(), _compounds(), make_config(JumpSelectionConfig, "jump.selection", env="jump")
+        )
 
 
 # --- paths confined to the gallery root -------------------------------------------------------------------

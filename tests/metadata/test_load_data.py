@@ -5,6 +5,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata import join_image_index, join_well_metadata
+from micon.metadata.load_data import quarantine_wells_without_sites
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
 from tests.shared_data import SHARED_DATA as DATA_ROOT
 
@@ -143,3 +144,39 @@ def test_join_image_index_jump_load_data_joins_on_matching_wells():
     assert set(quarantined[schema.QUARANTINE_REASON]) <= {"well_not_accepted"}
     assert "PathName_IllumDNA" in sites.columns
     assert all(isinstance(site, str) for site in sites[schema.SITE])
+
+
+def test_join_image_index_padded_and_numeric_ids_join(well_metadata):
+    index = _image_index(well_metadata, n_sites=1)
+    index[schema.WELL] = index[schema.WELL] + "  "
+    index[schema.SITE] = index[schema.SITE].astype(float)
+    sites, quarantined = join_image_index(index, well_metadata, channels=schema.CHANNELS)
+    assert quarantined.empty
+    assert set(sites[schema.SITE]) == {"1"}
+
+
+def test_join_image_index_missing_plate_quarantined_invalid_identifier(well_metadata):
+    index = _image_index(well_metadata, n_sites=1)
+    index.loc[0, schema.PLATE] = None
+    sites, quarantined = join_image_index(index, well_metadata, channels=schema.CHANNELS)
+    assert quarantined[schema.QUARANTINE_REASON].tolist() == ["invalid_identifier"]
+    assert len(sites) + 1 == len(index)
+
+
+def test_quarantine_wells_without_sites_every_accepted_well_accounted_for(well_metadata):
+    index = _image_index(well_metadata, n_sites=1)
+    no_row = well_metadata.iloc[0]
+    unusable = well_metadata.iloc[1]
+    index = index[
+        ~((index[schema.PLATE] == no_row[schema.PLATE]) & (index[schema.WELL] == no_row[schema.WELL]))
+    ]
+    mask = (index[schema.PLATE] == unusable[schema.PLATE]) & (index[schema.WELL] == unusable[schema.WELL])
+    index.loc[mask, schema.file_name_column("DNA")] = None
+    sites, _ = join_image_index(index, well_metadata, channels=schema.CHANNELS)
+
+    quarantined = quarantine_wells_without_sites(well_metadata, index, sites)
+
+    assert quarantined[schema.QUARANTINE_REASON].tolist() == ["no_images", "no_usable_images"]
+    assert quarantined[schema.WELL].tolist() == [no_row[schema.WELL], unusable[schema.WELL]]
+    imaged_wells = sites[list(schema.WELL_KEY)].drop_duplicates()
+    assert len(imaged_wells) + len(quarantined) == len(well_metadata)

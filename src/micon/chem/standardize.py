@@ -18,21 +18,28 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pandas as pd
 from rdkit import Chem, rdBase
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from micon import schema
+from micon.chem.classify import StructureProblem, find_structure_problem
 from micon.chem.parallel import ParallelConfig, map_in_chunks
 from micon.chem.parse import parse_smiles, rdkit_reason
+from micon.contracts import COMPOUND_TABLE, REASON_INVALID_IDENTIFIER, conform_table, invalid_key_rows
 from micon.errors import InvalidConfigError, InvalidInputError, InvalidSmilesError
-from micon.quarantine import finish_stage, make_quarantine, require_columns
+from micon.quarantine import finish_stage, make_quarantine
 
 logger = logging.getLogger(__name__)
 
 _STAGE = "standardize_compounds"
 _COMPOUND_KEY: tuple[str, ...] = (schema.JCP2022, schema.SMILES)
+REASON_INVALID_SMILES = "invalid_smiles"
+
+UnusualEntryPolicy = Literal["quarantine", "keep_whole"]
+UNUSUAL_ENTRY_POLICIES: tuple[str, ...] = UnusualEntryPolicy.__args__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +62,12 @@ class StandardizationConfig:
             mobile-H layer unifies only some tautomers). See benchmarks/bench_standardize.py.
         max_tautomers: Most tautomers the enumerator builds per molecule (bounds the time spent on
             molecules with many tautomers).
+        unusual_entries: What happens to an entry whose largest organic fragment is not the compound
+            (:func:`~micon.chem.classify.find_structure_problem`): a metal complex or organometallic
+            (``contains_metal``), an inorganic entry (``inorganic``) or a salt without an organic parent
+            (``salt_only``). ``"quarantine"`` (conf/base) rejects it with that reason; ``"keep_whole"``
+            keeps every fragment as written (canonical SMILES of the whole entry, no step applied).
+            Counter-ions of an organic parent (HCl, Na+, mesylate) are stripped either way.
     """
 
     cleanup: bool
@@ -63,6 +76,7 @@ class StandardizationConfig:
     remove_stereo: bool
     canonical_tautomer: bool
     max_tautomers: int
+    unusual_entries: UnusualEntryPolicy
 
     def __post_init__(self) -> None:
         for name in ("cleanup", "largest_fragment", "uncharge", "remove_stereo", "canonical_tautomer"):
@@ -76,6 +90,11 @@ class StandardizationConfig:
         if self.max_tautomers < 1:
             raise InvalidConfigError(
                 f"StandardizationConfig.max_tautomers must be >= 1, got {self.max_tautomers}"
+            )
+        if self.unusual_entries not in UNUSUAL_ENTRY_POLICIES:
+            raise InvalidConfigError(
+                f"StandardizationConfig.unusual_entries must be one of {UNUSUAL_ENTRY_POLICIES}, "
+                f"got {self.unusual_entries!r}"
             )
 
 
@@ -97,10 +116,13 @@ class StandardizationFailure:
     """Why a SMILES could not be standardised.
 
     Attributes:
-        reason: The InvalidSmilesError message: the SMILES and RDKit's reason.
+        reason: The message: the SMILES and RDKit's reason, or what makes the entry unusual.
+        code: The quarantine reason: ``invalid_smiles``, or one of ``contains_metal``, ``inorganic``,
+            ``salt_only`` (:data:`~micon.chem.classify.STRUCTURE_REASONS`).
     """
 
     reason: str
+    code: str = REASON_INVALID_SMILES
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,6 +162,8 @@ def standardize_smiles(smiles: str, config: StandardizationConfig) -> Standardiz
     Raises:
         InvalidSmilesError: The SMILES is empty, unparseable or unsanitisable, or a standardisation
             step fails; the message quotes the SMILES and RDKit's reason.
+        UnusualStructureError: ``config.unusual_entries`` is ``"quarantine"`` and the entry is a metal
+            complex, inorganic or a salt without an organic parent (its ``code`` says which).
 
     Examples:
         >>> config = StandardizationConfig(
@@ -150,9 +174,12 @@ def standardize_smiles(smiles: str, config: StandardizationConfig) -> Standardiz
         'BSYNRYMUTXBXSQ-UHFFFAOYSA-N'
     """
     mol = parse_smiles(smiles)
+    problem = find_structure_problem(mol)
+    if problem is not None and config.unusual_entries == "quarantine":
+        raise UnusualStructureError(problem, smiles)
     with rdBase.BlockLogs(), rdBase.CaptureErrorLog() as log:
         try:
-            parent = _standardize_mol(mol, config)
+            parent = mol if problem is not None else _standardize_mol(mol, config)
             standard_smiles = Chem.MolToSmiles(parent, isomericSmiles=True)
             inchikey = Chem.MolToInchiKey(parent)
         except (RuntimeError, ValueError) as err:
@@ -169,12 +196,26 @@ def standardize_smiles(smiles: str, config: StandardizationConfig) -> Standardiz
     return StandardizedMolecule(smiles=standard_smiles, inchikey=inchikey)
 
 
+class UnusualStructureError(InvalidSmilesError):
+    """An entry is not a single organic parent with counter-ions: a metal complex, inorganic or salt-only.
+
+    Attributes:
+        code: The quarantine reason (``contains_metal``, ``inorganic`` or ``salt_only``).
+    """
+
+    def __init__(self, problem: StructureProblem, smiles: str) -> None:
+        super().__init__(f"SMILES {smiles!r}: {problem.detail}")
+        self.code = problem.code
+
+
 def _standardize_or_failure(
     smiles: str, config: StandardizationConfig
 ) -> StandardizedMolecule | StandardizationFailure:
     """Return the standardised molecule, or the failure with its reason (runs in a worker)."""
     try:
         return standardize_smiles(smiles, config)
+    except UnusualStructureError as err:
+        return StandardizationFailure(reason=str(err), code=err.code)
     except InvalidSmilesError as err:
         return StandardizationFailure(reason=str(err))
 
@@ -215,10 +256,14 @@ def standardize_compounds(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Standardise every compound's SMILES; quarantine compounds that cannot be used.
 
-    Each distinct SMILES is standardised once. Reasons for quarantine: ``missing_smiles`` (empty or
-    missing SMILES), ``duplicate_compound_id`` (a JCP2022 id listed with different SMILES: every row of
-    it; or an exact repeat of an earlier row: the repeat), ``invalid_smiles`` (RDKit cannot read or
-    standardise it). DMSO (``CS(C)=O``) is standardised like any compound.
+    The table is first checked against :data:`~micon.contracts.COMPOUND_TABLE` (its ids normalised to
+    stripped text). Each distinct SMILES is standardised once. Reasons for quarantine:
+    ``invalid_identifier`` (no JCP2022 id: missing, NaN or blank), ``missing_smiles`` (empty or missing
+    SMILES), ``duplicate_compound_id`` (a JCP2022 id listed with different SMILES: every row of it; or an
+    exact repeat of an earlier row: the repeat), ``invalid_smiles`` (RDKit cannot read or standardise it),
+    ``contains_metal``, ``inorganic``, ``salt_only`` (the entry is not an organic parent with counter-ions;
+    only when ``config.unusual_entries`` is ``"quarantine"``). DMSO (``CS(C)=O``) is standardised like any
+    compound.
 
     Args:
         compounds: compound_table with ``Metadata_JCP2022``, ``Metadata_SMILES``, ``Metadata_InChIKey``.
@@ -232,13 +277,26 @@ def standardize_compounds(
 
     Raises:
         MissingColumnsError: A required column is missing.
+        ContractError: A column holds values of the wrong type (names the column and rows).
         InvalidInputError: The table has no rows.
     """
-    require_columns(compounds, [schema.JCP2022, schema.SMILES, schema.INCHIKEY], table_name="compound table")
-    if compounds.empty:
+    table = conform_table(compounds, COMPOUND_TABLE)
+    if table.empty:
         raise InvalidInputError("compound table is empty: there is no compound to standardise")
-    table = compounds.reset_index(drop=True)
     rejects: list[pd.DataFrame] = []
+
+    no_id, no_id_detail = invalid_key_rows(table, COMPOUND_TABLE)
+    if no_id.any():
+        rejects.append(
+            make_quarantine(
+                table[no_id],
+                _COMPOUND_KEY,
+                stage=_STAGE,
+                reason=REASON_INVALID_IDENTIFIER,
+                detail=no_id_detail[no_id],
+            )
+        )
+    table = table[~no_id]
 
     missing = table[schema.SMILES].map(_is_missing).astype(bool)
     if missing.any():
@@ -284,16 +342,17 @@ def standardize_compounds(
     failed = table[schema.SMILES].map(lambda s: isinstance(results[s], StandardizationFailure)).astype(bool)
     if failed.any():
         rows = table[failed]
+        failures = [results[s] for s in rows[schema.SMILES]]
         detail = [
-            f"compound {c!r}: {results[s].reason}"  # type: ignore[union-attr]
-            for c, s in zip(rows[schema.JCP2022], rows[schema.SMILES], strict=True)
+            f"compound {c!r}: {f.reason}"  # type: ignore[union-attr]
+            for c, f in zip(rows[schema.JCP2022], failures, strict=True)
         ]
         rejects.append(
             make_quarantine(
                 rows,
                 _COMPOUND_KEY,
                 stage=_STAGE,
-                reason="invalid_smiles",
+                reason=pd.Series([f.code for f in failures], index=rows.index),  # type: ignore[union-attr]
                 detail=pd.Series(detail, index=rows.index),
             )
         )

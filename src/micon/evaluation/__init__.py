@@ -3,7 +3,12 @@
 from micon.evaluation.aggregate import aggregate_to_wells, reference_well_profiles
 from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
 from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette, measure_batch_effects
-from micon.evaluation.chain import NORMALIZATION_STEPS, NormalizationConfig, normalize_profiles
+from micon.evaluation.chain import (
+    NORMALIZATION_STEPS,
+    NormalizationConfig,
+    normalize_profiles,
+    plate_controls_needed,
+)
 from micon.evaluation.consistency import annotation_map
 from micon.evaluation.layout import assign_plate_layouts
 from micon.evaluation.metrics import (
@@ -64,6 +69,7 @@ __all__ = [
     "measure_batch_effects",
     "morphohelm_correct",
     "normalize_profiles",
+    "plate_controls_needed",
     "pivot_chains",
     "plot_embedding_maps",
     "plot_map_distributions",

@@ -15,8 +15,10 @@ from micon.evaluation._checks import checked_features
 from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct
 from micon.evaluation.normalize import (
     FEATURE_SELECT_OPERATIONS,
+    MIN_PLATE_CONTROL_WELLS,
     SCALE_SCOPES,
     SPHERING_METHODS,
+    _plate_control_rows,
     center_on_plate_controls,
     filter_variant_features,
     inverse_normal_transform,
@@ -174,13 +176,22 @@ def normalize_profiles(
 
     Raises:
         UnknownNameError: ``chain`` or a step name is unknown (lists the known ones).
-        NoControlsError: A step fitted on DMSO meets a plate without DMSO (names the plates).
+        NoControlsError: A plate has fewer DMSO wells than the chain's steps need
+            (:func:`plate_controls_needed`), checked before any step runs (names the plates and their
+            counts).
         InvalidFeaturesError: A feature is NaN or inf (names the column and well).
         InvalidInputError, MissingColumnsError, InvalidConfigError: As raised by the steps.
     """
     if chain not in config.chains:
         raise UnknownNameError(f"normalisation chain {chain!r} is unknown; chains: {sorted(config.chains)}")
     n_features = len(checked_features(profiles, table_name="profiles to normalise"))
+    needed = plate_controls_needed(config.chains[chain])
+    if needed:
+        _plate_control_rows(
+            profiles,
+            table_name=f"profiles to normalise by chain {chain!r} {list(config.chains[chain])}",
+            min_wells=needed,
+        )
     normalized = profiles
     rows = []
     for position, name in enumerate(config.chains[chain]):
@@ -202,6 +213,26 @@ def normalize_profiles(
     return normalized, step_log.astype(
         {"position": "int64", "step": "str", "n_features_in": "int64", "n_features_out": "int64"}
     ).astype({"changed_feature_count": "bool"})
+
+
+def plate_controls_needed(steps: tuple[str, ...] | list[str]) -> int:
+    """Return the DMSO wells per plate a chain of steps needs (0 when no step is fitted per plate).
+
+    The variance filter and robust MAD are fitted on each plate's DMSO wells and need
+    ``MIN_PLATE_CONTROL_WELLS`` (2); centring on a plate's DMSO median needs 1. Sphering after robust MAD
+    or DMSO centring needs 3: with 2 DMSO wells a plate's centred controls are mirror images
+    (``x1 - m = -(x2 - m)``), so the DMSO matrix sphering is fitted on is rank-deficient and pycytominer
+    refuses it. (``shrunk_sphering`` copes with a rank-deficient matrix; ``robust_scale`` names its own
+    scope groups without DMSO.)
+    """
+    steps = list(steps)
+    needed = 1 if "center_on_controls" in steps else 0
+    if {"variance_filter", "mad_robustize"} & set(steps):
+        needed = MIN_PLATE_CONTROL_WELLS
+    centring = [steps.index(s) for s in ("mad_robustize", "center_on_controls") if s in steps]
+    if centring and "sphering" in steps[min(centring) :]:
+        needed = MIN_PLATE_CONTROL_WELLS + 1
+    return needed
 
 
 def _variance_filter(profiles: pd.DataFrame, config: NormalizationConfig) -> pd.DataFrame:
@@ -282,4 +313,10 @@ NORMALIZATION_STEPS: dict[str, Callable[[pd.DataFrame, NormalizationConfig], pd.
     "morphohelm": _morphohelm,
 }
 
-__all__ = ["NORMALIZATION_STEPS", "STEP_LOG_COLUMNS", "NormalizationConfig", "normalize_profiles"]
+__all__ = [
+    "NORMALIZATION_STEPS",
+    "STEP_LOG_COLUMNS",
+    "NormalizationConfig",
+    "normalize_profiles",
+    "plate_controls_needed",
+]

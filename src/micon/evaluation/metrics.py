@@ -197,6 +197,8 @@ MAP_TABLE_COLUMNS: tuple[str, ...] = (
     "mean_average_precision",
     "corrected_p_value",
     "below_corrected_p",
+    "evaluable",
+    "not_evaluable_reason",
 )
 
 

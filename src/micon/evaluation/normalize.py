@@ -27,6 +27,8 @@ FEATURE_SELECT_OPERATIONS: tuple[str, ...] = (
     "blocklist",
     "drop_outliers",
 )
+# DMSO wells a plate needs for a per-plate fit: one well has MAD 0 (every feature looks invariant).
+MIN_PLATE_CONTROL_WELLS = 2
 # Where a robust scale is fitted: the metadata columns whose levels group the DMSO wells ("screen": all).
 SCALE_SCOPES: dict[str, tuple[str, ...]] = {
     "screen": (),
@@ -73,7 +75,9 @@ def filter_variant_features(
     features = checked_features(profiles, table_name="profiles for the variant filter")
     values = profiles[features].to_numpy(dtype=np.float64)
     is_variant = np.ones(len(features), dtype=bool)
-    for rows in _plate_control_rows(profiles, table_name="profiles for the variant filter").values():
+    for rows in _plate_control_rows(
+        profiles, table_name="profiles for the variant filter", min_wells=MIN_PLATE_CONTROL_WELLS
+    ).values():
         controls = values[rows]
         median = np.median(controls, axis=0)
         mad = median_abs_deviation(controls, axis=0)
@@ -204,15 +208,16 @@ def robust_mad_normalize(profiles: pd.DataFrame, *, epsilon: float = 1e-6) -> pd
     if epsilon < 0:
         raise InvalidConfigError(f"MAD epsilon must be >= 0, got {epsilon}")
     features = checked_features(profiles, table_name="profiles for robust MAD")
-    is_control = control_mask(profiles, table_name="profiles for robust MAD")
     plates = profiles.groupby(list(schema.PLATE_KEY), sort=True).indices  # plate key -> row positions
-    _plate_control_rows(profiles, table_name="profiles for robust MAD")
+    fit_rows = _plate_control_rows(
+        profiles, table_name="profiles for robust MAD", min_wells=MIN_PLATE_CONTROL_WELLS
+    )
 
     values = profiles[features].to_numpy(dtype=np.float64)
     scaled = np.empty_like(values)
-    for rows in plates.values():
+    for key, rows in plates.items():
         plate = pd.DataFrame(values[rows], columns=features)
-        scaler = RobustMAD(epsilon=epsilon).fit(plate.loc[is_control[rows]])
+        scaler = RobustMAD(epsilon=epsilon).fit(pd.DataFrame(values[fit_rows[key]], columns=features))
         scaled[rows] = scaler.transform(plate).to_numpy(dtype=np.float64)
     normalized = profiles.copy()
     normalized[features] = scaled
@@ -365,22 +370,51 @@ def sphere_profiles(
     return sphered
 
 
-def _plate_control_rows(profiles: pd.DataFrame, *, table_name: str) -> dict[tuple, np.ndarray]:
-    """Return plate key -> positions of its DMSO wells, refusing plates without any (all named)."""
+def _plate_control_rows(
+    profiles: pd.DataFrame, *, table_name: str, min_wells: int = 1
+) -> dict[tuple, np.ndarray]:
+    """Return plate key -> positions of the DMSO wells it is fitted on, refusing plates with too few.
+
+    A plate's DMSO wells are its own, or its batch's where ``Metadata_ControlGroup`` names its batch
+    (data_engineering kept it on its batch's controls). Every plate below ``min_wells`` is named with its
+    count, up front, instead of failing later (a single well has MAD 0: the variance filter would drop
+    every feature of the screen).
+    """
     require_metadata(profiles, list(schema.PLATE_KEY), table_name=table_name)
     is_control = control_mask(profiles, table_name=table_name)
     plates = profiles.groupby(list(schema.PLATE_KEY), sort=True).indices
-    lacking = ["/".join(map(str, key)) for key, rows in plates.items() if not is_control[rows].any()]
+    on_batch: set[tuple] = set()
+    if schema.CONTROL_GROUP in profiles.columns:
+        batch_groups = profiles[schema.SOURCE].astype(str) + "/" + profiles[schema.BATCH].astype(str)
+        on_batch = {
+            key
+            for key, rows in plates.items()
+            if (profiles[schema.CONTROL_GROUP].iloc[rows] == batch_groups.iloc[rows]).any()
+        }
+    batches = profiles.groupby([schema.SOURCE, schema.BATCH], sort=False).indices
+    fit_rows = {
+        key: (batches[key[:2]] if key in on_batch else rows)[
+            is_control[batches[key[:2]] if key in on_batch else rows]
+        ]
+        for key, rows in plates.items()
+    }
+    lacking = [
+        f"{'/'.join(map(str, key))}: {rows.size}"
+        for key, rows in fit_rows.items()
+        if rows.size < max(min_wells, 1)
+    ]
     if lacking:
         raise NoControlsError(
-            f"{table_name}: {len(lacking)} plate(s) have no DMSO well ({schema.IS_CONTROL} True) to fit on: "
-            f"{lacking} (as Source/Batch/Plate); remove them before normalising"
+            f"{table_name}: {len(lacking)} plate(s) have fewer than {max(min_wells, 1)} DMSO wells "
+            f"({schema.IS_CONTROL} True) to fit on: {lacking} (as Source/Batch/Plate: count); remove them "
+            "before normalising (data_engineering.controls does so after image QC)"
         )
-    return {key: rows[is_control[rows]] for key, rows in plates.items()}
+    return fit_rows
 
 
 __all__ = [
     "FEATURE_SELECT_OPERATIONS",
+    "MIN_PLATE_CONTROL_WELLS",
     "SCALE_SCOPES",
     "SPHERING_METHODS",
     "center_on_plate_controls",

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from micon import schema
 from micon.errors import InvalidInputError
-from micon.evaluation.metrics import MAP_TABLE_COLUMNS, TOPK_COLUMNS
+from micon.evaluation.metrics import TOPK_COLUMNS
 from micon.quarantine import require_columns
 
 _PANELS: tuple[tuple[str, str], ...] = (
@@ -138,7 +138,7 @@ def plot_map_distributions(compound_maps: Mapping[str, pd.DataFrame]) -> Figure:
         InvalidInputError: ``compound_maps`` is empty or holds no scenario.
         MissingColumnsError: A table lacks a documented column (names the method).
     """
-    scenarios = _scenarios(compound_maps, MAP_TABLE_COLUMNS, what="compound mAP")
+    scenarios = _scenarios(compound_maps, ("scenario", "mean_average_precision"), what="compound mAP")
     methods = list(compound_maps)
     figure = Figure(figsize=(1.2 + 0.9 * len(methods) * len(scenarios), 3.8), layout="constrained")
     axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]

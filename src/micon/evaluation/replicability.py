@@ -34,6 +34,8 @@ _MAP_COLUMNS: tuple[str, ...] = (
     "below_p",
     "below_corrected_p",
 )
+EVALUABLE = "evaluable"
+NOT_EVALUABLE_REASON = "not_evaluable_reason"
 
 
 def replicate_map(
@@ -76,9 +78,12 @@ def replicate_map(
         ``(ap_table, map_table)``: ``ap_table`` has one row per treated well with its metadata,
         ``average_precision`` (NaN without a positive), copairs' ``normalized_average_precision``,
         ``n_pos_pairs`` and ``n_total_pairs``;
-        ``map_table`` has one row per compound with at least one scored well: ``schema.JCP2022``,
+        ``map_table`` has one row per treated compound: ``schema.JCP2022``,
         ``mean_average_precision``, ``p_value``, ``corrected_p_value``, ``below_p``,
-        ``below_corrected_p``.
+        ``below_corrected_p``, ``evaluable`` and ``not_evaluable_reason``. A compound none of whose
+        wells has a positive (a single replicate, or replicates that all share an ``exclude_same``
+        value) is kept, not dropped: ``evaluable`` False, NaN mAP and p-values, ``below_*`` False, and
+        the reason (``single_replicate: ...`` or ``no_replicate_differing_on_...: ...``).
 
     Raises:
         InvalidConfigError: ``null_size`` < 1 or ``threshold`` outside (0, 1).
@@ -148,12 +153,14 @@ def replicate_map(
         progress_bar=False,
         cache_dir=cache_dir,
     )
-    map_table = map_table.loc[:, [schema.JCP2022, *_MAP_COLUMNS]].reset_index(drop=True)
+    map_table = _with_not_evaluable(
+        map_table.loc[:, [schema.JCP2022, *_MAP_COLUMNS]].reset_index(drop=True), ap_table, exclude_same
+    )
     logger.info(
-        "replicate mAP (exclude_same=%s): %d wells scored, %d compounds, %d below corrected p < %s",
+        "replicate mAP (exclude_same=%s): %d wells scored, %d evaluable compounds, %d below corrected p < %s",
         exclude_same,
         len(scored),
-        len(map_table),
+        int(map_table[EVALUABLE].sum()),
         int(map_table["below_corrected_p"].sum()),
         threshold,
     )
@@ -168,18 +175,57 @@ def summarise_replicability(map_table: pd.DataFrame) -> dict[str, float]:
 
     Returns:
         ``{"map": mean mAP over compounds, "fraction_retrieved": share with corrected p below the
-        threshold}``; both NaN when ``map_table`` is empty.
+        threshold}``, over the evaluable compounds (``evaluable``, where the column is present); both
+        NaN when there is none.
 
     Raises:
         MissingColumnsError: ``mean_average_precision`` or ``below_corrected_p`` is absent.
     """
     require_columns(map_table, ["mean_average_precision", "below_corrected_p"], table_name="mAP table")
+    if EVALUABLE in map_table.columns:
+        map_table = map_table[map_table[EVALUABLE].astype(bool)]
     if map_table.empty:
         return {"map": float("nan"), "fraction_retrieved": float("nan")}
     return {
         "map": float(map_table["mean_average_precision"].mean()),
         "fraction_retrieved": float(map_table["below_corrected_p"].astype(bool).mean()),
     }
+
+
+def _with_not_evaluable(
+    map_table: pd.DataFrame, ap_table: pd.DataFrame, exclude_same: list[str]
+) -> pd.DataFrame:
+    """Add a row for every treated compound without a scored well, marked not evaluable with its reason."""
+    wells = ap_table.groupby(schema.JCP2022, sort=False, dropna=False).size()
+    absent = wells[~wells.index.isin(map_table[schema.JCP2022])]
+    rows = pd.DataFrame(
+        {
+            schema.JCP2022: absent.index,
+            "mean_average_precision": np.nan,
+            "p_value": np.nan,
+            "corrected_p_value": np.nan,
+            "below_p": False,
+            "below_corrected_p": False,
+            EVALUABLE: False,
+            NOT_EVALUABLE_REASON: [
+                f"single_replicate: compound {c} has 1 treated well; mAP needs a replicate"
+                if n == 1
+                else f"no_replicate_differing_on_{'_'.join(exclude_same)}: its {n} wells share {exclude_same}"
+                for c, n in absent.items()
+            ],
+        }
+    )
+    if len(rows):
+        logger.warning(
+            "replicate mAP (exclude_same=%s): %d compound(s) not evaluable, kept with their reason: %s",
+            exclude_same,
+            len(rows),
+            rows[NOT_EVALUABLE_REASON].str.split(":").str[0].value_counts().to_dict(),
+        )
+    evaluable = map_table.assign(**{EVALUABLE: True, NOT_EVALUABLE_REASON: ""})
+    if rows.empty:
+        return evaluable
+    return pd.concat([evaluable, rows.astype({EVALUABLE: bool})], ignore_index=True)
 
 
 def _warn_unranked(ap_table: pd.DataFrame) -> None:

@@ -23,7 +23,20 @@ from micon.imaging.nuclei import (
     nuclei_table,
     segment_nuclei,
 )
-from micon.imaging.qc import check_channel_shapes, check_field
+from micon.imaging.plausibility import (
+    REASON_IMPLAUSIBLE_NUCLEI,
+    NucleusPlausibilityConfig,
+    check_nucleus_statistics,
+    measure_nuclei,
+    screen_outliers,
+)
+from micon.imaging.qc import (
+    FieldQcConfig,
+    check_channel_shapes,
+    check_field,
+    check_saturation,
+    conform_channel_dtype,
+)
 from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
@@ -60,6 +73,10 @@ class CropExtractionConfig:
             :class:`NucleiConfig`.
         cells: How each nucleus is grown into its cell for the crop masks; a mapping is turned
             into a :class:`~micon.imaging.cells.CellsConfig`.
+        qc: The dtype policy and saturation limit of channel images; a mapping is turned into a
+            :class:`~micon.imaging.qc.FieldQcConfig`.
+        plausibility: When the objects of the nuclear channel count as nuclei; a mapping is turned into
+            a :class:`~micon.imaging.plausibility.NucleusPlausibilityConfig`.
     """
 
     crop_size_px: int
@@ -67,8 +84,19 @@ class CropExtractionConfig:
     seed: int
     nuclei: NucleiConfig
     cells: CellsConfig
+    qc: FieldQcConfig
+    plausibility: NucleusPlausibilityConfig
 
     def __post_init__(self) -> None:
+        for name, kind in (("qc", FieldQcConfig), ("plausibility", NucleusPlausibilityConfig)):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, kind(**value))
+            elif not isinstance(value, kind):
+                raise InvalidConfigError(
+                    f"CropExtractionConfig.{name} must be a {kind.__name__} or a mapping, "
+                    f"got {type(value).__name__}"
+                )
         if isinstance(self.cells, Mapping):
             object.__setattr__(self, "cells", CellsConfig(**self.cells))
         if not isinstance(self.cells, CellsConfig):
@@ -132,7 +160,11 @@ def _site_label(row: pd.Series) -> str:
 
 
 def _load_field(
-    row: pd.Series, field_images: Mapping[str, Callable[[], np.ndarray]], channels: Sequence[str], label: str
+    row: pd.Series,
+    field_images: Mapping[str, Callable[[], np.ndarray]],
+    channels: Sequence[str],
+    label: str,
+    qc: FieldQcConfig,
 ) -> np.ndarray:
     """Load and stack a site's channel images into ``(C, H, W)``; raise _SiteRejected when it cannot."""
     keys = {
@@ -157,6 +189,11 @@ def _load_field(
     problem = check_channel_shapes(images, key=label)
     if problem:
         raise _SiteRejected(*problem)
+    for ch, key in keys.items():
+        converted, problem = conform_channel_dtype(images[ch], qc, key=f"{label}: channel {ch} image '{key}'")
+        if problem:
+            raise _SiteRejected(*problem)
+        images[ch] = converted
     return np.stack([images[ch] for ch in channels])
 
 
@@ -180,15 +217,21 @@ def _process_site(  # noqa: PLR0913
     channels: Sequence[str],
     nuclear_index: int,
     cytoplasm_indices: Sequence[int],
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict[str, int]]:
-    """Return one site's crops, masks, kept centroids and counts; raise _SiteRejected for a defective site."""
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict[str, int], float]:
+    """Return one site's crops, masks, kept centroids, counts and median nucleus area; raise _SiteRejected."""
     label = _site_label(row)
-    stacked = _load_field(row, field_images, channels, label)
-    problem = check_field(stacked, expected_channels=len(channels), key=label, channels=channels)
+    stacked = _load_field(row, field_images, channels, label, config.qc)
+    problem = check_field(stacked, expected_channels=len(channels), key=label, channels=channels) or (
+        check_saturation(stacked, max_fraction=config.qc.max_saturated_fraction, key=label, channels=channels)
+    )
     if problem:
         raise _SiteRejected(*problem)
     nucleus_labels = segment_nuclei(stacked[nuclear_index], config.nuclei)
     nuclei = nuclei_table(nucleus_labels)
+    statistics = measure_nuclei(stacked[nuclear_index], nucleus_labels)
+    problem = check_nucleus_statistics(statistics, config.plausibility, key=label)
+    if problem:
+        raise _SiteRejected(*problem)
     crops, kept = extract_crops(stacked, nuclei, crop_size_px=config.crop_size_px)
     n_border = len(nuclei) - len(kept)
     if len(kept) == 0:
@@ -206,7 +249,7 @@ def _process_site(  # noqa: PLR0913
     cell_labels = segment_cells(nucleus_labels, cytoplasm, config.cells)
     masks = centre_cell_masks(nucleus_labels, cell_labels, kept, crop_size_px=config.crop_size_px)
     counts = {N_NUCLEI: len(nuclei), N_BORDER_SKIPPED: n_border, N_CROPS: len(kept)}
-    return crops, masks, kept, counts
+    return crops, masks, kept, counts, statistics.area_px
 
 
 def centre_cell_masks(
@@ -281,8 +324,11 @@ def extract_crop_table(
     random subsample). Each nucleus is grown into its cell over the ``cytoplasm_channels`` stains
     (:func:`~micon.imaging.cells.segment_cells`) and the crop's masks keep only its own nucleus and
     cell (:func:`centre_cell_masks`). A defective site goes to quarantine with reason ``missing_image``,
-    ``unreadable_image``, ``channel_count``, ``shape_mismatch``, ``wrong_dtype``, ``not_finite``,
-    ``blank_channel`` or ``no_cells``; the detail names the site and the image key. Sites run one
+    ``unreadable_image``, ``channel_count``, ``shape_mismatch``, ``wrong_dtype`` (a dtype other than
+    uint16 that ``config.qc.dtype_conversion`` does not convert), ``out_of_range``, ``not_finite``,
+    ``blank_channel``, ``saturated``, ``no_cells``, ``no_real_nuclei`` (the objects of the nuclear channel
+    are noise or a gradient, :mod:`~micon.imaging.plausibility`) or ``implausible_nuclei`` (nuclei far
+    larger or smaller than the screen's); the detail names the site and the image key. Sites run one
     after the other, in one process (about 70 sites/s, 1,100 crops/s, for 5x160x160 uint16
     fields read from TIFFs on one core, before cell growth was added; growing the cells costs about
     as much again as finding the nuclei, ~13 ms per site).
@@ -315,12 +361,13 @@ def extract_crop_table(
     centroid_blocks: list[np.ndarray] = []
     accepted_positions: list[int] = []
     summaries: list[dict[str, int]] = []
+    areas: list[float] = []
     rejected_positions: list[int] = []
     reasons: list[str] = []
     details: list[str] = []
     for position, (_, row) in enumerate(tqdm(sites.iterrows(), total=len(sites), desc=STAGE, disable=None)):
         try:
-            crops, masks, kept, counts = _process_site(
+            crops, masks, kept, counts, area = _process_site(
                 row, position, field_images, config, channels, nuclear_index, cytoplasm_indices
             )
         except _SiteRejected as rejection:
@@ -333,6 +380,21 @@ def extract_crop_table(
         centroid_blocks.append(kept[[NUCLEUS_X, NUCLEUS_Y]].to_numpy(dtype=np.float64))
         accepted_positions.append(position)
         summaries.append(counts)
+        areas.append(area)
+
+    # Against the screen's own distribution: a field whose nuclei are far larger or smaller than the rest.
+    outliers, screen_area = screen_outliers(areas, config.plausibility)
+    for i in np.flatnonzero(outliers)[::-1]:
+        position = accepted_positions.pop(i)
+        rejected_positions.append(position)
+        reasons.append(REASON_IMPLAUSIBLE_NUCLEI)
+        details.append(
+            f"{_site_label(sites.iloc[position])}: median nucleus area {areas[i]:.0f} px is more than "
+            f"{config.plausibility.max_area_ratio_to_screen:g}x away from the screen's median "
+            f"{screen_area:.0f} px"
+        )
+        for block in (crop_blocks, mask_blocks, centroid_blocks, summaries):
+            block.pop(i)
 
     result = _assemble(
         sites,

@@ -27,7 +27,9 @@ def correct_illumination(image: np.ndarray, illum: np.ndarray, *, key: str = "im
         key: Name of the image, quoted in error messages.
 
     Returns:
-        ``round(image / illum)`` clipped to ``[0, 65535]``, as uint16.
+        ``round(image / illum)`` clipped to ``[0, 65535]``, as uint16; for an image of another dtype the
+        float64 quotient, left for the field QC's dtype policy to convert or quarantine (``wrong_dtype``)
+        rather than cast here.
 
     Raises:
         InvalidImageError: The shapes differ, or the function has a non-finite or non-positive value.
@@ -43,8 +45,11 @@ def correct_illumination(image: np.ndarray, illum: np.ndarray, *, key: str = "im
             f"{key}: the illumination function must be finite and > 0 everywhere; its minimum is "
             f"{np.nanmin(illum)!r} and it has {int((~np.isfinite(illum)).sum())} non-finite value(s)"
         )
-    corrected = np.rint(image.astype(np.float64) / illum.astype(np.float64))
-    return np.clip(corrected, 0.0, _UINT16_MAX).astype(np.uint16)
+    quotient = image.astype(np.float64) / illum.astype(np.float64)
+    if image.dtype != np.uint16:
+        # Not cast: the field QC's dtype policy (imaging/qc.py) decides what a non-uint16 image becomes.
+        return quotient
+    return np.clip(np.rint(quotient), 0.0, _UINT16_MAX).astype(np.uint16)
 
 
 def corrected_image_loaders(

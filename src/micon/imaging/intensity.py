@@ -67,7 +67,8 @@ def fit_plate_intensity_references(
     Args:
         crops: Crop store ``(N, C, S, S)`` (uint16 or float), row i the crop with ``Metadata_CropID == i``.
         crop_index: The crops whose plates are fitted; each plate's DMSO crops (``Metadata_IsControl``)
-            in it are read, nothing else.
+            in it are read, nothing else; a plate whose ``Metadata_ControlGroup`` names its batch
+            (data_engineering kept it on its batch's controls) is fitted on its batch's DMSO crops.
         background_quantile: Pixel quantile in [0, 1) taken as a crop's background.
         chunk_crops: Crops read at a time (bounds the memory).
 
@@ -94,7 +95,7 @@ def fit_plate_intensity_references(
     if crops.ndim != 4:
         raise InvalidImageError(f"crops must be (N, C, S, S), got shape {crops.shape}")
     plates = crop_index.loc[:, list(_PLATE_KEY)].drop_duplicates().reset_index(drop=True)
-    controls = crop_index.loc[crop_index[schema.IS_CONTROL].astype(bool), [*_PLATE_KEY, schema.CROP_ID]]
+    controls = _fit_controls(crop_index)
     counts = controls.groupby(list(_PLATE_KEY), sort=False).size().rename(CONTROL_CROP_COUNT).reset_index()
     plates = plates.merge(counts, on=list(_PLATE_KEY), how="left")
     plates[CONTROL_CROP_COUNT] = plates[CONTROL_CROP_COUNT].fillna(0).astype(np.int64)
@@ -129,6 +130,21 @@ def fit_plate_intensity_references(
         "fitted DMSO intensity references of %d plates from %d control crops", len(references), ids.size
     )
     return references
+
+
+def _fit_controls(crop_index: pd.DataFrame) -> pd.DataFrame:
+    """Return the DMSO crops each plate is fitted on: plate key and crop id (batch-grouped: the batch's)."""
+    is_control = crop_index[schema.IS_CONTROL].astype(bool)
+    columns = [*_PLATE_KEY, schema.CROP_ID]
+    if schema.CONTROL_GROUP not in crop_index.columns or schema.BATCH not in crop_index.columns:
+        return crop_index.loc[is_control, columns]
+    batch = crop_index[schema.SOURCE].astype(str) + "/" + crop_index[schema.BATCH].astype(str)
+    on_batch = crop_index[schema.CONTROL_GROUP].astype(str) == batch
+    own = crop_index.loc[is_control & ~on_batch, columns]
+    batch_plates = crop_index.loc[on_batch, [schema.SOURCE, schema.BATCH, schema.PLATE]].drop_duplicates()
+    batch_controls = crop_index.loc[is_control, [schema.SOURCE, schema.BATCH, schema.CROP_ID]]
+    borrowed = batch_plates.merge(batch_controls, on=[schema.SOURCE, schema.BATCH])[columns]
+    return pd.concat([own, borrowed], ignore_index=True)
 
 
 def _crop_statistics(

@@ -8,6 +8,15 @@ from collections.abc import Callable
 import pandas as pd
 
 from micon import schema
+from micon.contracts import (
+    PLATE_TABLE,
+    REASON_INVALID_IDENTIFIER,
+    WELL_TABLE,
+    ContractError,
+    conform_table,
+    invalid_key_rows,
+    normalize_identifiers,
+)
 from micon.errors import InvalidInputError, NoControlsError
 from micon.metadata._duplicates import duplicate_rows
 from micon.profile import SourceProfile
@@ -48,7 +57,12 @@ def join_well_metadata(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach each well's plate and standardised compound; quarantine wells that cannot be used.
 
-    Reasons for quarantine, checked in this order: ``duplicate_well`` (a well listed twice: every copy
+    The plate and well tables are first checked against their contracts (:mod:`micon.contracts`: required
+    columns, identifier types, unique plates) and their identifiers normalised to stripped text, so ids
+    typed as integers in one table and text in another, or with stray spaces, still join.
+
+    Reasons for quarantine, checked in this order: ``invalid_identifier`` (a well without a source,
+    plate, well or compound id: missing, NaN or blank), ``duplicate_well`` (a well listed twice: every copy
     when they name different compounds or annotations, else the later copies), ``unknown_plate`` (its
     plate is not in the plate table), ``unknown_compound`` (its JCP2022 id is not among the standardised
     compounds, e.g. because ``standardize_compounds`` quarantined its SMILES; only where the profile's
@@ -73,13 +87,23 @@ def join_well_metadata(
 
     Raises:
         MissingColumnsError: A table lacks a required column.
-        InvalidInputError: A table is empty, or the plate or compound table repeats a key.
+        ContractError: A table holds values of the wrong type, or the plate table repeats a plate or lacks
+            a plate id (names the table, column and rows).
+        InvalidInputError: A table is empty, the compound table repeats a key, or no well is left before
+            controls are looked for (the counts per reason are given).
         NoControlsError: The profile's ``controls`` is ``dmso`` and no plate has a control well left.
     """
     well_columns = (*_WELL_COLUMNS, *profile.well_annotations)
-    require_columns(plates, _PLATE_COLUMNS, table_name="plate table")
+    plates = conform_table(plates, PLATE_TABLE)
     require_columns(wells, well_columns, table_name="well table")
+    wells = conform_table(wells, WELL_TABLE)
     require_columns(compounds, _COMPOUND_COLUMNS, table_name="standardized compound table")
+    compounds = compounds.assign(**{schema.JCP2022: normalize_identifiers(compounds[schema.JCP2022])})
+    blank_plate, blank_detail = invalid_key_rows(plates, PLATE_TABLE)
+    if blank_plate.any():
+        raise ContractError(
+            f"{blank_detail[blank_plate].iloc[0]} ({int(blank_plate.sum())} row(s)); a plate needs its ids"
+        )
     for name, table in (
         ("plate table", plates),
         ("well table", wells),
@@ -87,10 +111,10 @@ def join_well_metadata(
     ):
         if table.empty:
             raise InvalidInputError(f"{name} is empty")
-    _reject_duplicated_lookup(plates, [schema.SOURCE, schema.PLATE], table_name="plate table")
     _reject_duplicated_lookup(compounds, [schema.JCP2022], table_name="standardized compound table")
 
     table = wells.loc[:, list(well_columns)].reset_index(drop=True)
+    control_compound = str(profile.control_compound).strip()
     rejects: list[pd.DataFrame] = []
 
     def reject(mask: pd.Series, reason: str, detail: pd.Series) -> None:
@@ -100,6 +124,9 @@ def join_well_metadata(
                 make_quarantine(table[mask], QUARANTINE_KEY, stage=_STAGE, reason=reason, detail=detail[mask])
             )
         table = table[~mask]
+
+    no_id, no_id_detail = invalid_key_rows(table, WELL_TABLE)
+    reject(no_id, REASON_INVALID_IDENTIFIER, no_id_detail)
 
     duplicated, duplicate_detail = duplicate_rows(
         table, schema.WELL_KEY, [schema.JCP2022, *profile.well_annotations]
@@ -134,9 +161,15 @@ def join_well_metadata(
             "standardize_compounds quarantined it, e.g. for an invalid or missing SMILES)",
         )
 
-    table[schema.IS_CONTROL] = (table[schema.JCP2022] == profile.control_compound).astype(bool)
+    if table.empty:
+        counts = pd.concat(rejects)[schema.QUARANTINE_REASON].value_counts().to_dict()
+        raise InvalidInputError(
+            f"{_STAGE}: none of the {len(wells)} wells is left to use; quarantined {counts}: check that the "
+            "well table's plates and compounds are those of the plate and compound tables"
+        )
+    table[schema.IS_CONTROL] = (table[schema.JCP2022] == control_compound).astype(bool)
     if profile.controls == "dmso":
-        _reject_plates_without_controls(table, reject, profile.control_compound)
+        _reject_plates_without_controls(table, reject, control_compound)
 
     well_metadata = table.loc[:, [*WELL_METADATA_COLUMNS, *profile.well_annotations]].reset_index(drop=True)
     logger.info(

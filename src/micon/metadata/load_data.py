@@ -8,9 +8,16 @@ from collections.abc import Sequence
 import pandas as pd
 
 from micon import schema
+from micon.contracts import (
+    REASON_INVALID_IDENTIFIER,
+    conform_table,
+    image_index_contract,
+    invalid_key_rows,
+    normalize_identifiers,
+)
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.metadata._duplicates import duplicate_rows
-from micon.quarantine import finish_stage, make_quarantine, require_columns
+from micon.quarantine import empty_quarantine, finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +32,6 @@ def _channel_of_column(channels: Sequence[str]) -> dict[str, str]:
     }
 
 
-def _as_string(values: pd.Series) -> pd.Series:
-    """Return ids as strings (a numeric site 1 or 1.0 becomes "1"), keeping missing values missing."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.astype("Float64")
-        if ((numbers.dropna() % 1) == 0).all():
-            return numbers.astype("Int64").astype("str")
-    return values.astype("str")
-
-
 def _is_blank(values: pd.Series) -> pd.Series:
     """Return True where a value is missing or a blank string."""
     return values.isna() | (values.astype("string").str.strip() == "")
@@ -44,7 +42,11 @@ def join_image_index(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach well metadata to every imaged site; quarantine sites that cannot be used.
 
-    Reasons for quarantine, checked in this order: ``missing_site`` (no site id),
+    The image index is first checked against its contract (:func:`micon.contracts.image_index_contract`)
+    and its identifiers normalised to stripped text (a numeric site 1 or 1.0 becomes "1").
+
+    Reasons for quarantine, checked in this order: ``missing_site`` (no site id), ``invalid_identifier``
+    (no source, plate or well id),
     ``duplicate_site`` (a site listed twice: every copy when their files differ, else the later
     copies), ``well_not_accepted`` (its well is not in ``well_metadata``, e.g. it was quarantined by
     ``join_well_metadata``), ``missing_channel_file`` (a channel lacks a file name or folder).
@@ -81,13 +83,13 @@ def join_image_index(
     require_columns(well_metadata, schema.WELL_KEY, table_name="well metadata")
     if image_index.empty:
         raise InvalidInputError("image index is empty: there is no site to join")
+    well_metadata = _with_normalized_keys(well_metadata)
     if well_metadata.duplicated(subset=_MERGE_KEY).any():
         first = well_metadata.loc[well_metadata.duplicated(subset=_MERGE_KEY), _MERGE_KEY].iloc[0]
         raise InvalidInputError(f"well metadata lists well {first.to_dict()} more than once")
 
-    table = image_index.reset_index(drop=True).copy()
-    for column in (*_MERGE_KEY, schema.SITE):
-        table[column] = _as_string(table[column])
+    contract = image_index_contract(channels)
+    table = conform_table(image_index, contract)
     rejects: list[pd.DataFrame] = []
 
     def reject(mask: pd.Series, reason: str, detail: pd.Series) -> None:
@@ -113,17 +115,15 @@ def join_image_index(
             + ")"
         )
 
-    reject(
-        table[schema.SITE].isna() | (table[schema.SITE] == ""),
-        "missing_site",
-        where(table) + " has no site id",
-    )
+    reject(table[schema.SITE].isna(), "missing_site", where(table) + " has no site id")
+    no_id, no_id_detail = invalid_key_rows(table, contract)
+    reject(no_id, REASON_INVALID_IDENTIFIER, no_id_detail)
 
     file_columns = list(channel_of)
     duplicated, duplicate_detail = duplicate_rows(table, schema.SITE_KEY, file_columns)
     reject(duplicated, "duplicate_site", duplicate_detail.reindex(table.index))
 
-    known = pd.MultiIndex.from_frame(well_metadata.loc[:, _MERGE_KEY].astype("str"))
+    known = pd.MultiIndex.from_frame(well_metadata.loc[:, _MERGE_KEY])
     is_known = pd.MultiIndex.from_frame(table[_MERGE_KEY]).isin(known)
     reject(
         pd.Series(~is_known, index=table.index),
@@ -161,3 +161,72 @@ def join_image_index(
         "%s: %d accepted sites in %d wells", _STAGE, len(sites), sites[_MERGE_KEY].drop_duplicates().shape[0]
     )
     return finish_stage(_STAGE, len(image_index), sites, rejects, schema.SITE_KEY, log=logger)
+
+
+def _with_normalized_keys(well_metadata: pd.DataFrame) -> pd.DataFrame:
+    """Return ``well_metadata`` with its well key as stripped text, as the image index's."""
+    return well_metadata.assign(**{c: normalize_identifiers(well_metadata[c]) for c in _MERGE_KEY})
+
+
+def quarantine_wells_without_sites(
+    well_metadata: pd.DataFrame, image_index: pd.DataFrame, sites: pd.DataFrame
+) -> pd.DataFrame:
+    """Return a quarantine row for every accepted well that no accepted site images.
+
+    Without it such wells would leave data_engineering with only a log count: with these rows, every
+    accepted well is either imaged in ``sites`` or here. Reasons: ``no_images`` (the image index has no
+    row of the well) and ``no_usable_images`` (it has rows, all quarantined by :func:`join_image_index`:
+    see ``site_join_quarantine`` for why).
+
+    Args:
+        well_metadata: The accepted wells, one row each (``schema.WELL_KEY``, ``Metadata_JCP2022``).
+        image_index: The load_data table given to :func:`join_image_index`.
+        sites: Its accepted sites (the first output of :func:`join_image_index`).
+
+    Returns:
+        Quarantine rows keyed by ``schema.WELL_KEY`` + ``Metadata_JCP2022`` (stage ``join_image_index``),
+        in the wells' order; empty (with those columns) when every well is imaged.
+
+    Raises:
+        MissingColumnsError: A table lacks its well key.
+    """
+    key = [*schema.WELL_KEY, schema.JCP2022]
+    require_columns(well_metadata, key, table_name="well metadata")
+    require_columns(image_index, _MERGE_KEY, table_name="image index")
+    wells = _with_normalized_keys(well_metadata.reset_index(drop=True))
+    listed = pd.MultiIndex.from_frame(_with_normalized_keys(image_index)[_MERGE_KEY])
+    imaged = pd.MultiIndex.from_frame(_with_normalized_keys(sites)[_MERGE_KEY])
+    well_index = pd.MultiIndex.from_frame(wells[_MERGE_KEY])
+    has_site = well_index.isin(imaged)
+    has_row = well_index.isin(listed)
+    label = (
+        "well " + wells[schema.WELL].astype("string") + " on plate " + wells[schema.PLATE].astype("string")
+    )
+    frames = [
+        make_quarantine(
+            wells[mask],
+            key,
+            stage=_STAGE,
+            reason=reason,
+            detail=label[mask] + detail,
+        )
+        for mask, reason, detail in (
+            (~has_row, "no_images", " was accepted but the image index has no site of it"),
+            (
+                has_row & ~has_site,
+                "no_usable_images",
+                " was accepted but every site of it was quarantined (see site_join_quarantine)",
+            ),
+        )
+        if mask.any()
+    ]
+    if not frames:
+        return empty_quarantine(key)
+    quarantined = pd.concat(frames).sort_index(kind="stable").reset_index(drop=True)
+    logger.info(
+        "%s: %d accepted well(s) without a usable site %s",
+        _STAGE,
+        len(quarantined),
+        quarantined[schema.QUARANTINE_REASON].value_counts().to_dict(),
+    )
+    return quarantined

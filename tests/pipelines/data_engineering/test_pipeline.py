@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from micon import schema
@@ -24,6 +25,8 @@ def test_data_engineering_tiny_screen_accounts_for_every_row(engineered, tiny_sc
     assert len(wells) + len(catalog.load("well_join_quarantine")) == len(tiny_screen.well_table)
     sites = catalog.load("site_table")
     assert len(sites) + len(catalog.load("site_join_quarantine")) == len(tiny_screen.image_index)
+    imaged_wells = sites[list(schema.WELL_KEY)].drop_duplicates()
+    assert len(imaged_wells) + len(catalog.load("well_image_quarantine")) == len(wells)
 
     crop_index = catalog.load("crop_index")
     store = catalog.load("crop_store")
@@ -88,3 +91,56 @@ def test_cellprofiler_well_profiles_retrieve_their_compound(engineered, paramete
     # (chance ~0.17); mAP 0.68.
     assert summary["NSB"]["top3"] > 0.65
     assert summary["NSB"]["top1"] > 0.25
+
+
+def test_data_engineering_plates_short_of_dmso_after_image_qc_quarantined_before_modeling(
+    tiny_screen, parameters
+):
+    """Image QC leaves two plates with 0 and 1 usable DMSO wells: data_engineering quarantines them
+    (too_few_controls), so the plate intensity references modeling fits no longer raise NoControlsError."""
+    from kedro.runner import SequentialRunner
+
+    from micon.imaging.intensity import fit_plate_intensity_references
+    from micon.pipelines.data_engineering import create_pipeline
+    from micon.sources.synthetic import SYNTHETIC_PROFILE
+    from tests.pipelines.conftest import add_parameters, kept_catalog
+
+    index = tiny_screen.image_index
+    wells = tiny_screen.well_table
+    dmso = wells[wells[schema.JCP2022] == schema.DMSO_JCP2022]
+    plates = sorted(dmso[schema.PLATE].unique())[:2]
+    # plate 0 loses every DMSO field, plate 1 all but one: their images are missing from the store
+    broken = pd.concat(
+        [dmso[dmso[schema.PLATE] == plates[0]], dmso[dmso[schema.PLATE] == plates[1]].iloc[1:]]
+    )
+    hit = index.merge(broken[list(schema.WELL_KEY)], on=list(schema.WELL_KEY))
+    lost = {
+        schema.image_key(r[schema.path_name_column("DNA")], r[schema.file_name_column("DNA")])
+        for _, r in hit.iterrows()
+    }
+    fields = {key: loader for key, loader in tiny_screen.fields.items() if key not in lost}
+
+    pipeline = create_pipeline().to_nodes("extract_cell_crops")
+    inputs = {
+        "plate_table": tiny_screen.plate_table,
+        "well_table": wells,
+        "compound_table": tiny_screen.compound_table,
+        "image_index": index,
+        "field_images": fields,
+        "source_profile": SYNTHETIC_PROFILE.to_dict(),
+    }
+    catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
+    add_parameters(catalog, parameters)
+    SequentialRunner().run(pipeline, catalog)
+
+    crop_index = catalog.load("crop_index")
+    quarantine = catalog.load("crop_extraction_quarantine")
+    too_few = quarantine[quarantine["reason"] == "too_few_controls"]
+    assert set(too_few[schema.PLATE]) == set(plates)
+    assert not set(plates) & set(crop_index[schema.PLATE])
+    assert len(catalog.load("site_summary")) + len(quarantine) == len(catalog.load("site_table"))
+    usable = crop_index[crop_index[schema.IS_CONTROL]].groupby(schema.PLATE)[schema.WELL].nunique()
+    assert (usable >= parameters["data_engineering"]["controls"]["min_wells_per_plate"]).all()
+    store = catalog.load("crop_store")
+    references = fit_plate_intensity_references(store.crops, crop_index, background_quantile=0.1)
+    assert len(references) == crop_index[schema.PLATE].nunique()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from micon.contracts import conform_raw_tables
 from micon.sources.bbbc021 import (
     BBBC021_PROFILE,
     Bbbc021Tables,
@@ -23,8 +24,15 @@ RawTables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[s
 
 
 def _unpack(tables: Bbbc021Tables) -> RawTables:
-    profile = BBBC021_PROFILE.to_dict()
-    return tables.plate_table, tables.well_table, tables.compound_table, tables.image_index, profile
+    """Return the raw tables, checked against the raw contract (micon.contracts), and the profile."""
+    checked = conform_raw_tables(
+        tables.plate_table,
+        tables.well_table,
+        tables.compound_table,
+        tables.image_index,
+        channels=BBBC021_PROFILE.channels,
+    )
+    return (*checked, BBBC021_PROFILE.to_dict())
 
 
 def read_bbbc021_png_subset(

@@ -12,11 +12,12 @@ import pandas as pd
 from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
+from micon.imaging.controls import ControlsConfig, enforce_plate_controls
 from micon.imaging.crops import LabelledCrops
 from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
 from micon.imaging.intensity_statistics import measure_intensity_statistics
 from micon.metadata.joins import join_well_metadata
-from micon.metadata.load_data import join_image_index
+from micon.metadata.load_data import join_image_index, quarantine_wells_without_sites
 from micon.metadata.provenance import (
     CROP_STORE_ID,
     content_digest,
@@ -70,22 +71,31 @@ def split_wells(
 
 def join_sites(
     image_index: pd.DataFrame, well_metadata: pd.DataFrame, source_profile: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attach well metadata to each imaged site; sites of unaccepted wells go to quarantine."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Attach well metadata to each imaged site; unusable sites and unimaged accepted wells to quarantine."""
     channels = SourceProfile.from_dict(source_profile).channels
     sites, quarantined = join_image_index(image_index, well_metadata, channels=channels)
-    logger.info("%d sites to process, quarantined %d", len(sites), len(quarantined))
-    return sites, quarantined
+    unimaged = quarantine_wells_without_sites(well_metadata, image_index, sites)
+    logger.info(
+        "%d sites to process, quarantined %d sites and %d wells without a site",
+        len(sites),
+        len(quarantined),
+        len(unimaged),
+    )
+    return sites, quarantined, unimaged
 
 
 def extract_cell_crops(
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
     params: dict[str, Any],
+    controls_params: dict[str, Any],
     source_profile: dict[str, Any],
 ) -> tuple[pd.DataFrame, LabelledCrops, LabelledCrops, pd.DataFrame, pd.DataFrame]:
     """Detect nuclei, grow their cells, cut one crop and its masks per cell; crops in the profile's channels.
 
+    After image QC, where the profile's controls are DMSO wells, each plate's usable DMSO wells are
+    counted and the controls policy applied (``data_engineering.controls``) before any crop is written.
     The crop store records the channel names it is saved with, so no later stage repeats them. The crop
     index, crop store and crop masks record one write id, the digest of their contents
     (``micon.metadata.provenance``), which every stage reading them together checks.
@@ -100,6 +110,8 @@ def extract_cell_crops(
         nuclear_channel=profile.nuclear_channel,
         cytoplasm_channels=profile.cytoplasm_channels,
     )
+    if profile.controls == "dmso":
+        extraction = enforce_plate_controls(extraction, site_table, ControlsConfig(**controls_params))
     logger.info(
         "extracted %d crops from %d sites; quarantined %d sites",
         len(extraction.crop_index),

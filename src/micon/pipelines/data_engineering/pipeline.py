@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 join_sites,
                 ["image_index", "well_metadata", "source_profile"],
-                ["site_table", "site_join_quarantine"],
+                ["site_table", "site_join_quarantine", "well_image_quarantine"],
                 name="join_sites",
             ),
             Node(
@@ -51,6 +51,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "site_table",
                     "field_images",
                     "params:data_engineering.crops",
+                    "params:data_engineering.controls",
                     "source_profile",
                 ],
                 ["crop_index", "crop_store", "crop_masks", "crop_extraction_quarantine", "site_summary"],

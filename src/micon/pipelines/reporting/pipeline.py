@@ -34,6 +34,7 @@ QUARANTINES: tuple[str, ...] = (
     "standardization_quarantine",
     "well_join_quarantine",
     "site_join_quarantine",
+    "well_image_quarantine",
     "crop_extraction_quarantine",
     "cell_features_quarantine",
 )

@@ -13,11 +13,19 @@ from __future__ import annotations
 import logging
 import posixpath
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from micon import schema
+from micon.contracts import (
+    COMPOUND_TABLE,
+    PLATE_TABLE,
+    WELL_TABLE,
+    ContractError,
+    conform_table,
+    invalid_key_rows,
+)
 from micon.errors import InvalidConfigError, InvalidInputError
 from micon.profile import SourceProfile
 from micon.quarantine import empty_quarantine, finish_stage, make_quarantine, require_columns
@@ -144,13 +152,19 @@ def select_screen(
 
     Raises:
         MissingColumnsError: A table lacks a required column.
+        ContractError: A table breaks its contract (:mod:`micon.contracts`: a value of the wrong type, a
+            repeated or blank plate), named with its table, column and rows.
         InvalidConfigError: A configured source, batch, plate or plate type is not in the plate table,
             or the selection keeps no plate with wells.
     """
-    require_columns(plates, _PLATE_COLUMNS, table_name="JUMP plate table")
-    require_columns(wells, _WELL_COLUMNS, table_name="JUMP well table")
-    require_columns(compounds, _COMPOUND_COLUMNS, table_name="JUMP compound table")
-    plates = plates.loc[:, list(_PLATE_COLUMNS)].astype("str")
+    plates = conform_table(plates, replace(PLATE_TABLE, name="JUMP plate table")).loc[:, list(_PLATE_COLUMNS)]
+    wells = conform_table(wells, replace(WELL_TABLE, name="JUMP well table"))
+    compounds = conform_table(compounds, replace(COMPOUND_TABLE, name="JUMP compound table"))
+    blank_plate, blank_detail = invalid_key_rows(plates, PLATE_TABLE)
+    if blank_plate.any():
+        raise ContractError(
+            f"JUMP plate table: {blank_detail[blank_plate].iloc[0]} ({int(blank_plate.sum())} row(s))"
+        )
     _check_known("plate_types", config.plate_types, plates[schema.PLATE_TYPE])
     _check_known("sources", config.sources, plates[schema.SOURCE])
     _check_known("batches", config.batches, plates[schema.BATCH])
@@ -166,7 +180,7 @@ def select_screen(
     selected = plates[keep].reset_index(drop=True)
 
     plate_key = [schema.SOURCE, schema.PLATE]
-    well_table = wells.loc[:, list(_WELL_COLUMNS)].astype("str").merge(selected[plate_key], on=plate_key)
+    well_table = wells.loc[:, list(_WELL_COLUMNS)].merge(selected[plate_key], on=plate_key)
     if config.compounds is not None:
         wanted_compounds = {*config.compounds, schema.DMSO_JCP2022}
         well_table = well_table[well_table[schema.JCP2022].isin(wanted_compounds)]
@@ -200,7 +214,6 @@ def select_screen(
         )
     compound_table = (
         compounds.loc[:, list(_COMPOUND_COLUMNS)]
-        .astype("str")
         .loc[lambda t: t[schema.JCP2022].isin(well_table[schema.JCP2022])]
         .drop_duplicates()
         .reset_index(drop=True)
