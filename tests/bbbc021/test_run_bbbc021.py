@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,8 @@ def tiny_bbbc021(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     (shared / "bbbc021" / "fields_png").mkdir(parents=True)
     metadata.to_csv(shared / "bbbc021" / "fields_png_metadata.csv", index=False)
     for image_path in metadata["image_path"]:
-        (shared / "bbbc021" / image_path).symlink_to(source.parent / image_path)
+        # copied, not linked: a link leaving the image root is refused (path confinement)
+        shutil.copyfile(source.parent / image_path, shared / "bbbc021" / image_path)
 
     project = temporary_project(tmp_path / "project", monkeypatch)
     return project, shared
