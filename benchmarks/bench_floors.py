@@ -38,7 +38,6 @@ from micon.evaluation import (
     reference_well_profiles,
 )
 from micon.evaluation.report import format_markdown_table
-from micon.models import merge_params
 from micon.provenance import git_state
 from micon.render_tables import latest_run, replace_block
 from micon.training.methods import build_model_config
@@ -99,8 +98,8 @@ def main() -> None:
         for method, crops in features.items():
             add(method, "-", aggregate_to_wells(crops, **aggregate))
         modeling = params["modeling"]
-        model_params = merge_params(modeling["model"], modeling["methods"]["untrained"]["model"])
-        config = build_model_config("untrained", model_params, channels=crop_store.channels)
+        # the shared architecture, as modeling builds the floor (build_untrained_model)
+        config = build_model_config("untrained", modeling["model"], channels=crop_store.channels)
         for seed in args.seeds:
             checkpoint = build_untrained_checkpoint(config, method="untrained", seed=seed)
             embeddings = embed_crops(
