@@ -36,6 +36,7 @@ from micon.evaluation import (
     aggregate_to_wells,
     evaluate_profiles,
     normalize_profiles,
+    reference_well_profiles,
 )
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
@@ -44,7 +45,12 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.project_parameters import make_config, parameter
-from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen, truth_columns
+from micon.sources.synthetic import (
+    CELL_COUNT_COLUMN,
+    SYNTHETIC_PROFILE,
+    SyntheticScreenConfig,
+    generate_screen,
+)
 from micon.training.methods import build_model_config
 from micon.training.runner import build_untrained_checkpoint, embed_crops
 
@@ -90,7 +96,7 @@ def main() -> None:
         cytoplasm_channels=SYNTHETIC_PROFILE.cytoplasm_channels,
     )
     crops, masks, index = extraction.crops, extraction.masks, extraction.crop_index
-    n_cells = int(screen.well_truth["cell_count"].sum())
+    n_cells = int(screen.well_truth[CELL_COUNT_COLUMN].sum())
     n_active = int(screen.compound_annotations["is_active"].sum())
     n_screened = config.n_compounds + config.n_invalid_compounds
     print(
@@ -103,11 +109,8 @@ def main() -> None:
     retrieval = make_config(RetrievalConfig, "reporting.retrieval", splits=splits, null_size=1000)
     metadata = [c for c in index.columns if c.startswith("Metadata_")]
 
-    truth = wells.merge(
-        screen.well_truth.drop(columns=[schema.SOURCE, schema.JCP2022]), on=[schema.PLATE, schema.WELL]
-    )
-    truth_features = [*truth_columns(), "truth_density"]
-    profiles = {"truth": truth[[*wells.columns, *truth_features]]}
+    # the truth on the wells that have crops, with their metadata: as the report scores it
+    profiles = {"truth": reference_well_profiles(screen.well_truth, index)}
 
     stats = measure_intensity_statistics(crops, masks, index, channels=SYNTHETIC_PROFILE.channels)
     profiles["intensity"] = aggregate_to_wells(stats, **aggregation)

@@ -216,3 +216,12 @@ def test_reference_well_profiles_refuse_a_missing_well_or_another_compound(crops
     nan.loc[0, "truth_size"] = np.nan
     with pytest.raises(InvalidFeaturesError):
         reference_well_profiles(nan, index)
+
+
+def test_reference_well_profiles_score_only_feature_columns(crops):
+    from micon.evaluation import reference_well_profiles
+
+    truth = _truth(crops).assign(Metadata_CellsDrawn=7)  # a count kept as metadata is not a feature
+    reference = reference_well_profiles(truth, crops.drop(columns=schema.embedding_columns(DIM)))
+    assert schema.feature_columns(reference.columns) == ["truth_size", "truth_stress"]
+    assert "Metadata_CellsDrawn" not in reference.columns

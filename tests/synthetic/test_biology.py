@@ -9,6 +9,7 @@ from scipy import stats
 
 from micon import schema
 from micon.sources.synthetic import (
+    CELL_COUNT_COLUMN,
     LATENT_VARIABLES,
     LIBRARY,
     ControlState,
@@ -178,8 +179,9 @@ def test_well_truth_columns_one_row_per_well(tiny_screen: SyntheticScreen) -> No
     assert len(truth) == len(tiny_screen.well_table)
     assert list(truth.columns[:4]) == [schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022]
     assert set(truth_columns()) <= set(truth.columns)
-    assert not any(c.startswith("Metadata_") for c in truth.columns[4:])
-    assert (truth["cell_count"] >= 1).all()
+    # every non-metadata column is scored as the known truth: the latent state and density, never the count
+    assert schema.feature_columns(truth.columns) == [*truth_columns(), "truth_density"]
+    assert CELL_COUNT_COLUMN.startswith("Metadata_") and (truth[CELL_COUNT_COLUMN] >= 1).all()
     pd.testing.assert_frame_equal(
         truth[[schema.PLATE, schema.WELL]], tiny_screen.well_table[[schema.PLATE, schema.WELL]]
     )

@@ -10,6 +10,7 @@ from skimage.measure import label, regionprops
 from micon import schema
 from micon.errors import InvalidInputError
 from micon.sources.synthetic import (
+    CELL_COUNT_COLUMN,
     LATENT_VARIABLES,
     SiteCells,
     SyntheticScreen,
@@ -158,7 +159,7 @@ def test_generate_screen_rendered_nuclei_equal_truth_cell_count(tiny_screen: Syn
             rng=np.random.default_rng(0),
             field_size_px=tiny_screen.config.field_size_px,
         )
-        assert len(centers) == truth.loc[(plate, well), "cell_count"]  # one site per well here
+        assert len(centers) == truth.loc[(plate, well), CELL_COUNT_COLUMN]  # one site per well here
         np.testing.assert_allclose(
             cells.latent.mean(axis=0),
             truth.loc[(plate, well), [f"truth_{v}" for v in LATENT_VARIABLES]].to_numpy(dtype=float),

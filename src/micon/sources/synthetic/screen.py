@@ -48,8 +48,9 @@ SYNTHETIC_PROFILE = dataclasses.replace(JUMP_PROFILE, name="synthetic", well_ann
 
 #: Prefix of the known-truth columns of ``SyntheticScreen.well_truth``.
 TRUTH_PREFIX = "truth_"
-#: Column of ``well_truth`` with the well's number of cells (all sites).
-CELL_COUNT_COLUMN = "cell_count"
+#: Column of ``well_truth`` with the well's number of cells (all sites): metadata, not a truth feature
+#: (a raw count beside z-like latent variables would dominate any cosine similarity of the truth).
+CELL_COUNT_COLUMN = "Metadata_CellsDrawn"
 
 # Sites whose 5-channel field stays rendered: the 5 channel callables of a site then render it once.
 _CACHED_SITES = 8
@@ -70,7 +71,7 @@ class SyntheticScreen:
         well_truth: One row per well: source, plate, well, JCP2022, one ``truth_<variable>`` column per
             ``biology.LATENT_VARIABLES`` (the mean over the well's cells, all sites), ``truth_density``
             (the well's log-fold seeding density incl. the treatment's change, mean over sites) and
-            ``cell_count`` (the well's cells, all sites).
+            ``Metadata_CellsDrawn`` (the well's cells, all sites; metadata, so not scored as a feature).
         effects: Each plate's technical effects.
         fields: ``{image key: callable}``; each call renders (seeded per site) one channel,
             ``(H, W) uint16``; keys are ``schema.image_key(PathName_Orig{ch}, FileName_Orig{ch})``.
