@@ -72,10 +72,7 @@ def retrieve_replicates(
         exclusion_codes=[pd.factorize(treated[c])[0] for c in exclude_same],
         ks=ks,
     )
-    result = treated.loc[:, schema.metadata_columns(treated.columns)].reset_index(drop=True)
-    result[N_ELIGIBLE] = n_eligible
-    for j, k in enumerate(ks):
-        result[hit_column(k)] = hits[:, j]
+    result = _hits_table(treated, hits, n_eligible, ks)
     logger.info(
         "retrieval (exclude_same=%s): %d treated queries, %d with an eligible replicate",
         exclude_same,
@@ -138,10 +135,7 @@ def retrieve_mechanism(
         exclusion_codes=[pd.factorize(annotated[c])[0] for c in [schema.JCP2022, *exclude_same]],
         ks=ks,
     )
-    result = annotated.loc[:, schema.metadata_columns(annotated.columns)].reset_index(drop=True)
-    result[N_ELIGIBLE] = n_eligible
-    for j, k in enumerate(ks):
-        result[hit_column(k)] = hits[:, j]
+    result = _hits_table(annotated, hits, n_eligible, ks)
     logger.info(
         "%s retrieval (exclude_same=%s): %d annotated treated queries, %d with an eligible positive",
         annotation_column,
@@ -181,6 +175,17 @@ def summarise_retrieval(hits: pd.DataFrame, ks: Sequence[int]) -> dict[str, floa
     }
     summary["n_queries"] = n_queries
     return summary
+
+
+def _hits_table(
+    queries: pd.DataFrame, hits: np.ndarray, n_eligible: np.ndarray, ks: tuple[int, ...]
+) -> pd.DataFrame:
+    """Return the queries' metadata with ``n_eligible_replicates`` and one ``hit_at_{k}`` column per k."""
+    result = queries.loc[:, schema.metadata_columns(queries.columns)].reset_index(drop=True)
+    result[N_ELIGIBLE] = n_eligible
+    for j, k in enumerate(ks):
+        result[hit_column(k)] = hits[:, j]
+    return result
 
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
