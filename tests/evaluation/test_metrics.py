@@ -32,9 +32,10 @@ def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_pat
     assert set(metrics) == {"NR", "NSB", "NSS", "NSL", "NSSL", "NSPL"}
     for scenario in ("NR", "NSB", "NSS"):
         values = metrics[scenario]
-        assert list(values) == ["top1", "top5", "map", "fraction_retrieved", "n_queries"]
+        assert list(values) == ["top1", "top5", "map", "map_above_chance", "fraction_retrieved", "n_queries"]
         assert 0.0 <= values["top1"] <= values["top5"] <= 1.0
         assert 0.0 <= values["map"] <= 1.0
+        assert values["map_above_chance"] <= values["map"]
         assert values["n_queries"] == 60
     # every plate of the toy screen holds each compound in the same well: one layout, and a compound's
     # replicates all sit at its well position, so no NSL / NSSL / NSPL replicate

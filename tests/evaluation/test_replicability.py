@@ -75,6 +75,7 @@ def test_replicate_map_tables_have_documented_columns(profiles, tmp_path):
     assert list(map_table.columns) == [
         schema.JCP2022,
         "mean_average_precision",
+        "mean_normalized_average_precision",
         "p_value",
         "corrected_p_value",
         "below_p",
@@ -110,6 +111,32 @@ def test_replicate_map_strong_signal_all_compounds_retrieved(make_profiles, tmp_
     summary = summarise_replicability(map_table)
     assert summary["fraction_retrieved"] == 1.0
     assert summary["map"] > 0.9
+    assert summary["map_above_chance"] > 0.85
+
+
+def test_replicate_map_without_signal_sits_at_chance_above_chance_near_zero(make_profiles, tmp_path):
+    # pure noise: AP sits at chance (the positives' share of the ranked wells, far from 0), mAP above
+    # chance near 0; the per-compound value is copairs' normalised AP averaged over the compound's wells
+    profiles = make_profiles(signal=0.0, n_compounds=8)
+    features = schema.feature_columns(profiles.columns)
+    rng = np.random.default_rng(3)  # independent noise: no plate shift that would favour same-plate DMSO
+    profiles[features] = rng.normal(size=(len(profiles), len(features)))
+    ap_table, map_table = replicate_map(
+        profiles,
+        schema.feature_columns(profiles.columns),
+        exclude_same=(schema.BATCH,),
+        null_size=100,
+        cache_dir=tmp_path,
+    )
+    summary = summarise_replicability(map_table)
+    chance = (ap_table["n_pos_pairs"] / ap_table["n_total_pairs"]).mean()
+    assert summary["map"] == pytest.approx(chance, abs=0.1) and chance > 0.1
+    assert abs(summary["map_above_chance"]) < 0.1
+    per_compound = ap_table.groupby(schema.JCP2022)["normalized_average_precision"].mean()
+    by_compound = map_table.set_index(schema.JCP2022)["mean_normalized_average_precision"]
+    pd.testing.assert_series_equal(
+        by_compound.loc[per_compound.index], per_compound, check_names=False, check_index=False
+    )
 
 
 def test_replicate_map_no_positive_pair_raises_naming_scenario(make_profiles, tmp_path):
@@ -163,10 +190,21 @@ def test_summarise_replicability_mean_and_fraction():
     table = pd.DataFrame(
         {"mean_average_precision": [0.2, 0.6, 1.0], "below_corrected_p": [False, True, True]}
     )
-    assert summarise_replicability(table) == {
-        "map": pytest.approx(0.6),
-        "fraction_retrieved": pytest.approx(2 / 3),
-    }
+    summary = summarise_replicability(table)
+    assert summary["map"] == pytest.approx(0.6) and summary["fraction_retrieved"] == pytest.approx(2 / 3)
+    assert np.isnan(summary["map_above_chance"])  # a table without copairs' normalised AP
+
+
+def test_summarise_replicability_map_above_chance_averages_normalised_ap_of_evaluable_compounds():
+    table = pd.DataFrame(
+        {
+            "mean_average_precision": [0.4, 1.0, np.nan],
+            "mean_normalized_average_precision": [0.1, 1.0, np.nan],
+            "below_corrected_p": [False, True, False],
+            "evaluable": [True, True, False],
+        }
+    )
+    assert summarise_replicability(table)["map_above_chance"] == pytest.approx(0.55)
 
 
 def test_summarise_replicability_empty_table_gives_nan():

@@ -37,12 +37,13 @@ def test_build_comparison_table_one_row_per_method_and_chain_with_levels_batch_a
         ("cellprofiler", "raw"),
         ("cellprofiler", "default"),
     ]
-    assert list(table.columns[:6]) == [
+    assert list(table.columns[:7]) == [
         "method",
         "chain",
         "NR_top1",
         "NR_top5",
         "NR_map",
+        "NR_map_above_chance",
         "NR_fraction_retrieved",
     ]
     assert table.loc[0, "NSS_top1"] == 0.25 and table.loc[3, "NR_top1"] == 0.125

@@ -133,8 +133,8 @@ def evaluate_profiles(
 
     Returns:
         ``(metrics, topk_table, compound_maps)``: ``metrics[scenario]`` = ``{"top{k}" for each k,
-        "map", "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per scenario and k
-        with columns ``scenario``, ``k``, ``accuracy``; ``compound_maps`` one row per scenario and compound:
+        "map", "map_above_chance", "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per
+        scenario and k with columns ``scenario``, ``k``, ``accuracy``; ``compound_maps`` one row per scenario and compound:
         ``scenario``, ``schema.JCP2022``, ``mean_average_precision``, ``corrected_p_value``,
         ``below_corrected_p``.
 
@@ -176,7 +176,11 @@ def evaluate_profiles(
             logger.warning(
                 "scenario %s: no treated well has an eligible replicate; metrics are NaN", scenario
             )
-            replicability = {"map": float("nan"), "fraction_retrieved": float("nan")}
+            replicability = {
+                "map": float("nan"),
+                "map_above_chance": float("nan"),
+                "fraction_retrieved": float("nan"),
+            }
         n_queries = summary.pop("n_queries")
         metrics[scenario] = {**summary, **replicability, "n_queries": n_queries}
         rows.extend((scenario, k, summary[f"top{k}"]) for k in config.ks)
@@ -325,6 +329,7 @@ def evaluate_mechanism_retrieval(
                     cache_dir=config.null_cache_dir,
                 )
                 replicability = summarise_replicability(map_table)
+                replicability.pop("map_above_chance")  # the annotation table has no normalised AP
             n_queries = summary.pop("n_queries")
             scores[column][scenario] = {**summary, **replicability, "n_queries": n_queries}
             logger.info("%s retrieval, %s: %s", column, scenario, scores[column][scenario])

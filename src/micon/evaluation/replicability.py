@@ -29,6 +29,7 @@ _AP_COLUMNS: tuple[str, ...] = (
 )
 _MAP_COLUMNS: tuple[str, ...] = (
     "mean_average_precision",
+    "mean_normalized_average_precision",
     "p_value",
     "corrected_p_value",
     "below_p",
@@ -153,6 +154,12 @@ def replicate_map(
         progress_bar=False,
         cache_dir=cache_dir,
     )
+    # copairs' normalised AP, (AP - chance) / (1 - chance) with chance = positives / ranked wells, averaged
+    # per compound as copairs averages AP: 0 at chance whatever a well's number of replicates and DMSO wells.
+    normalized = scored.groupby(schema.JCP2022, sort=False)["normalized_average_precision"].mean()
+    map_table["mean_normalized_average_precision"] = (
+        map_table[schema.JCP2022].map(normalized).astype(np.float64)
+    )
     map_table = _with_not_evaluable(
         map_table.loc[:, [schema.JCP2022, *_MAP_COLUMNS]].reset_index(drop=True), ap_table, exclude_same
     )
@@ -168,15 +175,22 @@ def replicate_map(
 
 
 def summarise_replicability(map_table: pd.DataFrame) -> dict[str, float]:
-    """Return the mean of the per-compound mAPs and the fraction of compounds retrieved.
+    """Return the mean of the per-compound mAPs, the same above chance, and the fraction retrieved.
+
+    A compound's AP against DMSO has a chance level of about its positives' share of the ranked wells (a
+    third for 8 replicates against 16 DMSO wells), the same for every representation; inactive compounds
+    sit there for all of them, the known truth included. ``map_above_chance`` averages copairs'
+    normalised AP, ``(AP - chance) / (1 - chance)``, so it is 0 at chance and comparable across levels
+    whose queries have different numbers of replicates.
 
     Args:
         map_table: The second output of ``replicate_map``.
 
     Returns:
-        ``{"map": mean mAP over compounds, "fraction_retrieved": share with corrected p below the
-        threshold}``, over the evaluable compounds (``evaluable``, where the column is present); both
-        NaN when there is none.
+        ``{"map": mean mAP over compounds, "map_above_chance": mean of the per-compound normalised
+        mAPs (NaN when the table lacks ``mean_normalized_average_precision``), "fraction_retrieved":
+        share with corrected p below the threshold}``, over the evaluable compounds (``evaluable``,
+        where the column is present); all NaN when there is none.
 
     Raises:
         MissingColumnsError: ``mean_average_precision`` or ``below_corrected_p`` is absent.
@@ -185,9 +199,11 @@ def summarise_replicability(map_table: pd.DataFrame) -> dict[str, float]:
     if EVALUABLE in map_table.columns:
         map_table = map_table[map_table[EVALUABLE].astype(bool)]
     if map_table.empty:
-        return {"map": float("nan"), "fraction_retrieved": float("nan")}
+        return {"map": float("nan"), "map_above_chance": float("nan"), "fraction_retrieved": float("nan")}
+    above = map_table.get("mean_normalized_average_precision")
     return {
         "map": float(map_table["mean_average_precision"].mean()),
+        "map_above_chance": float(above.mean()) if above is not None else float("nan"),
         "fraction_retrieved": float(map_table["below_corrected_p"].astype(bool).mean()),
     }
 
@@ -202,6 +218,7 @@ def _with_not_evaluable(
         {
             schema.JCP2022: absent.index,
             "mean_average_precision": np.nan,
+            "mean_normalized_average_precision": np.nan,
             "p_value": np.nan,
             "corrected_p_value": np.nan,
             "below_p": False,

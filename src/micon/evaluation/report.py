@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from micon.errors import InvalidInputError
 
 # Per level: the retrieval metrics of the comparison table, as keys of evaluate_profiles' summary.
-LEVEL_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved")
+LEVEL_METRICS: tuple[str, ...] = ("top1", "top5", "map", "map_above_chance", "fraction_retrieved")
 # Per annotation and level: the mechanism-retrieval metrics, as keys of evaluate_mechanism_retrieval's.
 MECHANISM_METRICS: tuple[str, ...] = ("top1", "top5", "map")
 # Batch-effect scores of the comparison table, measured on a chain's profiles.

@@ -108,6 +108,7 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
         "top1",
         "top5",
         "map",
+        "map_above_chance",
         "fraction_retrieved",
         "n_queries",
     }

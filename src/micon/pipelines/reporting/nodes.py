@@ -116,7 +116,14 @@ def plot_embedding_map(embedding_coordinates: pd.DataFrame) -> Figure:
 
 
 # The headline metrics of retrieval_metrics.json; every k stays in each method's topk_accuracy table.
-HEADLINE_METRICS: tuple[str, ...] = ("top1", "top5", "map", "fraction_retrieved", "n_queries")
+HEADLINE_METRICS: tuple[str, ...] = (
+    "top1",
+    "top5",
+    "map",
+    "map_above_chance",
+    "fraction_retrieved",
+    "n_queries",
+)
 
 # The chains batch effects are reported for: the raw chain's are the "before" scores, the default's "after".
 BATCH_EFFECT_CHAINS: dict[str, str] = {"raw": "before", "default": "after"}
@@ -138,6 +145,7 @@ CHAIN_COLUMNS: tuple[str, ...] = (
     "NSS_top1",
     "NSL_top1",
     "NSS_map",
+    "NSS_map_above_chance",
     "MoA_NR_top1",
     "MoA_NSS_top1",
     "MoA_NSS_map",
