@@ -1,11 +1,11 @@
 """Equal tuning: the same trials, step budget and validation selection for every trained method.
 
 Every trained method gets the same trials over its learning rate and temperature and the same step budget,
-and is selected on validation wells, never on the test queries. The search is a seeded draw of ``n_trials`` points from the grid ``lr x temperature`` (the same points for every
-method); a trial trains the method for ``max_steps`` on the training split, embeds the crops of the
-validation plates and scores replicate retrieval among the validation wells (training compounds on held-out
-plates) with the reporting chain named by the selection. The trial with the best validation score wins; ties go to the
-earlier trial.
+and is selected on validation wells, never on the test queries. The search is a seeded draw of ``n_trials``
+points from the grid ``lr x temperature`` (the same points for every method); a trial trains the method for
+``max_steps`` on the training split, embeds the crops of the validation plates and scores replicate
+retrieval among the validation wells (training compounds on held-out plates) with the reporting chain named
+by the selection. The trial with the best validation score wins; ties go to the earlier trial.
 
 A method's temperature is every objective field named ``temperature`` or ending in ``_temperature`` (MICON's
 PaCLR and counterfactual temperatures move together; with a learnable temperature it is the initial value).
