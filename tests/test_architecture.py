@@ -56,6 +56,8 @@ ALLOWED: dict[str, set[str]] = {
     # Where a run's numbers come from (git state), and the command that renders them into the docs.
     "provenance": set(),
     "render_tables": {"errors", "evaluation"},
+    # Writes the tuning pipeline's selection into conf/base and its table into the docs.
+    "apply_tuning": {"errors", "evaluation", "render_tables", "training"},
     # The parameter schema types every section by its domain config: a top layer below only the Kedro glue.
     "parameters": {
         "schema",

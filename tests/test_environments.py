@@ -112,3 +112,28 @@ def test_a_bare_session_run_runs_the_composition_of_its_environment(monkeypatch:
     with MiconSession.create(project_path=PROJECT_ROOT, env="jump") as session:
         session.run(pipeline_names=["modeling"])
     assert asked.pop() == ["modeling"]
+
+
+def test_a_mistyped_pipeline_name_gets_kedros_suggestion_not_an_import_error():
+    bootstrap_project(PROJECT_ROOT)
+    with MiconSession.create(project_path=PROJECT_ROOT, env="test") as session:
+        with pytest.raises(ValueError, match=r"(?s)'modelling'.*Did you mean.*modeling"):
+            session.run(pipeline_names=["modelling"])
+
+
+def test_a_pipeline_package_that_fails_to_import_still_raises(monkeypatch: pytest.MonkeyPatch):
+    import importlib
+
+    from micon.pipeline_registry import register_pipelines
+
+    real = importlib.import_module
+
+    def broken(name: str, *args: Any, **kwargs: Any):
+        if name == "micon.pipelines.tuning":
+            raise RuntimeError("broken package")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(ImportError, match="micon.pipelines.tuning") as raised:
+        register_pipelines()
+    assert isinstance(raised.value.__cause__, RuntimeError)

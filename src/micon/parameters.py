@@ -40,6 +40,7 @@ from micon.sources.jump import JumpSelectionConfig
 from micon.sources.synthetic.config import SyntheticScreenConfig
 from micon.training.methods import get_method, list_methods
 from micon.training.runner import TrainingConfig
+from micon.training.tuning import TuningConfig
 
 __all__ = [
     "RUNTIME_KEYS",
@@ -87,10 +88,13 @@ class MethodParameters:
     Attributes:
         model: Partial overrides of ``modeling.model``, merged key by key (checked once merged).
         objective: The method's objective settings (checked by its objective config class).
+        training: Overrides of ``modeling.training`` for this method alone (its tuned learning rate);
+            the step budget and everything else stay shared (checked once merged).
     """
 
     model: dict[str, Any]
     objective: dict[str, Any]
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +240,7 @@ class ProjectParameters:
         data_engineering: Raw tables to crops and features.
         modeling: Models, training and embedding.
         reporting: Evaluation and comparison.
+        tuning: The equal search of every trained method (the tuning pipeline).
         jump: JUMP designs (only in ``--env jump``).
         bbbc021_evaluation: BBBC021's MoA evaluation (only in ``--env bbbc021``).
         jump_gallery_root: Runtime-only: the JUMP gallery root (a local mirror or the bucket).
@@ -249,6 +254,7 @@ class ProjectParameters:
     data_engineering: DataEngineeringParameters
     modeling: ModelingParameters
     reporting: ReportingParameters
+    tuning: TuningConfig
     jump: JumpParameters | None = None
     bbbc021_evaluation: Bbbc021EvaluationParameters | None = None
     # Runtime-only keys, read by the catalogs through ${runtime_params:...}; absent unless given.
@@ -328,11 +334,19 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
     model = modeling.get("model") if isinstance(modeling, Mapping) else None
     # A method's model overrides are checked merged over a valid shared model, so that a problem of the
     # shared model is listed once, not once more per method.
+    training = modeling.get("training") if isinstance(modeling, Mapping) else None
     if isinstance(methods, Mapping) and isinstance(model, Mapping):
         shared_model_valid = not _validate(NetworkConfig, model, ())
+        shared_training_valid = isinstance(training, Mapping) and not _validate(TrainingConfig, training, ())
         for method, settings in methods.items():
-            problems += _method_problems(str(method), settings, model if shared_model_valid else None)
+            problems += _method_problems(
+                str(method),
+                settings,
+                model if shared_model_valid else None,
+                training if shared_training_valid else None,
+            )
     problems += _control_count_problems(params)
+    problems += _tuning_problems(params)
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         raise InvalidConfigError(f"{len(problems)} invalid parameter(s):\n{listing}")
@@ -357,8 +371,37 @@ def _control_count_problems(params: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _method_problems(method: str, settings: Any, model: Mapping[str, Any] | None) -> list[str]:
-    """Check one method's objective and (given a valid shared ``model``) its merged model."""
+def _tuning_problems(params: Mapping[str, Any]) -> list[str]:
+    """Check that the tuning selection names a chain and a level the reporting parameters define."""
+    try:
+        selection = params["tuning"]["selection"]
+        chains = params["reporting"]["normalization"]["chains"]
+        scenarios = params["reporting"]["retrieval"]["scenarios"]
+    except (KeyError, TypeError):
+        return []  # a missing section is reported by the tree's own validation
+    if not all(isinstance(v, Mapping) for v in (selection, chains, scenarios)):
+        return []
+    problems = []
+    if selection.get("chain") not in chains:
+        problems.append(
+            f"tuning.selection.chain: one of reporting.normalization.chains {sorted(chains)} "
+            f"(got {selection.get('chain')!r})"
+        )
+    if selection.get("level") not in scenarios:
+        problems.append(
+            f"tuning.selection.level: one of reporting.retrieval.scenarios {sorted(scenarios)} "
+            f"(got {selection.get('level')!r})"
+        )
+    return problems
+
+
+def _method_problems(
+    method: str,
+    settings: Any,
+    model: Mapping[str, Any] | None,
+    training: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Check one method's objective and (given valid shared ones) its merged model and training."""
     location = ("modeling", "methods", method)
     if not isinstance(settings, Mapping):
         return []  # reported by the tree's own validation
@@ -372,6 +415,8 @@ def _method_problems(method: str, settings: Any, model: Mapping[str, Any] | None
         problems += _validate(NetworkConfig, merged, (*location, "model"))
     if isinstance(settings.get("objective"), Mapping):
         problems += _validate(objective, settings["objective"], (*location, "objective"))
+    if training is not None and isinstance(settings.get("training"), Mapping) and settings["training"]:
+        problems += _validate(TrainingConfig, {**training, **settings["training"]}, (*location, "training"))
     return problems
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
@@ -11,10 +13,21 @@ from micon.pipelines.compositions import DEFAULT, compose
 def register_pipelines() -> dict[str, Pipeline]:
     """Register every pipeline package; ``__default__`` is its composition (``micon.pipelines.compositions``).
 
+    A pipeline package that fails to import raises (its error chained). A requested name that is no package
+    (``kedro run --pipelines modelling``) is left out, so that Kedro's session answers with its "did you
+    mean 'modeling'" instead of an import error about a module that does not exist.
+
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
-    pipelines = find_pipelines(raise_errors=True)
+    try:
+        pipelines = find_pipelines(raise_errors=True)
+    except ImportError as exc:
+        if exc.__cause__ is not None:  # a real package failed to import: its error matters
+            raise
+        with warnings.catch_warnings():  # only unknown names are missing; Kedro names them next
+            warnings.simplefilter("ignore")
+            pipelines = find_pipelines(raise_errors=False)
     if DEFAULT in pipelines:  # Kedro loaded every pipeline (not only those a `--pipeline` run asked for)
         pipelines[DEFAULT] = compose(DEFAULT)
     return pipelines

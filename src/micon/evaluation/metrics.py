@@ -134,9 +134,9 @@ def evaluate_profiles(
     Returns:
         ``(metrics, topk_table, compound_maps)``: ``metrics[scenario]`` = ``{"top{k}" for each k,
         "map", "map_above_chance", "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per
-        scenario and k with columns ``scenario``, ``k``, ``accuracy``; ``compound_maps`` one row per scenario and compound:
-        ``scenario``, ``schema.JCP2022``, ``mean_average_precision``, ``corrected_p_value``,
-        ``below_corrected_p``.
+        scenario and k with columns ``scenario``, ``k``, ``accuracy``; ``compound_maps`` one row per
+        scenario and compound: ``scenario``, ``schema.JCP2022``, ``mean_average_precision``,
+        ``corrected_p_value``, ``below_corrected_p``.
 
     Raises:
         InvalidInputError: A configured split has no treated well, or fewer than 2 remain (names them).

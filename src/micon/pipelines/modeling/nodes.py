@@ -38,11 +38,13 @@ def train_model(
 
     ``crop_store`` is the store as loaded: ``crops`` and the ``channels`` they were saved with, which
     become the model's input channels. The source profile says how treated crops are paired with controls.
-    ``method_params`` holds ``model`` (overrides of the shared architecture) and ``objective``. Each
+    ``method_params`` holds ``model`` (overrides of the shared architecture), ``objective`` and optionally
+    ``training`` (overrides of the shared budget for this method alone: its tuned learning rate). Each
     method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
     method never picks up another's run. The crop index and store must come from one extraction.
     """
     require_crops_of_index(crop_index, crop_store, "crop_store")
+    training_params = {**training_params, **(method_params.get("training") or {})}  # its tuned lr
     if training_params.get("run_dir"):
         training_params = {**training_params, "run_dir": str(Path(training_params["run_dir"]) / method)}
     model_params = merge_params(model_params, method_params["model"])
