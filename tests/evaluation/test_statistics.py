@@ -146,7 +146,7 @@ def test_summarise_intervals_pairs_micon_with_each_peer_per_chain_and_metric():
         "untrained": {None: {"default": table(0.0)}},
     }
     intervals, differences = summarise_intervals(scores, IntervalConfig(n_resamples=300))
-    assert list(zip(intervals["method"], intervals["metric"], intervals["interval"])) == [
+    assert list(zip(intervals["method"], intervals["metric"], intervals["interval"], strict=True)) == [
         ("micon", "NR_top1", "seeds"),
         ("micon", "NR_map", "seeds"),
         ("untrained", "NR_top1", "compounds"),

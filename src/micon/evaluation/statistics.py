@@ -1,4 +1,4 @@
-"""Uncertainty of the comparison: per-compound scores, bootstrap intervals over compounds, seeds, paired differences.
+"""Uncertainty of the comparison: per-compound scores, intervals over compounds and seeds, paired differences.
 
 The unit of resampling is the **compound**, never the well: the wells of one compound share its
 perturbation (and often its plate map), so they are correlated and resampling them would understate the
@@ -126,7 +126,7 @@ def topk_compound_scores(hits: pd.DataFrame, *, metric: str, k: int = 1) -> pd.D
 
 
 def map_compound_scores(map_table: pd.DataFrame, *, metric: str) -> pd.DataFrame:
-    """Return one row per evaluable compound of a ``replicate_map`` mAP table: ``value`` = mAP, ``weight`` = 1.
+    """Return one row per evaluable compound of a ``replicate_map`` table: ``value`` = mAP, ``weight`` = 1.
 
     Compounds marked not evaluable (no replicate to rank) are left out, as in ``summarise_replicability``.
 
@@ -224,7 +224,7 @@ def _ratio_difference(
 def _bootstrap(
     data: tuple[np.ndarray, ...], statistic, config: IntervalConfig, what: str
 ) -> tuple[float, float]:
-    """Run ``scipy.stats.bootstrap`` over compounds (paired columns); a constant statistic gets a zero-width interval."""
+    """Run ``scipy.stats.bootstrap`` over compounds (paired columns); a constant statistic: zero width."""
     estimate = float(statistic(*data))
     with warnings.catch_warnings():
         # A degenerate bootstrap distribution (e.g. identical methods) makes BCa NaN with a warning; it is
