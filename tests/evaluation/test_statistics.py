@@ -9,7 +9,7 @@ from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
 from micon.evaluation.retrieval import N_ELIGIBLE, hit_column
 from micon.evaluation.statistics import (
-    IntervalConfig,
+    IntervalConfig as _IntervalConfig,
     average_over_seeds,
     compound_interval,
     map_compound_scores,
@@ -21,6 +21,14 @@ from micon.evaluation.statistics import (
     topk_compound_scores,
     with_intervals,
 )
+
+
+def IntervalConfig(  # noqa: N802 - the config with test defaults (conf/base holds the real ones)
+    confidence_level: float = 0.95, n_resamples: int = 999, method: str = "BCa", seed: int = 0
+) -> _IntervalConfig:
+    return _IntervalConfig(
+        confidence_level=confidence_level, n_resamples=n_resamples, method=method, seed=seed
+    )
 
 
 def _scores(values, weights=None, metric="NR_top1") -> pd.DataFrame:

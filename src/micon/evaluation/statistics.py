@@ -57,10 +57,10 @@ class IntervalConfig:
         seed: Seed of the bootstrap's generator (every interval is reproducible).
     """
 
-    confidence_level: float = 0.95
-    n_resamples: int = 9999
-    method: str = "BCa"
-    seed: int = 0
+    confidence_level: float
+    n_resamples: int
+    method: str
+    seed: int
 
     def __post_init__(self) -> None:
         if not 0 < self.confidence_level < 1:
