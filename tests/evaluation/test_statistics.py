@@ -10,6 +10,8 @@ from micon.errors import InvalidConfigError, InvalidInputError
 from micon.evaluation.retrieval import N_ELIGIBLE, hit_column
 from micon.evaluation.statistics import (
     IntervalConfig as _IntervalConfig,
+)
+from micon.evaluation.statistics import (
     average_over_seeds,
     compound_interval,
     map_compound_scores,
