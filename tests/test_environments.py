@@ -112,3 +112,20 @@ def test_a_bare_session_run_runs_the_composition_of_its_environment(monkeypatch:
     with MiconSession.create(project_path=PROJECT_ROOT, env="jump") as session:
         session.run(pipeline_names=["modeling"])
     assert asked.pop() == ["modeling"]
+
+
+def test_compose_refuses_seeds_given_to_modeling_but_not_alike_to_reporting(monkeypatch):
+    from micon.pipelines import compositions
+
+    parts = ("synthetic", "data_engineering", "modeling", "reporting")
+    monkeypatch.setitem(
+        compositions.COMPOSITIONS,
+        "seeded",
+        compositions.Composition(parts, options={"modeling": {"seeds": (1, 2)}}),
+    )
+    with pytest.raises(ValueError, match="same seeds"):
+        compositions.compose("seeded")
+    options = {"modeling": {"seeds": (1, 2)}, "reporting": {"seeds": (1, 2)}}
+    monkeypatch.setitem(compositions.COMPOSITIONS, "seeded", compositions.Composition(parts, options=options))
+    names = {n.name for n in compositions.compose("seeded").nodes}
+    assert {"micon_seed1.train_model", "micon_seed2.diagnose_generator"} <= names
