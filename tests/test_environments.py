@@ -137,3 +137,20 @@ def test_a_pipeline_package_that_fails_to_import_still_raises(monkeypatch: pytes
     with pytest.raises(ImportError, match="micon.pipelines.tuning") as raised:
         register_pipelines()
     assert isinstance(raised.value.__cause__, RuntimeError)
+
+
+def test_compose_refuses_seeds_given_to_modeling_but_not_alike_to_reporting(monkeypatch):
+    from micon.pipelines import compositions
+
+    parts = ("synthetic", "data_engineering", "modeling", "reporting")
+    monkeypatch.setitem(
+        compositions.COMPOSITIONS,
+        "seeded",
+        compositions.Composition(parts, options={"modeling": {"seeds": (1, 2)}}),
+    )
+    with pytest.raises(ValueError, match="same seeds"):
+        compositions.compose("seeded")
+    options = {"modeling": {"seeds": (1, 2)}, "reporting": {"seeds": (1, 2)}}
+    monkeypatch.setitem(compositions.COMPOSITIONS, "seeded", compositions.Composition(parts, options=options))
+    names = {n.name for n in compositions.compose("seeded").nodes}
+    assert {"micon_seed1.train_model", "micon_seed2.diagnose_generator"} <= names

@@ -31,6 +31,7 @@ from micon.errors import InvalidConfigError, UnknownNameError
 from micon.evaluation.chain import NormalizationConfig, plate_controls_needed
 from micon.evaluation.metrics import RetrievalConfig
 from micon.evaluation.moa_classification import MoaEvaluationConfig
+from micon.evaluation.statistics import IntervalConfig
 from micon.imaging.cell_features import CellFeaturesConfig
 from micon.imaging.controls import ControlsConfig
 from micon.imaging.extraction import CropExtractionConfig
@@ -166,6 +167,27 @@ class ProjectionParameters:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DiagnosticsParameters:
+    """``reporting.diagnostics``: the generator-sensitivity probe of MICON runs.
+
+    Attributes:
+        n_controls: DMSO crops (their embeddings) given to the generator, >= 2 (fewer if fewer exist).
+        n_molecules: Treated compounds given to the generator, >= 2 (fewer if fewer exist).
+        seed: Seed of the draw of crops and compounds.
+    """
+
+    n_controls: int
+    n_molecules: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        for name in ("n_controls", "n_molecules"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise InvalidConfigError(f"{name} must be an integer >= 2, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReportingParameters:
     """``reporting``: from crop embeddings to the evaluated, compared well profiles.
 
@@ -174,12 +196,16 @@ class ReportingParameters:
         normalization: The normalisation chain.
         retrieval: Replicate retrieval, mAP and batch-effect settings.
         projection: The 2-D maps.
+        statistics: Intervals over compounds and seeds, paired differences (``micon.evaluation.statistics``).
+        diagnostics: The generator-sensitivity probe of MICON runs.
     """
 
     aggregation: AggregationParameters
     normalization: NormalizationConfig
     retrieval: RetrievalConfig
     projection: ProjectionParameters
+    statistics: IntervalConfig
+    diagnostics: DiagnosticsParameters
 
 
 @dataclass(frozen=True, kw_only=True)

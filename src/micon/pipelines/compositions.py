@@ -28,6 +28,9 @@ class Composition:
         inputs: Free inputs read from another dataset (e.g. images read in place instead of the raw copy).
         options: Keyword arguments of a part's ``create_pipeline``, by part name (e.g. the synthetic
             screen's reporting adds the known-truth reference row, which only that source can provide).
+            ``seeds`` trains each trained method once per seed and gathers the seeds in the
+            comparison; it must be given alike to ``modeling`` and ``reporting``
+            (``{"modeling": {"seeds": (0, 1, 2)}, "reporting": {"seeds": (0, 1, 2)}}``).
     """
 
     pipelines: tuple[str, ...]
@@ -57,6 +60,12 @@ def compose(name: str) -> Pipeline:
     unknown = sorted(set(composition.options) - set(composition.pipelines))
     if unknown:
         raise ValueError(f"composition {name!r} has options for pipelines it does not run: {unknown}")
+    seeds = {part: tuple(opts["seeds"]) for part, opts in composition.options.items() if "seeds" in opts}
+    both = {"modeling", "reporting"} <= set(composition.pipelines)
+    if seeds and both and (set(seeds) != {"modeling", "reporting"} or len(set(seeds.values())) > 1):
+        raise ValueError(
+            f"composition {name!r}: modeling and reporting must be given the same seeds, got {seeds}"
+        )
     parts = (
         _module(part).create_pipeline(**composition.options.get(part, {})) for part in composition.pipelines
     )

@@ -116,3 +116,40 @@ def test_modeling_diverged_training_stops_and_writes_no_checkpoint_or_embeddings
         SequentialRunner().run(pipeline, catalog)
     assert not catalog.exists("micon.model_checkpoint")
     assert not catalog.exists("micon.crop_embeddings")
+
+
+def test_modeling_seeds_train_each_trained_method_once_per_seed_in_its_namespace():
+    pipeline = create_pipeline(methods=["paclr", "untrained"], seeds=[3, 5])
+    assert sorted(n.name for n in pipeline.nodes) == [
+        "paclr_seed3.embed_cell_crops",
+        "paclr_seed3.train_model",
+        "paclr_seed5.embed_cell_crops",
+        "paclr_seed5.train_model",
+        "untrained.build_untrained_model",
+        "untrained.embed_cell_crops",
+    ]
+    (node,) = [n for n in pipeline.nodes if n.name == "paclr_seed5.train_model"]
+    assert node.inputs[-2:] == ["params:modeling.training", "params:modeling.methods.paclr"]
+    assert node.outputs == ["paclr_seed5.model_checkpoint", "paclr_seed5.training_history"]
+    assert node.func.keywords == {"method": "paclr", "seed": 5, "run": "paclr_seed5"}
+    with pytest.raises(InvalidInputError, match="seeds"):
+        create_pipeline(methods=["paclr"], seeds=[1, 1])
+    with pytest.raises(InvalidInputError, match="seeds"):
+        create_pipeline(methods=["paclr"], seeds=[])
+
+
+def test_modeling_tiny_screen_seeds_differ_and_default_seed_is_untouched(engineered, parameters, tmp_path):
+    pipeline = create_pipeline(methods=["paclr"], seeds=[0, 1])
+    catalog = kept_catalog(
+        {name: engineered.load(name) for name in ("crop_store", "crop_index", "source_profile")},
+        sorted(pipeline.all_outputs()),
+    )
+    params = {**parameters, "modeling": {**parameters["modeling"]}}
+    params["modeling"]["training"] = {**parameters["modeling"]["training"], "run_dir": str(tmp_path)}
+    add_parameters(catalog, params)
+    SequentialRunner().run(pipeline, catalog)
+    first = catalog.load("paclr_seed0.crop_embeddings")
+    second = catalog.load("paclr_seed1.crop_embeddings")
+    columns = schema.embedding_columns(load_model(catalog.load("paclr_seed0.model_checkpoint")).embedding_dim)
+    assert not np.allclose(first[columns].to_numpy(), second[columns].to_numpy())
+    assert {p.name for p in tmp_path.iterdir()} == {"paclr_seed0", "paclr_seed1"}

@@ -23,6 +23,19 @@ def _embeddings(crop_index: pd.DataFrame, seed: int, signal: float) -> pd.DataFr
     return pd.concat([crop_index, pd.DataFrame(features, columns=schema.embedding_columns(8))], axis=1)
 
 
+def _checkpoint(parameters, engineered, method: str = "micon") -> dict:
+    """An untrained model of ``method`` whose embedding has the 8 dimensions of ``_embeddings``."""
+    from micon.models import merge_params
+    from micon.training.methods import build_model_config
+    from micon.training.runner import build_untrained_checkpoint
+
+    model_params = merge_params(parameters["modeling"]["model"], {"image": {"embedding_dim": 8}})
+    channels = engineered.load("crop_store").channels
+    return build_untrained_checkpoint(
+        build_model_config(method, model_params, channels=channels), method=method, seed=0
+    )
+
+
 def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_order():
     pipeline = create_pipeline(methods=["paclr", "cellprofiler"])
     (collect,) = [n for n in pipeline.nodes if n.name == "collect_retrieval_metrics"]
@@ -34,6 +47,7 @@ def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_ord
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
     assert compare.inputs == [
         "retrieval_metrics",
+        "metric_intervals",
         *(
             f"{m}.{c}.mechanism_summary"
             for m in ("paclr", "cellprofiler")
@@ -44,9 +58,10 @@ def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_ord
         "paclr.consistency",
         "cellprofiler.consistency",
     ]
-    # per method: aggregation, 3 chains x (normalise, replicate, mechanism), batch, consistency, 2-D maps;
-    # then 9 summary nodes (comparison, plots, quarantine, provenance, report)
-    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (1 + 3 * 3 + 4) + 9
+    # per method: aggregation, rank diagnostics, 3 chains x (normalise, replicate, mechanism, compound
+    # scores), batch, consistency, 2-D maps; then 11 summary nodes (intervals, diagnostics, comparison,
+    # plots, quarantine, provenance, report)
+    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (2 + 3 * 4 + 4) + 11
 
 
 def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
@@ -56,7 +71,7 @@ def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
     assert build.outputs == ["known_truth.well_profiles"]
     assert "known_truth.crop_embeddings" not in pipeline.inputs()  # no aggregation of crops
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
-    assert compare.inputs[1:4] == [f"known_truth.{c}.mechanism_summary" for c in ("raw", "default", "recipe")]
+    assert compare.inputs[2:5] == [f"known_truth.{c}.mechanism_summary" for c in ("raw", "default", "recipe")]
     with pytest.raises(UnknownNameError, match="unknown reference"):
         create_pipeline(methods=["paclr"], references=["oracle"])
 
@@ -84,6 +99,7 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
             columns=lambda c: c.replace(schema.EMBEDDING_PREFIX, "Cells_Intensity_Mean_")
         ),
         "micon.training_history": pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]}),
+        "micon.model_checkpoint": _checkpoint(parameters, engineered),
         **{name: engineered.load(name) for name in QUARANTINES},
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
@@ -137,6 +153,27 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     assert by_chain.loc[("micon", "raw"), "source_knn_accuracy"] == batch["before"]["source_knn_accuracy"]
     assert by_chain.loc[("micon", "default"), "source_knn_accuracy"] == batch["after"]["source_knn_accuracy"]
     assert np.isnan(by_chain.loc[("micon", "recipe"), "source_knn_accuracy"])
+    # intervals over compounds (no seeds): every row one run, the headline estimate inside its interval
+    assert (table["n_seeds"] == 1).all()
+    for metric in ("NR_top1", "NSS_top1", "NSS_map", "MoA_NSS_top1"):
+        inside = table[metric].between(table[f"{metric}_ci_low"], table[f"{metric}_ci_high"])
+        assert inside[table[metric].notna()].all(), metric
+    intervals = catalog.load("metric_intervals")
+    assert set(intervals["interval"]) == {"compounds"}
+    differences = catalog.load("paired_differences")
+    assert set(differences["peer"]) == set(PROFILED_METHODS) - {"micon"}
+    by_peer = differences.set_index(["peer", "chain", "metric"])
+    micon_nss = by_chain.loc[("micon", "default"), "NSS_top1"]
+    untrained_nss = by_chain.loc[("untrained", "default"), "NSS_top1"]
+    assert by_peer.loc[("untrained", "default", "NSS_top1"), "difference"] == pytest.approx(
+        micon_nss - untrained_nss
+    )
+    assert by_peer.loc[("untrained", "default", "NSS_top1"), "ci_low"] > 0  # signal vs noise
+    diagnostics = catalog.load("diagnostics").set_index("run")
+    assert list(diagnostics.index) == list(PROFILED_METHODS)
+    assert (diagnostics["effective_rank"] > 1).all()
+    assert 0 <= diagnostics.loc["micon", "similarity_across_controls"] <= 1.0 + 1e-6
+    assert np.isnan(diagnostics.loc["paclr", "similarity_across_controls"])
     markdown = catalog.load("comparison_table_markdown")
     assert markdown.startswith("| method | chain | NR_top1 |")
     assert markdown.count("\n") == 2 + 3 * len(PROFILED_METHODS)
@@ -153,6 +190,7 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
         PROFILED_METHODS
     )
     assert "Comparison of methods" in report and "null_size" in report
+    assert "Paired differences, MICON minus each peer" in report and "Embedding diagnostics" in report
     assert "side by side per normalisation chain" in report and "NSS_top1 (recipe)" in report
 
     for plot in (
@@ -165,3 +203,66 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
         assert isinstance(catalog.load(plot), Figure)
     summary = catalog.load("quarantine_summary")
     assert summary.loc[summary["reason"] == "invalid_smiles", "n_items"].sum() == 1
+
+
+def test_reporting_seeds_gather_runs_into_one_row_per_method_with_intervals_across_seeds(
+    engineered, parameters, tmp_path
+):
+    crop_index = engineered.load("crop_index")
+    pipeline = create_pipeline(methods=["micon", "paclr", "untrained"], seeds=[1, 2])
+    assert "micon_seed2.default.score_compounds" in {n.name for n in pipeline.nodes}
+    assert "micon_seed1.diagnose_generator" in {n.name for n in pipeline.nodes}
+    assert "paclr_seed1.diagnose_generator" not in {n.name for n in pipeline.nodes}
+    inputs = {
+        "micon_seed1.crop_embeddings": _embeddings(crop_index, 0, signal=3.0),
+        "micon_seed2.crop_embeddings": _embeddings(crop_index, 1, signal=3.0),
+        "paclr_seed1.crop_embeddings": _embeddings(crop_index, 2, signal=1.0),
+        "paclr_seed2.crop_embeddings": _embeddings(crop_index, 3, signal=1.0),
+        "untrained.crop_embeddings": _embeddings(crop_index, 4, signal=0.0),
+        "micon_seed1.training_history": pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]}),
+        "micon_seed1.model_checkpoint": _checkpoint(parameters, engineered),
+        "micon_seed2.model_checkpoint": _checkpoint(parameters, engineered),
+        **{name: engineered.load(name) for name in QUARANTINES},
+    }
+    catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
+    params = dict(parameters)
+    params["reporting"] = {
+        **parameters["reporting"],
+        "retrieval": {
+            **parameters["reporting"]["retrieval"],
+            "null_size": 100,
+            "null_cache_dir": str(tmp_path),
+        },
+        "statistics": {**parameters["reporting"]["statistics"], "n_resamples": 999},
+    }
+    add_parameters(catalog, params)
+    SequentialRunner().run(pipeline, catalog)
+
+    metrics = catalog.load("retrieval_metrics")
+    assert set(metrics) == {"micon_seed1", "micon_seed2", "paclr_seed1", "paclr_seed2", "untrained"}
+    table = catalog.load("comparison_table")
+    assert list(zip(table["method"], table["chain"], table["n_seeds"], strict=True)) == [
+        (m, c, n)
+        for m, n in (("micon", 2), ("paclr", 2), ("untrained", 1))
+        for c in ("raw", "default", "recipe")
+    ]
+    row = table.set_index(["method", "chain"]).loc[("micon", "default")]
+    seeds = [metrics[f"micon_seed{k}"]["default"]["NSS"]["top1"] for k in (1, 2)]
+    assert row["NSS_top1"] == pytest.approx(np.mean(seeds))
+    assert row["NSS_top1_ci_low"] <= row["NSS_top1"] <= row["NSS_top1_ci_high"]
+    intervals = catalog.load("metric_intervals").set_index(["method", "chain", "metric"])
+    assert intervals.loc[("micon", "default", "NSS_top1"), "interval"] == "seeds"
+    assert intervals.loc[("untrained", "default", "NSS_top1"), "interval"] == "compounds"
+    differences = catalog.load("paired_differences").set_index(["peer", "chain", "metric"])
+    assert set(differences.index.get_level_values("peer")) == {"paclr", "untrained"}
+    assert differences.loc[("paclr", "default", "NSS_top1"), "n_seeds"] == 2
+    diagnostics = catalog.load("diagnostics").set_index("run")
+    assert list(diagnostics.index) == [
+        "micon_seed1",
+        "micon_seed2",
+        "paclr_seed1",
+        "paclr_seed2",
+        "untrained",
+    ]
+    assert diagnostics.loc["micon_seed2", "seed"] == 2
+    assert "Paired differences" in catalog.load("report_html")

@@ -33,6 +33,8 @@ def train_model(
     method_params: dict[str, Any],
     *,
     method: str,
+    seed: int | None = None,
+    run: str | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train ``method`` on the training split with the shared budget; return its checkpoint and history.
 
@@ -42,11 +44,18 @@ def train_model(
     ``training`` (overrides of the shared budget for this method alone: its tuned learning rate). Each
     method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
     method never picks up another's run. The crop index and store must come from one extraction.
+
+    ``seed`` (bound by the pipeline when it trains several seeds) replaces ``training_params["seed"]``
+    for this run only, and ``run`` (the run's namespace, e.g. ``micon_seed1``) names its run folder
+    instead of the method; both None: the configured seed and ``<run_dir>/<method>``.
     """
     require_crops_of_index(crop_index, crop_store, "crop_store")
     training_params = {**training_params, **(method_params.get("training") or {})}  # its tuned lr
+    if seed is not None:
+        training_params = {**training_params, "seed": seed}
     if training_params.get("run_dir"):
-        training_params = {**training_params, "run_dir": str(Path(training_params["run_dir"]) / method)}
+        folder = str(Path(training_params["run_dir"]) / (run or method))
+        training_params = {**training_params, "run_dir": folder}
     model_params = merge_params(model_params, method_params["model"])
     checkpoint, history = train_micon(
         crop_store.crops,

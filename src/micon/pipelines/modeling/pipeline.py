@@ -5,7 +5,14 @@ from collections.abc import Sequence
 from kedro.pipeline import Node, Pipeline
 
 from micon.errors import InvalidInputError
-from micon.pipelines.per_method import bind_keywords, pipeline_per_method, resolve_methods
+from micon.pipelines.per_method import (
+    Run,
+    bind_keywords,
+    pipeline_per_method,
+    pipeline_per_run,
+    resolve_methods,
+    runs_of,
+)
 from micon.training.methods import get_method
 
 from .nodes import build_untrained_model, embed_cell_crops, train_model
@@ -13,10 +20,14 @@ from .nodes import build_untrained_model, embed_cell_crops, train_model
 _SHARED = ("crop_store", "crop_index", "source_profile")
 
 
-def _training(method: str) -> Pipeline:
-    """Return the training node of one method (``model_checkpoint``, ``training_history``)."""
+def _training(run: Run) -> Pipeline:
+    """Return the training node of one run (``model_checkpoint``, ``training_history``).
+
+    A seeded run gets its seed and run name bound to the node; the default run binds only the method.
+    """
+    keywords = {} if run.seed is None else {"seed": run.seed, "run": run.name}
     node = Node(
-        bind_keywords(train_model, method=method),
+        bind_keywords(train_model, method=run.method, **keywords),
         [
             "crop_store",
             "crop_index",
@@ -42,7 +53,9 @@ def _untrained(method: str) -> Pipeline:
     return Pipeline([node])
 
 
-def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
+def create_pipeline(
+    methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None, **kwargs
+) -> Pipeline:
     """Create the pipeline from the crop store to one crop-embedding table per method.
 
     Every trained method uses the shared budget ``params:modeling.training`` and its own
@@ -52,11 +65,16 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
     Args:
         methods: Methods with a model (trained or untrained), in order; None: every such method of the
             registry (``micon.training.methods``) when this is called.
+        seeds: Training seeds: each trained method is trained once per seed, in the namespace
+            ``<method>_seed<k>`` (``micon.pipelines.per_method.Run``), the seed bound to its training
+            node. None: one run per method with ``modeling.training.seed``, named like the method.
+            Untrained methods are built once either way.
         **kwargs: Ignored (Kedro's ``find_pipelines`` passes none).
 
     Raises:
         UnknownNameError: A method is not registered.
-        InvalidInputError: A method has precomputed features (no model to train or embed).
+        InvalidInputError: A method has precomputed features (no model to train or embed), or
+            ``seeds`` is empty or repeats a seed.
     """
     methods = resolve_methods(methods, "trained", "untrained")
     kinds = {method: get_method(method).kind for method in methods}
@@ -66,9 +84,10 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
             f"methods {features} have precomputed features; modeling has no model for them"
         )
     model_params = ("params:modeling.model", "params:modeling.training")
-    trained = pipeline_per_method(
+    runs = runs_of(methods, seeds)
+    trained = pipeline_per_run(
         _training,
-        [m for m in methods if kinds[m] == "trained"],
+        [run for m in methods if kinds[m] == "trained" for run in runs[m]],
         inputs=_SHARED,
         parameters=model_params,
         method_parameters={"params:method": "params:modeling.methods.{method}"},
@@ -89,7 +108,10 @@ def create_pipeline(methods: Sequence[str] | None = None, **kwargs) -> Pipeline:
             )
         ]
     )
-    embedded = pipeline_per_method(
-        embedding, methods, inputs=("crop_store", "crop_index"), parameters=("params:modeling.embedding",)
+    embedded = pipeline_per_run(
+        embedding,
+        [run for m in methods for run in runs[m]],
+        inputs=("crop_store", "crop_index"),
+        parameters=("params:modeling.embedding",),
     )
     return trained + untrained + embedded

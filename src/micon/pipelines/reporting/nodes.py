@@ -7,9 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
+from micon import schema
+from micon.errors import MissingColumnsError
 from micon.evaluation import (
     NormalizationConfig,
     RetrievalConfig,
@@ -31,6 +35,17 @@ from micon.evaluation import (
     project_profiles,
     reference_well_profiles,
 )
+from micon.evaluation.diagnostics import embedding_rank
+from micon.evaluation.statistics import (
+    IntervalConfig,
+    average_over_seeds,
+    compound_scores,
+    summarise_intervals,
+    with_intervals,
+)
+from micon.models import load_model
+from micon.models.diagnostics import generator_sensitivity
+from micon.models.molecule_encoder import featurize_molecules
 from micon.provenance import run_provenance
 from micon.quarantine import summarise_quarantines
 
@@ -76,6 +91,84 @@ def evaluate_retrieval(
     for level, scores in summary.items():
         logger.info("%s: %s", level, ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
     return summary, topk, compound_map
+
+
+def score_compounds(
+    normalized_profiles: pd.DataFrame, compound_map: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Return the per-compound scores behind the chain's headline top-1 and mAP (the unit of resampling)."""
+    return compound_scores(normalized_profiles, compound_map, RetrievalConfig(**params))
+
+
+def summarise_uncertainty(
+    params: dict[str, Any],
+    *score_tables: pd.DataFrame,
+    runs: dict[str, dict[int | None, str]],
+    chains: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return every (method, chain, metric)'s interval and MICON's paired differences against each peer.
+
+    ``runs`` maps each method to its runs (seed -> run name; ``{None: method}`` for one unseeded run);
+    ``score_tables`` holds each run's per-compound scores per chain, run-major in that order.
+    """
+    names = [run for per_seed in runs.values() for run in per_seed.values()]
+    tables = _by_method_and_chain(names, chains, score_tables)
+    scores = {
+        method: {seed: tables[run] for seed, run in per_seed.items()} for method, per_seed in runs.items()
+    }
+    intervals, differences = summarise_intervals(scores, IntervalConfig(**params))
+    logger.info("paired differences (micon - peer):\n%s", differences.to_string(index=False))
+    return intervals, differences
+
+
+def diagnose_embedding(well_profiles: pd.DataFrame) -> dict[str, float]:
+    """Return the effective rank of a run's well profiles (before normalisation; ``embedding_rank``)."""
+    return embedding_rank(well_profiles)
+
+
+def diagnose_generator(
+    model_checkpoint: dict[str, Any], crop_embeddings: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, float]:
+    """Probe a MICON checkpoint's generator with drawn DMSO crop embeddings and treated compounds.
+
+    The controls are the run's own embeddings of DMSO crops (what the generator is given in
+    training: one plate-matched DMSO crop), ``params["n_controls"]`` drawn with ``params["seed"]``;
+    the molecules are ``params["n_molecules"]`` compounds drawn from the treated crops' standardised
+    SMILES (``micon.models.diagnostics.generator_sensitivity``).
+    """
+    model = load_model(model_checkpoint)
+    columns = schema.embedding_columns(model.embedding_dim)
+    missing = [c for c in (*columns, schema.IS_CONTROL, schema.STANDARD_SMILES) if c not in crop_embeddings]
+    if missing:
+        raise MissingColumnsError(f"crop embeddings for the generator probe lack {missing[:5]}")
+    rng = np.random.default_rng(params["seed"])
+    is_control = crop_embeddings[schema.IS_CONTROL].astype(bool).to_numpy()
+    controls = crop_embeddings.loc[is_control, columns].to_numpy(dtype=np.float32)
+    controls = controls[np.sort(rng.permutation(len(controls))[: params["n_controls"]])]
+    compounds = np.unique(crop_embeddings.loc[~is_control, schema.STANDARD_SMILES].astype(str))
+    compounds = compounds[np.sort(rng.permutation(len(compounds))[: params["n_molecules"]])]
+    scores = generator_sensitivity(
+        model, torch.from_numpy(controls), featurize_molecules(list(compounds), model.config.molecule)
+    )
+    logger.info("generator sensitivity: %s", scores)
+    return scores
+
+
+def collect_diagnostics(
+    *per_run: dict[str, float], runs: Sequence[tuple[str, str, int | None]], probed: Sequence[str]
+) -> pd.DataFrame:
+    """Return one row per run: its method and seed, effective rank, and (MICON) generator sensitivity.
+
+    ``per_run`` holds each run's ``diagnose_embedding`` output in the order of ``runs`` (name, method,
+    seed), then the ``diagnose_generator`` output of each run of ``probed``, in that order.
+    """
+    ranks = _by_method([name for name, _, _ in runs], per_run[: len(runs)])
+    sensitivity = _by_method(list(probed), per_run[len(runs) :])
+    rows = [
+        {"run": name, "method": method, "seed": seed, **ranks[name], **sensitivity.get(name, {})}
+        for name, method, seed in runs
+    ]
+    return pd.DataFrame(rows)
 
 
 def evaluate_mechanism(
@@ -190,16 +283,22 @@ def collect_retrieval_metrics(
 
 def compare_methods(
     retrieval_metrics: dict[str, dict[str, dict[str, dict[str, float]]]],
+    metric_intervals: pd.DataFrame,
     *per_method: dict[str, Any],
     methods: Sequence[str],
     chains: Sequence[str],
+    runs: dict[str, Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Build the one comparison table, a row per (method, chain) (CSV), and its Markdown rendering.
 
-    ``per_method`` holds every method's mechanism summaries (method-major, each method's chains in the
-    order of ``chains``), then every method's batch effects, then every method's consistency scores
+    ``methods`` are the evaluated runs (a method's namespace, or ``<method>_seed<k>`` per seed).
+    ``per_method`` holds every run's mechanism summaries (run-major, each run's chains in the
+    order of ``chains``), then every run's batch effects, then every run's consistency scores
     (each in the order of ``methods``). Batch effects fill the ``raw`` row (before) and the
-    ``default`` row (after); consistency the ``default`` row.
+    ``default`` row (after); consistency the ``default`` row. The runs of a method (``runs``: method ->
+    run names; None: each run is its own method) are averaged into one row (``n_seeds``), and each
+    metric of ``metric_intervals`` gets ``{metric}_ci_low`` / ``{metric}_ci_high`` columns (after the
+    others, so the leading columns are unchanged).
     """
     n_mechanism = len(methods) * len(chains)
     mechanism = _by_method_and_chain(methods, chains, per_method[:n_mechanism])
@@ -215,6 +314,10 @@ def compare_methods(
             for m, scores in batch.items()
         },
         consistency={m: {DEFAULT_CHAIN: scores} for m, scores in consistency.items()},
+    )
+    table = average_over_seeds(table, runs if runs is not None else {m: [m] for m in methods})
+    table = with_intervals(
+        table[[c for c in table.columns if c != "n_seeds"] + ["n_seeds"]], metric_intervals
     )
     logger.info("comparison of %d methods x chains:\n%s", len(table), table.to_string(index=False))
     return table, format_markdown_table(table)
@@ -258,10 +361,15 @@ def write_html_report(
     quarantine_summary: pd.DataFrame,
     training_history: pd.DataFrame,
     parameters: dict[str, Any],
+    paired_differences: pd.DataFrame,
+    diagnostics: pd.DataFrame,
     *per_method: pd.DataFrame,
     methods: Sequence[str],
 ) -> str:
     """Assemble the self-contained HTML report from the tables and per-method outputs.
+
+    ``paired_differences`` (MICON minus each peer, with intervals) and ``diagnostics`` (effective rank
+    and MICON's control/molecule sensitivity) follow the comparison tables.
 
     ``per_method`` holds, for each output of :data:`REPORTED_OUTPUTS` in turn, one table per method in
     the order of ``methods``.
@@ -282,6 +390,10 @@ def write_html_report(
     tables = {
         "Methods side by side per normalisation chain": pivot_chains(comparison_table, CHAIN_COLUMNS),
         "Comparison of methods (one row per method and chain)": comparison_table,
+        "Paired differences, MICON minus each peer (intervals over compounds, or across seeds)": (
+            paired_differences
+        ),
+        "Embedding diagnostics": diagnostics,
     }
     tables |= {
         f"Normalisation steps ({DEFAULT_CHAIN} chain): {m}": log

@@ -5,14 +5,25 @@ from collections.abc import Sequence
 from kedro.pipeline import Node, Pipeline
 
 from micon.errors import UnknownNameError
-from micon.pipelines.per_method import bind_keywords, pipeline_per_method, resolve_methods
+from micon.pipelines.per_method import (
+    Run,
+    bind_keywords,
+    pipeline_per_method,
+    pipeline_per_run,
+    resolve_methods,
+    runs_of,
+)
+from micon.training.methods import get_method
 
 from .nodes import (
     DEFAULT_CHAIN,
     REPORTED_OUTPUTS,
     aggregate_wells,
+    collect_diagnostics,
     collect_retrieval_metrics,
     compare_methods,
+    diagnose_embedding,
+    diagnose_generator,
     evaluate_annotation_consistency,
     evaluate_batch_effects_before_after,
     evaluate_mechanism,
@@ -26,7 +37,9 @@ from .nodes import (
     project_wells,
     record_run_provenance,
     reference_profiles,
+    score_compounds,
     summarise_quarantine_tables,
+    summarise_uncertainty,
     write_html_report,
 )
 
@@ -73,6 +86,12 @@ def _chain_pipeline(chain: str) -> Pipeline:
                 "mechanism_summary",
                 name="evaluate_mechanism",
             ),
+            Node(
+                score_compounds,
+                ["normalized_profiles", "compound_map", "params:reporting.retrieval"],
+                "compound_scores",
+                name="score_compounds",
+            ),
         ],
         namespace=chain,
         inputs={"well_profiles"},
@@ -85,14 +104,26 @@ def _chain_pipeline(chain: str) -> Pipeline:
 REFERENCES: dict[str, str] = {"known_truth": "synthetic_well_truth"}
 
 
+def _probes_generator(method: str) -> bool:
+    """Whether a method's model has a generator to probe (MICON)."""
+    return "generator" in get_method(method).model_parts
+
+
 def create_pipeline(
-    methods: Sequence[str] | None = None, references: Sequence[str] = (), **kwargs
+    methods: Sequence[str] | None = None,
+    references: Sequence[str] = (),
+    seeds: Sequence[int] | None = None,
+    **kwargs,
 ) -> Pipeline:
     """Create the pipeline from crop embeddings to metrics, the comparison table, plots and HTML report.
 
-    Per method: well profiles, then per chain of ``CHAINS`` (a namespace inside the method's) the
-    normalised profiles and their replicate and mechanism retrieval (``<method>.<chain>.*``); batch
-    effects, annotation consistency and the 2-D maps on the default chain.
+    Per method (per run with seeds): well profiles, then per chain of ``CHAINS`` (a namespace inside the
+    method's) the normalised profiles, their replicate and mechanism retrieval and per-compound scores
+    (``<method>.<chain>.*``); batch effects, annotation consistency and the 2-D maps on the default
+    chain; the embedding diagnostics (and, for MICON, the generator probe, which reads the run's
+    ``model_checkpoint``). Then the comparison table with 95% intervals (over compounds; across seeds
+    for seeded methods), ``metric_intervals``, ``paired_differences`` (MICON minus each peer),
+    ``diagnostics`` and the HTML report.
 
     Args:
         methods: Methods whose ``{method}.crop_embeddings`` are profiled, in the order of the tables;
@@ -102,6 +133,9 @@ def create_pipeline(
         references: Names of :data:`REFERENCES` scored beside the methods, first in every table (the
             synthetic screen's ``known_truth``): their well profiles are built from the source's
             well-level table on the wells that have crops, then evaluated exactly like a method's.
+        seeds: The seeds modeling trained (``modeling.create_pipeline(seeds=...)``): each trained
+            method's runs ``<method>_seed<k>`` are evaluated, then gathered into one comparison row per
+            (method, chain) (mean over seeds, t interval across seeds). None: one run per method.
         **kwargs: Ignored (Kedro's ``find_pipelines`` passes none).
 
     Raises:
@@ -144,8 +178,26 @@ def create_pipeline(
         "well_profiles",
         name="aggregate_wells",
     )
-    evaluated = pipeline_per_method(
-        Pipeline([aggregate]) + evaluate, methods, parameters=_PER_METHOD_PARAMETERS
+    diagnose = Node(diagnose_embedding, "well_profiles", "embedding_diagnostics", name="diagnose_embedding")
+    runs = runs_of(methods, seeds)
+    method_runs = [run for method in methods for run in runs[method]]
+    evaluated = pipeline_per_run(
+        Pipeline([aggregate, diagnose]) + evaluate, method_runs, parameters=_PER_METHOD_PARAMETERS
+    )
+    probed = [run for run in method_runs if _probes_generator(run.method)]
+    evaluated += pipeline_per_run(
+        Pipeline(
+            [
+                Node(
+                    diagnose_generator,
+                    ["model_checkpoint", "crop_embeddings", "params:reporting.diagnostics"],
+                    "generator_diagnostics",
+                    name="diagnose_generator",
+                )
+            ]
+        ),
+        probed,
+        parameters=("params:reporting.diagnostics",),
     )
     for reference in references:
         build = Node(
@@ -155,12 +207,18 @@ def create_pipeline(
             name="reference_profiles",
         )
         evaluated += pipeline_per_method(
-            Pipeline([build]) + evaluate,
+            Pipeline([build, diagnose]) + evaluate,
             [reference],
             inputs=(REFERENCES[reference], "crop_index"),
             parameters=[p for p in _PER_METHOD_PARAMETERS if p != "params:reporting.aggregation"],
         )
-    rows = (*references, *methods)  # every table lists the references first
+    # every table lists the references first; a row is a run (a method's namespace or one of its seeds)
+    all_runs = [*(Run(r, r) for r in references), *method_runs]
+    rows = tuple(run.name for run in all_runs)
+    by_method = {r: {None: r} for r in references} | {
+        m: {run.seed: run.name for run in runs[m]} for m in methods
+    }
+    history = f"{runs['micon'][0].name}.training_history" if "micon" in runs else "micon.training_history"
 
     def each(output: str) -> list[str]:
         return [f"{row}.{output}" for row in rows]
@@ -177,9 +235,34 @@ def create_pipeline(
                 name="collect_retrieval_metrics",
             ),
             Node(
-                bind_keywords(compare_methods, methods=rows, chains=CHAINS),
+                bind_keywords(summarise_uncertainty, runs=by_method, chains=CHAINS),
+                ["params:reporting.statistics", *each_chain("compound_scores")],
+                ["metric_intervals", "paired_differences"],
+                name="summarise_uncertainty",
+            ),
+            Node(
+                bind_keywords(
+                    collect_diagnostics,
+                    runs=[(run.name, run.method, run.seed) for run in all_runs],
+                    probed=[run.name for run in probed],
+                ),
+                [
+                    *each("embedding_diagnostics"),
+                    *(f"{run.name}.generator_diagnostics" for run in probed),
+                ],
+                "diagnostics",
+                name="collect_diagnostics",
+            ),
+            Node(
+                bind_keywords(
+                    compare_methods,
+                    methods=rows,
+                    chains=CHAINS,
+                    runs={m: list(per_seed.values()) for m, per_seed in by_method.items()},
+                ),
                 [
                     "retrieval_metrics",
+                    "metric_intervals",
                     *each_chain("mechanism_summary"),
                     *each("batch_effects"),
                     *each("consistency"),
@@ -200,7 +283,7 @@ def create_pipeline(
                 "map_distribution_plot",
                 name="plot_map_distribution",
             ),
-            Node(plot_training, "micon.training_history", "training_loss_plot", name="plot_training"),
+            Node(plot_training, history, "training_loss_plot", name="plot_training"),
             Node(record_run_provenance, "comparison_table", "run_provenance", name="record_run_provenance"),
             Node(
                 summarise_quarantine_tables,
@@ -213,8 +296,10 @@ def create_pipeline(
                 [
                     "comparison_table",
                     "quarantine_summary",
-                    "micon.training_history",
+                    history,
                     "params:reporting",
+                    "paired_differences",
+                    "diagnostics",
                     *(name for output in REPORTED_OUTPUTS for name in each(output)),
                 ],
                 "report_html",
