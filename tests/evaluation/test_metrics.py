@@ -46,6 +46,7 @@ def test_evaluate_profiles_returns_nested_metrics_per_scenario(profiles, tmp_pat
         "scenario",
         schema.JCP2022,
         "mean_average_precision",
+        "mean_normalized_average_precision",
         "corrected_p_value",
         "below_corrected_p",
         "evaluable",

@@ -136,7 +136,7 @@ def evaluate_profiles(
         "map", "map_above_chance", "fraction_retrieved", "n_queries"}``; ``topk_table`` has one row per
         scenario and k with columns ``scenario``, ``k``, ``accuracy``; ``compound_maps`` one row per
         scenario and compound: ``scenario``, ``schema.JCP2022``, ``mean_average_precision``,
-        ``corrected_p_value``, ``below_corrected_p``.
+        ``mean_normalized_average_precision``, ``corrected_p_value``, ``below_corrected_p``.
 
     Raises:
         InvalidInputError: A configured split has no treated well, or fewer than 2 remain (names them).
@@ -199,6 +199,7 @@ MAP_TABLE_COLUMNS: tuple[str, ...] = (
     "scenario",
     schema.JCP2022,
     "mean_average_precision",
+    "mean_normalized_average_precision",
     "corrected_p_value",
     "below_corrected_p",
     "evaluable",

@@ -125,15 +125,18 @@ def topk_compound_scores(hits: pd.DataFrame, *, metric: str, k: int = 1) -> pd.D
     return table[list(SCORE_COLUMNS)]
 
 
-def map_compound_scores(map_table: pd.DataFrame, *, metric: str) -> pd.DataFrame:
+def map_compound_scores(
+    map_table: pd.DataFrame, *, metric: str, column: str = "mean_average_precision"
+) -> pd.DataFrame:
     """Return one row per evaluable compound of a ``replicate_map`` table: ``value`` = mAP, ``weight`` = 1.
 
     Compounds marked not evaluable (no replicate to rank) are left out, as in ``summarise_replicability``.
+    ``column`` = ``"mean_normalized_average_precision"`` gives the mAP above chance instead.
 
     Raises:
-        MissingColumnsError: ``schema.JCP2022`` or ``mean_average_precision`` is absent.
+        MissingColumnsError: ``schema.JCP2022`` or ``column`` is absent.
     """
-    missing = [c for c in (schema.JCP2022, "mean_average_precision") if c not in map_table.columns]
+    missing = [c for c in (schema.JCP2022, column) if c not in map_table.columns]
     if missing:
         raise MissingColumnsError(f"mAP table for {metric} lacks {missing}; it has {list(map_table.columns)}")
     if EVALUABLE in map_table.columns:
@@ -142,7 +145,7 @@ def map_compound_scores(map_table: pd.DataFrame, *, metric: str) -> pd.DataFrame
         {
             "metric": metric,
             schema.JCP2022: map_table[schema.JCP2022].astype(str).to_numpy(),
-            "value": map_table["mean_average_precision"].to_numpy(dtype=np.float64),
+            "value": map_table[column].to_numpy(dtype=np.float64),
             "weight": 1.0,
         }
     )
@@ -156,8 +159,8 @@ def compound_scores(
 
     The wells, scenarios and exclusions are those of ``evaluate_profiles`` and
     ``evaluate_mechanism_retrieval``: per scenario ``{scenario}_top1`` (``retrieve_replicates`` hits,
-    recomputed here: cheap beside copairs) and ``{scenario}_map`` (from ``compound_map``, the mAP table
-    ``evaluate_profiles`` returned); per present annotation shared by two compounds and mechanism
+    recomputed here: cheap beside copairs), ``{scenario}_map`` and ``{scenario}_map_above_chance`` (from
+    ``compound_map``, the mAP table ``evaluate_profiles`` returned); per present annotation shared by two compounds and mechanism
     scenario ``{annotation}_{scenario}_top1`` (``retrieve_mechanism``; ``Metadata_`` dropped, as in the
     comparison table). Mechanism mAP is scored per annotation group, not per compound, so it has no
     compound scores.
@@ -190,6 +193,14 @@ def compound_scores(
             maps = compound_map[compound_map["scenario"] == scenario]
             if len(maps):
                 parts.append(map_compound_scores(maps, metric=f"{scenario}_map"))
+                if "mean_normalized_average_precision" in maps.columns:
+                    parts.append(
+                        map_compound_scores(
+                            maps,
+                            metric=f"{scenario}_map_above_chance",
+                            column="mean_normalized_average_precision",
+                        )
+                    )
     for column in [c for c in config.annotation_columns if c in selected.columns]:
         annotated = selected[column].notna() & (selected[column].astype(str) != "")
         treated = selected.loc[~selected[schema.IS_CONTROL].astype(bool) & annotated]
