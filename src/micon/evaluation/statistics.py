@@ -160,8 +160,8 @@ def compound_scores(
     The wells, scenarios and exclusions are those of ``evaluate_profiles`` and
     ``evaluate_mechanism_retrieval``: per scenario ``{scenario}_top1`` (``retrieve_replicates`` hits,
     recomputed here: cheap beside copairs), ``{scenario}_map`` and ``{scenario}_map_above_chance`` (from
-    ``compound_map``, the mAP table ``evaluate_profiles`` returned); per present annotation shared by two compounds and mechanism
-    scenario ``{annotation}_{scenario}_top1`` (``retrieve_mechanism``; ``Metadata_`` dropped, as in the
+    ``compound_map``, the mAP table ``evaluate_profiles`` returned); per present annotation shared by two
+    compounds and mechanism scenario ``{annotation}_{scenario}_top1`` (``retrieve_mechanism``; ``Metadata_`` dropped, as in the
     comparison table). Mechanism mAP is scored per annotation group, not per compound, so it has no
     compound scores.
 
