@@ -161,9 +161,9 @@ def compound_scores(
     ``evaluate_mechanism_retrieval``: per scenario ``{scenario}_top1`` (``retrieve_replicates`` hits,
     recomputed here: cheap beside copairs), ``{scenario}_map`` and ``{scenario}_map_above_chance`` (from
     ``compound_map``, the mAP table ``evaluate_profiles`` returned); per present annotation shared by two
-    compounds and mechanism scenario ``{annotation}_{scenario}_top1`` (``retrieve_mechanism``; ``Metadata_`` dropped, as in the
-    comparison table). Mechanism mAP is scored per annotation group, not per compound, so it has no
-    compound scores.
+    compounds and mechanism scenario ``{annotation}_{scenario}_top1`` (``retrieve_mechanism``;
+    ``Metadata_`` dropped, as in the comparison table). Mechanism mAP is scored per annotation group, not
+    per compound, so it has no compound scores.
 
     Args:
         profiles: The chain's normalised well profiles.
