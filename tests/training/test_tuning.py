@@ -144,3 +144,16 @@ def test_validation_wells_keep_whole_plates_of_the_split_and_refuse_none():
     assert list(validation_wells(index, "val")[schema.CROP_ID]) == [0, 1]
     with pytest.raises(InvalidInputError, match="val_batches_per_source"):
         validation_wells(index.assign(**{schema.SPLIT: "train"}), "val")
+
+
+def test_apply_selection_sets_the_methods_lr_and_every_temperature_only():
+    from micon.training.tuning import apply_selection
+
+    selection = pd.DataFrame({"method": ["micon", "clip"], "lr": [3e-3, 3e-4], "temperature": [0.2, 0.05]})
+    method = {"model": {}, "objective": {"paclr_temperature": 0.1, "cf_temperature": 0.1, "cf_weight": 1.0}}
+    tuned = apply_selection(method, selection, method="micon")
+    assert tuned["training"] == {"lr": 3e-3}
+    assert tuned["objective"] == {"paclr_temperature": 0.2, "cf_temperature": 0.2, "cf_weight": 1.0}
+    assert method["objective"]["paclr_temperature"] == 0.1
+    with pytest.raises(InvalidInputError, match="0 rows for method 'simclr'"):
+        apply_selection({"objective": {"temperature": 0.1}}, selection, method="simclr")

@@ -32,6 +32,7 @@ __all__ = [
     "SELECTION_METRICS",
     "SelectionConfig",
     "TuningConfig",
+    "apply_selection",
     "best_trials",
     "check_equal_search",
     "temperature_fields",
@@ -222,3 +223,28 @@ def check_equal_search(trials: pd.DataFrame, methods: Sequence[str]) -> None:
             raise InvalidInputError(
                 f"method {method!r} ran other trials than {reference[0]!r}: {points} vs {reference[1]}"
             )
+
+
+def apply_selection(
+    method_params: Mapping[str, Any], selection: pd.DataFrame, *, method: str
+) -> dict[str, Any]:
+    """Return ``method_params`` with the selected learning rate and temperature of ``method``.
+
+    The lr goes to the method's ``training`` overrides, the temperature to every temperature field of its
+    objective; everything else (the step budget, the seed) stays as configured.
+
+    Raises:
+        InvalidInputError: The selection has no row, or several rows, for ``method``.
+    """
+    rows = selection[selection["method"].astype(str) == method]
+    if len(rows) != 1:
+        raise InvalidInputError(
+            f"the tuning selection has {len(rows)} rows for method {method!r} (needs one); it selected "
+            f"{sorted(selection['method'].astype(str))}"
+        )
+    row = rows.iloc[0]
+    objective = dict(method_params["objective"])
+    for name in temperature_fields(objective, method=method):
+        objective[name] = float(row["temperature"])
+    training = {**(method_params.get("training") or {}), "lr": float(row["lr"])}
+    return {**method_params, "training": training, "objective": objective}

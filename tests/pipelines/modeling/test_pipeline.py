@@ -153,3 +153,13 @@ def test_modeling_tiny_screen_seeds_differ_and_default_seed_is_untouched(enginee
     columns = schema.embedding_columns(load_model(catalog.load("paclr_seed0.model_checkpoint")).embedding_dim)
     assert not np.allclose(first[columns].to_numpy(), second[columns].to_numpy())
     assert {p.name for p in tmp_path.iterdir()} == {"paclr_seed0", "paclr_seed1"}
+
+
+def test_modeling_pipeline_tuned_training_reads_the_tuning_selection():
+    pipeline = create_pipeline(methods=["micon", "untrained"], seeds=[0, 1], tuned=True)
+    trained = [n for n in pipeline.nodes if n.name.endswith(".train_model")]
+    assert sorted(n.name for n in trained) == ["micon_seed0.train_model", "micon_seed1.train_model"]
+    for node in trained:
+        assert node.inputs[-1] == "tuning_selection" and node.func.__name__ == "train_tuned_model"
+    untuned = create_pipeline(methods=["micon"])
+    assert "tuning_selection" not in untuned.all_inputs()

@@ -20,6 +20,7 @@ from micon.models import merge_params
 from micon.profile import SourceProfile
 from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
+from micon.training.tuning import apply_selection
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,44 @@ def train_model(
             "trained %s for %d logged steps; last loss %.4f", method, len(history), history["loss"].iloc[-1]
         )
     return checkpoint, history
+
+
+def train_tuned_model(
+    crop_store: Any,
+    crop_index: pd.DataFrame,
+    source_profile: dict[str, Any],
+    model_params: dict[str, Any],
+    training_params: dict[str, Any],
+    method_params: dict[str, Any],
+    tuning_selection: pd.DataFrame,
+    *,
+    method: str,
+    seed: int | None = None,
+    run: str | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Train ``method`` as :func:`train_model` does, with its tuned learning rate and temperature.
+
+    The values are those the tuning pipeline selected for the method on the validation wells
+    (``tuning_selection``, written earlier in the same run), in place of conf/base's.
+    """
+    tuned = apply_selection(method_params, tuning_selection, method=method)
+    logger.info(
+        "%s trains with its tuned lr %g and temperature(s) %s",
+        run or method,
+        tuned["training"]["lr"],
+        {k: v for k, v in tuned["objective"].items() if k == "temperature" or k.endswith("_temperature")},
+    )
+    return train_model(
+        crop_store,
+        crop_index,
+        source_profile,
+        model_params,
+        training_params,
+        tuned,
+        method=method,
+        seed=seed,
+        run=run,
+    )
 
 
 def build_untrained_model(

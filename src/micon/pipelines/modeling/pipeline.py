@@ -1,6 +1,7 @@
 """Wiring of the modeling pipeline: one training (or untrained build) and one embedding per method."""
 
 from collections.abc import Sequence
+from functools import partial
 
 from kedro.pipeline import Node, Pipeline
 
@@ -15,27 +16,29 @@ from micon.pipelines.per_method import (
 )
 from micon.training.methods import get_method
 
-from .nodes import build_untrained_model, embed_cell_crops, train_model
+from .nodes import build_untrained_model, embed_cell_crops, train_model, train_tuned_model
 
 _SHARED = ("crop_store", "crop_index", "source_profile")
 
 
-def _training(run: Run) -> Pipeline:
+def _training(run: Run, *, tuned: bool = False) -> Pipeline:
     """Return the training node of one run (``model_checkpoint``, ``training_history``).
 
     A seeded run gets its seed and run name bound to the node; the default run binds only the method.
+    ``tuned``: the node also reads ``tuning_selection`` (the tuning pipeline's choice per method).
     """
     keywords = {} if run.seed is None else {"seed": run.seed, "run": run.name}
+    inputs = [
+        "crop_store",
+        "crop_index",
+        "source_profile",
+        "params:modeling.model",
+        "params:modeling.training",
+        "params:method",
+    ]
     node = Node(
-        bind_keywords(train_model, method=run.method, **keywords),
-        [
-            "crop_store",
-            "crop_index",
-            "source_profile",
-            "params:modeling.model",
-            "params:modeling.training",
-            "params:method",
-        ],
+        bind_keywords(train_tuned_model if tuned else train_model, method=run.method, **keywords),
+        [*inputs, "tuning_selection"] if tuned else inputs,
         ["model_checkpoint", "training_history"],
         name="train_model",
     )
@@ -54,7 +57,10 @@ def _untrained(method: str) -> Pipeline:
 
 
 def create_pipeline(
-    methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None, **kwargs
+    methods: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    tuned: bool = False,
+    **kwargs,
 ) -> Pipeline:
     """Create the pipeline from the crop store to one crop-embedding table per method.
 
@@ -69,6 +75,8 @@ def create_pipeline(
             ``<method>_seed<k>`` (``micon.pipelines.per_method.Run``), the seed bound to its training
             node. None: one run per method with ``modeling.training.seed``, named like the method.
             Untrained methods are built once either way.
+        tuned: Every trained run reads ``tuning_selection`` (the tuning pipeline's output in the same run)
+            and trains with its method's selected learning rate and temperature instead of conf/base's.
         **kwargs: Ignored (Kedro's ``find_pipelines`` passes none).
 
     Raises:
@@ -86,9 +94,9 @@ def create_pipeline(
     model_params = ("params:modeling.model", "params:modeling.training")
     runs = runs_of(methods, seeds)
     trained = pipeline_per_run(
-        _training,
+        partial(_training, tuned=tuned),
         [run for m in methods if kinds[m] == "trained" for run in runs[m]],
-        inputs=_SHARED,
+        inputs=(*_SHARED, "tuning_selection") if tuned else _SHARED,
         parameters=model_params,
         method_parameters={"params:method": "params:modeling.methods.{method}"},
     )
