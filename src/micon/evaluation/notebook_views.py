@@ -93,8 +93,10 @@ def _palette(labels: Sequence[str], *, grey: Sequence[str] = ()) -> dict[str, tu
 
 
 def _grey_labels(column: str) -> tuple[str, ...]:
-    """Labels drawn grey in a colouring by ``column``: DMSO for compounds, missing values always."""
-    return (schema.DMSO_JCP2022, _MISSING) if column == schema.JCP2022 else (_MISSING,)
+    """Labels drawn grey in a colouring by ``column``: DMSO for compounds and mechanisms, missing values."""
+    if column == schema.JCP2022:
+        return (schema.DMSO_JCP2022, _MISSING)
+    return ("DMSO", _MISSING) if column == schema.MOA else (_MISSING,)
 
 
 def _legend(ax, colours: Mapping[str, tuple[float, float, float]], *, title: str) -> None:
@@ -128,7 +130,7 @@ def plot_plate_maps(wells: pd.DataFrame, colour_by: str, *, title: str = "") -> 
     Args:
         wells: One row per well with ``Metadata_Source``, ``Metadata_Plate``, ``Metadata_Well`` and
             ``colour_by`` (e.g. ``well_metadata``).
-        colour_by: The column that colours the wells (``Metadata_JCP2022``: DMSO grey; ``Metadata_MoA``;
+        colour_by: The column that colours the wells (``Metadata_JCP2022``, ``Metadata_MoA``: DMSO grey;
             ``Metadata_Split``, ...); missing values are grey.
         title: Figure title.
 
@@ -352,7 +354,7 @@ def plot_embedding_scatter(coordinates: pd.DataFrame, colour_by: Sequence[str], 
     Args:
         coordinates: One row per well with ``x``, ``y`` and the ``colour_by`` columns (e.g. one
             projection and stage of ``embedding_coordinates``, or :func:`pca_coordinates`).
-        colour_by: Columns to colour by, one panel each (``Metadata_JCP2022``: DMSO grey).
+        colour_by: Columns to colour by, one panel each (``Metadata_JCP2022``, ``Metadata_MoA``: DMSO grey).
         title: Figure title.
 
     Returns:
