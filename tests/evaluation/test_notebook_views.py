@@ -6,6 +6,7 @@ from matplotlib.figure import Figure
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.evaluation.notebook_views import (
+    add_well_columns,
     nearest_wells,
     pca_coordinates,
     plot_crop_montage,
@@ -188,3 +189,15 @@ def test_plot_headline_bars_marks_reference_and_floors():
 
 def test_figures_are_figures():
     assert isinstance(plot_plate_maps(_wells(), schema.SPLIT), Figure)
+
+
+def test_add_well_columns_adds_only_missing_columns_in_row_order():
+    wells = _wells()
+    table = (
+        wells[[schema.SOURCE, schema.PLATE, schema.WELL, schema.JCP2022]].iloc[::-1].reset_index(drop=True)
+    )
+    added = add_well_columns(table, wells, [schema.MOA, schema.JCP2022, "absent"])
+    assert list(added.columns) == [*table.columns, schema.MOA]
+    assert added[schema.WELL].tolist() == table[schema.WELL].tolist()
+    with pytest.raises(InvalidInputError, match="more than once"):
+        add_well_columns(table, pd.concat([wells, wells.iloc[:1]]), [schema.MOA])

@@ -29,6 +29,7 @@ from micon.quarantine import require_columns, summarise_quarantines
 
 __all__ = [
     "CHANNEL_COLOURS",
+    "add_well_columns",
     "nearest_wells",
     "pca_coordinates",
     "plot_crop_montage",
@@ -41,15 +42,16 @@ __all__ = [
     "well_position",
 ]
 
-# The colour each Cell Painting / BBBC021 channel gets in a composite (the usual display: nuclei blue).
+# The colour each Cell Painting / BBBC021 channel gets in a composite: the usual display of nuclei in blue,
+# ER and RNA in green, actin/Golgi/membrane and mitochondria in red.
 CHANNEL_COLOURS: dict[str, str] = {
-    "DNA": "#3050ff",
-    "ER": "#00d000",
-    "RNA": "#00c0c0",
-    "AGP": "#ff3030",
-    "Mito": "#ff40ff",
-    "Tubulin": "#00d000",
-    "Actin": "#ff3030",
+    "DNA": "#0000ff",
+    "ER": "#00ff00",
+    "RNA": "#00ff00",
+    "AGP": "#ff0000",
+    "Mito": "#ff0000",
+    "Tubulin": "#00ff00",
+    "Actin": "#ff0000",
 }
 _WELL = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d+)\s*$")
 _MISSING = "(missing)"
@@ -187,9 +189,10 @@ def rgb_composite(
 ) -> np.ndarray:
     """Blend a multi-channel crop into one RGB image: each channel rescaled and tinted by its colour.
 
-    Each channel is rescaled between its own ``percentiles`` (clipped to [0, 1]), tinted with
-    :data:`CHANNEL_COLOURS` (a channel not listed gets an evenly spaced hue) and the tints are summed,
-    then clipped; this is the usual false-colour display of a Cell Painting crop.
+    Each channel is rescaled between its own ``percentiles`` (clipped to [0, 1]) and tinted with
+    :data:`CHANNEL_COLOURS` (a channel not listed gets an evenly spaced hue); each of red, green and blue
+    is the mean of the channels tinted with it (e.g. green = mean of ER and RNA), so no channel washes the
+    others out. This is the usual false-colour display of a Cell Painting crop.
 
     Args:
         crop: One crop ``(C, H, W)``.
@@ -209,17 +212,23 @@ def rgb_composite(
         )
     hues = colormaps["hsv"](np.linspace(0, 1, len(channels), endpoint=False))
     rgb = np.zeros((*crop.shape[1:], 3))
+    weight = np.zeros(3)
     for plane, channel, hue in zip(crop, channels, hues, strict=True):
         low, high = np.percentile(plane, percentiles)
         scaled = np.clip((plane - low) / (high - low), 0, 1) if high > low else np.zeros_like(plane)
         colour = np.array(to_rgb(CHANNEL_COLOURS[channel])) if channel in CHANNEL_COLOURS else hue[:3]
         rgb += scaled[..., None] * colour
-    return np.clip(rgb, 0, 1)
+        weight += colour
+    return np.clip(rgb / np.maximum(weight, 1.0), 0, 1)
+
+
+_COLOUR_NAMES = {"#0000ff": "blue", "#00ff00": "green", "#ff0000": "red"}
 
 
 def _channel_key(channels: Sequence[str]) -> str:
-    """A one-line legend of the composite's colours, e.g. ``DNA blue-ish (#3050ff), ...``."""
-    return ", ".join(f"{c} {CHANNEL_COLOURS.get(c, 'hue')}" for c in channels)
+    """A one-line legend of the composite's colours, e.g. ``DNA blue, ER green, ...``."""
+    names = [_COLOUR_NAMES.get(CHANNEL_COLOURS.get(c, ""), "own hue") for c in channels]
+    return "composite: " + ", ".join(f"{c} {n}" for c, n in zip(channels, names, strict=True))
 
 
 def plot_crop_montage(
@@ -346,6 +355,36 @@ def pca_coordinates(profiles: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         raise InvalidInputError("well profiles hold non-finite features; PCA needs finite ones")
     xy = PCA(n_components=2, random_state=seed).fit_transform(values)
     return profiles[metadata].reset_index(drop=True).assign(x=xy[:, 0], y=xy[:, 1], projection="pca")
+
+
+def add_well_columns(table: pd.DataFrame, wells: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Add the ``columns`` of ``wells`` that ``table`` lacks, matched on the well key (source, plate, well).
+
+    Used to colour 2-D maps by a well annotation (e.g. ``Metadata_MoA``) their table does not carry.
+
+    Args:
+        table: One row per well with the well key.
+        wells: One row per well with the well key (e.g. ``well_metadata``).
+        columns: Columns wanted; those ``table`` has, or ``wells`` lacks, are left as they are.
+
+    Returns:
+        ``table`` (same rows, same order) with the added columns (NaN for a well ``wells`` lacks).
+
+    Raises:
+        MissingColumnsError: Either table lacks the well key.
+        InvalidInputError: ``wells`` holds a well twice (named).
+    """
+    key = list(schema.WELL_KEY)
+    require_columns(table, key, table_name="table")
+    require_columns(wells, key, table_name="wells")
+    added = [c for c in columns if c not in table.columns and c in wells.columns]
+    if not added:
+        return table
+    duplicated = wells.duplicated(key)
+    if duplicated.any():
+        first = tuple(wells.loc[duplicated, key].iloc[0])
+        raise InvalidInputError(f"wells holds well {first} more than once")
+    return table.merge(wells[[*key, *added]], on=key, how="left", validate="many_to_one")
 
 
 def plot_embedding_scatter(coordinates: pd.DataFrame, colour_by: Sequence[str], *, title: str = "") -> Figure:
