@@ -616,8 +616,14 @@ def plot_headline_bars(
         )
         ax.set_title(panel_title)
         ax.set_ylabel(column)
+    handles = [Patch(facecolor=chain_colours[c], label=c) for c in chains]
+    handles += [
+        Patch(facecolor="white", edgecolor="black", hatch="//", label=f"{reference} (reference)"),
+        Patch(facecolor="white", edgecolor="black", hatch="..", label="floor"),
+    ]
     axes[-1].legend(
-        title="chain (dashed: best floor)",
+        handles=handles,
+        title="chain (dashed line: best floor)",
         fontsize="x-small",
         title_fontsize="x-small",
         loc="upper left",
