@@ -18,6 +18,7 @@ from micon.metadata.provenance import (
 )
 from micon.models import merge_params
 from micon.profile import SourceProfile
+from micon.runs import current_run
 from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
 
@@ -39,8 +40,10 @@ def train_model(
     ``crop_store`` is the store as loaded: ``crops`` and the ``channels`` they were saved with, which
     become the model's input channels. The source profile says how treated crops are paired with controls.
     ``method_params`` holds ``model`` (overrides of the shared architecture) and ``objective``. Each
-    method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
-    method never picks up another's run. The crop index and store must come from one extraction.
+    method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>/<run_id>``, named by
+    the Kedro run's id (:func:`micon.runs.current_run`), so resuming one method never picks up another's
+    run; with tracking on, the training curves go to the run's MLflow run as a child run named by the
+    method. The crop index and store must come from one extraction.
     """
     require_crops_of_index(crop_index, crop_store, "crop_store")
     if training_params.get("run_dir"):
@@ -54,6 +57,7 @@ def train_model(
         method=method,
         objective=build_objective_config(method, method_params["objective"]),
         controls=SourceProfile.from_dict(source_profile).controls,
+        run=current_run(),
     )
     if len(history):
         logger.info(
