@@ -250,10 +250,14 @@ def write_html_report(
     quarantine_summary: pd.DataFrame,
     training_history: pd.DataFrame,
     parameters: dict[str, Any],
+    run_provenance: dict[str, Any],
     *per_method: pd.DataFrame,
     methods: Sequence[str],
 ) -> str:
     """Assemble the self-contained HTML report from the tables and per-method outputs.
+
+    The report opens with the run it comes from: ``run_provenance``'s run id (:mod:`micon.runs`), commit
+    and command.
 
     ``per_method`` holds, for each output of :data:`REPORTED_OUTPUTS` in turn, one table per method in
     the order of ``methods``.
@@ -271,7 +275,9 @@ def write_html_report(
         output: _by_method(methods, per_method[i * n : (i + 1) * n])
         for i, output in enumerate(REPORTED_OUTPUTS)
     }
+    run = {key: [run_provenance.get(key)] for key in ("run_id", "commit", "dirty", "command")}
     tables = {
+        "Run": pd.DataFrame(run),
         "Methods side by side per normalisation chain": pivot_chains(comparison_table, CHAIN_COLUMNS),
         "Comparison of methods (one row per method and chain)": comparison_table,
     }

@@ -215,6 +215,7 @@ def create_pipeline(
                     "quarantine_summary",
                     "micon.training_history",
                     "params:reporting",
+                    "run_provenance",
                     *(name for output in REPORTED_OUTPUTS for name in each(output)),
                 ],
                 "report_html",
