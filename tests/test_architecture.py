@@ -56,6 +56,10 @@ ALLOWED: dict[str, set[str]] = {
     # Where a run's numbers come from (git state), and the command that renders them into the docs.
     "provenance": set(),
     "render_tables": {"errors", "evaluation"},
+    # A run's identity and manifests (the Kedro glue loads a run's outputs: micon.session).
+    "runs": {"schema", "errors"},
+    # MLflow tracking, driven by the project hook.
+    "tracking": {"errors"},
     # The parameter schema types every section by its domain config: a top layer below only the Kedro glue.
     "parameters": {
         "schema",

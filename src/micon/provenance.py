@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from micon.runs import current_run
-
 __all__ = ["git_state", "run_provenance"]
 
 
@@ -42,18 +40,13 @@ def git_state(root: str | Path = ".") -> dict[str, Any]:
 
 
 def run_provenance(*, root: str | Path = ".", command: str | None = None) -> dict[str, Any]:
-    """Return the provenance of a run started now: run id, commit and state, command, time, Python, platform.
-
-    The run id is the Kedro run's (:func:`micon.runs.current_run`; None outside a ``kedro run``): the save
-    version of every versioned output of the run and the name of its MLflow run.
+    """Return the provenance of a run started now: git commit and state, command, time, Python, platform.
 
     Args:
         root: A folder inside the project's git work tree.
         command: The command line that started the run; ``None``: this process's ``sys.argv``.
     """
-    run = current_run()
     return {
-        "run_id": run.run_id if run is not None else None,
         **git_state(root),
         "command": command
         if command is not None

@@ -8,9 +8,11 @@ its commit, command, pipelines, status and the versioned datasets it saved; and 
 leaves ``latest.json`` where it was, so "the latest run" always means a complete one rather than the newest
 version of each dataset taken separately.
 
-Read a run back with :func:`load_run_outputs` (``"latest"`` or a run id), or hand its versions to Kedro:
-``kedro run --load-versions <load_versions_option(...)>``. While a run is in progress, nodes find its id
-(and its MLflow run, when tracking is on) with :func:`current_run`.
+Read a run back with :func:`micon.session.load_run_outputs` (``"latest"`` or a run id), or hand its versions
+to Kedro: ``kedro run --load-versions <load_versions_option(...)>``. While a run is in progress, nodes find
+its id (and its MLflow run, when tracking is on) with :func:`current_run`.
+
+Kedro-free: the hook and :mod:`micon.session` hand it paths and records.
 
 Hand-written: Kedro shares a save version across one run's datasets but keeps no record of which datasets a
 run wrote nor a pointer to the last complete run, and no library does this for Kedro's versioned datasets.
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from micon import schema
 from micon.errors import InvalidInputError
 
 __all__ = [
@@ -33,7 +36,6 @@ __all__ = [
     "RUNS_FOLDER",
     "RunContext",
     "current_run",
-    "load_run_outputs",
     "load_versions",
     "load_versions_option",
     "manifest_path",
@@ -44,8 +46,7 @@ __all__ = [
 
 RUNS_FOLDER = "runs"
 LATEST = "latest"
-# Kedro's save versions (kedro.io.core.generate_timestamp): 2026-12-01T19.05.33.123Z; they sort by time.
-RUN_ID_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
+RUN_ID_PATTERN = re.compile(schema.RUN_ID_PATTERN)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,47 +161,3 @@ def load_versions_option(
     return ",".join(
         f"{name}:{version}" for name, version in load_versions(run_id, run_root=run_root, names=names).items()
     )
-
-
-def load_run_outputs(
-    run_id: str = LATEST,
-    names: Iterable[str] | None = None,
-    *,
-    env: str | None = None,
-    project_path: str | Path = ".",
-) -> dict[str, Any]:
-    """Load the outputs of run ``run_id`` (``"latest"``: the last successful run) of environment ``env``.
-
-    Every dataset is loaded at the version that run saved, through the environment's catalog, so a table
-    and the checkpoint it was computed from always come from the same run.
-
-    Args:
-        run_id: A run id (Kedro save version) or ``"latest"``.
-        names: Catalog names to load (e.g. ``["comparison_table", "micon.checkpoint"]``); None: every
-            versioned dataset the run saved.
-        env: The Kedro environment (None: Kedro's default run environment).
-        project_path: The Kedro project root.
-
-    Returns:
-        ``{name: loaded data}`` in the order of ``names``.
-
-    Raises:
-        InvalidInputError: No such run, the run failed, or it saved no version of a name.
-    """
-    # Kedro is imported here: the manifest functions above serve Kedro-free code (render_tables, notebooks).
-    from kedro.framework.project import settings  # noqa: PLC0415
-    from kedro.framework.session import KedroSession  # noqa: PLC0415
-    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
-
-    project_path = Path(project_path).resolve()
-    bootstrap_project(project_path)
-    with KedroSession.create(project_path=project_path, env=env) as session:
-        context = session.load_context()
-        run_root = project_path / context.config_loader["globals"]["run_root"]
-        versions = load_versions(run_id, run_root=run_root, names=names)
-        catalog = settings.DATA_CATALOG_CLASS.from_config(
-            context.config_loader["catalog"],
-            context.config_loader.get("credentials") or {},
-            load_versions=versions,
-        )
-        return {name: catalog.load(name) for name in versions}

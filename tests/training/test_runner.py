@@ -258,7 +258,10 @@ def test_resolve_run_named_by_run_id_and_resume_takes_the_latest_run_id(tmp_path
     last = tmp_path / first / "checkpoints" / "last.ckpt"
     torch.save({"global_step": 2}, last)
     # the second run holds no checkpoint: the latest run that does is the first, after the old versions
-    assert resolve_run(str(tmp_path), True, run_id="2026-12-01T12.00.00.000Z") == (tmp_path / first, str(last))
+    assert resolve_run(str(tmp_path), True, run_id="2026-12-01T12.00.00.000Z") == (
+        tmp_path / first,
+        str(last),
+    )
     # without a run id (outside a Kedro run) a new run is still the next version
     assert resolve_run(str(tmp_path), False) == (tmp_path / "version_1", None)
 

@@ -26,7 +26,6 @@ from micon.errors import (
 )
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
 from micon.models.micon import MiconModelConfig, build_model, load_model
-from micon.runs import RUN_ID_PATTERN, RunContext
 from micon.training.data import MiconDataModule, crop_dataloader
 from micon.training.methods import get_method, make_checkpoint
 from micon.training.module import MiconModule
@@ -44,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "MlflowParent",
     "TrainingConfig",
     "build_untrained_checkpoint",
     "embed_crops",
@@ -75,6 +75,22 @@ RESUMED_TRAINING_KEYS: tuple[str, ...] = (
     "seed",
 )
 _VERSION = re.compile(r"^version_(\d+)$")
+_RUN_ID = re.compile(schema.RUN_ID_PATTERN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlflowParent:
+    """The MLflow run a training logs under, as a child run (the Kedro run's, see ``micon.tracking``).
+
+    Attributes:
+        tracking_uri: The MLflow tracking URI.
+        experiment_name: The MLflow experiment.
+        run_id: The parent MLflow run's id.
+    """
+
+    tracking_uri: str
+    experiment_name: str
+    run_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,7 +274,7 @@ def _resume_point(
     root = Path(run_dir)
     folders = [path for path in (root.iterdir() if root.is_dir() else []) if path.is_dir()]
     versions = sorted((int(m.group(1)), path) for path in folders if (m := _VERSION.match(path.name)))
-    run_ids = sorted(path for path in folders if RUN_ID_PATTERN.match(path.name))
+    run_ids = sorted(path for path in folders if _RUN_ID.match(path.name))
     if resume is True:
         for path in reversed([path for _, path in versions] + run_ids):
             found = newest_readable_checkpoint(path / CHECKPOINT_DIR)
@@ -300,7 +316,8 @@ def train_micon(
     objective: Any,
     controls: ControlMode,
     callbacks: Sequence[L.Callback] = (),
-    run: RunContext | None = None,
+    run_id: str | None = None,
+    mlflow: MlflowParent | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train ``method`` on the crops of ``training_config.splits`` and return its model as a checkpoint.
 
@@ -321,10 +338,10 @@ def train_micon(
             (plate-matched DMSO) or ``"same_plate"`` (a crop of another compound of the plate, for screens
             without DMSO images).
         callbacks: Extra Lightning callbacks (e.g. monitors); the history collector is always added.
-        run: The Kedro run this training belongs to (:func:`micon.runs.current_run`): its id names the
-            run folder under ``run_dir``; with MLflow tracking on, the training curves go to a child run
-            of the run's MLflow run (named ``<method>``, tagged ``micon.run_id`` and ``micon.method``).
-            None: a ``version_<k>`` folder and no MLflow.
+        run_id: The id of the Kedro run this training belongs to (``micon.runs``): it names the run
+            folder under ``run_dir``. None: the next ``version_<k>`` folder.
+        mlflow: The MLflow run of the Kedro run: the training curves go to a child run of it (named
+            ``<method>``, tagged ``micon.run_id`` and ``micon.method``). None: no MLflow.
 
     Returns:
         The checkpoint ``{"method", "config", "state_dict"}`` (CPU tensors) and the training history: one
@@ -379,9 +396,9 @@ def train_micon(
     )
     history = _HistoryCallback(cfg.log_every_n_steps, spec.loss_parts)
     run_config = run_configuration(cfg, model_config, method=method, objective=objective)
-    if run is not None and not RUN_ID_PATTERN.match(run.run_id):
-        raise InvalidConfigError(f"run id {run.run_id!r} is not a Kedro save version (it names a folder)")
-    folder, ckpt_path, resumed = _resume_point(cfg.run_dir, cfg.resume, run_id=run.run_id if run else None)
+    if run_id is not None and not _RUN_ID.match(run_id):
+        raise InvalidConfigError(f"run id {run_id!r} is not a Kedro save version (it names a folder)")
+    folder, ckpt_path, resumed = _resume_point(cfg.run_dir, cfg.resume, run_id=run_id)
     if resumed is not None:
         module.override_resumed_optimizer = check_run_config(
             resumed, run_config, path=str(ckpt_path), policy=cfg.resume_on_config_change
@@ -390,7 +407,7 @@ def train_micon(
         cfg,
         folder,
         callbacks=[history, RunConfigCallback(run_config), *callbacks],
-        mlflow=_mlflow_logger(run, method=method, folder=folder),
+        mlflow=_mlflow_logger(mlflow, run_id=run_id, method=method, folder=folder),
     )
     # weights_only: a checkpoint is tensors and plain values; anything else is refused, never executed.
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -413,24 +430,21 @@ def _require_finite_weights(model: torch.nn.Module, *, method: str, step: int) -
             )
 
 
-def _mlflow_logger(run: RunContext | None, *, method: str, folder: Path | None) -> MLFlowLogger | None:
-    """Return the MLflow logger of ``method``'s training: a child run of the Kedro run's MLflow run.
-
-    None when there is no run or its tracking is off.
-    """
-    if run is None or run.mlflow_run_id is None:
+def _mlflow_logger(
+    parent: MlflowParent | None, *, run_id: str | None, method: str, folder: Path | None
+) -> MLFlowLogger | None:
+    """Return the MLflow logger of ``method``'s training: a child run of ``parent`` (None: no logger)."""
+    if parent is None:
         return None
-    tags = {
-        "mlflow.parentRunId": run.mlflow_run_id,
-        "micon.run_id": run.run_id,
-        "micon.method": method,
-    }
+    tags = {"mlflow.parentRunId": parent.run_id, "micon.method": method}
+    if run_id is not None:
+        tags["micon.run_id"] = run_id
     if folder is not None:
         tags["micon.run_folder"] = str(folder)
     return MLFlowLogger(
-        experiment_name=run.experiment_name or "micon",
+        experiment_name=parent.experiment_name,
         run_name=method,
-        tracking_uri=run.tracking_uri,
+        tracking_uri=parent.tracking_uri,
         tags=tags,
         log_model=False,
     )

@@ -20,7 +20,13 @@ from micon.models import merge_params
 from micon.profile import SourceProfile
 from micon.runs import current_run
 from micon.training.methods import build_model_config, build_objective_config
-from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
+from micon.training.runner import (
+    MlflowParent,
+    TrainingConfig,
+    build_untrained_checkpoint,
+    embed_crops,
+    train_micon,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,8 @@ def train_model(
     if training_params.get("run_dir"):
         training_params = {**training_params, "run_dir": str(Path(training_params["run_dir"]) / method)}
     model_params = merge_params(model_params, method_params["model"])
+    run = current_run()
+    tracked = run is not None and run.mlflow_run_id is not None
     checkpoint, history = train_micon(
         crop_store.crops,
         crop_index,
@@ -57,7 +65,12 @@ def train_model(
         method=method,
         objective=build_objective_config(method, method_params["objective"]),
         controls=SourceProfile.from_dict(source_profile).controls,
-        run=current_run(),
+        run_id=run.run_id if run is not None else None,
+        mlflow=MlflowParent(
+            tracking_uri=run.tracking_uri, experiment_name=run.experiment_name, run_id=run.mlflow_run_id
+        )
+        if tracked
+        else None,
     )
     if len(history):
         logger.info(

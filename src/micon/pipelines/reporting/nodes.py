@@ -33,6 +33,7 @@ from micon.evaluation import (
 )
 from micon.provenance import run_provenance
 from micon.quarantine import summarise_quarantines
+from micon.runs import current_run
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ def record_run_provenance(comparison_table: pd.DataFrame) -> dict[str, Any]:
     Takes the table only so that it runs after it: the two are saved under the run's one save version,
     which is how ``micon.render_tables`` pairs them.
     """
-    record = run_provenance(root=Path.cwd())
+    run = current_run()
+    # The run id (micon.runs) names the outputs, training folders and MLflow run; None outside kedro run.
+    record = {"run_id": run.run_id if run is not None else None, **run_provenance(root=Path.cwd())}
     record["rows"] = len(comparison_table)
     logger.info("run provenance: commit %s%s", record["commit"], " (dirty)" if record["dirty"] else "")
     return record
