@@ -9,7 +9,7 @@ artifacts. Each method's training is a child run (Lightning's ``MLFlowLogger``, 
 
 The default store is local, under the environment's run root: an SQLite database and an artifact folder in
 ``<run_root>/mlruns`` (MLflow 3 refuses its older plain-file store unless told otherwise). Nothing goes to
-the network unless ``tracking.tracking_uri`` names a server.
+the network unless ``tracking.tracking_uri`` names a server (MLflow's usage telemetry is turned off).
 
 Kedro-free: the hook hands it the parameters and the paths.
 """
@@ -17,6 +17,7 @@ Kedro-free: the hook hands it the parameters and the paths.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,10 @@ class Tracker:
     def __init__(
         self, config: TrackingConfig, *, run_root: str | Path, run_id: str, tags: Mapping[str, Any]
     ) -> None:
-        # Imported here: mlflow takes seconds to import, and a run with tracking off never pays for it.
+        # Nothing leaves the machine unless tracking_uri names a server: MLflow's usage telemetry is off
+        # unless the user set MLFLOW_DISABLE_TELEMETRY. Imported here: mlflow takes seconds to import, and a
+        # run with tracking off never pays for it.
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from mlflow import MlflowClient  # noqa: PLC0415
 
         if config.tracking_uri is None:
