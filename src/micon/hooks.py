@@ -122,13 +122,14 @@ class RunTrackingHooks:
         """Copy report and checkpoints into the MLflow run, close it, write the manifest, move ``latest``."""
         try:
             datasets = _versioned_outputs(catalog, self._saved, run_params["run_id"])
+            # The outputs are complete: the pointer moves first, whatever happens to the copies below.
+            write_manifest(self._run_root(), self._manifest(run_params, "success", datasets), latest=True)
             if self._tracker is not None:
                 for name, record in datasets.items():
                     folder = _artifact_folder(name, self.ARTIFACTS)
                     if folder is not None and record["local"]:
                         self._tracker.log_artifact(record["path"], folder)
                 self._tracker.end()
-            write_manifest(self._run_root(), self._manifest(run_params, "success", datasets), latest=True)
         finally:
             set_current_run(None)
             self._tracker = None

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kedro.config import MissingConfigException
 from kedro.framework.project import settings
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -68,9 +69,11 @@ def load_run_outputs(
         context = session.load_context()
         run_root = project_path / context.config_loader["globals"]["run_root"]
         versions = load_versions(run_id, run_root=run_root, names=names)
+        try:
+            credentials = context.config_loader["credentials"]
+        except MissingConfigException:  # no credentials file, as Kedro's own context allows
+            credentials = {}
         catalog = settings.DATA_CATALOG_CLASS.from_config(
-            context.config_loader["catalog"],
-            context.config_loader.get("credentials") or {},
-            load_versions=versions,
+            context.config_loader["catalog"], credentials, load_versions=versions
         )
         return {name: catalog.load(name) for name in versions}
