@@ -74,6 +74,7 @@ ALLOWED: dict[str, set[str]] = {
         "models",
         "evaluation",
         "training",
+        "tracking",
     },
 }
 FORBIDDEN_LIBRARIES: dict[str, set[str]] = {
