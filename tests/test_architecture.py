@@ -58,6 +58,10 @@ ALLOWED: dict[str, set[str]] = {
     "render_tables": {"errors", "evaluation"},
     # Writes the tuning pipeline's selection into conf/base and its table into the docs.
     "apply_tuning": {"errors", "evaluation", "render_tables", "training"},
+    # A run's identity and manifests (the Kedro glue loads a run's outputs: micon.session).
+    "runs": {"schema", "errors"},
+    # MLflow tracking, driven by the project hook.
+    "tracking": {"errors"},
     # The parameter schema types every section by its domain config: a top layer below only the Kedro glue.
     "parameters": {
         "schema",
@@ -72,6 +76,7 @@ ALLOWED: dict[str, set[str]] = {
         "models",
         "evaluation",
         "training",
+        "tracking",
     },
 }
 FORBIDDEN_LIBRARIES: dict[str, set[str]] = {

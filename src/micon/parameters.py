@@ -39,6 +39,7 @@ from micon.metadata.splits import SplitConfig
 from micon.models.micon import NetworkConfig, merge_params
 from micon.sources.jump import JumpSelectionConfig
 from micon.sources.synthetic.config import SyntheticScreenConfig
+from micon.tracking import TrackingConfig
 from micon.training.methods import get_method, list_methods
 from micon.training.runner import TrainingConfig
 from micon.training.tuning import TuningConfig
@@ -267,6 +268,7 @@ class ProjectParameters:
         modeling: Models, training and embedding.
         reporting: Evaluation and comparison.
         tuning: The equal search of every trained method (the tuning pipeline).
+        tracking: MLflow experiment tracking.
         jump: JUMP designs (only in ``--env jump``).
         bbbc021_evaluation: BBBC021's MoA evaluation (only in ``--env bbbc021``).
         jump_gallery_root: Runtime-only: the JUMP gallery root (a local mirror or the bucket).
@@ -281,6 +283,7 @@ class ProjectParameters:
     modeling: ModelingParameters
     reporting: ReportingParameters
     tuning: TuningConfig
+    tracking: TrackingConfig
     jump: JumpParameters | None = None
     bbbc021_evaluation: Bbbc021EvaluationParameters | None = None
     # Runtime-only keys, read by the catalogs through ${runtime_params:...}; absent unless given.

@@ -31,6 +31,10 @@ CONTROL_GROUP = "Metadata_ControlGroup"
 PLATE_LAYOUT = "Metadata_PlateLayout"
 
 # Cell Painting channels, in the order arrays are stored (as on disk in JUMP and in the MICON reference code).
+# A run's id: the Kedro session id, also the save version of its versioned datasets
+# (kedro.io.core.generate_timestamp, e.g. 2026-12-01T19.05.33.123Z): it sorts by time, a safe folder name.
+RUN_ID_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$"
+
 CHANNELS: tuple[str, ...] = ("AGP", "DNA", "ER", "Mito", "RNA")
 NUCLEAR_CHANNEL = "DNA"
 

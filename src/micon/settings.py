@@ -2,11 +2,12 @@
 
 from kedro.config import OmegaConfigLoader
 
-from micon.hooks import ParameterValidationHooks
+from micon.hooks import ParameterValidationHooks, RunTrackingHooks
 from micon.session import MiconSession
 
-# Parameters are validated (micon.parameters) before any node runs.
-HOOKS = (ParameterValidationHooks(),)
+# Parameters are validated (micon.parameters) before any node runs; every run gets one identity, its
+# manifest under <run_root>/runs/ and, with tracking.enabled, an MLflow run (micon.runs, micon.tracking).
+HOOKS = (ParameterValidationHooks(), RunTrackingHooks())
 
 # A bare `kedro run --env <env>` runs its composition (micon.pipelines.compositions).
 SESSION_CLASS = MiconSession

@@ -248,6 +248,24 @@ def test_resolve_run_new_versions_and_resume_latest_with_last_checkpoint(tmp_pat
     assert resolve_run(str(tmp_path), str(last)) == (tmp_path / "version_3", str(last))
 
 
+def test_resolve_run_named_by_run_id_and_resume_takes_the_latest_run_id(tmp_path):
+    first, second = "2026-12-01T10.00.00.000Z", "2026-12-01T11.00.00.000Z"
+    assert resolve_run(str(tmp_path), False, run_id=first) == (tmp_path / first, None)
+    (tmp_path / "version_0" / "checkpoints").mkdir(parents=True)
+    torch.save({"global_step": 1}, tmp_path / "version_0" / "checkpoints" / "last.ckpt")
+    for run_id in (first, second):
+        (tmp_path / run_id / "checkpoints").mkdir(parents=True)
+    last = tmp_path / first / "checkpoints" / "last.ckpt"
+    torch.save({"global_step": 2}, last)
+    # the second run holds no checkpoint: the latest run that does is the first, after the old versions
+    assert resolve_run(str(tmp_path), True, run_id="2026-12-01T12.00.00.000Z") == (
+        tmp_path / first,
+        str(last),
+    )
+    # without a run id (outside a Kedro run) a new run is still the next version
+    assert resolve_run(str(tmp_path), False) == (tmp_path / "version_1", None)
+
+
 def _plate_control_config(config: MiconModelConfig) -> MiconModelConfig:
     values = config.to_dict()
     values["image"] = {**values["image"], "intensity_scaling": "plate_control"}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 
 from micon import schema
 from micon.errors import (
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "MlflowParent",
     "TrainingConfig",
     "build_untrained_checkpoint",
     "embed_crops",
@@ -74,6 +75,22 @@ RESUMED_TRAINING_KEYS: tuple[str, ...] = (
     "seed",
 )
 _VERSION = re.compile(r"^version_(\d+)$")
+_RUN_ID = re.compile(schema.RUN_ID_PATTERN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlflowParent:
+    """The MLflow run a training logs under, as a child run (the Kedro run's, see ``micon.tracking``).
+
+    Attributes:
+        tracking_uri: The MLflow tracking URI.
+        experiment_name: The MLflow experiment.
+        run_id: The parent MLflow run's id.
+    """
+
+    tracking_uri: str
+    experiment_name: str
+    run_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,11 +121,13 @@ class TrainingConfig:
         num_workers: DataLoader workers.
         seed: Seed of weights, sampler and augmentations.
         log_every_n_steps: Logging (and history) interval.
-        run_dir: Folder of this training's runs: each run is a ``version_<k>`` folder holding
-            ``checkpoints/``, CSV logs (``csv/version_<j>/metrics.csv``, one per attempt) and TensorBoard
-            events (``tensorboard/``). None: no files, no checkpoints.
+        run_dir: Folder of this training's runs: each run is a folder named by its run id (the Kedro
+            run's id, :mod:`micon.runs`; ``version_<k>`` outside a Kedro run) holding ``checkpoints/``,
+            CSV logs (``csv/version_<j>/metrics.csv``, one per attempt) and TensorBoard events
+            (``tensorboard/``). None: no files, no checkpoints.
         checkpoint_every_n_steps: Save a checkpoint every this many steps (plus ``last.ckpt``); None: never.
-        resume: False starts a new run (next version); True resumes the latest run of ``run_dir`` from its
+        resume: False starts a new run (its run id's folder, else the next version); True resumes the latest
+            run of ``run_dir`` (``version_<k>`` folders, then run-id folders in time order) from its
             newest readable checkpoint (``last.ckpt``, else the newest ``step=*.ckpt``; a new run when it
             has none); a path resumes from that checkpoint file into a new run folder.
         resume_on_config_change: What a resume does when the checkpoint was saved with another
@@ -220,13 +239,17 @@ class _HistoryCallback(L.Callback):
         self.rows = list(state_dict["rows"])
 
 
-def resolve_run(run_dir: str | None, resume: bool | str) -> tuple[Path | None, str | None]:
+def resolve_run(
+    run_dir: str | None, resume: bool | str, *, run_id: str | None = None
+) -> tuple[Path | None, str | None]:
     """Return the run folder a training writes into and the checkpoint it resumes from.
 
-    Runs are ``<run_dir>/version_<k>``. ``resume=False`` (or a checkpoint path) opens the next version;
-    ``resume=True`` reopens the highest version that holds a checkpoint and resumes from its newest
+    Runs are ``<run_dir>/<run_id>`` when the training has a run id (a Kedro run's, :mod:`micon.runs`),
+    else ``<run_dir>/version_<k>``. ``resume=False`` (or a checkpoint path) opens a new run: the run id's
+    folder, or the next version; ``resume=True`` reopens the latest run that holds a checkpoint
+    (``version_<k>`` folders by number, then run-id folders in time order) and resumes from its newest
     readable one (``last.ckpt``, else the newest ``step=*.ckpt``; each unreadable file skipped with a
-    warning), or opens the next version when no version holds a checkpoint.
+    warning), or opens a new run when none holds a checkpoint.
 
     Returns:
         ``(run folder or None, checkpoint path or None)``.
@@ -235,12 +258,12 @@ def resolve_run(run_dir: str | None, resume: bool | str) -> tuple[Path | None, s
         CheckpointError: The run to resume holds checkpoints but none can be read, or the checkpoint
             path given cannot be read.
     """
-    folder, path, _ = _resume_point(run_dir, resume)
+    folder, path, _ = _resume_point(run_dir, resume, run_id=run_id)
     return folder, path
 
 
 def _resume_point(
-    run_dir: str | None, resume: bool | str
+    run_dir: str | None, resume: bool | str, *, run_id: str | None = None
 ) -> tuple[Path | None, str | None, dict[str, Any] | None]:
     """Return :func:`resolve_run`'s folder and checkpoint path, and the checkpoint (read weights-only)."""
     checkpoint = None
@@ -249,19 +272,20 @@ def _resume_point(
     if run_dir is None:
         return (None, resume, checkpoint) if isinstance(resume, str) else (None, None, None)
     root = Path(run_dir)
-    versions = sorted(
-        (int(m.group(1)), path)
-        for path in (root.iterdir() if root.is_dir() else [])
-        if path.is_dir() and (m := _VERSION.match(path.name))
-    )
+    folders = [path for path in (root.iterdir() if root.is_dir() else []) if path.is_dir()]
+    versions = sorted((int(m.group(1)), path) for path in folders if (m := _VERSION.match(path.name)))
+    run_ids = sorted(path for path in folders if _RUN_ID.match(path.name))
     if resume is True:
-        for _, path in reversed(versions):
+        for path in reversed([path for _, path in versions] + run_ids):
             found = newest_readable_checkpoint(path / CHECKPOINT_DIR)
             if found is not None:
                 logger.info("resuming training from %s", found[0])
                 return path, str(found[0]), found[1]
         logger.info("resume: true but %s holds no checkpoint; starting a new run", root)
-    folder = root / f"version_{versions[-1][0] + 1 if versions else 0}"
+    if run_id is not None:
+        folder = root / run_id
+    else:
+        folder = root / f"version_{versions[-1][0] + 1 if versions else 0}"
     return (folder, resume, checkpoint) if isinstance(resume, str) else (folder, None, None)
 
 
@@ -292,6 +316,8 @@ def train_micon(
     objective: Any,
     controls: ControlMode,
     callbacks: Sequence[L.Callback] = (),
+    run_id: str | None = None,
+    mlflow: MlflowParent | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train ``method`` on the crops of ``training_config.splits`` and return its model as a checkpoint.
 
@@ -312,6 +338,10 @@ def train_micon(
             (plate-matched DMSO) or ``"same_plate"`` (a crop of another compound of the plate, for screens
             without DMSO images).
         callbacks: Extra Lightning callbacks (e.g. monitors); the history collector is always added.
+        run_id: The id of the Kedro run this training belongs to (``micon.runs``): it names the run
+            folder under ``run_dir``. None: the next ``version_<k>`` folder.
+        mlflow: The MLflow run of the Kedro run: the training curves go to a child run of it (named
+            ``<method>``, tagged ``micon.run_id`` and ``micon.method``). None: no MLflow.
 
     Returns:
         The checkpoint ``{"method", "config", "state_dict"}`` (CPU tensors) and the training history: one
@@ -366,12 +396,19 @@ def train_micon(
     )
     history = _HistoryCallback(cfg.log_every_n_steps, spec.loss_parts)
     run_config = run_configuration(cfg, model_config, method=method, objective=objective)
-    folder, ckpt_path, resumed = _resume_point(cfg.run_dir, cfg.resume)
+    if run_id is not None and not _RUN_ID.match(run_id):
+        raise InvalidConfigError(f"run id {run_id!r} is not a Kedro save version (it names a folder)")
+    folder, ckpt_path, resumed = _resume_point(cfg.run_dir, cfg.resume, run_id=run_id)
     if resumed is not None:
         module.override_resumed_optimizer = check_run_config(
             resumed, run_config, path=str(ckpt_path), policy=cfg.resume_on_config_change
         )
-    trainer = _build_trainer(cfg, folder, callbacks=[history, RunConfigCallback(run_config), *callbacks])
+    trainer = _build_trainer(
+        cfg,
+        folder,
+        callbacks=[history, RunConfigCallback(run_config), *callbacks],
+        mlflow=_mlflow_logger(mlflow, run_id=run_id, method=method, folder=folder),
+    )
     # weights_only: a checkpoint is tensors and plain values; anything else is refused, never executed.
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     logger.info(
@@ -393,8 +430,37 @@ def _require_finite_weights(model: torch.nn.Module, *, method: str, step: int) -
             )
 
 
-def _build_trainer(cfg: TrainingConfig, folder: Path | None, *, callbacks: Sequence[L.Callback]) -> L.Trainer:
-    """Return the Lightning Trainer ``cfg`` describes, writing logs and checkpoints into ``folder``."""
+def _mlflow_logger(
+    parent: MlflowParent | None, *, run_id: str | None, method: str, folder: Path | None
+) -> MLFlowLogger | None:
+    """Return the MLflow logger of ``method``'s training: a child run of ``parent`` (None: no logger)."""
+    if parent is None:
+        return None
+    tags = {"mlflow.parentRunId": parent.run_id, "micon.method": method}
+    if run_id is not None:
+        tags["micon.run_id"] = run_id
+    if folder is not None:
+        tags["micon.run_folder"] = str(folder)
+    return MLFlowLogger(
+        experiment_name=parent.experiment_name,
+        run_name=method,
+        tracking_uri=parent.tracking_uri,
+        tags=tags,
+        log_model=False,
+    )
+
+
+def _build_trainer(
+    cfg: TrainingConfig,
+    folder: Path | None,
+    *,
+    callbacks: Sequence[L.Callback],
+    mlflow: MLFlowLogger | None = None,
+) -> L.Trainer:
+    """Return the Lightning Trainer ``cfg`` describes, writing logs and checkpoints into ``folder``.
+
+    ``mlflow``: an MLflow logger added to the file loggers (the training curves of a tracked run).
+    """
     callbacks = list(callbacks)
     loggers: list[Any] = []
     if folder is not None:
@@ -404,6 +470,8 @@ def _build_trainer(cfg: TrainingConfig, folder: Path | None, *, callbacks: Seque
             CSVLogger(folder, name="csv"),
             TensorBoardLogger(folder, name="tensorboard", version="", default_hp_metric=False),
         ]
+    if mlflow is not None:
+        loggers.append(mlflow)
     if cfg.checkpoint_every_n_steps is not None:
         callbacks.append(
             ModelCheckpoint(

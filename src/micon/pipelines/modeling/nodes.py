@@ -18,8 +18,15 @@ from micon.metadata.provenance import (
 )
 from micon.models import merge_params
 from micon.profile import SourceProfile
+from micon.runs import current_run
 from micon.training.methods import build_model_config, build_objective_config
-from micon.training.runner import TrainingConfig, build_untrained_checkpoint, embed_crops, train_micon
+from micon.training.runner import (
+    MlflowParent,
+    TrainingConfig,
+    build_untrained_checkpoint,
+    embed_crops,
+    train_micon,
+)
 from micon.training.tuning import apply_selection
 
 logger = logging.getLogger(__name__)
@@ -43,12 +50,14 @@ def train_model(
     become the model's input channels. The source profile says how treated crops are paired with controls.
     ``method_params`` holds ``model`` (overrides of the shared architecture), ``objective`` and optionally
     ``training`` (overrides of the shared budget for this method alone: its tuned learning rate). Each
-    method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>``, so resuming one
-    method never picks up another's run. The crop index and store must come from one extraction.
+    method's runs (checkpoints, CSV and TensorBoard logs) go to ``<run_dir>/<method>/<run_id>``, named by
+    the Kedro run's id (:func:`micon.runs.current_run`), so resuming one method never picks up another's
+    run; with tracking on, the training curves go to the run's MLflow run as a child run named by the
+    method. The crop index and store must come from one extraction.
 
     ``seed`` (bound by the pipeline when it trains several seeds) replaces ``training_params["seed"]``
     for this run only, and ``run`` (the run's namespace, e.g. ``micon_seed1``) names its run folder
-    instead of the method; both None: the configured seed and ``<run_dir>/<method>``.
+    instead of the method; both None: the configured seed and ``<run_dir>/<method>/<run_id>``.
     """
     require_crops_of_index(crop_index, crop_store, "crop_store")
     training_params = {**training_params, **(method_params.get("training") or {})}  # its tuned lr
@@ -58,6 +67,8 @@ def train_model(
         folder = str(Path(training_params["run_dir"]) / (run or method))
         training_params = {**training_params, "run_dir": folder}
     model_params = merge_params(model_params, method_params["model"])
+    kedro_run = current_run()
+    tracked = kedro_run is not None and kedro_run.mlflow_run_id is not None
     checkpoint, history = train_micon(
         crop_store.crops,
         crop_index,
@@ -66,6 +77,14 @@ def train_model(
         method=method,
         objective=build_objective_config(method, method_params["objective"]),
         controls=SourceProfile.from_dict(source_profile).controls,
+        run_id=kedro_run.run_id if kedro_run is not None else None,
+        mlflow=MlflowParent(
+            tracking_uri=kedro_run.tracking_uri,
+            experiment_name=kedro_run.experiment_name,
+            run_id=kedro_run.mlflow_run_id,
+        )
+        if tracked
+        else None,
     )
     if len(history):
         logger.info(

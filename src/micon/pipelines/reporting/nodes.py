@@ -48,6 +48,7 @@ from micon.models.diagnostics import generator_sensitivity
 from micon.models.molecule_encoder import featurize_molecules
 from micon.provenance import run_provenance
 from micon.quarantine import summarise_quarantines
+from micon.runs import current_run
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ def record_run_provenance(comparison_table: pd.DataFrame) -> dict[str, Any]:
     Takes the table only so that it runs after it: the two are saved under the run's one save version,
     which is how ``micon.render_tables`` pairs them.
     """
-    record = run_provenance(root=Path.cwd())
+    run = current_run()
+    # The run id (micon.runs) names the outputs, training folders and MLflow run; None outside kedro run.
+    record = {"run_id": run.run_id if run is not None else None, **run_provenance(root=Path.cwd())}
     record["rows"] = len(comparison_table)
     logger.info("run provenance: commit %s%s", record["commit"], " (dirty)" if record["dirty"] else "")
     return record
@@ -363,6 +366,7 @@ def write_html_report(
     parameters: dict[str, Any],
     paired_differences: pd.DataFrame,
     diagnostics: pd.DataFrame,
+    run_provenance: dict[str, Any],
     *per_method: pd.DataFrame,
     methods: Sequence[str],
 ) -> str:
@@ -370,6 +374,8 @@ def write_html_report(
 
     ``paired_differences`` (MICON minus each peer, with intervals) and ``diagnostics`` (effective rank
     and MICON's control/molecule sensitivity) follow the comparison tables.
+    The report opens with the run it comes from: ``run_provenance``'s run id (:mod:`micon.runs`), commit
+    and command.
 
     ``per_method`` holds, for each output of :data:`REPORTED_OUTPUTS` in turn, one table per method in
     the order of ``methods``.
@@ -387,7 +393,9 @@ def write_html_report(
         output: _by_method(methods, per_method[i * n : (i + 1) * n])
         for i, output in enumerate(REPORTED_OUTPUTS)
     }
+    run = {key: [run_provenance.get(key)] for key in ("run_id", "commit", "dirty", "command")}
     tables = {
+        "Run": pd.DataFrame(run),
         "Methods side by side per normalisation chain": pivot_chains(comparison_table, CHAIN_COLUMNS),
         "Comparison of methods (one row per method and chain)": comparison_table,
         "Paired differences, MICON minus each peer (intervals over compounds, or across seeds)": (

@@ -300,6 +300,7 @@ def create_pipeline(
                     "params:reporting",
                     "paired_differences",
                     "diagnostics",
+                    "run_provenance",
                     *(name for output in REPORTED_OUTPUTS for name in each(output)),
                 ],
                 "report_html",
