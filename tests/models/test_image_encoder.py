@@ -142,7 +142,9 @@ def test_image_encoder_l2_normalize_gives_unit_norm_outputs(strategy):
     torch.manual_seed(0)
     crops = torch.randint(0, 5000, (3, 5, 16, 16)).float()
     raw = _image_config(backbone="test_resnet", channel_strategy=strategy, embedding_dim=10)
-    normed = _image_config(backbone="test_resnet", channel_strategy=strategy, embedding_dim=10, l2_normalize=True)
+    normed = _image_config(
+        backbone="test_resnet", channel_strategy=strategy, embedding_dim=10, l2_normalize=True
+    )
     torch.manual_seed(0)
     out_raw = ImageEncoder(raw, in_channels=5).eval()(crops)
     torch.manual_seed(0)

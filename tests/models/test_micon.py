@@ -109,7 +109,7 @@ def test_channel_former_on_a_joint_encoder_reads_slices_of_the_joint_embedding()
 
 def test_channel_former_needs_a_dim_that_splits_into_the_channels():
     with pytest.raises(InvalidConfigError, match="multiple of the 5 channels"):
-        MiconModelConfig.from_dict({**CONFIG, "parts": ("channel_former",)}).embedding_dim
+        _ = MiconModelConfig.from_dict({**CONFIG, "parts": ("channel_former",)}).embedding_dim
 
 
 def test_frozen_features_are_frozen_seeded_and_leave_the_other_parts_alone():
