@@ -99,6 +99,7 @@ def main() -> None:
             steps_per_epoch=args.steps + args.warmup,
             num_workers=training.num_workers,
             controls=SYNTHETIC_PROFILE.controls,
+            second_view=training.second_view,
             intensity=None,
             fields=get_method(method).batch_fields,
             molecule=config.molecule,

@@ -9,12 +9,14 @@ import pytest
 from kedro.framework.session import KedroSession
 
 from micon.errors import InvalidConfigError, UnknownNameError
+from micon.models import merge_params
 from micon.parameters import (
     RUNTIME_KEYS,
     ProjectParameters,
     objective_config_class,
     validate_parameters,
 )
+from micon.training.methods import build_model_config, list_methods
 from micon.training.objectives import ClipObjectiveConfig
 from micon.training.runner import TrainingConfig
 from tests.kedro_project import temporary_project
@@ -104,6 +106,40 @@ def test_validate_parameters_method_model_override_checked_once_merged():
     message = _problems(params)
     assert "modeling.methods.cellclip.model.image.channel_strategy: " in message
     assert message.count("channel_strategy") == 1
+
+
+@pytest.mark.parametrize("channels", [3, 4, 5])
+def test_every_method_is_evaluated_at_one_embedding_size_under_base(channels):
+    params = load_parameters("base")
+    modeling = params["modeling"]
+    names = tuple(f"C{k}" for k in range(channels))
+    sizes = {"untrained": build_model_config("untrained", modeling["model"], channels=names).embedding_dim}
+    for method in list_methods("trained"):
+        merged = merge_params(modeling["model"], modeling["methods"][method]["model"])
+        sizes[method] = build_model_config(method, merged, channels=names).embedding_dim
+    assert set(sizes) == {"untrained", *list_methods("trained")}
+    assert set(sizes.values()) == {modeling["model"]["image"]["embedding_dim"]}, sizes
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("modeling.methods.cellclip.model.channel_former.dim", 64),
+        ("modeling.methods.simclr.model.image.embedding_dim", 60),
+        ("modeling.model.channel_former.dim", 64),
+    ],
+)
+def test_validate_parameters_refuses_methods_evaluated_at_different_sizes(path, value):
+    message = _problems(_set(load_parameters("test"), path, value))
+    assert "every method must be evaluated at the same embedding size" in message
+    assert "64" in message or "simclr 60" in message
+
+
+def test_validate_parameters_refuses_a_joint_per_channel_variant():
+    params = _set(
+        load_parameters("test"), "modeling.methods.micon_per_channel.model.image.channel_strategy", "joint"
+    )
+    assert "modeling.methods.micon_per_channel.model.image.channel_strategy: " in _problems(params)
 
 
 def test_validate_parameters_method_objective_checked_by_its_config():

@@ -40,7 +40,7 @@ from micon.models.micon import NetworkConfig, merge_params
 from micon.sources.jump import JumpSelectionConfig
 from micon.sources.synthetic.config import SyntheticScreenConfig
 from micon.tracking import TrackingConfig
-from micon.training.methods import get_method, list_methods
+from micon.training.methods import get_method, list_methods, method_model_params
 from micon.training.runner import TrainingConfig
 from micon.training.tuning import TuningConfig
 
@@ -57,6 +57,7 @@ __all__ = [
     "ProjectParameters",
     "ProjectionParameters",
     "ReportingParameters",
+    "evaluated_size",
     "objective_config_class",
     "validate_parameters",
 ]
@@ -345,7 +346,9 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
 
     Besides each section's type, every ``modeling.methods.<method>`` is checked: its ``model`` merged key by
     key over ``modeling.model`` must be valid model parameters, and its ``objective`` must build the method's
-    objective config.
+    objective config. Every method with a model (each trained method and the untrained floor, which is
+    ``modeling.model`` itself) must be evaluated at the same embedding size: ``image.embedding_dim``, or
+    ``channel_former.dim`` for a method evaluated at the CrossChannelFormer's output (CellCLIP).
 
     Args:
         params: The run's parameters, as Kedro's config loader returns them (runtime values included).
@@ -374,6 +377,8 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
                 model if shared_model_valid else None,
                 training if shared_training_valid else None,
             )
+        if shared_model_valid and not problems:
+            problems += _embedding_size_problems(model, methods)
     problems += _control_count_problems(params)
     problems += _tuning_problems(params)
     if problems:
@@ -397,6 +402,36 @@ def _control_count_problems(params: Mapping[str, Any]) -> list[str]:
         for name, steps in chains.items()
         if isinstance(steps, list | tuple)
         and minimum < (needed := plate_controls_needed([str(step) for step in steps]))
+    ]
+
+
+def evaluated_size(method: str, model: Mapping[str, Any]) -> int:
+    """Return the size of the embedding ``method`` is evaluated at under the model parameters ``model``.
+
+    ``channel_former.dim`` for a method evaluated at the CrossChannelFormer's CLS output, else
+    ``image.embedding_dim`` (the encoder output; with ``per_channel`` it must split into the channels,
+    which the model checks when the crop store's channels are known).
+
+    Raises:
+        UnknownNameError: ``method`` is not registered.
+    """
+    if get_method(method).embedding == "channel_former":
+        return int(model["channel_former"]["dim"])
+    return int(model["image"]["embedding_dim"])
+
+
+def _embedding_size_problems(model: Mapping[str, Any], methods: Mapping[str, Any]) -> list[str]:
+    """Check that every method with a model is evaluated at one embedding size (the untrained floor's)."""
+    sizes = {"untrained (modeling.model)": evaluated_size("untrained", model)}
+    for method, settings in methods.items():
+        merged = merge_params(model, settings.get("model"))
+        sizes[str(method)] = evaluated_size(str(method), merged)
+    if len(set(sizes.values())) == 1:
+        return []
+    listing = ", ".join(f"{name} {size}" for name, size in sizes.items())
+    return [
+        "modeling.methods: every method must be evaluated at the same embedding size (image.embedding_dim, "
+        f"or channel_former.dim for CellCLIP's channel former); got {listing}"
     ]
 
 
@@ -440,7 +475,12 @@ def _method_problems(
         return [f"{_dotted(location)}: a trained method ({exc})"]
     problems = []
     if model is not None and isinstance(settings.get("model"), Mapping):
-        merged = merge_params(model, settings["model"])
+        fixed = get_method(method).channel_strategy
+        own = (settings["model"].get("image") or {}).get("channel_strategy", fixed)
+        if fixed is not None and own != fixed:
+            where = _dotted((*location, "model", "image", "channel_strategy"))
+            return [f"{where}: {method!r} is the {fixed} variant; its strategy cannot be set (got {own!r})"]
+        merged = method_model_params(method, merge_params(model, settings["model"]))
         problems += _validate(NetworkConfig, merged, (*location, "model"))
     if isinstance(settings.get("objective"), Mapping):
         problems += _validate(objective, settings["objective"], (*location, "objective"))

@@ -87,6 +87,7 @@ def latest_run(run_root: str | Path) -> RunOutputs:
 METHOD_LABELS: dict[str, str] = {
     "known_truth": "known truth (latent state)",
     "micon": "MICON",
+    "micon_per_channel": "MICON (per-channel encoder)",
     "paclr": "PaCLR-only",
     "clip": "CLIP-style",
     "cellclip": "CellCLIP-style",

@@ -116,23 +116,56 @@ def test_image_encoder_per_channel_concatenates_shared_channel_embeddings(backbo
         assert torch.allclose(tokens[:, c], alone, atol=1e-5)
 
 
-def test_image_encoder_joint_has_no_channel_tokens():
+def test_image_encoder_joint_has_no_per_channel_embeddings():
     encoder = ImageEncoder(_image_config(backbone="test_resnet", embedding_dim=4), in_channels=5)
     with pytest.raises(InvalidConfigError, match="per_channel"):
         encoder.encode_channels(torch.zeros(1, 5, 16, 16))
 
 
-def test_image_encoder_per_channel_dim_rounds_down_to_a_multiple_of_the_channels():
-    config = _image_config(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=12)
+def test_image_encoder_joint_channel_tokens_are_slices_of_the_joint_embedding():
+    encoder = ImageEncoder(_image_config(backbone="test_resnet", embedding_dim=10), in_channels=5).eval()
+    crops = torch.randint(0, 5000, (2, 5, 16, 16)).float()
+    tokens = encoder.channel_tokens(crops)
+    assert tokens.shape == (2, 5, 2)
+    assert torch.equal(tokens.flatten(1), encoder(crops))
+
+
+def test_image_encoder_per_channel_channel_tokens_are_the_channel_embeddings():
+    config = _image_config(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=10)
     encoder = ImageEncoder(config, in_channels=5).eval()
-    assert encoder.embedding_dim == config.output_dim(5) == 10
-    assert encoder(torch.zeros(2, 5, 16, 16)).shape == (2, 10)
-    assert ImageEncoder(config, in_channels=3).embedding_dim == 12
+    crops = torch.randint(0, 5000, (2, 5, 16, 16)).float()
+    assert torch.equal(encoder.channel_tokens(crops), encoder.encode_channels(crops))
 
 
-def test_image_encoder_per_channel_fewer_dims_than_channels_raises():
-    config = _image_config(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=4)
-    with pytest.raises(InvalidConfigError, match="embedding_dim"):
+@pytest.mark.parametrize("strategy", ["joint", "per_channel"])
+def test_image_encoder_l2_normalize_gives_unit_norm_outputs(strategy):
+    torch.manual_seed(0)
+    crops = torch.randint(0, 5000, (3, 5, 16, 16)).float()
+    raw = _image_config(backbone="test_resnet", channel_strategy=strategy, embedding_dim=10)
+    normed = _image_config(
+        backbone="test_resnet", channel_strategy=strategy, embedding_dim=10, l2_normalize=True
+    )
+    torch.manual_seed(0)
+    out_raw = ImageEncoder(raw, in_channels=5).eval()(crops)
+    torch.manual_seed(0)
+    out = ImageEncoder(normed, in_channels=5).eval()(crops)
+    assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert not torch.allclose(out_raw.norm(dim=1), torch.ones(3), atol=1e-2)
+    assert torch.allclose(out, torch.nn.functional.normalize(out_raw, dim=1), atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [3, 4, 5])
+def test_image_encoder_per_channel_base_dim_splits_evenly(channels):
+    # conf/base's embedding size splits into 3, 4 or 5 channels: every method is evaluated at it
+    config = _image_config(backbone="test_resnet", channel_strategy="per_channel")
+    encoder = ImageEncoder(config, in_channels=channels)
+    assert encoder.embedding_dim == config.embedding_dim == config.output_dim(channels)
+
+
+@pytest.mark.parametrize("dim", [4, 12])
+def test_image_encoder_per_channel_dim_not_a_multiple_of_the_channels_raises(dim):
+    config = _image_config(backbone="test_resnet", channel_strategy="per_channel", embedding_dim=dim)
+    with pytest.raises(InvalidConfigError, match=f"embedding_dim \\({dim}\\).*5 channels"):
         ImageEncoder(config, in_channels=5)
 
 

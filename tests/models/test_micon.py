@@ -20,6 +20,7 @@ TINY = {
     "image": {"backbone": "test_resnet", "embedding_dim": 8, "intensity_scaling": "per_crop"},
     "molecule": {"hidden_dim": 8, "num_layers": 2, "out_dim": 4, "n_bits": 64},
     "channel_former": {"dim": 8, "num_layers": 1, "num_heads": 2},
+    "frozen_features": {"backbone": "test_resnet"},
     "projection_hidden_dim": 16,
     "projection_dim": 8,
     "generator_hidden_dim": 16,
@@ -34,8 +35,11 @@ CONFIG = {
 PARTS = {
     "micon": (("molecule_encoder", "generator"), "image_encoder"),
     "paclr": ((), "image_encoder"),
-    "clip": (("molecule_encoder", "molecule_projection"), "image_encoder"),
-    "cellclip": (("molecule_encoder", "molecule_projection", "channel_former"), "channel_former"),
+    "clip": (("molecule_encoder", "molecule_projection", "logit_scale"), "image_encoder"),
+    "cellclip": (
+        ("molecule_encoder", "molecule_projection", "channel_former", "logit_scale", "frozen_features"),
+        "channel_former",
+    ),
 }
 
 
@@ -93,9 +97,37 @@ def test_channel_former_embedding_is_channel_former_cls_output():
     assert torch.equal(model.embed(crops), expected)
 
 
-def test_channel_former_part_with_joint_encoder_raises():
-    with pytest.raises(InvalidConfigError, match="per_channel"):
-        MiconModelConfig.from_dict({**CONFIG, "parts": ("channel_former",)})
+def test_channel_former_on_a_joint_encoder_reads_slices_of_the_joint_embedding():
+    config = MiconModelConfig.from_dict(
+        {**merge_params(CONFIG, {"image": {"embedding_dim": 10}}), "parts": ("channel_former",)}
+    )
+    model = build_model(dataclasses.replace(config, embedding="channel_former")).eval()
+    crops = torch.randint(0, 3000, (2, 5, 16, 16)).float()
+    tokens = model.image_encoder(crops).reshape(2, 5, 2)
+    assert torch.equal(model.embed(crops), model.channel_former(tokens))
+
+
+def test_channel_former_needs_a_dim_that_splits_into_the_channels():
+    with pytest.raises(InvalidConfigError, match="multiple of the 5 channels"):
+        _ = MiconModelConfig.from_dict({**CONFIG, "parts": ("channel_former",)}).embedding_dim
+
+
+def test_frozen_features_are_frozen_seeded_and_leave_the_other_parts_alone():
+    torch.manual_seed(0)
+    plain = build_model(_config(("molecule_encoder", "molecule_projection")))
+    torch.manual_seed(0)
+    model = build_model(_config(("molecule_encoder", "molecule_projection", "frozen_features"))).train()
+    again = build_model(_config(("frozen_features",)))
+    for name, value in plain.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+    features = model.frozen_features
+    assert not features.training and not any(p.requires_grad for p in features.parameters())
+    # its weights come from its own seed, not from torch's global RNG
+    for name, value in features.state_dict().items():
+        assert torch.equal(again.frozen_features.state_dict()[name], value), name
+    crops = torch.randint(0, 3000, (3, 5, 16, 16)).float()
+    out = features(crops)
+    assert out.shape[:2] == (3, 5) and not out.requires_grad
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,8 @@ def tiny_crop_index(tiny_screen: tuple[np.ndarray, pd.DataFrame]) -> pd.DataFram
 TINY_MODEL = {
     "image": {"backbone": "test_resnet", "embedding_dim": 16, "intensity_scaling": "per_crop"},
     "molecule": {"hidden_dim": 16, "num_layers": 2, "out_dim": 16},
+    "channel_former": {"dim": 16, "num_layers": 1, "num_heads": 2},
+    "frozen_features": {"backbone": "test_resnet"},
     "projection_hidden_dim": 32,
     "projection_dim": 16,
     "generator_hidden_dim": 32,
@@ -106,7 +108,8 @@ def tiny_model_params(**overrides: Any) -> dict[str, Any]:
 def tiny_model_config_of(method: str) -> MiconModelConfig:
     """Return the tiny architecture with ``method``'s parts (per channel where it needs a channel former)."""
     spec = get_method(method)
-    params = tiny_model_params(**(PER_CHANNEL if "channel_former" in spec.model_parts else {}))
+    per_channel = "channel_former" in spec.model_parts or spec.channel_strategy == "per_channel"
+    params = tiny_model_params(**(PER_CHANNEL if per_channel else {}))
     return build_model_config(method, params, channels=schema.CHANNELS)
 
 
@@ -135,6 +138,7 @@ def tiny_datamodule(
         "steps_per_epoch": training["max_steps"],
         "num_workers": training["num_workers"],
         "controls": SYNTHETIC_PROFILE.controls,
+        "second_view": training["second_view"],
         "intensity": None,
         "fields": get_method(method).batch_fields,
         "molecule": tiny_model_config_of("micon").molecule,

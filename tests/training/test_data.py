@@ -176,7 +176,7 @@ def test_micon_datamodule_loader_state_mismatch_warns(tiny_crops, tiny_crop_inde
         ("paclr", {*IMAGE_KEYS, "control_labels_1", "control_labels_2"}),
         ("clip", {"treated_1", "treated_2", "molecules", "molecule_index"}),
         ("cellclip", {"treated_1", "treated_2", "molecules", "molecule_index", "molecule_similarity"}),
-        ("simclr", {"treated_1", "treated_2"}),
+        ("simclr", {"treated_1", "treated_2", "crops"}),
     ],
 )
 def test_micon_datamodule_batch_holds_only_the_fields_its_method_consumes(
@@ -205,9 +205,9 @@ def test_micon_datamodule_reads_no_control_crop_for_an_image_only_method(tiny_cr
     datamodule.crops = tiny_crops.view(_Recording)
     next(iter(datamodule.train_dataloader()))
     controls = set(ids["control_1"]) | set(ids["control_2"])
-    treated = set(ids["treated_1"]) | set(ids["treated_2"])
-    assert read and set(np.concatenate(read)) == treated
-    assert not (controls - treated) & set(np.concatenate(read))
+    consumed = set(ids["treated_1"]) | set(ids["treated_2"]) | set(ids["crops"])
+    assert read and set(np.concatenate(read)) == consumed
+    assert not (controls - consumed) & set(np.concatenate(read))
 
 
 def test_micon_datamodule_unknown_field_raises(tiny_crops, tiny_crop_index):
@@ -218,3 +218,16 @@ def test_micon_datamodule_unknown_field_raises(tiny_crops, tiny_crop_index):
 def test_micon_datamodule_molecule_fields_without_molecule_settings_raise(tiny_crops, tiny_crop_index):
     with pytest.raises(InvalidConfigError, match="molecule"):
         tiny_datamodule(tiny_crops, tiny_crop_index, method="clip", molecule=None)
+
+
+def test_micon_datamodule_simclr_crops_include_dmso_crops(tiny_crops, tiny_crop_index):
+    datamodule = tiny_datamodule(tiny_crops, tiny_crop_index, method="simclr", steps_per_epoch=6)
+    datamodule.setup("fit")
+    is_control = tiny_crop_index.set_index(schema.CROP_ID)[schema.IS_CONTROL]
+    loader = datamodule.train_dataloader()
+    drawn = np.concatenate([datamodule.sampler.sample_batch(step)["crops"] for step in range(6)])
+    assert is_control.loc[drawn].any()
+    batch = next(iter(loader))
+    assert batch["crops"].shape == (2 * 4, *tiny_crops.shape[1:])
+    first = datamodule.sampler.sample_batch(0)["crops"]
+    assert torch.equal(batch["crops"], torch.from_numpy(tiny_crops[first].astype(np.float32)))

@@ -18,10 +18,11 @@ from tests.training.conftest import tiny_model_config_of, tiny_model_params
 
 
 def test_registry_lists_the_built_in_methods_by_kind():
-    assert list_methods("trained") == ("micon", "paclr", "clip", "cellclip", "simclr")
+    trained = ("micon", "micon_per_channel", "paclr", "clip", "cellclip", "simclr")
+    assert list_methods("trained") == trained
     assert list_methods("untrained") == ("untrained",)
     assert list_methods("features") == ("cellprofiler", "intensity")
-    assert list_methods()[:7] == ("micon", "paclr", "clip", "cellclip", "simclr", "untrained", "cellprofiler")
+    assert list_methods()[:8] == (*trained, "untrained", "cellprofiler")
 
 
 def test_get_method_unknown_name_raises_and_lists_known_names():
@@ -47,7 +48,10 @@ def test_register_method_twice_raises_and_unregister_removes():
         ({"name": "a-b", "kind": "untrained"}, "identifier"),
         ({"name": "x", "kind": "learned"}, "learned"),
         ({"name": "x", "kind": "trained"}, "needs an objective and a loss"),
-        ({"name": "x", "kind": "untrained", "batch_fields": ("treated",)}, "no loss parts or batch fields"),
+        (
+            {"name": "x", "kind": "untrained", "batch_fields": ("treated",)},
+            "no loss parts, batch fields or prepare",
+        ),
         ({"name": "x", "kind": "features", "model_parts": ("generator",)}, "no model parts"),
         (
             {
@@ -117,7 +121,7 @@ def test_make_checkpoint_records_the_method_and_loads_weights_only(tmp_path):
     torch.save(checkpoint, tmp_path / "c.pt")
     loaded = torch.load(tmp_path / "c.pt", weights_only=True)
     assert loaded["method"] == "clip"
-    assert set(loaded["config"]["parts"]) == {"molecule_encoder", "molecule_projection"}
+    assert set(loaded["config"]["parts"]) == {"molecule_encoder", "molecule_projection", "logit_scale"}
 
 
 def test_make_checkpoint_parts_of_other_method_raise():

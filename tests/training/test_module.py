@@ -2,13 +2,24 @@ import math
 
 import pytest
 import torch
+from torch_geometric.data import Batch
 
+from micon import schema
 from micon.errors import InvalidConfigError, UnknownNameError
-from micon.models.micon import MiconModel, build_model
+from micon.models import LogitScale, cwcl_loss, image_soft_targets
+from micon.models.micon import MiconModel, build_model, merge_params
+from micon.training import objectives
 from micon.training.data import BATCH_FIELDS
-from micon.training.methods import list_methods
+from micon.training.methods import build_model_config, list_methods
 from micon.training.module import MiconModule, _warmup_cosine
-from tests.training.conftest import module_settings, objective_of, tiny_datamodule, tiny_model_config_of
+from tests.parameters import parameter
+from tests.training.conftest import (
+    module_settings,
+    objective_of,
+    tiny_datamodule,
+    tiny_model_config_of,
+    tiny_model_params,
+)
 
 TRAINED_METHODS = list_methods("trained")
 
@@ -117,15 +128,156 @@ def test_alignment_methods_train_the_molecule_encoder(tiny_batch, tiny_model_con
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.molecule_encoder.parameters())
 
 
-def test_cellclip_cwcl_weights_come_from_molecule_similarity(tiny_batch, tiny_model_config):
+def _cwcl_weights(monkeypatch, module: MiconModule, batch) -> torch.Tensor:
+    """Return the weights CellCLIP's loss hands its CWCL image -> molecule term for ``batch``."""
+    seen: list[torch.Tensor] = []
+
+    def spy(query, keys, weights, *, temperature):
+        seen.append(weights.detach().clone())
+        return cwcl_loss(query, keys, weights, temperature=temperature)
+
+    monkeypatch.setattr(objectives, "cwcl_loss", spy)
+    module.compute_losses(batch)
+    return seen[0]  # the first call is CWCL image -> molecule; the second CLIP molecule -> image
+
+
+def test_cellclip_soft_targets_are_frozen_image_features_not_fingerprints(monkeypatch, tiny_batch):
     torch.manual_seed(0)
     module = _module(_model("cellclip"), "cellclip")
-    tanimoto = module.compute_losses(tiny_batch)
-    identity = dict(tiny_batch, molecule_similarity=torch.eye(tiny_batch["molecule_similarity"].shape[0]))
-    hard = module.compute_losses(identity)
-    assert hard["clip"].item() == pytest.approx(tanimoto["clip"].item(), rel=1e-6)
-    # near initialisation all projections are alike, so the weights move the loss only a little
-    assert hard["cwcl"].item() != pytest.approx(tanimoto["cwcl"].item(), rel=1e-6)
+    weights = _cwcl_weights(monkeypatch, module, tiny_batch)
+    rows = tiny_batch["molecule_index"].repeat(2)
+    crops = torch.cat([tiny_batch["treated_1"], tiny_batch["treated_2"]])
+    assert torch.allclose(weights, image_soft_targets(module.model.frozen_features(crops), rows))
+    # identical fingerprints (similarity 1 everywhere) and other molecules (SMILES changed): same weights
+    g = tiny_batch["molecule_similarity"].shape[0]
+    same_prints = dict(tiny_batch, molecule_similarity=torch.ones(g, g))
+    assert torch.equal(_cwcl_weights(monkeypatch, module, same_prints), weights)
+    order = torch.arange(g).flip(0)
+    other_smiles = dict(
+        tiny_batch, molecules=Batch.from_data_list(tiny_batch["molecules"].index_select(order))
+    )
+    assert torch.equal(_cwcl_weights(monkeypatch, module, other_smiles), weights)
+    # ... but compounds of identical fingerprints with different images get different weights
+    other = rows[:, None] != rows[None, :]
+    assert other.any() and (weights[other] < 1.0).all() and weights[other].unique().numel() > 1
+    # and other images change them
+    swapped = dict(tiny_batch, treated_1=tiny_batch["treated_1"].flip(1))
+    assert not torch.allclose(_cwcl_weights(monkeypatch, module, swapped), weights)
+
+
+def test_cellclip_tanimoto_soft_targets_remain_an_option(monkeypatch, tiny_batch):
+    objective = objective_of("cellclip", soft_targets="tanimoto")
+    module = _module(_model("cellclip"), "cellclip", objective=objective)
+    rows = tiny_batch["molecule_index"].repeat(2)
+    expected = tiny_batch["molecule_similarity"][rows][:, rows]
+    assert torch.equal(_cwcl_weights(monkeypatch, module, tiny_batch), expected)
+
+
+def test_cellclip_soft_targets_per_sample_differ_within_a_compound(monkeypatch, tiny_batch):
+    objective = objective_of("cellclip", soft_target_groups="sample")
+    module = _module(_model("cellclip"), "cellclip", objective=objective)
+    weights = _cwcl_weights(monkeypatch, module, tiny_batch)
+    rows = tiny_batch["molecule_index"].repeat(2)
+    mates = (rows[:, None] == rows[None, :]) & ~torch.eye(rows.numel(), dtype=torch.bool)
+    assert torch.allclose(weights.diagonal(), torch.ones(rows.numel()))
+    assert (weights[mates] < 1.0).any()
+
+
+@pytest.mark.parametrize(
+    ("method", "overrides"), [("clip", {}), ("clip", {"loss": "cloob"}), ("cellclip", {})], ids=str
+)
+def test_learned_temperature_starts_at_the_configured_one_and_moves(tiny_batch, method, overrides):
+    torch.manual_seed(0)
+    objective = objective_of(method, **overrides)
+    module = _module(_model(method), method, objective=objective, lr=1e-2)
+    scale = module.model.logit_scale
+    assert objective.learn_temperature and scale.temperature == pytest.approx(objective.temperature)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert any(scale.log_scale is p for group in optimizer.param_groups for p in group["params"])
+    assert [g["weight_decay"] for g in optimizer.param_groups if g["params"][0] is scale.log_scale] == [0.0]
+    for _ in range(3):
+        loss = module.compute_losses(tiny_batch)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert scale.temperature != pytest.approx(objective.temperature, rel=1e-4)
+
+
+@pytest.mark.parametrize("method", ["clip", "cellclip"])
+def test_fixed_temperature_stays_fixed(tiny_batch, method):
+    objective = objective_of(method, learn_temperature=False, temperature=0.2)
+    module = _module(_model(method), method, objective=objective)
+    optimizer = module.configure_optimizers()["optimizer"]
+    scale = module.model.logit_scale
+    assert not scale.log_scale.requires_grad
+    assert all(p is not scale.log_scale for group in optimizer.param_groups for p in group["params"])
+    loss = module.compute_losses(tiny_batch)["loss"]
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert scale.temperature == pytest.approx(0.2)
+
+
+def test_logit_scale_is_clamped_at_100():
+    scale = LogitScale()
+    scale.reset(0.001, learnable=True)
+    assert scale().item() == pytest.approx(100.0)
+    with torch.no_grad():
+        scale.log_scale.fill_(10.0)
+    assert scale().item() == pytest.approx(100.0)
+    scale.clamp_()
+    assert scale.log_scale.item() == pytest.approx(math.log(100.0))
+
+
+def _method_model(method: str, **image) -> MiconModel:
+    """Return a tiny model of ``method`` with the method's conf/base model overrides (and ``image``)."""
+    overrides = merge_params(parameter(f"modeling.methods.{method}.model", env="base"), {"image": image})
+    params = merge_params(tiny_model_params(), overrides)
+    return build_model(build_model_config(method, params, channels=schema.CHANNELS))
+
+
+def _inputs_of(module: torch.nn.Module, calls: list) -> None:
+    module.register_forward_pre_hook(lambda _, args: calls.append(args[0].detach().clone()))
+
+
+@pytest.mark.parametrize(("l2_normalize", "unit"), [(None, True), (False, False)], ids=["base", "raw"])
+def test_micon_head_and_generator_see_unit_norm_encoder_outputs_by_default(tiny_batch, l2_normalize, unit):
+    torch.manual_seed(0)
+    model = _method_model("micon", **({} if l2_normalize is None else {"l2_normalize": l2_normalize}))
+    head, generator = [], []
+    _inputs_of(model.projection_head, head)
+    _inputs_of(model.generator, generator)
+    _module(model, "micon").compute_losses(tiny_batch)
+    b = tiny_batch["compound_labels"].numel()
+    assert head[0].shape[0] == 4 * b and generator[0].shape[0] == 2 * b
+    for seen in (head[0], generator[0], model.embed(tiny_batch["treated_1"]).detach()):
+        norms = seen.norm(dim=1)
+        assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5) == unit
+
+
+@pytest.mark.parametrize("method", ["paclr", "micon_per_channel"])
+def test_paclr_and_per_channel_micon_head_sees_unit_norm_encoder_outputs(tiny_batch, method):
+    model = _method_model(method, **({"embedding_dim": 10} if method == "micon_per_channel" else {}))
+    head = []
+    _inputs_of(model.projection_head, head)
+    _module(model, method).compute_losses(tiny_batch)
+    assert torch.allclose(head[0].norm(dim=1), torch.ones(head[0].shape[0]), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("crops", "changed", "kept"), [("all", "crops", "treated_1"), ("treated", "treated_1", "crops")]
+)
+def test_simclr_trains_on_the_crops_its_objective_names(tiny_batch, crops, changed, kept):
+    module = _module(_model("simclr"), "simclr", objective=objective_of("simclr", crops=crops))
+
+    def loss(batch) -> float:
+        return module.compute_losses(batch, augment=True, generator=torch.Generator().manual_seed(0))[
+            "loss"
+        ].item()
+
+    base = loss(tiny_batch)
+    assert loss(dict(tiny_batch, **{kept: tiny_batch[kept].flip(-1) * 2})) == pytest.approx(base, rel=1e-6)
+    assert loss(dict(tiny_batch, **{changed: tiny_batch[changed].flip(1)})) != pytest.approx(base, rel=1e-6)
 
 
 def test_simclr_without_augmentation_raises(tiny_batch, tiny_model_config):

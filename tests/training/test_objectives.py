@@ -2,6 +2,7 @@ import pytest
 
 from micon.errors import InvalidConfigError
 from micon.training.objectives import (
+    CellclipObjectiveConfig,
     ClipObjectiveConfig,
     MiconObjectiveConfig,
     SimclrObjectiveConfig,
@@ -21,6 +22,11 @@ def _objective(method: str, **overrides) -> dict:
         (ClipObjectiveConfig, "clip", {"loss": "sigmoid"}, "sigmoid"),
         (ClipObjectiveConfig, "clip", {"hopfield_scale": 0.0}, "hopfield_scale"),
         (SimclrObjectiveConfig, "simclr", {"temperature": -0.1}, "temperature"),
+        (SimclrObjectiveConfig, "simclr", {"crops": "dmso"}, "crops"),
+        (ClipObjectiveConfig, "clip", {"temperature": 2.0}, r"\[0.01, 1\]"),
+        (CellclipObjectiveConfig, "cellclip", {"temperature": 0.001}, r"\[0.01, 1\]"),
+        (CellclipObjectiveConfig, "cellclip", {"soft_targets": "fingerprint"}, "soft_targets"),
+        (CellclipObjectiveConfig, "cellclip", {"soft_target_groups": "well"}, "soft_target_groups"),
     ],
 )
 def test_objective_config_bad_values_raise(cls, method, overrides, match):

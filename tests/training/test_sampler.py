@@ -8,7 +8,7 @@ from micon.training.sampler import DMSO_LABEL, TreatmentPairSampler
 
 
 def _sampler(index: pd.DataFrame, **kwargs) -> TreatmentPairSampler:
-    defaults = {"batch_rows": 8, "seed": 0, "steps_per_epoch": 5}
+    defaults = {"batch_rows": 8, "seed": 0, "steps_per_epoch": 5, "second_view": "reference"}
     return TreatmentPairSampler(index, **{**defaults, **kwargs})
 
 
@@ -16,8 +16,8 @@ def _rows(index: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
     return index.set_index(schema.CROP_ID).loc[ids]
 
 
-def test_treatment_pair_sampler_pairs_same_compound_different_wells(tiny_crop_index):
-    sampler = _sampler(tiny_crop_index)
+def test_treatment_pair_sampler_tiered_pairs_same_compound_different_wells(tiny_crop_index):
+    sampler = _sampler(tiny_crop_index, second_view="tiered")
     for batch in sampler:
         t1, t2 = _rows(tiny_crop_index, batch["treated_1"]), _rows(tiny_crop_index, batch["treated_2"])
         assert (t1[schema.STANDARD_SMILES].to_numpy() == t2[schema.STANDARD_SMILES].to_numpy()).all()
@@ -111,7 +111,13 @@ def test_treatment_pair_sampler_missing_column_raises(tiny_crop_index):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"batch_rows": 0}, {"rank": 2, "world_size": 2}, {"splits": ("training",)}, {"steps_per_epoch": 0}],
+    [
+        {"batch_rows": 0},
+        {"rank": 2, "world_size": 2},
+        {"splits": ("training",)},
+        {"steps_per_epoch": 0},
+        {"second_view": "furthest"},
+    ],
 )
 def test_treatment_pair_sampler_bad_settings_raise(tiny_crop_index, kwargs):
     with pytest.raises(InvalidConfigError):
@@ -126,12 +132,13 @@ def _hand_index(wells: list[tuple[str, str, str, str, str]], crops_per_well: int
             schema.BATCH: b,
             schema.PLATE: p,
             schema.WELL: w,
+            schema.SITE: str(k),  # one crop per site (image)
             schema.STANDARD_SMILES: schema.DMSO_SMILES if c == "DMSO" else c,
             schema.IS_CONTROL: c == "DMSO",
             schema.SPLIT: schema.SPLIT_TRAIN,
         }
         for s, b, p, w, c in wells
-        for _ in range(crops_per_well)
+        for k in range(crops_per_well)
     ]
     index = pd.DataFrame(rows)
     index.insert(0, schema.CROP_ID, np.arange(len(index), dtype=np.int64))
@@ -140,7 +147,7 @@ def _hand_index(wells: list[tuple[str, str, str, str, str]], crops_per_well: int
 
 def test_treatment_pair_sampler_second_view_from_another_source_when_possible(tiny_crop_index):
     # Every compound has train crops in both sources, so the top tier always applies.
-    for batch in _sampler(tiny_crop_index, steps_per_epoch=10):
+    for batch in _sampler(tiny_crop_index, steps_per_epoch=10, second_view="tiered"):
         t1, t2 = _rows(tiny_crop_index, batch["treated_1"]), _rows(tiny_crop_index, batch["treated_2"])
         assert (t1[schema.SOURCE].to_numpy() != t2[schema.SOURCE].to_numpy()).all()
 
@@ -170,7 +177,7 @@ def test_treatment_pair_sampler_second_view_from_another_source_when_possible(ti
 def test_treatment_pair_sampler_tiers_source_then_batch_then_plate_then_well(wells, differs):
     dmso = sorted({(s, b, p) for s, b, p, _, _ in wells})
     index = _hand_index(wells + [(s, b, p, "P24", "DMSO") for s, b, p in dmso])
-    sampler = _sampler(index, batch_rows=16, steps_per_epoch=10)
+    sampler = _sampler(index, batch_rows=16, steps_per_epoch=10, second_view="tiered")
     first = index[schema.CROP_ID].iloc[0]
     seen = 0
     for batch in sampler:
@@ -275,3 +282,57 @@ def test_treatment_pair_sampler_resume_at_out_of_range_raises(tiny_crop_index, e
 def test_treatment_pair_sampler_unknown_controls_raises(tiny_crop_index):
     with pytest.raises(InvalidConfigError, match="controls"):
         _sampler(tiny_crop_index, controls="plate")
+
+
+def test_treatment_pair_sampler_reference_second_view_is_any_other_image_of_the_compound():
+    # As the MICON reference code: any other image of the compound, whatever its well, plate, batch or
+    # source; never the first view's own image. Two crops per site here, so a crop's site-mate exists.
+    wells = [("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p1", "A02", "C"), ("s2", "b2", "p2", "A01", "C")]
+    dmso = [("s1", "b1", "p1", "P24", "DMSO"), ("s2", "b2", "p2", "P24", "DMSO")]
+    index = _hand_index(wells + dmso, crops_per_well=2)
+    index = pd.concat([index, index.assign(**{schema.CROP_ID: index[schema.CROP_ID] + len(index)})])
+    index = index.reset_index(drop=True)  # each (well, site) now holds two crops: one image, two cells
+    rows = index.set_index(schema.CROP_ID)
+    first = index[schema.CROP_ID].iloc[0]
+    image = [schema.SOURCE, schema.PLATE, schema.WELL, schema.SITE]
+    seconds = []
+    for batch in _sampler(index, batch_rows=16, steps_per_epoch=40):
+        seconds += [batch["treated_2"][i] for i in np.flatnonzero(batch["treated_1"] == first)]
+    t2 = rows.loc[seconds]
+    assert len(t2) > 30
+    assert not (t2[image] == rows.loc[first, image]).all(axis=1).any()  # never the same image
+    # any other image: the same well (other site), another well of the plate and another source all occur
+    same_well = (t2[schema.PLATE] == rows.loc[first, schema.PLATE]) & (
+        t2[schema.WELL] == rows.loc[first, schema.WELL]
+    )
+    assert (
+        same_well.any()
+        and (~same_well & (t2[schema.SOURCE] == "s1")).any()
+        and (t2[schema.SOURCE] == "s2").any()
+    )
+
+
+def test_treatment_pair_sampler_tiered_second_view_takes_the_most_different_tier():
+    wells = [("s1", "b1", "p1", "A01", "C"), ("s1", "b1", "p1", "A02", "C"), ("s2", "b2", "p2", "A01", "C")]
+    dmso = [("s1", "b1", "p1", "P24", "DMSO"), ("s2", "b2", "p2", "P24", "DMSO")]
+    index = _hand_index(wells + dmso, crops_per_well=2)
+    rows = index.set_index(schema.CROP_ID)
+    for batch in _sampler(index, batch_rows=16, steps_per_epoch=10, second_view="tiered"):
+        t1, t2 = rows.loc[batch["treated_1"]], rows.loc[batch["treated_2"]]
+        assert (t1[schema.SOURCE].to_numpy() != t2[schema.SOURCE].to_numpy()).all()
+
+
+def test_treatment_pair_sampler_reference_and_tiered_share_the_first_view(tiny_crop_index):
+    reference = _sampler(tiny_crop_index).sample_batch(0)
+    tiered = _sampler(tiny_crop_index, second_view="tiered").sample_batch(0)
+    assert np.array_equal(reference["treated_1"], tiered["treated_1"])
+
+
+def test_treatment_pair_sampler_crops_are_any_training_crop_dmso_included(tiny_crop_index):
+    sampler = _sampler(tiny_crop_index, steps_per_epoch=10)
+    train = tiny_crop_index[tiny_crop_index[schema.SPLIT] == schema.SPLIT_TRAIN]
+    drawn = np.concatenate([batch["crops"] for batch in sampler])
+    assert drawn.size == 10 * 2 * 8
+    assert set(drawn) <= set(train[schema.CROP_ID])
+    rows = tiny_crop_index.set_index(schema.CROP_ID).loc[drawn]
+    assert rows[schema.IS_CONTROL].any() and (~rows[schema.IS_CONTROL]).any()

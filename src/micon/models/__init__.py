@@ -2,7 +2,8 @@
 
 from micon.models.alignment_losses import cloob_loss, cwcl_loss, info_nce_loss
 from micon.models.channel_former import ChannelFormerConfig, CrossChannelFormer
-from micon.models.heads import ProjectionHead, TreatmentGenerator
+from micon.models.frozen_features import FrozenChannelFeatures, FrozenFeaturesConfig, image_soft_targets
+from micon.models.heads import LogitScale, ProjectionHead, TreatmentGenerator
 from micon.models.image_encoder import CropNormalizer, ImageEncoder, ImageEncoderConfig
 from micon.models.losses import counterfactual_loss, nt_xent_loss, paclr_loss, supervised_contrastive_loss
 from micon.models.micon import (
@@ -32,9 +33,12 @@ __all__ = [
     "CropNormalizer",
     "CrossChannelFormer",
     "FingerprintMoleculeEncoder",
+    "FrozenChannelFeatures",
+    "FrozenFeaturesConfig",
     "GraphMoleculeEncoder",
     "ImageEncoder",
     "ImageEncoderConfig",
+    "LogitScale",
     "MiconModel",
     "MiconModelConfig",
     "MoleculeEncoderConfig",
@@ -48,6 +52,7 @@ __all__ = [
     "counterfactual_loss",
     "cwcl_loss",
     "featurize_molecules",
+    "image_soft_targets",
     "info_nce_loss",
     "load_model",
     "merge_params",

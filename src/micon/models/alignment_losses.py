@@ -28,16 +28,17 @@ def _check_pairs(image: Tensor, molecule: Tensor, labels_or_weights: Tensor, wha
         )
 
 
-def _check_temperature(temperature: float) -> None:
+def _check_temperature(temperature: float | Tensor) -> None:
     if temperature <= 0:
         raise InvalidConfigError(f"temperature must be > 0, got {temperature}")
 
 
-def cwcl_loss(query: Tensor, keys: Tensor, weights: Tensor, *, temperature: float) -> Tensor:
+def cwcl_loss(query: Tensor, keys: Tensor, weights: Tensor, *, temperature: float | Tensor) -> Tensor:
     r"""Return the continuously weighted contrastive loss of Srinivasa et al. 2023 (arXiv 2309.14580).
 
-    Aligns ``query`` to ``keys``; with :math:`q, k` L2-normalised and :math:`w_{ij} \in [0, 1]` the
-    similarity of items :math:`i` and :math:`j` *within* the key modality,
+    Aligns ``query`` to ``keys``; with :math:`q, k` L2-normalised and :math:`w_{ij} \in [0, 1]` an
+    intra-modal similarity of items :math:`i` and :math:`j` (in CWCL, that of the frozen, pretrained
+    modality; CellCLIP takes it from frozen per-channel image features),
 
     .. math::
         \mathcal{L} = \frac{1}{N} \sum_{i=1}^{N} \frac{-1}{\sum_j w_{ij}} \sum_{j=1}^{N} w_{ij}
@@ -50,8 +51,8 @@ def cwcl_loss(query: Tensor, keys: Tensor, weights: Tensor, *, temperature: floa
     Args:
         query: Embeddings of the modality being aligned (e.g. images).
         keys: Embeddings of the other modality, row i paired with ``query`` row i.
-        weights: Intra-modal similarity of the keys, in [0, 1].
-        temperature: :math:`\tau > 0`.
+        weights: Intra-modal similarity of the items, in [0, 1].
+        temperature: :math:`\tau > 0` (a float, or a scalar tensor such as a learned one).
 
     Returns:
         The scalar loss.
@@ -78,7 +79,7 @@ def cwcl_loss(query: Tensor, keys: Tensor, weights: Tensor, *, temperature: floa
     return per_row.mean()
 
 
-def info_nce_loss(image: Tensor, molecule: Tensor, labels: Tensor, *, temperature: float) -> Tensor:
+def info_nce_loss(image: Tensor, molecule: Tensor, labels: Tensor, *, temperature: float | Tensor) -> Tensor:
     r"""Return the symmetric InfoNCE loss of CLIP (Radford et al. 2021), with repeated compounds as positives.
 
     .. math::
@@ -118,7 +119,7 @@ def _hopfield_retrieval(state: Tensor, stored: Tensor, *, scale: float) -> Tenso
     return F.normalize(retrieved, dim=1)
 
 
-def _info_loob(anchors: Tensor, candidates: Tensor, positives: Tensor, *, inv_tau: float) -> Tensor:
+def _info_loob(anchors: Tensor, candidates: Tensor, positives: Tensor, *, inv_tau: float | Tensor) -> Tensor:
     """Return InfoLOOB: -mean positive logit + logsumexp over the negatives only, times tau."""
     logits = anchors @ candidates.T * inv_tau
     n_pos = positives.sum(dim=1)
@@ -131,7 +132,7 @@ def _info_loob(anchors: Tensor, candidates: Tensor, positives: Tensor, *, inv_ta
 
 
 def cloob_loss(
-    image: Tensor, molecule: Tensor, labels: Tensor, *, inv_tau: float, hopfield_scale: float
+    image: Tensor, molecule: Tensor, labels: Tensor, *, inv_tau: float | Tensor, hopfield_scale: float
 ) -> Tensor:
     r"""Return the CLOOB loss of Fürst et al. 2022 (arXiv 2110.11316), as CLOOME uses it.
 
@@ -158,7 +159,7 @@ def cloob_loss(
         image: Image projections, one per row.
         molecule: Molecule projections of each row's compound.
         labels: Compound of each row.
-        inv_tau: :math:`1 / \tau > 0` (CLOOME: 30).
+        inv_tau: :math:`1 / \tau > 0` (CLOOME: 30), a float or a scalar tensor (a learned one).
         hopfield_scale: :math:`\beta > 0` of the retrieval (CLOOME: 14.3).
 
     Returns:

@@ -47,7 +47,9 @@ class CrossChannelFormer(nn.Module):
     embedding is added (so the transformer knows which stain a token is), a learned CLS token is
     prepended, and a pre-norm ``nn.TransformerEncoder`` runs over the C + 1 tokens; the final-normed CLS
     token is the crop's embedding. CellCLIP feeds frozen DINOv2 features; here the tokens come from the
-    trained per-channel image encoder.
+    trained image encoder (:meth:`~micon.models.ImageEncoder.channel_tokens`: per-channel embeddings, or
+    slices of a joint embedding), and CellCLIP's frozen features serve its soft targets only
+    (:class:`~micon.models.FrozenChannelFeatures`).
 
     Args:
         in_dim: Width of the input channel tokens.

@@ -1,13 +1,15 @@
-"""Heads on top of the encoders: the contrastive projection head and the treatment generator."""
+"""Heads on top of the encoders: the projection head, the treatment generator and the logit scale."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
 
 from micon.errors import InvalidInputError
 
-__all__ = ["ProjectionHead", "TreatmentGenerator"]
+__all__ = ["LogitScale", "ProjectionHead", "TreatmentGenerator"]
 
 
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
@@ -72,3 +74,43 @@ class TreatmentGenerator(nn.Module):
                 "molecule embedding per control row"
             )
         return self.net(torch.cat([control, molecule], dim=-1))
+
+
+class LogitScale(nn.Module):
+    r"""The learnable inverse temperature of CLIP and CLOOME: :math:`1/\tau = \exp(s)`, at most 100.
+
+    As in CLIP (Radford et al. 2021) and CLOOME's code (``logit_inv_tau``): one scalar parameter
+    :math:`s = \log(1/\tau)`, initialised from a temperature; :meth:`clamp_` keeps it in
+    :math:`[0, \log 100]` after every optimiser step, and :meth:`forward` clamps the same way, so the
+    logits are scaled by at most 100. Fixed (no gradient) unless :meth:`reset` says it learns.
+
+    Shapes:
+        - output: :math:`()`, the scale :math:`1/\tau`.
+    """
+
+    MAX_SCALE = 100.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(()))
+
+    def reset(self, temperature: float, *, learnable: bool) -> None:
+        r"""Set :math:`1/\tau` to ``1 / temperature`` (clamped) and whether it learns."""
+        with torch.no_grad():
+            self.log_scale.fill_(-math.log(temperature))
+        self.clamp_()
+        self.log_scale.requires_grad_(learnable)
+
+    def clamp_(self) -> None:
+        r"""Clamp :math:`s` in place to :math:`[0, \log 100]` (CLIP's and CLOOME's clamp)."""
+        with torch.no_grad():
+            self.log_scale.clamp_(0.0, math.log(self.MAX_SCALE))
+
+    @property
+    def temperature(self) -> float:
+        r"""Return the current temperature :math:`\tau`."""
+        return float(1.0 / self.forward().detach())
+
+    def forward(self) -> Tensor:
+        r"""Return the inverse temperature :math:`\exp(s)`, clamped to [1, 100]."""
+        return self.log_scale.clamp(0.0, math.log(self.MAX_SCALE)).exp()

@@ -10,6 +10,7 @@ from typing import Literal
 
 import timm
 import torch
+import torch.nn.functional as F
 from timm.models import group_modules, group_parameters, load_state_dict
 from timm.utils import freeze
 from torch import Tensor, nn
@@ -41,14 +42,18 @@ class ImageEncoderConfig:
     Attributes:
         backbone: Name of a timm model (``timm.list_models()``). ``conf/base`` uses ``resnet10t``, the
             smallest real ResNet in timm and fast enough on CPU at 32 px.
-        embedding_dim: Size D of the embedding that is evaluated. With ``per_channel`` each of the C
-            channels gets ``D // C`` (the embedding is D rounded down to a multiple of C). The channels
-            themselves are not a setting: the crop store records them (:class:`ImageEncoder` takes
-            their count).
+        embedding_dim: Size D of the encoder output (the evaluated embedding of every method but CellCLIP).
+            With ``per_channel`` each of the C channels gets ``D / C``; D must then be a multiple of C
+            (``conf/base``: 120, which 3, 4 and 5 channels divide). The channels themselves are not a
+            setting: the crop store records them (:class:`ImageEncoder` takes their count).
         channel_strategy: ``"joint"``: one backbone over all channels through a C-channel stem.
             ``"per_channel"``: one backbone with a 1-channel stem shared by all channels, each channel
             encoded on its own and the per-channel embeddings concatenated (the MICON reference code; also
             the channel tokens of CellCLIP's CrossChannelFormer). Costs about C times the joint forward.
+            Every method may use either.
+        l2_normalize: L2-normalise the encoder output (the concatenated per-channel embeddings, or the
+            joint one), as the MICON reference code does before its projection head, its generator and
+            evaluation. Per-channel tokens (:meth:`ImageEncoder.channel_tokens`) are not normalised.
         pretrained: ``None`` for random weights; a local file (a state dict or a timm/PyTorch checkpoint
             with a ``state_dict``/``model`` entry); or ``"hub"`` for timm's published weights (downloads:
             never used by ``conf/base`` or tests). timm adapts the RGB stem to the channel count with
@@ -68,6 +73,7 @@ class ImageEncoderConfig:
     backbone: str
     embedding_dim: int
     channel_strategy: ChannelStrategy
+    l2_normalize: bool
     pretrained: str | None
     freeze_stages: int | None
     normalize_eps: float
@@ -101,20 +107,34 @@ class ImageEncoderConfig:
         """Return the size of one channel's embedding (per_channel) or of the whole embedding (joint).
 
         Raises:
-            InvalidConfigError: ``per_channel`` with fewer embedding dimensions than channels.
+            InvalidConfigError: ``per_channel`` and ``embedding_dim`` is not a positive multiple of the
+                channel count (every method is evaluated at the same D, so nothing is rounded away).
         """
         if self.channel_strategy != "per_channel":
             return self.embedding_dim
-        if self.embedding_dim < in_channels:
+        if self.embedding_dim < in_channels or self.embedding_dim % in_channels:
             raise InvalidConfigError(
-                f"per_channel needs embedding_dim ({self.embedding_dim}) >= the {in_channels} channels"
+                f"per_channel needs embedding_dim ({self.embedding_dim}) to be a multiple of the "
+                f"{in_channels} channels (e.g. 120 for 3, 4 or 5 channels)"
+            )
+        return self.embedding_dim // in_channels
+
+    def token_dim(self, in_channels: int) -> int:
+        """Return the width of one channel token (:meth:`ImageEncoder.channel_tokens`): ``D / C``.
+
+        Raises:
+            InvalidConfigError: ``embedding_dim`` is not a positive multiple of ``in_channels``.
+        """
+        if self.embedding_dim < in_channels or self.embedding_dim % in_channels:
+            raise InvalidConfigError(
+                f"channel tokens need embedding_dim ({self.embedding_dim}) to be a multiple of the "
+                f"{in_channels} channels (e.g. 120 for 3, 4 or 5 channels)"
             )
         return self.embedding_dim // in_channels
 
     def output_dim(self, in_channels: int) -> int:
-        """Return the size of the encoder's output for crops of ``in_channels`` channels."""
-        if self.channel_strategy == "per_channel":
-            return self.channel_dim(in_channels) * in_channels
+        """Return the size of the encoder's output for crops of ``in_channels`` channels (D)."""
+        self.channel_dim(in_channels)  # per_channel: D must split evenly
         return self.embedding_dim
 
 
@@ -215,11 +235,29 @@ class ImageEncoder(nn.Module):
         return self.config.output_dim(self.in_channels)
 
     def forward(self, images: Tensor) -> Tensor:
-        """Return the embedding of each crop (see class Shapes)."""
+        """Return the embedding of each crop (see class Shapes), L2-normalised with ``l2_normalize``."""
         if self.config.channel_strategy == "per_channel":
-            return self.encode_channels(images).flatten(1)
+            out = self.encode_channels(images).flatten(1)
+        else:
+            self._check(images)
+            out = self.embedding(self.backbone(self.normalizer(images)))
+        return F.normalize(out, dim=1) if self.config.l2_normalize else out
+
+    def channel_tokens(self, images: Tensor) -> Tensor:
+        """Return C tokens per crop for a channel transformer (CellCLIP's CrossChannelFormer).
+
+        ``per_channel``: each channel's own embedding (:meth:`encode_channels`). ``joint``: the joint
+        embedding cut into C equal slices, which carry no per-channel meaning (an ablation that lets the
+        channel former run on the joint stem). Never L2-normalised.
+
+        Shapes:
+            - images: :math:`(B, C, S, S)`; output: :math:`(B, C, D / C)` float32.
+        """
+        if self.config.channel_strategy == "per_channel":
+            return self.encode_channels(images)
         self._check(images)
-        return self.embedding(self.backbone(self.normalizer(images)))
+        width = self.config.token_dim(self.in_channels)
+        return self.embedding(self.backbone(self.normalizer(images))).reshape(images.shape[0], -1, width)
 
     def encode(self, images: Tensor) -> Tensor:
         """Return the embedding used for evaluation: the encoder output, before any projection head."""

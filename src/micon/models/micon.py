@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from micon.errors import InvalidConfigError, InvalidInputError
 from micon.models.channel_former import ChannelFormerConfig, CrossChannelFormer
-from micon.models.heads import ProjectionHead, TreatmentGenerator
+from micon.models.frozen_features import FrozenChannelFeatures, FrozenFeaturesConfig
+from micon.models.heads import LogitScale, ProjectionHead, TreatmentGenerator
 from micon.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from micon.models.molecule_encoder import MoleculeEncoderConfig, build_molecule_encoder
 
@@ -29,7 +30,9 @@ __all__ = [
     "model_state",
 ]
 
-ModelPart = Literal["molecule_encoder", "generator", "molecule_projection", "channel_former"]
+ModelPart = Literal[
+    "molecule_encoder", "generator", "molecule_projection", "channel_former", "logit_scale", "frozen_features"
+]
 MODEL_PARTS: tuple[str, ...] = ModelPart.__args__
 """The optional networks of :class:`MiconModel` (``image_encoder`` and ``projection_head`` always exist)."""
 Embedding = Literal["image_encoder", "channel_former"]
@@ -47,6 +50,7 @@ class NetworkConfig:
         image: Image encoder settings (embedding size D).
         molecule: Molecule encoder settings (embedding size M).
         channel_former: CrossChannelFormer settings (used with the ``channel_former`` part).
+        frozen_features: CellCLIP's frozen per-channel feature extractor (the ``frozen_features`` part).
         projection_hidden_dim: Hidden width of the projection heads.
         projection_dim: Output size P of the heads, the space the losses compare.
         generator_hidden_dim: Hidden width of the treatment generator G (used with the ``generator`` part).
@@ -55,6 +59,7 @@ class NetworkConfig:
     image: ImageEncoderConfig
     molecule: MoleculeEncoderConfig
     channel_former: ChannelFormerConfig
+    frozen_features: FrozenFeaturesConfig
     projection_hidden_dim: int
     projection_dim: int
     generator_hidden_dim: int
@@ -67,9 +72,10 @@ class NetworkConfig:
             isinstance(self.image, ImageEncoderConfig)
             and isinstance(self.molecule, MoleculeEncoderConfig)
             and isinstance(self.channel_former, ChannelFormerConfig)
+            and isinstance(self.frozen_features, FrozenFeaturesConfig)
         ):
             raise InvalidConfigError(
-                "image, molecule and channel_former must be their config classes; "
+                "image, molecule, channel_former and frozen_features must be their config classes; "
                 "build from plain dicts with MiconModelConfig.from_dict"
             )
 
@@ -88,8 +94,9 @@ class MiconModelConfig(NetworkConfig):
         parts: The optional networks the model holds, a subset of :data:`MODEL_PARTS` (see
             :class:`MiconModel`); ``generator`` and ``molecule_projection`` need ``molecule_encoder``.
         embedding: The evaluated embedding: ``"image_encoder"`` (the encoder output) or
-            ``"channel_former"`` (the CrossChannelFormer's CLS output; needs that part and
-            ``image.channel_strategy: per_channel``).
+            ``"channel_former"`` (the CrossChannelFormer's CLS output; needs that part). The channel
+            former reads per-channel tokens with ``image.channel_strategy: per_channel``, slices of the
+            joint embedding with ``joint``.
     """
 
     channels: tuple[str, ...]
@@ -111,11 +118,6 @@ class MiconModelConfig(NetworkConfig):
                 raise InvalidConfigError(f"model part {part!r} needs {needed!r} in parts, got {self.parts}")
         if self.embedding not in EMBEDDINGS:
             raise InvalidConfigError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
-        if "channel_former" in self.parts and self.image.channel_strategy != "per_channel":
-            raise InvalidConfigError(
-                "the channel_former part takes per-channel tokens of the image encoder; set "
-                "image.channel_strategy: per_channel"
-            )
         if self.embedding == "channel_former" and "channel_former" not in self.parts:
             raise InvalidConfigError(
                 f"embedding 'channel_former' needs the channel_former part, got parts {self.parts}"
@@ -145,16 +147,23 @@ class MiconModelConfig(NetworkConfig):
 
     @property
     def embedding_dim(self) -> int:
-        """Return the size of the evaluated embedding (the CLS width for cellclip, else D)."""
-        if self.embedding == "channel_former":
-            return self.channel_former.dim
-        return self.image.output_dim(self.in_channels)
+        """Return the size of the evaluated embedding (the CLS width for cellclip, else D).
+
+        Raises:
+            InvalidConfigError: D does not split into the channels where it must (``per_channel``, or
+                channel tokens of the channel former).
+        """
+        if "channel_former" in self.parts:
+            self.image.token_dim(self.in_channels)
+        image_dim = self.image.output_dim(self.in_channels)
+        return self.channel_former.dim if self.embedding == "channel_former" else image_dim
 
 
 _SECTIONS: dict[str, type] = {
     "image": ImageEncoderConfig,
     "molecule": MoleculeEncoderConfig,
     "channel_former": ChannelFormerConfig,
+    "frozen_features": FrozenFeaturesConfig,
 }
 
 
@@ -190,6 +199,9 @@ class MiconModel(nn.Module):
         generator: G, ``(B, D)`` control and ``(B, M)`` molecule -> ``(B, D)``.
         molecule_projection: ``(G, M)`` -> ``(G, P)``.
         channel_former: per-channel tokens ``(B, C, D / C)`` -> ``(B, E)``.
+        logit_scale: a learnable (or fixed) inverse temperature of the alignment losses.
+        frozen_features: CellCLIP's frozen per-channel feature extractor, ``(B, C, S, S)`` ->
+            ``(B, C, F)``; never trained (its weights are in the checkpoint, drawn with its own seed).
     """
 
     def __init__(self, config: MiconModelConfig) -> None:
@@ -200,7 +212,7 @@ class MiconModel(nn.Module):
         self.image_encoder = ImageEncoder(config.image, in_channels=config.in_channels)
         self.channel_former = (
             CrossChannelFormer(
-                config.image.channel_dim(config.in_channels), config.in_channels, config.channel_former
+                config.image.token_dim(config.in_channels), config.in_channels, config.channel_former
             )
             if "channel_former" in parts
             else None
@@ -213,7 +225,9 @@ class MiconModel(nn.Module):
         )
         self.generator = (
             TreatmentGenerator(
-                config.image.embedding_dim, config.molecule.out_dim, config.generator_hidden_dim
+                config.image.output_dim(config.in_channels),
+                config.molecule.out_dim,
+                config.generator_hidden_dim,
             )
             if "generator" in parts
             else None
@@ -221,6 +235,13 @@ class MiconModel(nn.Module):
         self.molecule_projection = (
             ProjectionHead(config.molecule.out_dim, config.projection_hidden_dim, config.projection_dim)
             if "molecule_projection" in parts
+            else None
+        )
+        self.logit_scale = LogitScale() if "logit_scale" in parts else None
+        # Last, and from its own seed: building it never changes the other parts' initialisation.
+        self.frozen_features = (
+            FrozenChannelFeatures(config.frozen_features, image=config.image, in_channels=config.in_channels)
+            if "frozen_features" in parts
             else None
         )
 
@@ -239,7 +260,7 @@ class MiconModel(nn.Module):
             - images: :math:`(B, C, S, S)`; output: :math:`(B, E)`.
         """
         if self.config.embedding == "channel_former":
-            return self.channel_former(self.image_encoder.encode_channels(images))
+            return self.channel_former(self.image_encoder.channel_tokens(images))
         return self.image_encoder(images)
 
 

@@ -23,19 +23,20 @@ from micon.models.molecule_encoder import (
     collate_molecules,
     featurize_molecules,
 )
-from micon.training.sampler import ControlMode, TreatmentBatch, TreatmentPairSampler
+from micon.training.sampler import ControlMode, SecondView, TreatmentBatch, TreatmentPairSampler
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["BATCH_FIELDS", "IMAGE_KEYS", "BatchField", "MiconDataModule", "crop_dataloader", "read_crops"]
 
 IMAGE_KEYS: tuple[str, ...] = ("treated_1", "treated_2", "control_1", "control_2")
-BatchField = Literal["treated", "controls", "molecules", "molecule_similarity"]
+BatchField = Literal["treated", "controls", "molecules", "molecule_similarity", "crops"]
 BATCH_FIELDS: tuple[str, ...] = BatchField.__args__
 """Groups of training-batch fields a method may consume (see :class:`MiconDataModule`)."""
 _FIELD_IMAGES: dict[str, tuple[str, ...]] = {
     "treated": ("treated_1", "treated_2"),
     "controls": ("control_1", "control_2"),
+    "crops": ("crops",),
 }
 
 
@@ -86,13 +87,13 @@ class _TreatmentBatches(Dataset):
         self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
-        b = ids["compound_index"].size
         batch: dict[str, Any] = {}
         if self.image_keys:  # only the crops the method consumes are read
             images = read_crops(
                 self.crops, np.concatenate([ids[k] for k in self.image_keys]), intensity=self.intensity
             )
-            batch |= dict(zip(self.image_keys, images.split(b), strict=True))
+            sizes = [ids[k].size for k in self.image_keys]
+            batch |= dict(zip(self.image_keys, images.split(sizes), strict=True))
         batch["compound_labels"] = torch.from_numpy(ids["compound_index"].astype(np.int64))
         if "controls" in self.fields:
             for key in ("control_labels_1", "control_labels_2"):
@@ -164,6 +165,7 @@ def _sampler_settings(sampler: TreatmentPairSampler) -> dict[str, Any]:
         "steps_per_epoch": sampler.steps_per_epoch,
         "splits": list(sampler.splits),
         "controls": sampler.controls,
+        "second_view": sampler.second_view,
     }
 
 
@@ -193,8 +195,10 @@ class MiconDataModule(L.LightningDataModule):
       ``Batch`` (gnn) or :math:`(G, n\_bits)` float32 fingerprints), and ``molecule_index``
       :math:`(B,)` long, row -> compound of ``molecules``.
     - ``molecule_similarity``: ``molecule_similarity`` :math:`(G, G)` float32, Tanimoto similarity of the
-      Morgan fingerprints (radius and bits of ``molecule``) of the G compounds (CellCLIP's CWCL weights),
-      and ``molecule_index``.
+      Morgan fingerprints (radius and bits of ``molecule``) of the G compounds (CellCLIP's CWCL weights
+      with ``soft_targets: tanimoto`` only), and ``molecule_index``.
+    - ``crops``: ``crops`` :math:`(2B, C, S, S)` float32, crops drawn uniformly from every crop of the
+      splits, DMSO included (SimCLR).
 
     Resuming: :meth:`train_dataloader` starts the sampler at the trainer's (restored) epoch and step, so a
     run resumed from a checkpoint sees the batches the uninterrupted run would have seen.
@@ -208,6 +212,7 @@ class MiconDataModule(L.LightningDataModule):
         steps_per_epoch: Batches per epoch.
         num_workers: DataLoader worker processes (0: read in the main process).
         controls: ``"dmso"`` or ``"same_plate"`` control crops (see :class:`TreatmentPairSampler`).
+        second_view: ``"reference"`` or ``"tiered"`` draw of the second treated crop (ditto).
         intensity: Plate intensity scaling of every crop read (None: raw intensities).
         fields: The field groups of :data:`BATCH_FIELDS` each batch holds.
         molecule: The molecule encoder settings (which features to compute, fingerprint radius and
@@ -230,6 +235,7 @@ class MiconDataModule(L.LightningDataModule):
         steps_per_epoch: int,
         num_workers: int,
         controls: ControlMode,
+        second_view: SecondView,
         intensity: CropIntensityScaling | None,
         fields: Collection[str],
         molecule: MoleculeEncoderConfig | None,
@@ -262,6 +268,7 @@ class MiconDataModule(L.LightningDataModule):
         self.steps_per_epoch = steps_per_epoch
         self.num_workers = num_workers
         self.controls = controls
+        self.second_view = second_view
         self.intensity = intensity
         self.molecule = molecule
         self.sampler: TreatmentPairSampler | None = None
@@ -289,6 +296,7 @@ class MiconDataModule(L.LightningDataModule):
             world_size=world_size,
             steps_per_epoch=self.steps_per_epoch,
             controls=self.controls,
+            second_view=self.second_view,
         )
         compounds = self.sampler.compounds
         if "molecules" in self.fields:

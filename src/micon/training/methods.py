@@ -42,6 +42,7 @@ from micon.training.objectives import (
     clip_losses,
     micon_losses,
     paclr_losses,
+    prepare_logit_scale,
     simclr_losses,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "get_method",
     "list_methods",
     "make_checkpoint",
+    "method_model_params",
     "register_method",
     "unregister_method",
 ]
@@ -63,6 +65,9 @@ MethodKind = Literal["trained", "untrained", "features"]
 METHOD_KINDS: tuple[str, ...] = MethodKind.__args__
 LossFunction = Callable[[MiconModel, TrainingBatch, Any, CropAugmenter], dict[str, Tensor]]
 """``(model, batch, objective config, augment) -> {"loss": total, **parts}``, scalar tensors."""
+PrepareFunction = Callable[[MiconModel, Any], None]
+"""``(model, objective config) -> None``: sets what the objective decides in a new model (before training)."""
+ChannelStrategy = Literal["joint", "per_channel"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,10 +89,14 @@ class MethodSpec:
         loss_parts: Names of the loss parts the loss returns and training logs besides ``loss``.
         model_parts: The optional networks of :class:`~micon.models.MiconModel` the method needs.
         batch_fields: The training-batch field groups the loss consumes (``micon.training.data``:
-            ``treated``, ``controls``, ``molecules``, ``molecule_similarity``); the data module builds
-            only these (plus ``compound_labels``).
+            ``treated``, ``controls``, ``molecules``, ``molecule_similarity``, ``crops``); the data module
+            builds only these (plus ``compound_labels``).
         embedding: What is evaluated: ``"image_encoder"`` (the encoder output) or ``"channel_former"``
             (CellCLIP's CrossChannelFormer CLS output).
+        prepare: Called with a new model and the objective before training (e.g. the logit scale's
+            initial temperature and whether it learns); None: nothing to set.
+        channel_strategy: The image encoder's channel strategy the method fixes (``micon_per_channel``);
+            None: the parameters' (``modeling.model.image.channel_strategy``, per-method overrides).
 
     Raises:
         InvalidConfigError: A field is out of its allowed values or does not fit the kind.
@@ -101,6 +110,8 @@ class MethodSpec:
     model_parts: tuple[ModelPart, ...] = ()
     batch_fields: tuple[BatchField, ...] = ()
     embedding: Embedding = "image_encoder"
+    prepare: PrepareFunction | None = None
+    channel_strategy: ChannelStrategy | None = None
 
     def __post_init__(self) -> None:
         for name in ("loss_parts", "model_parts", "batch_fields"):
@@ -117,11 +128,18 @@ class MethodSpec:
                 f"method {self.name!r} of kind {self.kind!r}: a trained method needs an objective and a "
                 "loss, no other kind has them"
             )
-        if not trained and (self.loss_parts or self.batch_fields):
+        if not trained and (self.loss_parts or self.batch_fields or self.prepare is not None):
             raise InvalidConfigError(
-                f"method {self.name!r} is not trained: it has no loss parts or batch fields"
+                f"method {self.name!r} is not trained: it has no loss parts, batch fields or prepare"
             )
-        if self.kind == "features" and (self.model_parts or self.embedding != "image_encoder"):
+        if self.channel_strategy not in (None, *ChannelStrategy.__args__):
+            raise InvalidConfigError(
+                f"method {self.name!r}: channel_strategy must be None or one of {ChannelStrategy.__args__}, "
+                f"got {self.channel_strategy!r}"
+            )
+        if self.kind == "features" and (
+            self.model_parts or self.embedding != "image_encoder" or self.channel_strategy is not None
+        ):
             raise InvalidConfigError(f"method {self.name!r} has precomputed features: it has no model parts")
         bad = [p for p in self.model_parts if p not in MODEL_PARTS]
         bad += [f for f in self.batch_fields if f not in BATCH_FIELDS]
@@ -199,8 +217,9 @@ def build_model_config(
 ) -> MiconModelConfig:
     """Return the model config of ``method``: ``params`` (``modeling.model``) with the method's parts.
 
-    The method's spec sets ``parts`` and ``embedding``; ``channels`` are the crop store's (the model's
-    input channels are never a parameter).
+    The method's spec sets ``parts``, ``embedding`` and, where it fixes one, the image encoder's
+    ``channel_strategy``; ``channels`` are the crop store's (the model's input channels are never a
+    parameter).
 
     Raises:
         UnknownNameError: ``method`` is not registered.
@@ -217,8 +236,30 @@ def build_model_config(
             f"model parameters of {method!r} set {clash}; the method registry and the crop store set them"
         )
     return MiconModelConfig.from_dict(
-        {**params, "channels": tuple(channels), "parts": spec.model_parts, "embedding": spec.embedding}
+        {
+            **method_model_params(method, params),
+            "channels": tuple(channels),
+            "parts": spec.model_parts,
+            "embedding": spec.embedding,
+        }
     )
+
+
+def method_model_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the model parameters ``params`` with the channel strategy the method fixes, if any.
+
+    The method's strategy replaces the shared one (``modeling.model``); parameter validation refuses a
+    method's own override that contradicts it.
+
+    Raises:
+        UnknownNameError: ``method`` is not registered.
+    """
+    spec = get_method(method)
+    params = dict(params)
+    if spec.channel_strategy is None:
+        return params
+    image = dict(params.get("image") or {})
+    return {**params, "image": {**image, "channel_strategy": spec.channel_strategy}}
 
 
 def make_checkpoint(model: MiconModel, *, method: str) -> dict[str, Any]:
@@ -243,17 +284,18 @@ def make_checkpoint(model: MiconModel, *, method: str) -> dict[str, Any]:
     return {"method": method, **_model_state(model)}
 
 
-register_method(
-    MethodSpec(
-        name="micon",
-        kind="trained",
-        objective=MiconObjectiveConfig,
-        loss=micon_losses,
-        loss_parts=("paclr", "cf"),
-        model_parts=("molecule_encoder", "generator"),
-        batch_fields=("treated", "controls", "molecules"),
-    )
-)
+_MICON = {
+    "kind": "trained",
+    "objective": MiconObjectiveConfig,
+    "loss": micon_losses,
+    "loss_parts": ("paclr", "cf"),
+    "model_parts": ("molecule_encoder", "generator"),
+    "batch_fields": ("treated", "controls", "molecules"),
+}
+register_method(MethodSpec(name="micon", **_MICON))
+# MICON with the reference code's image encoder layout: one backbone shared by the channels, each
+# encoded on its own (``micon`` itself takes the strategy of the parameters: joint in conf/base).
+register_method(MethodSpec(name="micon_per_channel", channel_strategy="per_channel", **_MICON))
 register_method(
     MethodSpec(
         name="paclr",
@@ -269,8 +311,9 @@ register_method(
         kind="trained",
         objective=ClipObjectiveConfig,
         loss=clip_losses,
-        model_parts=("molecule_encoder", "molecule_projection"),
+        model_parts=("molecule_encoder", "molecule_projection", "logit_scale"),
         batch_fields=("treated", "molecules"),
+        prepare=prepare_logit_scale,
     )
 )
 register_method(
@@ -280,9 +323,16 @@ register_method(
         objective=CellclipObjectiveConfig,
         loss=cellclip_losses,
         loss_parts=("cwcl", "clip"),
-        model_parts=("molecule_encoder", "molecule_projection", "channel_former"),
+        model_parts=(
+            "molecule_encoder",
+            "molecule_projection",
+            "channel_former",
+            "logit_scale",
+            "frozen_features",
+        ),
         batch_fields=("treated", "molecules", "molecule_similarity"),
         embedding="channel_former",
+        prepare=prepare_logit_scale,
     )
 )
 register_method(
@@ -291,7 +341,7 @@ register_method(
         kind="trained",
         objective=SimclrObjectiveConfig,
         loss=simclr_losses,
-        batch_fields=("treated",),
+        batch_fields=("treated", "crops"),
     )
 )
 register_method(MethodSpec(name="untrained", kind="untrained"))

@@ -98,6 +98,8 @@ class MiconModule(L.LightningModule):
                 f"{model.config.embedding!r}"
             )
         self.objective = objective
+        if self.spec.prepare is not None:  # e.g. the logit scale's initial temperature (a resume restores it)
+            self.spec.prepare(model, objective)
         self.override_resumed_optimizer = False
         self.augmentation = AugmentationConfig(flips=flips, rot90=rot90, intensity_jitter=intensity_jitter)
         self.save_hyperparameters(ignore=["model", "objective"])
@@ -139,6 +141,11 @@ class MiconModule(L.LightningModule):
             )
         return losses["loss"]
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Clamp a learned logit scale to at most 100 after the step, as CLIP and CLOOME do."""
+        if self.model.logit_scale is not None:
+            self.model.logit_scale.clamp_()
+
     def _require_finite(self, losses: dict[str, Tensor]) -> None:
         """Raise TrainingDivergedError when the loss is NaN or infinite on any device (names step, parts)."""
         diverged = not bool(torch.isfinite(losses["loss"].detach()).all())
@@ -165,17 +172,26 @@ class MiconModule(L.LightningModule):
                 group["lr"] = hp.lr * factor(scheduler.last_epoch)
         for optimizer in self.trainer.optimizers:
             for group in optimizer.param_groups:
-                group["weight_decay"] = hp.weight_decay
+                if group.get("decay", True):
+                    group["weight_decay"] = hp.weight_decay
 
     def predict_step(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Return the evaluated embeddings ``(b, E)`` of a batch of crops ``(b, C, S, S)``."""
         return self.model.embed(batch)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """Return AdamW with linear warm-up then cosine decay to 0 at ``max_steps``, stepped per batch."""
+        """Return AdamW with linear warm-up then cosine decay to 0 at ``max_steps``, stepped per batch.
+
+        A learned logit scale gets no weight decay (as in open_clip, on which CLOOME builds).
+        """
         hp = self.hparams
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=hp.lr, weight_decay=hp.weight_decay)
+        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        decayed = [p for n, p in trainable if not n.startswith("logit_scale.")]
+        groups: list[dict[str, Any]] = [{"params": decayed, "weight_decay": hp.weight_decay, "decay": True}]
+        scale = [p for n, p in trainable if n.startswith("logit_scale.")]
+        if scale:
+            groups.append({"params": scale, "weight_decay": 0.0, "decay": False})
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, weight_decay=hp.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: _warmup_cosine(step, warmup=hp.warmup_steps, total=hp.max_steps)
         )

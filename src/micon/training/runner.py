@@ -37,7 +37,7 @@ from micon.training.resume import (
     newest_readable_checkpoint,
     read_checkpoint,
 )
-from micon.training.sampler import ControlMode
+from micon.training.sampler import SECOND_VIEWS, ControlMode, SecondView
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ RESUMED_TRAINING_KEYS: tuple[str, ...] = (
     "rot90",
     "intensity_jitter",
     "splits",
+    "second_view",
     "precision",
     "gradient_clip_val",
     "seed",
@@ -111,6 +112,9 @@ class TrainingConfig:
         rot90: Random 90-degree rotations of training crops.
         intensity_jitter: Log-normal gain jitter of training crops (0: off).
         splits: Splits the sampler draws from.
+        second_view: How the sampler draws each row's second treated crop: ``"reference"`` (any other
+            image of the compound, as the MICON reference code) or ``"tiered"`` (the most different tier
+            of wells first: another source, batch, plate, well).
         accelerator: Lightning accelerator; "auto" picks the GPU when there is one.
         devices: Lightning devices (count, list of ids or "auto").
         num_nodes: Machines of a multi-node run.
@@ -145,6 +149,7 @@ class TrainingConfig:
     rot90: bool
     intensity_jitter: float
     splits: tuple[str, ...]
+    second_view: SecondView
     accelerator: str
     devices: int | str | Sequence[int]
     num_nodes: int
@@ -185,6 +190,8 @@ class TrainingConfig:
             raise InvalidConfigError(
                 f"splits must be a non-empty subset of {schema.SPLITS}, got {self.splits}"
             )
+        if self.second_view not in SECOND_VIEWS:
+            raise InvalidConfigError(f"second_view must be one of {SECOND_VIEWS}, got {self.second_view!r}")
         if self.checkpoint_every_n_steps is not None and self.checkpoint_every_n_steps < 1:
             raise InvalidConfigError(
                 f"checkpoint_every_n_steps must be >= 1 or None, got {self.checkpoint_every_n_steps}"
@@ -377,6 +384,7 @@ def train_micon(
         steps_per_epoch=cfg.max_steps,
         num_workers=cfg.num_workers,
         controls=controls,
+        second_view=cfg.second_view,
         intensity=fit_intensity_scaling(crops, plate_crops, scaling=model_config.image.intensity_scaling),
         fields=spec.batch_fields,
         molecule=model_config.molecule,

@@ -14,7 +14,15 @@ from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsEr
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CONTROL_MODES", "DMSO_LABEL", "SAMPLER_COLUMNS", "ControlMode", "TreatmentPairSampler"]
+__all__ = [
+    "CONTROL_MODES",
+    "DMSO_LABEL",
+    "SAMPLER_COLUMNS",
+    "SECOND_VIEWS",
+    "ControlMode",
+    "SecondView",
+    "TreatmentPairSampler",
+]
 
 SAMPLER_COLUMNS: tuple[str, ...] = (
     schema.CROP_ID,
@@ -22,6 +30,7 @@ SAMPLER_COLUMNS: tuple[str, ...] = (
     schema.BATCH,
     schema.PLATE,
     schema.WELL,
+    schema.SITE,
     schema.STANDARD_SMILES,
     schema.IS_CONTROL,
     schema.SPLIT,
@@ -30,6 +39,8 @@ SAMPLER_COLUMNS: tuple[str, ...] = (
 TreatmentBatch = dict[str, np.ndarray]
 ControlMode = Literal["dmso", "same_plate"]
 CONTROL_MODES: tuple[str, ...] = ControlMode.__args__
+SecondView = Literal["reference", "tiered"]
+SECOND_VIEWS: tuple[str, ...] = SecondView.__args__
 DMSO_LABEL = -1
 """``control_labels_*`` value of a DMSO control crop."""
 
@@ -41,15 +52,19 @@ _CONTROL_LEVELS: tuple[str, ...] = ("plate", "batch", "source")
 class TreatmentPairSampler:
     """Yield MICON training batches of crop ids: treated pairs and a control crop for each.
 
-    Each step yields ``batch_rows`` rows. Row i is built as in the MICON reference code:
+    Each step yields ``batch_rows`` rows. Row i is built as follows:
 
     - ``treated_1``: a treated crop drawn uniformly from all treated crops in ``splits``, so compound
-      ``y_i`` is drawn in proportion to its crop count. Within one global step (all ranks together)
-      these crops are distinct while there are enough of them.
-    - ``treated_2``: a crop of the same compound from a different well, the most different replicate
-      available, by tiers: another source if the compound has crops there, else another batch, else
-      another plate, else another well of the same plate. Biological replicates, not augmentations,
-      are the two views.
+      ``y_i`` is drawn in proportion to its crop count (the reference code draws images in proportion to
+      a compound's image count). Within one global step (all ranks together) these crops are distinct
+      while there are enough of them.
+    - ``treated_2``: another crop of the same compound, never from the same image (site). With
+      ``second_view="reference"`` (as in the MICON reference code) it is drawn uniformly from the
+      compound's crops of every other image, of any well, plate, batch or source. With ``"tiered"``
+      (this project's earlier draw, not the reference code's) it comes from a different well and the
+      most different tier available: another source if the compound has crops there, else another
+      batch, else another plate, else another well of the same plate. Biological replicates, not
+      augmentations, are the two views.
     - ``control_1`` / ``control_2``: a control crop for ``treated_1`` / ``treated_2``, drawn from the
       treated crop's plate, else (no candidate there) its batch, else its source. With
       ``controls="dmso"`` the candidates are the DMSO crops (the reference code); with
@@ -58,6 +73,9 @@ class TreatmentPairSampler:
     - ``compound_index``: ``y_i`` as an index into :attr:`compounds`.
     - ``control_labels_1`` / ``control_labels_2``: the compound of each control crop as an index into
       :attr:`compounds`, or :data:`DMSO_LABEL` (-1) for DMSO; always -1 with ``controls="dmso"``.
+    - ``crops``: ``2 * batch_rows`` crops drawn uniformly from *every* crop in ``splits`` (treated, DMSO
+      and left-out compounds alike), for image-only methods (SimCLR). Drawn after the other fields, so
+      they do not change the other fields' draws.
 
     Compounds are *not* made unique within a batch: the losses label items by compound, so a repeated
     compound only adds positives (with ~24 compounds and 32 rows repeats are unavoidable anyway).
@@ -82,11 +100,12 @@ class TreatmentPairSampler:
         world_size: Number of processes.
         steps_per_epoch: Batches per epoch (the length of the sampler).
         controls: ``"dmso"`` (plate-matched DMSO crops) or ``"same_plate"`` (a crop of another compound).
+        second_view: ``"reference"`` or ``"tiered"`` draw of ``treated_2`` (see above).
 
     Raises:
         MissingColumnsError: ``crop_index`` lacks a column of :data:`SAMPLER_COLUMNS`.
-        InvalidConfigError: ``batch_rows``, ``steps_per_epoch``, ``rank``, ``world_size`` or ``controls`` is
-            out of range, or a split name is unknown.
+        InvalidConfigError: ``batch_rows``, ``steps_per_epoch``, ``rank``, ``world_size``, ``controls`` or
+            ``second_view`` is out of range, or a split name is unknown.
         InvalidInputError: No compound in ``splits`` has crops in two wells.
         NoControlsError: A plate with treated crops has no control candidate on it, in its batch or in its
             source (names the plate, and the compound with ``same_plate``).
@@ -103,6 +122,7 @@ class TreatmentPairSampler:
         world_size: int = 1,
         steps_per_epoch: int,
         controls: ControlMode = "dmso",
+        second_view: SecondView,
     ) -> None:
         missing = [c for c in SAMPLER_COLUMNS if c not in crop_index.columns]
         if missing:
@@ -120,6 +140,9 @@ class TreatmentPairSampler:
             raise InvalidConfigError(f"need 0 <= rank < world_size, got rank {rank}, world_size {world_size}")
         if controls not in CONTROL_MODES:
             raise InvalidConfigError(f"controls must be one of {CONTROL_MODES}, got {controls!r}")
+        if second_view not in SECOND_VIEWS:
+            raise InvalidConfigError(f"second_view must be one of {SECOND_VIEWS}, got {second_view!r}")
+        self.second_view = second_view
         self.batch_rows = batch_rows
         self.splits = tuple(splits)
         self.seed = seed
@@ -139,7 +162,10 @@ class TreatmentPairSampler:
         batch = pd.factorize(source_keys + "\x1f" + table[schema.BATCH].astype(str))[0]
         plate_keys = source_keys + "\x1f" + table[schema.PLATE].astype(str)
         plate, plate_names = pd.factorize(plate_keys)
-        well = pd.factorize(plate_keys + "\x1f" + table[schema.WELL].astype(str))[0]
+        well_keys = plate_keys + "\x1f" + table[schema.WELL].astype(str)
+        well = pd.factorize(well_keys)[0]
+        image = pd.factorize(well_keys + "\x1f" + table[schema.SITE].astype(str))[0]
+        self._all_crops = crop_ids
         is_control = table[schema.IS_CONTROL].to_numpy(dtype=bool)
         self._plate_names = [tuple(str(name).split("\x1f")) for name in plate_names]
 
@@ -174,7 +200,7 @@ class TreatmentPairSampler:
         self._t_crop = crop_ids[rows]
         self._t_compound = codes
         self._t_source, self._t_batch = source[rows], batch[rows]
-        self._t_plate, self._t_well = plate[rows], well[rows]
+        self._t_plate, self._t_well, self._t_image = plate[rows], well[rows], image[rows]
         self._starts = np.searchsorted(codes, np.arange(len(kept) + 1))
 
         # Plate -> batch and source codes (a plate lies in one batch of one source).
@@ -258,7 +284,8 @@ class TreatmentPairSampler:
             ``treated_1``, ``treated_2``, ``control_1``, ``control_2`` (crop ids, int64),
             ``compound_index`` (int64 index into :attr:`compounds`) and ``control_labels_1``,
             ``control_labels_2`` (int64, index into :attr:`compounds` or :data:`DMSO_LABEL`), each of
-            shape ``(batch_rows,)``.
+            shape ``(batch_rows,)``, and ``crops`` (int64 crop ids, any crop of the splits), of shape
+            ``(2 * batch_rows,)``.
         """
         rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, step])
         n_global = self.batch_rows * self.world_size
@@ -267,7 +294,10 @@ class TreatmentPairSampler:
         second = np.array([self._draw_replicate(i, rng) for i in first], dtype=np.int64)
         control_1, labels_1 = self._draw_controls(first, rng)
         control_2, labels_2 = self._draw_controls(second, rng)
+        n_all = self._all_crops.size
+        crops = self._all_crops[rng.choice(n_all, size=2 * n_global, replace=2 * n_global > n_all)]
         mine = slice(self.rank * self.batch_rows, (self.rank + 1) * self.batch_rows)
+        mine_2 = slice(2 * self.rank * self.batch_rows, 2 * (self.rank + 1) * self.batch_rows)
         return {
             "treated_1": self._t_crop[first][mine],
             "treated_2": self._t_crop[second][mine],
@@ -276,12 +306,16 @@ class TreatmentPairSampler:
             "compound_index": self._t_compound[first][mine],
             "control_labels_1": labels_1[mine],
             "control_labels_2": labels_2[mine],
+            "crops": crops[mine_2],
         }
 
     def _draw_replicate(self, i: int, rng: np.random.Generator) -> int:
-        """Return the position of a crop of i's compound from the most different tier of wells."""
+        """Return the position of another crop of i's compound (``second_view``: reference or tiered)."""
         k = self._t_compound[i]
         lo, hi = self._starts[k], self._starts[k + 1]
+        if self.second_view == "reference":  # any crop of another image of the compound
+            candidates = np.flatnonzero(self._t_image[lo:hi] != self._t_image[i])
+            return lo + candidates[rng.integers(candidates.size)]
         for tier in (
             self._t_source[lo:hi] != self._t_source[i],
             self._t_batch[lo:hi] != self._t_batch[i],

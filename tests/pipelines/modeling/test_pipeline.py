@@ -74,9 +74,13 @@ def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameter
         assert {"step", "loss", "lr"} <= set(history.columns) and len(history) > 0
     assert {"paclr", "cf"} <= set(catalog.load("micon.training_history").columns)
     assert catalog.load("untrained.model_checkpoint")["method"] == "untrained"
+    shared_dim = parameters["modeling"]["model"]["image"]["embedding_dim"]
     for method in METHODS:
         dim = load_model(catalog.load(f"{method}.model_checkpoint")).embedding_dim
+        assert dim == shared_dim, method  # every method is evaluated at one size
         embeddings = catalog.load(f"{method}.crop_embeddings")
+        written = [c for c in embeddings.columns if c.startswith(schema.EMBEDDING_PREFIX)]
+        assert written == schema.embedding_columns(shared_dim), method
         features = embeddings[schema.embedding_columns(dim)].to_numpy()
         assert len(embeddings) == len(crop_index)
         assert embeddings[schema.CROP_ID].tolist() == crop_index[schema.CROP_ID].tolist()
@@ -84,6 +88,8 @@ def test_modeling_tiny_screen_embeds_every_crop_per_method(engineered, parameter
     # per-method overrides of the shared architecture reach the model (conf/test: cellclip per channel)
     cellclip = catalog.load("cellclip.model_checkpoint")["config"]
     assert cellclip["image"]["channel_strategy"] == "per_channel"
+    per_channel = catalog.load("micon_per_channel.model_checkpoint")["config"]["image"]
+    assert per_channel["channel_strategy"] == "per_channel" and per_channel["l2_normalize"]
     assert catalog.load("clip.model_checkpoint")["config"]["molecule"]["kind"] == "fingerprint"
     # training moved the encoder away from its initialisation
     first = schema.embedding_columns(parameters["modeling"]["model"]["image"]["embedding_dim"])
