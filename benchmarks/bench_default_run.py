@@ -1,13 +1,17 @@
 """Wall time of the default ``kedro run`` and of each of its stages, printed as a table.
 
-Usage: ``uv run python benchmarks/bench_default_run.py [--env ENV] [--keep]``. The project's configuration
-(``conf/`` without ``conf/local``, ``pyproject.toml``) is copied into a temporary folder and ``kedro run``
-runs there in a subprocess of this environment's Python, so the run writes its data under that folder and
-no earlier output (or numba/null cache of an earlier run's data folder) is reused. Per-node times come from
-the timestamps Kedro logs (``Running node`` / ``Completed node`` in the run's ``info.log``); each node is
-put in the stage (pipeline of the composition, ``micon.pipelines.compositions``) it belongs to. The table
-also gives the time before the first node (imports, parameter validation, pipeline creation), the peak
-resident memory of the run and the machine's load average, which the times depend on (a shared machine).
+Usage: ``uv run python benchmarks/bench_default_run.py [--env ENV] [--keep] [--log INFO_LOG]``.
+
+The project's configuration (``conf/`` without ``conf/local``, ``pyproject.toml``) is copied into a
+temporary folder and ``kedro run`` runs there in a subprocess of this environment's Python, so the run
+writes its data under that folder and reuses no earlier output (nor the copairs null cache of an earlier
+run's data folder). Per-node times come from the timestamps Kedro logs (``Running node`` / ``Completed
+node`` in the run's ``info.log``); each node is put in the stage (pipeline of the composition,
+``micon.pipelines.compositions``) it belongs to. The table also gives the time before the first node
+(imports, parameter validation, pipeline creation), the peak resident memory of the run and the machine's
+load average, which the times depend on (a shared machine). ``--log`` prints the same table from the
+``info.log`` of a run made elsewhere (e.g. in a fresh clone under ``/usr/bin/time -v``) without running
+anything; its start-up and wall time are then those of the log.
 """
 
 from __future__ import annotations
@@ -46,6 +50,16 @@ def stage_of_nodes(composition: str) -> dict[str, str]:
     return stages
 
 
+def log_span(log: Path) -> tuple[dt.datetime, dt.datetime]:
+    """Return the first and last timestamps of a Kedro ``info.log``."""
+    stamps = [
+        dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        for line in log.read_text(encoding="utf8", errors="replace").splitlines()
+        if re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} ", line)
+    ]
+    return stamps[0], stamps[-1]
+
+
 def node_times(log: Path) -> list[tuple[str, float, dt.datetime]]:
     """Return ``(node name, seconds, start)`` per node, from a Kedro ``info.log`` of a sequential run."""
     started: dt.datetime | None = None
@@ -74,34 +88,50 @@ def copy_project(root: Path) -> None:
     (root / "src").mkdir()
 
 
+def run(env: str | None, keep: bool) -> tuple[Path, dt.datetime, float, str]:
+    """Run ``kedro run`` in a temporary copy of the project; return its log, launch time, wall and notes."""
+    root = Path(tempfile.mkdtemp(prefix="micon_default_run_"))
+    copy_project(root)
+    command = [sys.executable, "-m", "kedro", "run", *(["--env", env] if env else [])]
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    launched = dt.datetime.now()
+    completed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    load_after = os.getloadavg()
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout[-5000:] + completed.stderr[-5000:])
+        raise SystemExit(f"kedro run failed with exit status {completed.returncode}; project in {root}")
+    peak_rss_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    log = Path(tempfile.mkdtemp(prefix="micon_default_run_log_")) / "info.log"
+    shutil.copy(root / "info.log", log)
+    if keep:
+        print(f"project kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    notes = (
+        f"peak RSS {peak_rss_gib:.2f} GiB; {os.cpu_count()} CPUs; load average (1 min) before "
+        f"{load_before[0]:.2f}, after {load_after[0]:.2f}"
+    )
+    return log, launched, wall, notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", default=None, help="Kedro environment (default: none, the default run)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project and print its path")
+    parser.add_argument("--log", type=Path, default=None, help="summarise this run's info.log; run nothing")
     args = parser.parse_args()
     composition = args.env if args.env in COMPOSITIONS else DEFAULT
     stages = stage_of_nodes(composition)
-
-    root = Path(tempfile.mkdtemp(prefix="micon_default_run_"))
-    try:
-        copy_project(root)
-        command = [sys.executable, "-m", "kedro", "run", *(["--env", args.env] if args.env else [])]
-        load_before = os.getloadavg()
-        start = time.perf_counter()
-        launched = dt.datetime.now()
-        completed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        load_after = os.getloadavg()
-        if completed.returncode != 0:
-            sys.stderr.write(completed.stdout[-5000:] + completed.stderr[-5000:])
-            raise SystemExit(f"kedro run failed with exit status {completed.returncode}")
-        peak_rss_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-        times = node_times(root / "info.log")
-    finally:
-        if args.keep:
-            print(f"project kept in {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+    if args.log is None:
+        log, launched, wall, notes = run(args.env, args.keep)
+    else:
+        log = args.log
+        launched, last = log_span(log)
+        wall = (last - launched).total_seconds()
+        notes = f"from {log} (times of its log: start-up counts from the first line)"
+    times = node_times(log)
 
     per_stage: dict[str, float] = defaultdict(float)
     per_node: dict[str, float] = defaultdict(float)
@@ -122,10 +152,7 @@ def main() -> None:
     print("slowest nodes (summed over methods and chains), seconds:")
     print(slowest.to_string(float_format=lambda v: f"{v:,.1f}"))
     print()
-    print(
-        f"peak RSS {peak_rss_gib:.2f} GiB; {os.cpu_count()} CPUs; load average (1 min) before "
-        f"{load_before[0]:.2f}, after {load_after[0]:.2f}"
-    )
+    print(notes)
 
 
 if __name__ == "__main__":
