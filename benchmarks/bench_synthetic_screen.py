@@ -72,12 +72,15 @@ def main() -> None:
     parser.add_argument("--skip-cellprofiler", action="store_true", help="skip the slowest profile")
     parser.add_argument("--seed", type=int, default=None, help="override the screen seed")
     parser.add_argument("--dump", default=None, help="folder to write each well-profile table to (parquet)")
+    parser.add_argument(
+        "--env", default="base", help="environment whose screen is drawn (benchmark: full size)"
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     np.seterr(all="ignore")
     start = time.perf_counter()
     overrides = {} if args.seed is None else {"seed": args.seed}
-    config = make_config(SyntheticScreenConfig, "synthetic", **overrides)
+    config = make_config(SyntheticScreenConfig, "synthetic", env=args.env, **overrides)
     screen = generate_screen(config)
     compounds, _ = standardize_compounds(
         screen.compound_table,

@@ -12,9 +12,10 @@ from kedro.framework.startup import bootstrap_project
 
 from micon.pipelines.compositions import COMPOSITIONS, default_pipeline_name
 from micon.session import MiconSession
+from micon.training.methods import list_methods
 from tests.kedro_project import PROJECT_ROOT, temporary_project
 
-ENVIRONMENTS = ("base", "test", "jump", "bbbc021")
+ENVIRONMENTS = ("base", "test", "benchmark", "jump", "bbbc021")
 
 
 def _written_paths(env: str) -> tuple[str, dict[str, str]]:
@@ -69,6 +70,8 @@ def _is_under(path: str, root: str) -> bool:
 def test_each_environment_runs_its_own_source_by_default():
     bootstrap_project(PROJECT_ROOT)
     sources = {"__default__": "synthetic", "jump": "jump_ingestion", "bbbc021": "bbbc021_ingestion"}
+    assert default_pipeline_name("benchmark") == "benchmark"
+    assert COMPOSITIONS["benchmark"].pipelines == COMPOSITIONS["__default__"].pipelines
     for env, expected in {"base": "__default__", "local": "__default__", "test": "__default__"}.items():
         assert default_pipeline_name(env) == expected
     for name, source in sources.items():
@@ -98,6 +101,19 @@ def test_jump_modeling_after_a_synthetic_run_reads_no_synthetic_output(
     assert {p for p in (project / "data" / "test").rglob("*") if p.is_file()} == synthetic_files
 
 
+def test_the_default_run_trains_micon_only_and_the_benchmark_every_registered_method():
+    bootstrap_project(PROJECT_ROOT)
+    trained = set(list_methods("trained"))
+    default = {n.namespace.split(".")[0] for n in pipelines["__default__"].nodes if n.namespace}
+    benchmark = {n.namespace.split(".")[0] for n in pipelines["benchmark"].nodes if n.namespace}
+    # the default run: MICON, the floors, the CellProfiler-style row and the known truth
+    assert default == {"known_truth", "micon", "untrained", "intensity", "cellprofiler"}
+    assert default & trained == {"micon"}
+    assert benchmark == {"known_truth", *list_methods()}
+    default_train = {n.namespace for n in pipelines["__default__"].nodes if n.name.endswith("train_model")}
+    assert default_train == {"micon"}
+
+
 def test_a_bare_session_run_runs_the_composition_of_its_environment(monkeypatch: pytest.MonkeyPatch):
     asked: list[object] = []
     monkeypatch.setattr(
@@ -105,7 +121,12 @@ def test_a_bare_session_run_runs_the_composition_of_its_environment(monkeypatch:
         lambda self, pipeline_names=None, **kw: asked.append(pipeline_names),
     )
     bootstrap_project(PROJECT_ROOT)
-    for env, expected in (("jump", ["jump"]), ("bbbc021", ["bbbc021"]), (None, ["__default__"])):
+    for env, expected in (
+        ("jump", ["jump"]),
+        ("bbbc021", ["bbbc021"]),
+        ("benchmark", ["benchmark"]),
+        (None, ["__default__"]),
+    ):
         with MiconSession.create(project_path=PROJECT_ROOT, env=env) as session:
             session.run()
         assert asked.pop() == expected

@@ -39,13 +39,26 @@ def _problems(params: dict[str, Any]) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("env", ["base", "test", "jump", "bbbc021"])
+@pytest.mark.parametrize("env", ["base", "test", "benchmark", "jump", "bbbc021"])
 def test_validate_parameters_every_environment_passes(env):
     typed = validate_parameters(load_parameters(env))
     assert isinstance(typed, ProjectParameters)
     assert isinstance(typed.modeling.training, TrainingConfig)
     assert (typed.jump is not None) == (env == "jump")
     assert (typed.bbbc021_evaluation is not None) == (env == "bbbc021")
+
+
+def test_benchmark_environment_trains_the_full_budget_and_the_default_run_a_smaller_one():
+    base, benchmark = load_parameters("base"), load_parameters("benchmark")
+    assert benchmark["modeling"]["training"]["max_steps"] == 1000
+    assert base["modeling"]["training"]["max_steps"] < benchmark["modeling"]["training"]["max_steps"]
+    # the benchmark environment lists only what differs: the rest of the budget is base's (the run
+    # folder follows each environment's run root)
+    differ = {"max_steps", "run_dir"}
+    assert {k: v for k, v in benchmark["modeling"]["training"].items() if k not in differ} == {
+        k: v for k, v in base["modeling"]["training"].items() if k not in differ
+    }
+    assert benchmark["modeling"]["training"]["run_dir"].startswith("data/benchmark/")
 
 
 def test_validate_parameters_runtime_only_keys_accepted():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kedro.framework.session import KedroSession
 
+from micon.pipelines.compositions import DEFAULT_METHODS
 from micon.render_tables import latest_run
 from micon.training.methods import list_methods
 from tests.kedro_project import temporary_project
@@ -20,15 +21,26 @@ def tiny_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.slow
-def test_kedro_run_tiny_screen_writes_versioned_metrics(tiny_project: Path) -> None:
+@pytest.mark.parametrize(
+    ("pipeline", "methods"),
+    [
+        # the default run: MICON, the floors and the CellProfiler-style row
+        (None, DEFAULT_METHODS),
+        # the full comparison (`kedro run --env benchmark`): every registered method
+        ("benchmark", None),
+    ],
+)
+def test_kedro_run_tiny_screen_writes_versioned_metrics(
+    tiny_project: Path, pipeline: str | None, methods: tuple[str, ...] | None
+) -> None:
     with KedroSession.create(project_path=tiny_project, env="test") as session:
-        session.run()
+        session.run(pipeline_names=[pipeline] if pipeline else None)
 
     metrics_versions = sorted((tiny_project / "data/test/08_reporting/retrieval_metrics.json").iterdir())
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
-    # the synthetic screen's composition scores its known truth first, beside every registered method
-    assert list(metrics) == ["known_truth", *list_methods()]
+    # the synthetic screen's compositions score the known truth first, beside their methods
+    assert list(metrics) == ["known_truth", *(methods or list_methods())]
     for chains in metrics.values():
         assert set(chains) == {"raw", "default", "recipe"}
         for scenarios in chains.values():

@@ -7,19 +7,37 @@ from micon.sources.synthetic import SyntheticScreenConfig
 from tests.parameters import make_config
 
 
+def _n_sites(config: SyntheticScreenConfig) -> int:
+    n_plates = config.n_sources * config.n_batches_per_source * config.n_plates_per_batch
+    n_wells = n_plates * (config.n_compounds + config.n_invalid_compounds + config.n_dmso_wells_per_plate)
+    return n_wells * config.sites_per_well
+
+
 def test_synthetic_screen_config_base_parameters_valid_keep_default_run_small() -> None:
     config = make_config(SyntheticScreenConfig, "synthetic", env="base")
+    # NSS and NSB need several sources and batches; robust DMSO normalisation needs >= 16 wells a plate
+    assert (config.n_sources, config.n_batches_per_source) == (3, 2)
+    assert config.n_invalid_compounds >= 1
+    assert config.n_dmso_wells_per_plate >= 16
+    assert config.inactive_fraction == 0.5
+    assert config.field_size_px <= 192
+    assert _n_sites(config) <= 300
+    assert _n_sites(config) * config.mean_cells_per_field <= 5_000
+    assert config.treatment_model == "state_dependent"
+
+
+def test_synthetic_screen_config_benchmark_parameters_keep_the_full_size_screen() -> None:
+    base = make_config(SyntheticScreenConfig, "synthetic", env="base")
+    config = make_config(SyntheticScreenConfig, "synthetic", env="benchmark")
     assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 2, 2)
     assert config.n_compounds == 64
-    assert config.n_invalid_compounds == 2
-    assert config.n_dmso_wells_per_plate >= 16
-    assert config.field_size_px <= 192
-    assert config.sites_per_well == 1
-    n_plates = config.n_sources * config.n_batches_per_source * config.n_plates_per_batch
-    n_sites = n_plates * (config.n_compounds + config.n_invalid_compounds + config.n_dmso_wells_per_plate)
-    assert n_sites * config.sites_per_well <= 1300
-    assert n_sites * config.sites_per_well * config.mean_cells_per_field <= 20_000
-    assert config.treatment_model == "state_dependent"
+    assert _n_sites(config) <= 1300
+    assert _n_sites(config) * config.mean_cells_per_field <= 20_000
+    # only the screen's size differs from the default run's
+    assert {k: v for k, v in vars(config).items() if getattr(base, k) != v}.keys() == {
+        "n_plates_per_batch",
+        "n_compounds",
+    }
 
 
 @pytest.mark.parametrize(

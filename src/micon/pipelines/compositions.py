@@ -1,10 +1,10 @@
 """The runs made of pipelines by name: each environment's source ingestion, then the shared stages.
 
 One table, :data:`COMPOSITIONS`, names every composed run. ``micon.pipeline_registry`` registers
-``__default__`` from it; the packages ``jump``, ``bbbc021`` and ``bbbc021_official`` expose theirs so that
-Kedro finds them by name (also when ``kedro run --pipeline`` loads only the pipelines it is asked for); and
-``micon.session.MiconSession`` makes a bare ``kedro run --env <env>`` run the composition named like the
-environment (``__default__`` for environments that only overlay base, such as local and test).
+``__default__`` from it; the packages ``jump``, ``bbbc021``, ``bbbc021_official`` and ``benchmark`` expose
+theirs so that Kedro finds them by name (also when ``kedro run --pipeline`` loads only the pipelines it
+is asked for); and ``micon.session.MiconSession`` makes a bare ``kedro run --env <env>`` run the composition
+named like the environment (``__default__`` for environments that only overlay base, such as local and test).
 """
 
 from __future__ import annotations
@@ -38,11 +38,34 @@ class Composition:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+BENCHMARK = "benchmark"
+
+# The default run's rows: MICON (the one trained method), the floors (untrained encoder, raw intensity
+# statistics) and the CellProfiler-style features, in the registry's order. ``kedro run --env benchmark``
+# trains every registered method instead (methods None: the registry's, read when the pipeline is created).
+DEFAULT_METHODS: tuple[str, ...] = ("micon", "untrained", "cellprofiler", "intensity")
+# Of those, the methods with a model, which the modeling pipeline trains or builds and embeds.
+DEFAULT_MODEL_METHODS: tuple[str, ...] = ("micon", "untrained")
+
+_SYNTHETIC_RUN: tuple[str, ...] = ("synthetic", "data_engineering", "modeling", "reporting")
+
 COMPOSITIONS: Mapping[str, Composition] = {
     # The synthetic screen knows its truth: its report carries the known-truth row beside the methods.
+    # The default run is the quick one (MICON, the floors, CellProfiler-style; conf/base's small screen).
     DEFAULT: Composition(
-        ("synthetic", "data_engineering", "modeling", "reporting"),
-        options={"reporting": {"references": ("known_truth",)}},
+        _SYNTHETIC_RUN,
+        options={
+            "modeling": {"methods": DEFAULT_MODEL_METHODS},
+            "reporting": {"methods": DEFAULT_METHODS, "references": ("known_truth",)},
+        },
+    ),
+    # The full comparison: every registered method on conf/benchmark's screen and budget.
+    BENCHMARK: Composition(
+        _SYNTHETIC_RUN,
+        options={
+            "modeling": {"methods": None},
+            "reporting": {"methods": None, "references": ("known_truth",)},
+        },
     ),
     "jump": Composition(("jump_ingestion", "data_engineering", "modeling", "reporting")),
     "bbbc021": Composition(("bbbc021_ingestion", "data_engineering", "modeling", "bbbc021_evaluation")),
