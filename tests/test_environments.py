@@ -10,7 +10,7 @@ import pytest
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 
-from micon.pipelines.compositions import COMPOSITIONS, default_pipeline_name
+from micon.pipelines.compositions import BENCHMARK_SEEDS, COMPOSITIONS, default_pipeline_name
 from micon.session import MiconSession
 from micon.training.methods import list_methods
 from tests.kedro_project import PROJECT_ROOT, temporary_project
@@ -71,7 +71,13 @@ def test_each_environment_runs_its_own_source_by_default():
     bootstrap_project(PROJECT_ROOT)
     sources = {"__default__": "synthetic", "jump": "jump_ingestion", "bbbc021": "bbbc021_ingestion"}
     assert default_pipeline_name("benchmark") == "benchmark"
-    assert COMPOSITIONS["benchmark"].pipelines == COMPOSITIONS["__default__"].pipelines
+    assert COMPOSITIONS["benchmark"].pipelines == (
+        "synthetic",
+        "data_engineering",
+        "tuning",
+        "modeling",
+        "reporting",
+    )
     for env, expected in {"base": "__default__", "local": "__default__", "test": "__default__"}.items():
         assert default_pipeline_name(env) == expected
     for name, source in sources.items():
@@ -109,7 +115,11 @@ def test_the_default_run_trains_micon_only_and_the_benchmark_every_registered_me
     # the default run: MICON, the floors, the CellProfiler-style row and the known truth
     assert default == {"known_truth", "micon", "untrained", "intensity", "cellprofiler"}
     assert default & trained == {"micon"}
-    assert benchmark == {"known_truth", *list_methods()}
+    seeded = {f"{m}_seed{s}" for m in trained for s in BENCHMARK_SEEDS}
+    # every method; the trained ones tuned (one namespace each) and trained once per seed
+    assert benchmark == {"known_truth", *list_methods(), *seeded}
+    benchmark_train = {n.namespace for n in pipelines["benchmark"].nodes if n.name.endswith("train_model")}
+    assert benchmark_train == seeded
     default_train = {n.namespace for n in pipelines["__default__"].nodes if n.name.endswith("train_model")}
     assert default_train == {"micon"}
 

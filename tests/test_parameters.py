@@ -48,10 +48,13 @@ def test_validate_parameters_every_environment_passes(env):
     assert (typed.bbbc021_evaluation is not None) == (env == "bbbc021")
 
 
-def test_benchmark_environment_trains_the_full_budget_and_the_default_run_a_smaller_one():
+def test_benchmark_environment_trains_a_larger_budget_than_the_default_run_and_tunes_on_validation_wells():
     base, benchmark = load_parameters("base"), load_parameters("benchmark")
-    assert benchmark["modeling"]["training"]["max_steps"] == 1000
+    assert benchmark["modeling"]["training"]["max_steps"] == 300
     assert base["modeling"]["training"]["max_steps"] < benchmark["modeling"]["training"]["max_steps"]
+    # the benchmark tunes every method on validation wells with a shorter, equal budget per trial
+    assert benchmark["data_engineering"]["splits"]["val_batches_per_source"] == 1
+    assert benchmark["tuning"]["max_steps"] < benchmark["modeling"]["training"]["max_steps"]
     # the benchmark environment lists only what differs: the rest of the budget is base's (the run
     # folder follows each environment's run root)
     differ = {"max_steps", "run_dir"}

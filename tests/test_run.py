@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kedro.framework.session import KedroSession
 
-from micon.pipelines.compositions import DEFAULT_METHODS
+from micon.pipelines.compositions import BENCHMARK_SEEDS, DEFAULT_METHODS
 from micon.render_tables import latest_run
 from micon.training.methods import list_methods
 from tests.kedro_project import temporary_project
@@ -33,14 +33,31 @@ def tiny_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_kedro_run_tiny_screen_writes_versioned_metrics(
     tiny_project: Path, pipeline: str | None, methods: tuple[str, ...] | None
 ) -> None:
-    with KedroSession.create(project_path=tiny_project, env="test") as session:
+    # the benchmark tunes on validation wells: the tiny screen gets a validation batch per source
+    runtime = (
+        {
+            "synthetic": {"n_batches_per_source": 3},
+            "data_engineering": {"splits": {"val_batches_per_source": 1}},
+        }
+        if pipeline == "benchmark"
+        else None
+    )
+    with KedroSession.create(project_path=tiny_project, env="test", runtime_params=runtime) as session:
         session.run(pipeline_names=[pipeline] if pipeline else None)
 
     metrics_versions = sorted((tiny_project / "data/test/08_reporting/retrieval_metrics.json").iterdir())
     assert len(metrics_versions) == 1
     metrics = json.loads((metrics_versions[0] / "retrieval_metrics.json").read_text())
     # the synthetic screen's compositions score the known truth first, beside their methods
-    assert list(metrics) == ["known_truth", *(methods or list_methods())]
+    if methods is None:  # every registered method; each trained one once per benchmark seed
+        rows = [
+            f"{m}_seed{s}" if m in list_methods("trained") else m
+            for m in list_methods()
+            for s in (BENCHMARK_SEEDS if m in list_methods("trained") else (None,))
+        ]
+    else:
+        rows = list(methods)
+    assert list(metrics) == ["known_truth", *rows]
     for chains in metrics.values():
         assert set(chains) == {"raw", "default", "recipe"}
         for scenarios in chains.values():
@@ -48,9 +65,12 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(
             for scores in scenarios.values():
                 assert {"top1", "top5", "map", "fraction_retrieved"} <= set(scores)
                 assert 0.0 <= scores["top1"] <= scores["top5"] <= 1.0
+    micon = "micon" if methods else f"micon_seed{BENCHMARK_SEEDS[0]}"
+    tuned = ("08_reporting/tuning/tuning_selection.csv",) if methods is None else ()
     for versioned in (
-        "06_models/micon_checkpoint.pt",
-        "07_model_output/micon_crop_embeddings.parquet",
+        *tuned,
+        f"06_models/{micon}_checkpoint.pt",
+        f"07_model_output/{micon}_crop_embeddings.parquet",
         "07_model_output/untrained_well_profiles.parquet",
         "08_reporting/retrieval_comparison.png",
         "08_reporting/report.html",
