@@ -13,7 +13,10 @@ def test_run_sizes_compares_the_default_run_with_the_benchmark_run():
     table = run_sizes().set_index("")
     default, benchmark = table.columns
     assert table.loc["trained methods", default] == "micon"
-    assert table.loc["training steps per method", benchmark] == "1,000"
+    assert table.loc["training steps per method", benchmark] == "300"
+    assert table.loc["seeds per trained method", default] == "1"
+    assert table.loc["seeds per trained method", benchmark] == "3"
+    assert table.loc["tuning (trials x steps per method)", benchmark] == "4 x 100"
     assert int(table.loc["wells", default].replace(",", "")) < int(
         table.loc["wells", benchmark].replace(",", "")
     )

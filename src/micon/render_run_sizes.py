@@ -48,6 +48,11 @@ def _trained_methods(composition: str) -> str:
     return ", ".join(trained)
 
 
+def _seeds(composition: str) -> tuple[int | None, ...]:
+    """Return the training seeds of a composition (one run with the configured seed when it names none)."""
+    return tuple(COMPOSITIONS[composition].options.get("modeling", {}).get("seeds") or (None,))
+
+
 def run_sizes() -> pd.DataFrame:
     """Return one row per size (plates, compounds, wells, sites, steps, methods), one column per run."""
     columns = {}
@@ -71,6 +76,12 @@ def run_sizes() -> pd.DataFrame:
             "cells per reference field (mean)": f"{screen['mean_cells_per_field']:g}",
             "training steps per method": f"{training['max_steps']:,}",
             "trained methods": _trained_methods(composition),
+            "seeds per trained method": str(len(_seeds(composition))),
+            "tuning (trials x steps per method)": (
+                f"{params['tuning']['n_trials']} x {params['tuning']['max_steps']:,}"
+                if "tuning" in COMPOSITIONS[composition].pipelines
+                else "none (conf/base values)"
+            ),
         }
     return pd.DataFrame(columns).rename_axis("").reset_index()
 

@@ -29,12 +29,14 @@ def test_synthetic_screen_config_base_parameters_valid_keep_default_run_small() 
 def test_synthetic_screen_config_benchmark_parameters_keep_the_full_size_screen() -> None:
     base = make_config(SyntheticScreenConfig, "synthetic", env="base")
     config = make_config(SyntheticScreenConfig, "synthetic", env="benchmark")
-    assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 2, 2)
+    # 3 sources x 3 batches (one per training source becomes the tuning's validation batch) x 2 plates
+    assert (config.n_sources, config.n_batches_per_source, config.n_plates_per_batch) == (3, 3, 2)
     assert config.n_compounds == 64
-    assert _n_sites(config) <= 1300
-    assert _n_sites(config) * config.mean_cells_per_field <= 20_000
+    assert _n_sites(config) <= 1600
+    assert _n_sites(config) * config.mean_cells_per_field <= 30_000
     # only the screen's size differs from the default run's
     assert {k: v for k, v in vars(config).items() if getattr(base, k) != v}.keys() == {
+        "n_batches_per_source",
         "n_plates_per_batch",
         "n_compounds",
     }

@@ -64,11 +64,15 @@ def test_library_analogue_series_hold_inactive_or_otherwise_acting_members() -> 
     assert ((mixed["active"] > 1) | (mixed["programs"] > 1)).sum() >= 3
 
 
-def test_generate_compound_annotations_default_screen_at_least_half_inactive() -> None:
-    annotations = generate_compound_annotations(BASE)
+@pytest.mark.parametrize(("env", "min_active"), [("base", 8), ("benchmark", 16)])
+def test_generate_compound_annotations_default_screen_at_least_half_inactive(
+    env: str, min_active: int
+) -> None:
+    config = make_config(SyntheticScreenConfig, "synthetic", env=env)
+    annotations = generate_compound_annotations(config)
     screened = annotations[annotations["name"] != "DMSO"]
     assert (~screened["is_active"]).mean() >= 0.5
-    assert screened["is_active"].sum() >= 16
+    assert screened["is_active"].sum() >= min_active
     assert annotations["Metadata_MoA"].notna().all()
 
 

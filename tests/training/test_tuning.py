@@ -71,6 +71,8 @@ def test_every_trained_method_of_conf_base_has_a_temperature_to_tune():
         "paclr_temperature",
         "cf_temperature",
     ]
+    assert temperature_fields(methods["clip"]["objective"], method="clip") == ["temperature"]
+    assert temperature_fields({"learn_temperature": True, "temperature": 0.1}, method="x") == ["temperature"]
     with pytest.raises(InvalidConfigError, match="'toy'.*no temperature"):
         temperature_fields({"weight": 1.0}, method="toy")
 

@@ -120,12 +120,20 @@ class TuningConfig:
 
 
 def temperature_fields(objective: Mapping[str, Any], *, method: str) -> list[str]:
-    """Return the objective fields that hold a temperature (``temperature`` or ``*_temperature``).
+    """Return the objective fields that hold a temperature (``temperature`` or ``*_temperature``, a number).
+
+    Switches such as ``learn_temperature`` (a boolean) are not temperatures.
 
     Raises:
         InvalidConfigError: The objective has none (names the method): it cannot be tuned like the others.
     """
-    names = [k for k in objective if k == "temperature" or str(k).endswith("_temperature")]
+    names = [
+        k
+        for k, v in objective.items()
+        if (k == "temperature" or str(k).endswith("_temperature"))
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+    ]
     if not names:
         raise InvalidConfigError(
             f"method {method!r}: its objective {sorted(objective)} has no temperature to tune"

@@ -27,7 +27,7 @@ from micon.training.runner import (
     embed_crops,
     train_micon,
 )
-from micon.training.tuning import apply_selection
+from micon.training.tuning import apply_selection, temperature_fields
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def train_tuned_model(
         "%s trains with its tuned lr %g and temperature(s) %s",
         run or method,
         tuned["training"]["lr"],
-        {k: v for k, v in tuned["objective"].items() if k == "temperature" or k.endswith("_temperature")},
+        {k: tuned["objective"][k] for k in temperature_fields(tuned["objective"], method=method)},
     )
     return train_model(
         crop_store,
