@@ -158,14 +158,20 @@ class ProjectionParameters:
     Attributes:
         seed: UMAP's random state.
         umap_neighbors: UMAP's ``n_neighbors``, >= 2 (capped at the number of wells - 1).
+        projections: The maps drawn, a non-empty subset of ``["PCA", "UMAP"]``.
     """
 
     seed: int
     umap_neighbors: int
+    projections: tuple[str, ...] = ("PCA", "UMAP")
 
     def __post_init__(self) -> None:
         if self.umap_neighbors < 2:
             raise InvalidConfigError(f"umap_neighbors must be >= 2, got {self.umap_neighbors}")
+        if not self.projections or any(p not in ("PCA", "UMAP") for p in self.projections):
+            raise InvalidConfigError(
+                f"projections must be a non-empty subset of ['PCA', 'UMAP'], got {list(self.projections)}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

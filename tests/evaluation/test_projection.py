@@ -47,3 +47,19 @@ def test_project_profiles_nan_feature_raises(make_profiles):
 def test_project_profiles_nothing_to_project_raises():
     with pytest.raises(InvalidInputError, match="no profiles"):
         project_profiles({}, **PROJECTION)
+
+
+def test_project_profiles_pca_only_draws_no_umap_and_unknown_projection_refused():
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from micon.errors import InvalidConfigError
+    from micon.evaluation.projection import project_profiles
+
+    rng = np.random.default_rng(0)
+    wells = pd.DataFrame(rng.normal(size=(6, 4)), columns=[f"emb_{i:04d}" for i in range(4)])
+    coordinates = project_profiles({"before": wells}, seed=0, umap_neighbors=5, projections=["PCA"])
+    assert set(coordinates["projection"]) == {"PCA"} and len(coordinates) == 6
+    with pytest.raises(InvalidConfigError, match="tSNE"):
+        project_profiles({"before": wells}, seed=0, umap_neighbors=5, projections=["tSNE"])

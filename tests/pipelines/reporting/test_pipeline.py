@@ -113,6 +113,8 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
             "null_size": 200,
             "null_cache_dir": str(tmp_path),
         },
+        # both maps here (the test environment draws PCA only, for speed)
+        "projection": {**parameters["reporting"]["projection"], "projections": ["PCA", "UMAP"]},
     }
     add_parameters(catalog, params)
     SequentialRunner().run(pipeline, catalog)
