@@ -49,8 +49,9 @@ def test_set_yaml_values_missing_method_or_non_scalar_target_refused():
         set_yaml_values(text, {("modeling", "methods", "micon", "objective", "temperature"): 0.2})
     with pytest.raises(InvalidInputError, match="modeling.methods.clip is not in"):
         set_yaml_values(text, {("modeling", "methods", "clip", "objective", "temperature"): 0.2})
+    scalar = text.replace("[0.1]", "0.1")
     with pytest.raises(InvalidInputError, match="no modeling.methods.simclr"):
-        selected_values(_selection().assign(method=["micon", "simclr"]), yaml.safe_load(text)["modeling"])
+        selected_values(_selection().assign(method=["micon", "simclr"]), yaml.safe_load(scalar)["modeling"])
 
 
 def _write_run(root: Path, version: str) -> None:
