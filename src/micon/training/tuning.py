@@ -38,6 +38,7 @@ __all__ = [
     "temperature_fields",
     "trial_settings",
     "validation_wells",
+    "with_lr_and_temperature",
 ]
 
 SELECTION_METRICS: tuple[str, ...] = ("top1", "top5", "map", "map_above_chance")  # as evaluation.validation
@@ -155,11 +156,10 @@ def trial_settings(
     overrides it, else the shared one); its temperature every temperature field of the objective. A trial
     keeps no run folder and no checkpoints (it is scored, not kept) and never resumes.
     """
-    method_training = dict(method_params.get("training") or {})
-    method_training["lr"] = float(trial["lr"])
+    tuned = with_lr_and_temperature(method_params, trial["lr"], trial["temperature"], method=method)
     training = {
         **training_params,
-        **method_training,
+        **tuned["training"],
         "max_steps": int(max_steps),
         "warmup_steps": min(int(training_params.get("warmup_steps", 0)), max(int(max_steps) - 1, 0)),
         "run_dir": None,
@@ -167,10 +167,22 @@ def trial_settings(
         "resume": False,
         "enable_progress_bar": False,
     }
+    return training, tuned
+
+
+def with_lr_and_temperature(
+    method_params: Mapping[str, Any], lr: float, temperature: float, *, method: str
+) -> dict[str, Any]:
+    """Return ``method_params`` with the two values the search tunes set; the inputs are not changed.
+
+    ``lr`` goes to the method's ``training`` overrides, ``temperature`` to every temperature field of its
+    objective (:func:`temperature_fields`).
+    """
     objective = dict(method_params["objective"])
     for name in temperature_fields(objective, method=method):
-        objective[name] = float(trial["temperature"])
-    return training, {**method_params, "training": method_training, "objective": objective}
+        objective[name] = float(temperature)
+    training = {**(method_params.get("training") or {}), "lr": float(lr)}
+    return {**method_params, "training": training, "objective": objective}
 
 
 def validation_wells(crop_index: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -251,8 +263,4 @@ def apply_selection(
             f"{sorted(selection['method'].astype(str))}"
         )
     row = rows.iloc[0]
-    objective = dict(method_params["objective"])
-    for name in temperature_fields(objective, method=method):
-        objective[name] = float(row["temperature"])
-    training = {**(method_params.get("training") or {}), "lr": float(row["lr"])}
-    return {**method_params, "training": training, "objective": objective}
+    return with_lr_and_temperature(method_params, row["lr"], row["temperature"], method=method)
