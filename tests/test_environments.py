@@ -185,3 +185,15 @@ def test_compose_refuses_seeds_given_to_modeling_but_not_alike_to_reporting(monk
     monkeypatch.setitem(compositions.COMPOSITIONS, "seeded", compositions.Composition(parts, options=options))
     names = {n.name for n in compositions.compose("seeded").nodes}
     assert {"micon_seed1.train_model", "micon_seed2.diagnose_generator"} <= names
+
+
+def test_benchmark_reporting_reruns_the_benchmark_reporting_without_training():
+    bootstrap_project(PROJECT_ROOT)
+    benchmark = {n.name for n in pipelines["benchmark"].nodes}
+    reporting = pipelines["benchmark_reporting"]
+    names = {n.name for n in reporting.nodes}
+    assert names and names <= benchmark
+    assert not any(n.split(".")[-1].startswith(("train_", "tune_", "embed_")) for n in names)
+    # every seed of every trained method is evaluated, as in the benchmark
+    namespaces = {n.namespace.split(".")[0] for n in reporting.nodes if n.namespace}
+    assert {f"micon_seed{seed}" for seed in BENCHMARK_SEEDS} <= namespaces

@@ -67,3 +67,89 @@ def test_replace_block_replaces_only_the_named_block_and_refuses_a_missing_one()
     assert new == text.replace("y\n", "z\n")
     with pytest.raises(InvalidInputError, match="no block"):
         replace_block(text, "c", "z\n")
+
+
+def _write_benchmark_outputs(root, version):
+    reporting = root / "08_reporting"
+    intervals = pd.DataFrame(
+        {
+            "method": ["micon", "micon", "known_truth", "paclr"],
+            "chain": ["default"] * 4,
+            "metric": ["NSS_top1", "NSS_top1_ood_source", "NSS_top1", "NSS_top1"],
+            "estimate": [0.5, 0.4, 0.9, 0.45],
+            "ci_low": [0.45, 0.3, 0.85, float("nan")],
+            "ci_high": [0.55, 0.5, 0.95, float("nan")],
+            "n_seeds": [3, 3, 1, 3],
+        }
+    )
+    differences = pd.DataFrame(
+        {
+            "method": ["micon", "micon"],
+            "peer": ["paclr", "paclr"],
+            "chain": ["default", "default"],
+            "metric": ["NSS_top1", "NSS_top1_ood_source"],
+            "difference": [0.05, -0.01],
+            "ci_low": [0.01, -0.04],
+            "ci_high": [0.09, 0.02],
+        }
+    )
+    for name, table in (("metric_intervals.csv", intervals), ("paired_differences.csv", differences)):
+        folder = reporting / name / version
+        folder.mkdir(parents=True)
+        table.to_csv(folder / name, index=False)
+
+
+def test_tagged_benchmark_blocks_render_intervals_and_differences_of_the_chosen_run(tmp_path):
+    first, second = "2026-12-01T10.00.00.000Z", "2026-12-01T11.00.00.000Z"
+    for version in (first, second):
+        _write_run(tmp_path / "run", version)
+    _write_benchmark_outputs(tmp_path / "run", first)
+    doc = tmp_path / "doc.md"
+    untagged = (
+        "<!-- BEGIN rendered: synthetic-replicate -->\nkeep\n<!-- END rendered: synthetic-replicate -->\n"
+    )
+    doc.write_text(
+        untagged + "<!-- BEGIN rendered: benchmark-comparison@additive -->\nold\n"
+        "<!-- END rendered: benchmark-comparison@additive -->\n"
+        "<!-- BEGIN rendered: benchmark-differences@additive -->\nold\n"
+        "<!-- END rendered: benchmark-differences@additive -->\n"
+    )
+    args = ["--run-root", str(tmp_path / "run"), str(doc), "--tag", "additive"]
+    with pytest.raises(InvalidInputError, match="metric_intervals"):  # the latest run has no intervals
+        main(args)
+    assert main([*args, "--version", first]) == 0
+    text = doc.read_text()
+    assert text.startswith(untagged)  # untagged blocks are left to an untagged render
+    assert "| MICON | 3 | 0.500 [0.450, 0.550] |" in text
+    assert "| PaCLR-only | 3 | 0.450 |" in text  # no interval: the estimate alone
+    assert "0.050 [0.010, 0.090] (higher)" in text and "-0.010 [-0.040, 0.020] (n.d.)" in text
+    assert f"version `{first}`" in text
+    with pytest.raises(InvalidInputError, match="no complete run"):
+        main([*args, "--version", "2026-01-01T00.00.00.000Z"])
+
+
+def test_blocks_tagged_with_a_treatment_model_refuse_a_run_of_the_other_one(tmp_path):
+    version = "2026-12-01T10.00.00.000Z"
+    _write_run(tmp_path / "run", version)
+    runs = tmp_path / "run" / "runs"
+    runs.mkdir()
+    (runs / f"{version}.json").write_text(
+        json.dumps(
+            {
+                "run_id": version,
+                "command": "kedro run --env benchmark --params synthetic.treatment_model=additive",
+                "runtime_params": {"synthetic.treatment_model": "additive"},
+                "status": "success",
+                "seconds": 4500.0,
+            }
+        )
+    )
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "<!-- BEGIN rendered: benchmark-run@additive -->\n<!-- END rendered: benchmark-run@additive -->\n"
+    )
+    args = ["--run-root", str(tmp_path / "run"), str(doc)]
+    with pytest.raises(InvalidInputError, match="used additive"):
+        main([*args, "--tag", "state_dependent"])
+    assert main([*args, "--tag", "additive"]) == 0
+    assert "| success | 75.0 |" in doc.read_text()

@@ -2,7 +2,7 @@
 
 Usage::
 
-    uv run python -m micon.render_tables [--run-root data/synthetic] [--check] [FILE ...]
+    uv run python -m micon.render_tables [--run-root R] [--version V] [--tag T] [--check] [FILE ...]
 
 Every Markdown file named (default: ``README.md`` and ``docs/results.md``) may hold blocks::
 
@@ -14,6 +14,11 @@ Each block is replaced by the table of that name (:data:`TABLES`), rendered from
 run root whose reporting outputs are complete, followed by a line naming the run's version, its commit
 (from ``run_provenance.json``, written by the same run) and this command. ``--check`` rewrites nothing
 and exits 1 when a block differs from what the outputs give (a stale table).
+
+A block may carry a tag, ``<!-- BEGIN rendered: benchmark-comparison@additive -->``: the same table, of
+another run. Tagged blocks are rendered only when ``--tag`` names their tag, untagged ones only without
+``--tag``, so one file can hold the tables of several runs (the benchmark's two treatment models), each
+rendered from its own run: ``--version`` picks a run's save version instead of the latest.
 
 Hand-written: no library renders a project's own versioned Kedro outputs into marked Markdown blocks.
 """
@@ -32,12 +37,24 @@ import pandas as pd
 
 from micon.errors import InvalidInputError
 from micon.evaluation.report import format_markdown_table
+from micon.project_parameters import parameter
+from micon.runs import RUNS_FOLDER
+from micon.sources.synthetic.biology import TREATMENT_MODELS
 
-__all__ = ["TABLES", "latest_run", "main", "render_file", "replace_block"]
+__all__ = [
+    "RUN_TABLES",
+    "TABLES",
+    "check_tag",
+    "latest_run",
+    "main",
+    "render_file",
+    "replace_block",
+    "treatment_model",
+]
 
 _BLOCK = re.compile(
-    r"(?P<begin><!-- BEGIN rendered: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
-    r"(?P<end><!-- END rendered: (?P=name) -->)",
+    r"(?P<begin><!-- BEGIN rendered: (?P<name>[\w-]+)(?:@(?P<tag>[\w-]+))? -->\n)(?P<body>.*?)"
+    r"(?P<end><!-- END rendered: (?P=name)(?:@(?P=tag))? -->)",
     re.DOTALL,
 )
 COMMAND = "uv run python -m micon.render_tables"
@@ -51,6 +68,10 @@ class RunOutputs:
     version: str
     provenance: dict
     comparison: pd.DataFrame
+    intervals: pd.DataFrame | None = None
+    differences: pd.DataFrame | None = None
+    diagnostics: pd.DataFrame | None = None
+    manifest: dict | None = None
 
 
 def _versions(path: Path) -> set[str]:
@@ -60,14 +81,16 @@ def _versions(path: Path) -> set[str]:
     return {v.name for v in path.iterdir() if (v / path.name).is_file()}
 
 
-def latest_run(run_root: str | Path) -> RunOutputs:
-    """Return the newest run whose comparison table and provenance were both written (same save version).
+def latest_run(run_root: str | Path, version: str | None = None) -> RunOutputs:
+    """Return the newest run (or run ``version``) whose comparison table and provenance were both written.
 
-    A Kedro run saves every versioned dataset under one save version, so the two files of one version come
-    from the same run and the same code.
+    A Kedro run saves every versioned dataset under one save version, so the files of one version come
+    from the same run and the same code. The run's intervals, paired differences and diagnostics are
+    read too where that version wrote them (None otherwise).
 
     Raises:
-        InvalidInputError: No version holds both outputs (names the folder).
+        InvalidInputError: No version holds both outputs, or ``version`` is not one of them (names the
+            folder and the complete versions).
     """
     reporting = Path(run_root) / "08_reporting"
     table_dir, provenance_dir = reporting / "comparison_table.csv", reporting / "run_provenance.json"
@@ -77,10 +100,55 @@ def latest_run(run_root: str | Path) -> RunOutputs:
             f"no run under {reporting} wrote both comparison_table.csv and run_provenance.json; "
             "run `uv run kedro run` first"
         )
-    version = common[-1]
+    if version is not None and version not in common:
+        raise InvalidInputError(f"no complete run {version!r} under {reporting}; complete runs: {common}")
+    version = version or common[-1]
     provenance = json.loads((provenance_dir / version / provenance_dir.name).read_text())
     comparison = pd.read_csv(table_dir / version / table_dir.name)
-    return RunOutputs(Path(run_root), version, provenance, comparison)
+
+    def optional(name: str) -> pd.DataFrame | None:
+        path = reporting / name / version / name
+        return pd.read_csv(path) if path.is_file() else None
+
+    manifest_file = Path(run_root) / RUNS_FOLDER / f"{version}.json"  # the run id is the save version
+
+    return RunOutputs(
+        Path(run_root),
+        version,
+        provenance,
+        comparison,
+        intervals=optional("metric_intervals.csv"),
+        differences=optional("paired_differences.csv"),
+        diagnostics=optional("diagnostics.csv"),
+        manifest=json.loads(manifest_file.read_text()) if manifest_file.is_file() else None,
+    )
+
+
+def treatment_model(run: RunOutputs) -> str | None:
+    """Return the synthetic treatment model a run used: its ``--params`` override, else conf/base's.
+
+    None when the run left no manifest (``micon.runs``) to say which parameters it overrode.
+    """
+    if run.manifest is None:
+        return None
+    override = (run.manifest.get("runtime_params") or {}).get("synthetic.treatment_model")
+    return str(override) if override is not None else str(parameter("synthetic.treatment_model"))
+
+
+def check_tag(run: RunOutputs, tag: str | None) -> None:
+    """Refuse to render blocks tagged with a treatment model from a run of the other one.
+
+    Raises:
+        InvalidInputError: ``tag`` names a treatment model and the run's manifest says it used another.
+    """
+    if tag not in TREATMENT_MODELS:
+        return
+    used = treatment_model(run)
+    if used is not None and used != tag:
+        raise InvalidInputError(
+            f"blocks tagged @{tag} need a run of synthetic.treatment_model={tag}; run {run.version} used "
+            f"{used}; pick its version with --version"
+        )
 
 
 # Row labels of the methods and references, in the order tables show them.
@@ -166,6 +234,146 @@ def synthetic_headline(comparison: pd.DataFrame) -> pd.DataFrame:
     ).drop(columns="chain", errors="ignore")
 
 
+# The benchmark's headline metrics (metric_intervals / paired_differences names) and their headers.
+BENCHMARK_METRICS: dict[str, str] = {
+    "NSS_top1": "NSS top-1",
+    "NSS_map_above_chance": "NSS mAP above chance",
+    "NSL_top1": "NSL top-1",
+    "MoA_NSS_top1": "MoA NSS top-1",
+}
+# The held-out breakdown: queries of each split (split_scenarios), and the held-out compounds' mAP.
+HELD_OUT_METRICS: dict[str, str] = {
+    "NSS_top1_test": "NSS top-1, held-out batches",
+    "NSS_top1_ood_source": "NSS top-1, held-out source",
+    "NSS_top1_ood_compound": "NSS top-1, held-out compounds",
+    "NSS_map_above_chance_ood_compound": "NSS mAP above chance, held-out compounds",
+}
+BENCHMARK_CHAIN = "default"
+
+
+def _cell(estimate: float, low: float, high: float) -> str:
+    """``estimate [low, high]``; the estimate alone where the interval is undefined."""
+    if pd.isna(estimate):
+        return "n/a"
+    if pd.isna(low) or pd.isna(high):
+        return f"{estimate:.3f}"
+    return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _require(table: pd.DataFrame | None, name: str, run: RunOutputs) -> pd.DataFrame:
+    if table is None:
+        raise InvalidInputError(
+            f"run {run.version} under {run.run_root} wrote no {name}; the benchmark tables need a run of "
+            "`uv run kedro run --env benchmark`"
+        )
+    return table
+
+
+def _interval_table(run: RunOutputs, metrics: dict[str, str]) -> pd.DataFrame:
+    intervals = _require(run.intervals, "metric_intervals.csv", run)
+    chain = intervals.loc[intervals["chain"] == BENCHMARK_CHAIN]
+    present = {m: h for m, h in metrics.items() if m in set(chain["metric"])}
+    if not present:
+        raise InvalidInputError(
+            f"metric_intervals.csv of run {run.version} has none of {list(metrics)} under chain "
+            f"{BENCHMARK_CHAIN!r}"
+        )
+    methods = _order(pd.DataFrame({"method": pd.unique(chain["method"])}))["method"]
+    rows = []
+    for method in methods:
+        own = chain.loc[chain["method"] == method].set_index("metric")
+        row = {"method": _label(method), "seeds": int(own["n_seeds"].max())}
+        for metric, header in present.items():
+            row[header] = (
+                _cell(*own.loc[metric, ["estimate", "ci_low", "ci_high"]]) if metric in own.index else "n/a"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def benchmark_comparison(run: RunOutputs) -> pd.DataFrame:
+    """Every method under the default chain: mean and 95% interval (across seeds where trained)."""
+    return _interval_table(run, BENCHMARK_METRICS)
+
+
+def benchmark_held_out(run: RunOutputs) -> pd.DataFrame:
+    """NSS retrieval of the held-out batches, the held-out source and the held-out compounds."""
+    return _interval_table(run, HELD_OUT_METRICS)
+
+
+def benchmark_differences(run: RunOutputs) -> pd.DataFrame:
+    """MICON minus each peer, paired over compounds (and seeds), with its 95% interval and a verdict."""
+    differences = _require(run.differences, "paired_differences.csv", run)
+    chain = differences.loc[differences["chain"] == BENCHMARK_CHAIN]
+    metrics = {**BENCHMARK_METRICS, **HELD_OUT_METRICS}
+    metrics = {m: h for m, h in metrics.items() if m in set(chain["metric"])}
+    peers = _order(pd.DataFrame({"method": pd.unique(chain["peer"])}))["method"]
+    rows = []
+    for peer in peers:
+        own = chain.loc[chain["peer"] == peer].set_index("metric")
+        row = {"MICON minus": _label(peer)}
+        for metric, header in metrics.items():
+            if metric not in own.index:
+                row[header] = "n/a"
+                continue
+            diff, low, high = own.loc[metric, ["difference", "ci_low", "ci_high"]]
+            verdict = (
+                "" if pd.isna(low) else (" (higher)" if low > 0 else " (lower)" if high < 0 else " (n.d.)")
+            )
+            row[header] = _cell(diff, low, high) + verdict
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def benchmark_diagnostics(run: RunOutputs) -> pd.DataFrame:
+    """Per method (mean over seeds): effective rank of the embedding; MICON's generator sensitivity."""
+    diagnostics = _require(run.diagnostics, "diagnostics.csv", run)
+    columns = {
+        "effective_rank": "effective rank",
+        "embedding_dim": "dimension",
+        "similarity_across_controls": "generated: cosine across controls",
+        "similarity_across_molecules": "generated: cosine across molecules",
+        "similarity_of_controls": "controls: own cosine",
+    }
+    present = [c for c in columns if c in diagnostics.columns]
+    grouped = diagnostics.groupby("method", sort=False)[present].mean().reset_index()
+    grouped.insert(1, "seeds", diagnostics.groupby("method", sort=False).size().to_numpy())
+    shown = _order(grouped).rename(columns=columns)
+    shown["method"] = shown["method"].map(_label)
+    return shown
+
+
+def benchmark_run(run: RunOutputs) -> pd.DataFrame:
+    """The run itself, from its manifest: command, overrides, status and wall time."""
+    manifest = run.manifest
+    if manifest is None:
+        raise InvalidInputError(
+            f"run {run.version} under {run.run_root} left no manifest under {RUNS_FOLDER}/"
+        )
+    overrides = manifest.get("runtime_params") or {}
+    return pd.DataFrame(
+        [
+            {
+                "run id": manifest.get("run_id", run.version),
+                "command": manifest.get("command", "?"),
+                "treatment model": treatment_model(run),
+                "overrides": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "none",
+                "status": manifest.get("status", "?"),
+                "wall time (min)": f"{float(manifest.get('seconds', float('nan'))) / 60:.1f}",
+            }
+        ]
+    )
+
+
+# Tables built from a whole run (intervals, differences, diagnostics), not only its comparison table.
+RUN_TABLES: dict[str, Callable[[RunOutputs], pd.DataFrame]] = {
+    "benchmark-run": benchmark_run,
+    "benchmark-comparison": benchmark_comparison,
+    "benchmark-held-out": benchmark_held_out,
+    "benchmark-differences": benchmark_differences,
+    "benchmark-diagnostics": benchmark_diagnostics,
+}
+
 TABLES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "synthetic-replicate": synthetic_replicate,
     "synthetic-mechanism": synthetic_mechanism,
@@ -175,22 +383,26 @@ TABLES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
 
 def render_block(name: str, run: RunOutputs) -> str:
     """Return the Markdown of table ``name`` for ``run``, with its provenance line."""
-    try:
-        build = TABLES[name]
-    except KeyError as exc:
-        raise InvalidInputError(f"no rendered table named {name!r}; known: {sorted(TABLES)}") from exc
+    if name in RUN_TABLES:
+        table = RUN_TABLES[name](run)
+        source = "08_reporting"
+    elif name in TABLES:
+        table = TABLES[name](run.comparison)
+        source = "08_reporting/comparison_table.csv"
+    else:
+        raise InvalidInputError(f"no rendered table named {name!r}; known: {sorted({*TABLES, *RUN_TABLES})}")
     commit = run.provenance.get("commit") or "unknown"
     dirty = " (with uncommitted changes)" if run.provenance.get("dirty") else ""
     return (
-        format_markdown_table(build(run.comparison))
-        + f"\n<sub>Rendered by `{COMMAND}` from `{run.run_root}/08_reporting/comparison_table.csv/"
-        f"{run.version}`: run of commit `{commit[:12]}`{dirty}, `{run.provenance.get('command', '?')}`, "
+        format_markdown_table(table)
+        + f"\n<sub>Rendered by `{COMMAND}` from `{run.run_root}/{source}` (version `{run.version}`): run of "
+        f"commit `{commit[:12]}`{dirty}, `{run.provenance.get('command', '?')}`, "
         f"finished {run.provenance.get('finished_at', '?')}.</sub>\n"
     )
 
 
 def replace_block(text: str, name: str, body: str) -> str:
-    """Return ``text`` with the body of its rendered block ``name`` replaced by ``body``.
+    """Return ``text`` with the body of its rendered block ``name`` (``table@tag`` for a tagged one) replaced.
 
     Raises:
         InvalidInputError: ``text`` has no block of that name.
@@ -199,7 +411,7 @@ def replace_block(text: str, name: str, body: str) -> str:
 
     def substitute(match: re.Match[str]) -> str:
         nonlocal found
-        if match["name"] != name:
+        if match["name"] + (f"@{match['tag']}" if match["tag"] else "") != name:
             return match[0]
         found = True
         return match["begin"] + body + match["end"]
@@ -212,13 +424,20 @@ def replace_block(text: str, name: str, body: str) -> str:
     return new
 
 
-def render_file(path: str | Path, run: RunOutputs) -> tuple[str, str]:
-    """Return ``(old text, new text)`` of a Markdown file with every rendered block replaced."""
+def render_file(path: str | Path, run: RunOutputs, tag: str | None = None) -> tuple[str, str]:
+    """Return ``(old text, new text)`` of a Markdown file with every rendered block of ``tag`` replaced.
+
+    Untagged blocks when ``tag`` is None; blocks named after no table are left as they are.
+    """
     old = Path(path).read_text()
-    new = _BLOCK.sub(
-        lambda m: m["begin"] + render_block(m["name"], run) + m["end"] if m["name"] in TABLES else m[0], old
-    )
-    return old, new
+    known = {*TABLES, *RUN_TABLES}
+
+    def substitute(match: re.Match[str]) -> str:
+        if match["name"] not in known or match["tag"] != tag:
+            return match[0]
+        return match["begin"] + render_block(match["name"], run) + match["end"]
+
+    return old, _BLOCK.sub(substitute, old)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,12 +445,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", default=["README.md", "docs/results.md"])
     parser.add_argument("--run-root", default="data/synthetic")
+    parser.add_argument("--version", help="the run's save version (default: the latest complete run)")
+    parser.add_argument("--tag", help="render the blocks tagged @TAG (default: the untagged blocks)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale; write nothing")
     args = parser.parse_args(argv)
-    run = latest_run(args.run_root)
+    run = latest_run(args.run_root, args.version)
+    check_tag(run, args.tag)
     stale = []
     for path in args.files:
-        old, new = render_file(path, run)
+        old, new = render_file(path, run, args.tag)
         if old != new:
             stale.append(path)
             if not args.check:

@@ -23,6 +23,7 @@ def _config(tmp_path, **overrides) -> RetrievalConfig:
     }
     if "scenarios" in overrides:  # mechanism retrieval at the overriding scenarios it shares
         settings["mechanism_scenarios"] = [s for s in ("NR", "NSS") if s in overrides["scenarios"]]
+        settings["split_scenarios"] = [s for s in ("NR", "NSS") if s in overrides["scenarios"]]
     settings.update(overrides)
     return make_config(RetrievalConfig, "reporting.retrieval", **settings)
 
@@ -136,11 +137,13 @@ def test_retrieval_config_yaml_lists_become_tuples():
         "reporting.retrieval",
         scenarios={"NSB": [schema.BATCH]},
         mechanism_scenarios=["NSB"],
+        split_scenarios=["NSB"],
         ks=[5, 1, 5],
         splits=[schema.SPLIT_TEST],
     )
     assert config.scenarios == {"NSB": (schema.BATCH,)}
     assert config.mechanism_scenarios == ("NSB",)
+    assert config.split_scenarios == ("NSB",)
     assert config.ks == (1, 5)
     assert config.splits == (schema.SPLIT_TEST,)
 
@@ -158,6 +161,7 @@ def test_retrieval_config_yaml_lists_become_tuples():
         ({"splits": ("holdout",)}, "holdout"),
         ({"splits": ()}, "splits"),
         ({"mechanism_scenarios": ("NSX",)}, "NSX"),
+        ({"split_scenarios": ("NSY",)}, "NSY"),
     ],
 )
 def test_retrieval_config_invalid_value_raises(kwargs, match):

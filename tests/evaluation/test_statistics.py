@@ -189,3 +189,38 @@ def test_average_over_seeds_and_interval_columns():
     )
     shown = with_intervals(averaged, intervals)
     assert shown["NR_top1_ci_low"].tolist()[1] == 0.4 and np.isnan(shown["NR_top1_ci_low"].tolist()[0])
+
+
+def test_compound_scores_break_down_by_split_for_the_held_out_source_and_compounds(tmp_path):
+    from micon.evaluation.metrics import RetrievalConfig, evaluate_profiles
+    from micon.evaluation.statistics import compound_scores
+    from tests.evaluation.conftest import make_profiles
+    from tests.parameters import make_config
+
+    profiles = make_profiles(n_compounds=6)
+    profiles.loc[profiles[schema.SOURCE] == "source_2", schema.SPLIT] = schema.SPLIT_OOD_SOURCE
+    held_out = profiles[schema.JCP2022].isin(["C4", "C5"]) & (profiles[schema.SOURCE] != "source_2")
+    profiles.loc[held_out, schema.SPLIT] = schema.SPLIT_OOD_COMPOUND
+    config = make_config(
+        RetrievalConfig,
+        "reporting.retrieval",
+        scenarios={"NR": [], "NSS": [schema.SOURCE]},
+        mechanism_scenarios=["NR"],
+        split_scenarios=["NSS"],
+        ks=(1,),
+        null_size=50,
+        null_cache_dir=str(tmp_path),
+        splits=(schema.SPLIT_TEST, schema.SPLIT_OOD_SOURCE, schema.SPLIT_OOD_COMPOUND),
+    )
+    _, _, compound_map = evaluate_profiles(profiles, config)
+    scores = compound_scores(profiles, compound_map, config)
+    metrics = set(scores["metric"])
+    assert {"NSS_top1_test", "NSS_top1_ood_source", "NSS_top1_ood_compound"} <= metrics
+    assert {"NSS_map_ood_compound", "NSS_map_above_chance_ood_compound"} <= metrics
+    assert not any(m.startswith("NR_top1_") for m in metrics)  # NR is not broken down
+    by_metric = scores.groupby("metric")["weight"].sum()
+    # the splits partition the queries: their counted queries add up to the pooled metric's
+    parts = by_metric[["NSS_top1_test", "NSS_top1_ood_source", "NSS_top1_ood_compound"]].sum()
+    assert parts == by_metric["NSS_top1"]
+    held = scores.loc[scores["metric"] == "NSS_map_ood_compound", schema.JCP2022]
+    assert set(held) == {"C4", "C5"}

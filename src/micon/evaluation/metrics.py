@@ -44,6 +44,9 @@ class RetrievalConfig:
         annotation_columns: Annotation columns (MoA, target) scored by consistency mAP and mechanism
             retrieval where present.
         mechanism_scenarios: Scenarios (keys of ``scenarios``) at which mechanism retrieval is scored.
+        split_scenarios: Scenarios (keys of ``scenarios``) whose per-compound scores are also broken down
+            by the query's split when several splits are evaluated (``statistics.compound_scores``):
+            top-1 per split, and mAP of the held-out compounds. Empty: no breakdown.
     """
 
     scenarios: Mapping[str, tuple[str, ...]]
@@ -58,6 +61,7 @@ class RetrievalConfig:
     batch_knn_k: int
     annotation_columns: tuple[str, ...]
     mechanism_scenarios: tuple[str, ...]
+    split_scenarios: tuple[str, ...]
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenarios, Mapping) or not self.scenarios:
@@ -112,6 +116,17 @@ class RetrievalConfig:
                 f"mechanism_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
             )
         object.__setattr__(self, "mechanism_scenarios", mechanism)
+        by_split = (
+            (self.split_scenarios,)
+            if isinstance(self.split_scenarios, str)
+            else tuple(self.split_scenarios or ())
+        )
+        unknown = [m for m in by_split if m not in scenarios]
+        if unknown:
+            raise InvalidConfigError(
+                f"split_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
+            )
+        object.__setattr__(self, "split_scenarios", by_split)
 
 
 def evaluate_profiles(

@@ -163,7 +163,9 @@ def compound_scores(
     ``compound_map``, the mAP table ``evaluate_profiles`` returned); per present annotation shared by two
     compounds and mechanism scenario ``{annotation}_{scenario}_top1`` (``retrieve_mechanism``;
     ``Metadata_`` dropped, as in the comparison table). Mechanism mAP is scored per annotation group, not
-    per compound, so it has no compound scores.
+    per compound, so it has no compound scores. For ``config.split_scenarios``, the same scores broken
+    down by the query's split (:func:`_split_scores`), so that intervals and paired differences exist for
+    the held-out source and the held-out compounds.
 
     Args:
         profiles: The chain's normalised well profiles.
@@ -189,6 +191,7 @@ def compound_scores(
             continue  # evaluate_profiles skipped it with a logged warning
         hits = retrieve_replicates(selected, features, exclude_same=exclude_same, ks=(1,))
         parts.append(topk_compound_scores(hits, metric=f"{scenario}_top1"))
+        maps = pd.DataFrame()
         if len(compound_map) and "scenario" in compound_map.columns:
             maps = compound_map[compound_map["scenario"] == scenario]
             if len(maps):
@@ -201,6 +204,8 @@ def compound_scores(
                             column="mean_normalized_average_precision",
                         )
                     )
+        if scenario in config.split_scenarios:
+            parts.extend(_split_scores(selected, hits, maps, scenario))
     for column in [c for c in config.annotation_columns if c in selected.columns]:
         annotated = selected[column].notna() & (selected[column].astype(str) != "")
         treated = selected.loc[~selected[schema.IS_CONTROL].astype(bool) & annotated]
@@ -220,6 +225,40 @@ def compound_scores(
             {c: pd.Series(dtype=object if c in ("metric", schema.JCP2022) else float) for c in SCORE_COLUMNS}
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _split_scores(
+    selected: pd.DataFrame, hits: pd.DataFrame, maps: pd.DataFrame, scenario: str
+) -> list[pd.DataFrame]:
+    """Return a scenario's per-compound scores broken down by the query's split (``split_scenarios``).
+
+    Top-1 per split present among the queries (``{scenario}_top1_{split}``: the queries of that split,
+    retrieving from the whole evaluated pool), and the mAP of the held-out compounds
+    (``{scenario}_map_ood_compound``, ``..._map_above_chance_ood_compound``: compounds with an
+    ``ood_compound`` well, scored over all their queries). Nothing when one split is evaluated (the
+    headline metric already is that split's).
+    """
+    if schema.SPLIT not in hits.columns or hits[schema.SPLIT].nunique() < 2:
+        return []
+    parts = [
+        topk_compound_scores(hits.loc[hits[schema.SPLIT] == split], metric=f"{scenario}_top1_{split}")
+        for split in schema.SPLITS
+        if (hits[schema.SPLIT] == split).any()
+    ]
+    held_out = selected.loc[selected[schema.SPLIT] == schema.SPLIT_OOD_COMPOUND, schema.JCP2022].astype(str)
+    if len(maps) and held_out.size:
+        own = maps.loc[maps[schema.JCP2022].astype(str).isin(set(held_out))]
+        if len(own):
+            parts.append(map_compound_scores(own, metric=f"{scenario}_map_{schema.SPLIT_OOD_COMPOUND}"))
+            if "mean_normalized_average_precision" in own.columns:
+                parts.append(
+                    map_compound_scores(
+                        own,
+                        metric=f"{scenario}_map_above_chance_{schema.SPLIT_OOD_COMPOUND}",
+                        column="mean_normalized_average_precision",
+                    )
+                )
+    return parts
 
 
 def _ratio(value: np.ndarray, weight: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The runs made of pipelines by name: each environment's source ingestion, then the shared stages.
 
 One table, :data:`COMPOSITIONS`, names every composed run. ``micon.pipeline_registry`` registers
-``__default__`` from it; the packages ``jump``, ``bbbc021``, ``bbbc021_official`` and ``benchmark`` expose
+``__default__`` from it; the packages ``jump``, ``bbbc021``, ``bbbc021_official``, ``benchmark`` and
+``benchmark_reporting`` expose
 theirs so that Kedro finds them by name (also when ``kedro run --pipeline`` loads only the pipelines it
 is asked for); and ``micon.session.MiconSession`` makes a bare ``kedro run --env <env>`` run the composition
 named like the environment (``__default__`` for environments that only overlay base, such as local and test).
@@ -72,6 +73,12 @@ COMPOSITIONS: Mapping[str, Composition] = {
             "modeling": {"methods": None, "seeds": BENCHMARK_SEEDS, "tuned": True},
             "reporting": {"methods": None, "seeds": BENCHMARK_SEEDS, "references": ("known_truth",)},
         },
+    ),
+    # The benchmark's reporting alone, on the checkpoints and embeddings of the last benchmark run (after a
+    # change to the evaluation: `uv run kedro run --env benchmark --pipeline benchmark_reporting`).
+    "benchmark_reporting": Composition(
+        ("reporting",),
+        options={"reporting": {"methods": None, "seeds": BENCHMARK_SEEDS, "references": ("known_truth",)}},
     ),
     "jump": Composition(("jump_ingestion", "data_engineering", "modeling", "reporting")),
     "bbbc021": Composition(("bbbc021_ingestion", "data_engineering", "modeling", "bbbc021_evaluation")),
