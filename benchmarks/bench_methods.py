@@ -1,6 +1,11 @@
 """Training cost per step of every method on the default configuration, printed as a table.
 
 Usage: ``OMP_NUM_THREADS=2 uv run python benchmarks/bench_methods.py [--steps N] [--warmup N]``.
+
+A second table sizes ``kedro run --env benchmark`` from these costs: each method's training steps in that
+environment (its tuning trials x their steps, plus one training per seed of ``BENCHMARK_SEEDS`` x its
+steps) times the measured wall time per step. It is the training part of the benchmark's wall time only
+(the screen, crops, embeddings, validation scoring and the evaluation come on top).
 The model, budget and objective settings are those of ``conf/base/parameters_modeling.yml`` (crop size
 and channels from a small synthetic screen generated in-process with the default crop extraction). A step
 is what the Trainer does per batch: read the sampler batch, augment, forward, loss, backward, AdamW step.
@@ -21,6 +26,7 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.models import build_model, merge_params
+from micon.pipelines.compositions import BENCHMARK_SEEDS
 from micon.project_parameters import make_config, parameter
 from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
 from micon.training.data import MiconDataModule
@@ -119,9 +125,28 @@ def main() -> None:
         rows.append((method, ms, cpu_ms, n_params, config.embedding_dim))
 
     # CPU time is the less load-sensitive number on a shared machine (all threads of this process).
-    print(f"{'method':<10} {'ms/step':>9} {'cpu ms/step':>12} {'params':>10} {'embedding':>10}")
+    print(f"{'method':<18} {'ms/step':>9} {'cpu ms/step':>12} {'params':>10} {'embedding':>10}")
     for method, ms, cpu_ms, n_params, dim in rows:
-        print(f"{method:<10} {ms:>9.1f} {cpu_ms:>12.1f} {n_params:>10,d} {dim:>10d}")
+        print(f"{method:<18} {ms:>9.1f} {cpu_ms:>12.1f} {n_params:>10,d} {dim:>10d}")
+    print_benchmark_budget({method: ms for method, ms, *_ in rows})
+
+
+def print_benchmark_budget(ms_per_step: dict[str, float]) -> None:
+    """Print each method's training steps in ``--env benchmark`` and their wall time at the measured cost."""
+    tuning = parameter("tuning", env="benchmark")
+    steps = parameter("modeling.training.max_steps", env="benchmark")
+    per_method = tuning["n_trials"] * tuning["max_steps"] + len(BENCHMARK_SEEDS) * steps
+    print(
+        f"\n--env benchmark: {tuning['n_trials']} trials x {tuning['max_steps']} steps + "
+        f"{len(BENCHMARK_SEEDS)} seeds x {steps} steps = {per_method} steps per method"
+    )
+    print(f"{'method':<18} {'steps':>6} {'training min':>13}")
+    total = 0.0
+    for method, ms in ms_per_step.items():
+        minutes = per_method * ms / 1000 / 60
+        total += minutes
+        print(f"{method:<18} {per_method:>6d} {minutes:>13.1f}")
+    print(f"{'all methods':<18} {per_method * len(ms_per_step):>6d} {total:>13.1f}")
 
 
 if __name__ == "__main__":
