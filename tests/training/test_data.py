@@ -187,7 +187,7 @@ def test_micon_datamodule_batch_holds_only_the_fields_its_method_consumes(
     batch = next(iter(datamodule.train_dataloader()))
     assert set(batch) == {"compound_labels", *keys}
     assert (len(datamodule.molecule_features) > 0) == ("molecules" in keys)
-    assert (datamodule.similarity.size > 0) == ("molecule_similarity" in keys)
+    assert (datamodule.fingerprints.size > 0) == ("molecule_similarity" in keys)
 
 
 def test_micon_datamodule_reads_no_control_crop_for_an_image_only_method(tiny_crops, tiny_crop_index):
@@ -231,3 +231,20 @@ def test_micon_datamodule_simclr_crops_include_dmso_crops(tiny_crops, tiny_crop_
     assert batch["crops"].shape == (2 * 4, *tiny_crops.shape[1:])
     first = datamodule.sampler.sample_batch(0)["crops"]
     assert torch.equal(batch["crops"], torch.from_numpy(tiny_crops[first].astype(np.float32)))
+
+
+def test_micon_datamodule_batch_similarity_equals_the_full_matrix_rows_of_its_compounds(
+    tiny_crops, tiny_crop_index
+):
+    # The similarity is computed per batch; it must equal the (unique, unique) block of the K x K
+    # Tanimoto matrix over every compound that the data module used to hold.
+    molecule = dataclasses.replace(tiny_model_config_of("micon").molecule, radius=2, n_bits=128)
+    datamodule = tiny_datamodule(
+        tiny_crops, tiny_crop_index, batch_rows=3, steps_per_epoch=4, molecule=molecule, fields=BATCH_FIELDS
+    )
+    datamodule.setup("fit")
+    full = tanimoto_similarity(morgan_fingerprints(list(datamodule.compounds), radius=2, n_bits=128))
+    assert datamodule.fingerprints.shape == (len(datamodule.compounds), 128)  # no K x K array is kept
+    for batch in datamodule.train_dataloader():
+        unique = np.unique(batch["compound_labels"].numpy())
+        np.testing.assert_array_equal(batch["molecule_similarity"].numpy(), full[np.ix_(unique, unique)])

@@ -74,7 +74,7 @@ class _TreatmentBatches(Dataset):
         crops: np.ndarray,
         fields: frozenset[str],
         molecules: MoleculeFeatures,
-        similarity: np.ndarray,
+        fingerprints: np.ndarray,
         intensity: CropIntensityScaling | None,
     ) -> None:
         self.crops = crops
@@ -83,10 +83,11 @@ class _TreatmentBatches(Dataset):
             k for field in BATCH_FIELDS if field in fields for k in _FIELD_IMAGES.get(field, ())
         )
         self.molecules = molecules
-        self.similarity = similarity
+        self.fingerprints = fingerprints
         self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
+        # The batch's crops are read through read_crops alone: the one seam to the crop store.
         batch: dict[str, Any] = {}
         if self.image_keys:  # only the crops the method consumes are read
             images = read_crops(
@@ -105,7 +106,8 @@ class _TreatmentBatches(Dataset):
         if "molecules" in self.fields:
             batch["molecules"] = collate_molecules(self.molecules, unique)
         if "molecule_similarity" in self.fields:
-            batch["molecule_similarity"] = torch.from_numpy(self.similarity[np.ix_(unique, unique)])
+            # Per batch, on the G compounds of the batch: never a matrix over every compound.
+            batch["molecule_similarity"] = torch.from_numpy(tanimoto_similarity(self.fingerprints[unique]))
         return batch
 
 
@@ -273,7 +275,7 @@ class MiconDataModule(L.LightningDataModule):
         self.molecule = molecule
         self.sampler: TreatmentPairSampler | None = None
         self.molecule_features: MoleculeFeatures = []
-        self.similarity = np.zeros((0, 0), dtype=np.float32)
+        self.fingerprints = np.zeros((0, 0), dtype=np.uint8)
 
     @property
     def compounds(self) -> tuple[str, ...]:
@@ -302,9 +304,10 @@ class MiconDataModule(L.LightningDataModule):
         if "molecules" in self.fields:
             self.molecule_features = featurize_molecules(compounds, self.molecule)
         if "molecule_similarity" in self.fields:
-            # Computed once for every compound, like the features: a batch only indexes it.
-            self.similarity = tanimoto_similarity(
-                morgan_fingerprints(list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits)
+            # Fingerprints once per compound (K x n_bits bytes); each batch computes the Tanimoto
+            # similarity of its own G compounds, so no K x K matrix is ever held.
+            self.fingerprints = morgan_fingerprints(
+                list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits
             )
 
     def train_dataloader(self) -> DataLoader:
@@ -318,7 +321,7 @@ class MiconDataModule(L.LightningDataModule):
             sampler.resume_at(epoch=epoch, step=self.trainer.global_step - epoch * self.steps_per_epoch)
         return _TreatmentLoader(
             _TreatmentBatches(
-                self.crops, self.fields, self.molecule_features, self.similarity, self.intensity
+                self.crops, self.fields, self.molecule_features, self.fingerprints, self.intensity
             ),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
