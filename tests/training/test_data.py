@@ -11,7 +11,7 @@ from micon import schema
 from micon.chem.fingerprints import morgan_fingerprints, tanimoto_similarity
 from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
-from micon.training.data import BATCH_FIELDS, IMAGE_KEYS, crop_dataloader, read_crops
+from micon.training.data import BATCH_FIELDS, IMAGE_KEYS, crop_dataloader, loader_options, read_crops
 from tests.training.conftest import tiny_datamodule, tiny_model_config_of
 
 
@@ -248,3 +248,44 @@ def test_micon_datamodule_batch_similarity_equals_the_full_matrix_rows_of_its_co
     for batch in datamodule.train_dataloader():
         unique = np.unique(batch["compound_labels"].numpy())
         np.testing.assert_array_equal(batch["molecule_similarity"].numpy(), full[np.ix_(unique, unique)])
+
+
+def test_micon_datamodule_workers_read_each_sampler_batch_once_in_order(tiny_crops, tiny_crop_index):
+    # The sampler runs in the main process; each worker reads the batches it is handed, so 2 workers
+    # yield exactly the batches of the main process: none repeated, none lost, same order.
+    def batches(num_workers: int) -> list[dict]:
+        datamodule = tiny_datamodule(
+            tiny_crops, tiny_crop_index, method="paclr", steps_per_epoch=4, num_workers=num_workers
+        )
+        datamodule.setup("fit")
+        return list(datamodule.train_dataloader())
+
+    inline, workers = batches(0), batches(2)
+    assert len(workers) == len(inline) == 4
+    for a, b in zip(inline, workers, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key])
+    firsts = {tuple(batch["treated_1"].flatten()[:64].tolist()) for batch in workers}
+    assert len(firsts) == 4
+
+
+def test_loader_options_seed_workers_per_rank_and_drop_worker_settings_without_workers():
+    inline = loader_options(
+        num_workers=0, pin_memory=False, persistent_workers=True, prefetch_factor=4, seed=0, rank=0
+    )
+    assert inline == {"num_workers": 0, "pin_memory": False}
+    states = set()
+    for rank in (0, 1):
+        options = loader_options(
+            num_workers=2, pin_memory=False, persistent_workers=True, prefetch_factor=4, seed=0, rank=rank
+        )
+        assert options["prefetch_factor"] == 4 and options["persistent_workers"]
+        for worker in (0, 1):
+            options["worker_init_fn"](worker)
+            states.add(float(np.random.random()))
+    assert len(states) == 4  # distinct streams per (rank, worker)
+    with pytest.raises(InvalidConfigError, match="prefetch_factor"):
+        loader_options(
+            num_workers=1, pin_memory=False, persistent_workers=True, prefetch_factor=0, seed=0, rank=0
+        )
