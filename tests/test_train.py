@@ -7,7 +7,7 @@ from micon import schema
 from micon.datasets import CropArray
 from micon.metadata.provenance import CROP_STORE_ID, with_ids
 from micon.sources.synthetic import SYNTHETIC_PROFILE
-from micon.train import main, train_from_catalog
+from micon.train import _runtime_params, main, train_from_catalog
 from tests.kedro_project import temporary_project
 from tests.training.conftest import _build_screen
 
@@ -45,3 +45,9 @@ def test_main_needs_exactly_one_of_job_and_method():
         main([])
     with pytest.raises(SystemExit):
         main(["--job", "x", "--method", "micon"])
+
+
+def test_runtime_params_parsed_as_kedro_run_parses_them():
+    parsed = _runtime_params("modeling.training.devices=4,modeling.training.strategy=ddp")
+    assert parsed == {"modeling": {"training": {"devices": 4, "strategy": "ddp"}}}
+    assert _runtime_params(None) == {}
