@@ -29,7 +29,7 @@ from micon.models import build_model, merge_params
 from micon.pipelines.compositions import BENCHMARK_SEEDS
 from micon.project_parameters import make_config, parameter
 from micon.sources.synthetic import SYNTHETIC_PROFILE, SyntheticScreenConfig, generate_screen
-from micon.training.data import MiconDataModule
+from micon.training.data import MiconDataModule, resolve_pin_memory
 from micon.training.methods import build_model_config, build_objective_config, get_method, list_methods
 from micon.training.module import MiconModule
 from micon.training.runner import TrainingConfig
@@ -104,6 +104,9 @@ def main() -> None:
             seed=training.seed,
             steps_per_epoch=args.steps + args.warmup,
             num_workers=training.num_workers,
+            pin_memory=resolve_pin_memory(training.pin_memory),
+            persistent_workers=training.persistent_workers,
+            prefetch_factor=training.prefetch_factor,
             controls=SYNTHETIC_PROFILE.controls,
             second_view=training.second_view,
             intensity=None,

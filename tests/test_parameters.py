@@ -104,6 +104,19 @@ def test_validate_parameters_out_of_range_value_reports_the_config_check():
     assert "data_engineering.splits: " in message and "ood_compound_fraction" in message
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("pin_memory", "yes", "pin_memory"),
+        ("prefetch_factor", 0, "prefetch_factor"),
+        ("num_workers", -1, "num_workers"),
+    ],
+)
+def test_validate_parameters_bad_loader_settings_named(key, value, expected):
+    message = _problems(_set(load_parameters("test"), f"modeling.training.{key}", value))
+    assert "modeling.training" in message and expected in message
+
+
 def test_validate_parameters_lists_every_problem_at_once():
     params = load_parameters("test")
     _set(params, "modeling.training.max_steps", "abc")

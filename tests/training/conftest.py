@@ -137,6 +137,9 @@ def tiny_datamodule(
         "seed": training["seed"],
         "steps_per_epoch": training["max_steps"],
         "num_workers": training["num_workers"],
+        "pin_memory": False,  # CPU tests
+        "persistent_workers": training["persistent_workers"],
+        "prefetch_factor": training["prefetch_factor"],
         "controls": SYNTHETIC_PROFILE.controls,
         "second_view": training["second_view"],
         "intensity": None,

@@ -11,7 +11,7 @@ from micon import schema
 from micon.chem.fingerprints import morgan_fingerprints, tanimoto_similarity
 from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
-from micon.training.data import BATCH_FIELDS, IMAGE_KEYS, crop_dataloader, read_crops
+from micon.training.data import BATCH_FIELDS, IMAGE_KEYS, crop_dataloader, loader_options, read_crops
 from tests.training.conftest import tiny_datamodule, tiny_model_config_of
 
 
@@ -187,7 +187,7 @@ def test_micon_datamodule_batch_holds_only_the_fields_its_method_consumes(
     batch = next(iter(datamodule.train_dataloader()))
     assert set(batch) == {"compound_labels", *keys}
     assert (len(datamodule.molecule_features) > 0) == ("molecules" in keys)
-    assert (datamodule.similarity.size > 0) == ("molecule_similarity" in keys)
+    assert (datamodule.fingerprints.size > 0) == ("molecule_similarity" in keys)
 
 
 def test_micon_datamodule_reads_no_control_crop_for_an_image_only_method(tiny_crops, tiny_crop_index):
@@ -231,3 +231,61 @@ def test_micon_datamodule_simclr_crops_include_dmso_crops(tiny_crops, tiny_crop_
     assert batch["crops"].shape == (2 * 4, *tiny_crops.shape[1:])
     first = datamodule.sampler.sample_batch(0)["crops"]
     assert torch.equal(batch["crops"], torch.from_numpy(tiny_crops[first].astype(np.float32)))
+
+
+def test_micon_datamodule_batch_similarity_equals_the_full_matrix_rows_of_its_compounds(
+    tiny_crops, tiny_crop_index
+):
+    # The similarity is computed per batch; it must equal the (unique, unique) block of the K x K
+    # Tanimoto matrix over every compound that the data module used to hold.
+    molecule = dataclasses.replace(tiny_model_config_of("micon").molecule, radius=2, n_bits=128)
+    datamodule = tiny_datamodule(
+        tiny_crops, tiny_crop_index, batch_rows=3, steps_per_epoch=4, molecule=molecule, fields=BATCH_FIELDS
+    )
+    datamodule.setup("fit")
+    full = tanimoto_similarity(morgan_fingerprints(list(datamodule.compounds), radius=2, n_bits=128))
+    assert datamodule.fingerprints.shape == (len(datamodule.compounds), 128)  # no K x K array is kept
+    for batch in datamodule.train_dataloader():
+        unique = np.unique(batch["compound_labels"].numpy())
+        np.testing.assert_array_equal(batch["molecule_similarity"].numpy(), full[np.ix_(unique, unique)])
+
+
+def test_micon_datamodule_workers_read_each_sampler_batch_once_in_order(tiny_crops, tiny_crop_index):
+    # The sampler runs in the main process; each worker reads the batches it is handed, so 2 workers
+    # yield exactly the batches of the main process: none repeated, none lost, same order.
+    def batches(num_workers: int) -> list[dict]:
+        datamodule = tiny_datamodule(
+            tiny_crops, tiny_crop_index, method="paclr", steps_per_epoch=4, num_workers=num_workers
+        )
+        datamodule.setup("fit")
+        return list(datamodule.train_dataloader())
+
+    inline, workers = batches(0), batches(2)
+    assert len(workers) == len(inline) == 4
+    for a, b in zip(inline, workers, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key])
+    firsts = {tuple(batch["treated_1"].flatten()[:64].tolist()) for batch in workers}
+    assert len(firsts) == 4
+
+
+def test_loader_options_seed_workers_per_rank_and_drop_worker_settings_without_workers():
+    inline = loader_options(
+        num_workers=0, pin_memory=False, persistent_workers=True, prefetch_factor=4, seed=0, rank=0
+    )
+    assert inline == {"num_workers": 0, "pin_memory": False}
+    states = set()
+    for rank in (0, 1):
+        options = loader_options(
+            num_workers=2, pin_memory=False, persistent_workers=True, prefetch_factor=4, seed=0, rank=rank
+        )
+        assert options["prefetch_factor"] == 4 and options["persistent_workers"]
+        for worker in (0, 1):
+            options["worker_init_fn"](worker)
+            states.add(float(np.random.random()))
+    assert len(states) == 4  # distinct streams per (rank, worker)
+    with pytest.raises(InvalidConfigError, match="prefetch_factor"):
+        loader_options(
+            num_workers=1, pin_memory=False, persistent_workers=True, prefetch_factor=0, seed=0, rank=0
+        )

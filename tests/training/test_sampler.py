@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -336,3 +338,64 @@ def test_treatment_pair_sampler_crops_are_any_training_crop_dmso_included(tiny_c
     assert set(drawn) <= set(train[schema.CROP_ID])
     rows = tiny_crop_index.set_index(schema.CROP_ID).loc[drawn]
     assert rows[schema.IS_CONTROL].any() and (~rows[schema.IS_CONTROL]).any()
+
+
+def _fallback_screen() -> pd.DataFrame:
+    """Return a seeded 440-crop table with repeats, plates without DMSO and a single-well compound."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(2):
+        for b in range(2):
+            for p in range(3):
+                for w in range(12):
+                    compound = int(rng.integers(0, 15))
+                    control = w < 2 and not (p == 2 and b == 1)  # plates s*b1p2 lack DMSO: fallback
+                    split = schema.SPLIT_TEST if (s, b) == (1, 1) else schema.SPLIT_TRAIN
+                    for site in range(int(rng.integers(1, 3))):
+                        for _ in range(int(rng.integers(1, 4))):
+                            rows.append(
+                                {
+                                    schema.SOURCE: f"s{s}",
+                                    schema.BATCH: f"b{b}",
+                                    schema.PLATE: f"s{s}b{b}p{p}",
+                                    schema.WELL: f"W{w}",
+                                    schema.SITE: str(site),
+                                    schema.STANDARD_SMILES: "C" if control else "C" * (compound + 2) + "O",
+                                    schema.IS_CONTROL: control,
+                                    schema.SPLIT: split,
+                                }
+                            )
+    single_well = {schema.WELL: "W99", schema.STANDARD_SMILES: "C" * 21 + "N", schema.IS_CONTROL: False}
+    rows.append({**rows[-1], **single_well})
+    table = pd.DataFrame(rows)
+    table.insert(0, schema.CROP_ID, np.arange(len(table), dtype=np.int64))
+    return table
+
+
+def test_treatment_pair_sampler_vectorised_setup_draws_the_batches_of_the_looped_one():
+    # The digest of every batch drawn by the sampler before its set-up was vectorised (commit 6289dfe,
+    # per-compound and per-(plate, compound) Python loops), over both control modes, both second views,
+    # one and two ranks: the vectorised set-up must draw exactly the same crops.
+    table = _fallback_screen()
+    digest = hashlib.sha256()
+    for controls in ("dmso", "same_plate"):
+        for view in ("reference", "tiered"):
+            for world_size, rank in ((1, 0), (2, 1)):
+                sampler = _sampler(
+                    table,
+                    batch_rows=16,
+                    splits=("train", "test"),
+                    seed=3,
+                    rank=rank,
+                    world_size=world_size,
+                    steps_per_epoch=4,
+                    controls=controls,
+                    second_view=view,
+                )
+                digest.update(repr(sampler.compounds).encode())
+                for batch in sampler:
+                    for key in sorted(batch):
+                        digest.update(key.encode())
+                        digest.update(np.ascontiguousarray(batch[key], dtype=np.int64).tobytes())
+    assert len(table) == 440
+    assert digest.hexdigest() == "18fccda982e9941d51d0ef8c84304f6e0c62c688c4acf35eaf9bd24a554175b5"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import random
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
@@ -27,7 +29,16 @@ from micon.training.sampler import ControlMode, SecondView, TreatmentBatch, Trea
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BATCH_FIELDS", "IMAGE_KEYS", "BatchField", "MiconDataModule", "crop_dataloader", "read_crops"]
+__all__ = [
+    "BATCH_FIELDS",
+    "IMAGE_KEYS",
+    "BatchField",
+    "MiconDataModule",
+    "crop_dataloader",
+    "loader_options",
+    "read_crops",
+    "resolve_pin_memory",
+]
 
 IMAGE_KEYS: tuple[str, ...] = ("treated_1", "treated_2", "control_1", "control_2")
 BatchField = Literal["treated", "controls", "molecules", "molecule_similarity", "crops"]
@@ -66,6 +77,58 @@ def read_crops(
     return torch.from_numpy(block[inverse])
 
 
+def resolve_pin_memory(pin_memory: bool | str) -> bool:
+    """Resolve ``"auto"``: pin host memory exactly when a CUDA device will receive the batches.
+
+    Raises:
+        InvalidConfigError: ``pin_memory`` is neither a bool nor ``"auto"``.
+    """
+    if pin_memory == "auto":
+        return torch.cuda.is_available()
+    if not isinstance(pin_memory, bool):
+        raise InvalidConfigError(f"pin_memory must be true, false or 'auto', got {pin_memory!r}")
+    return pin_memory
+
+
+def loader_options(
+    *,
+    num_workers: int,
+    pin_memory: bool,
+    persistent_workers: bool,
+    prefetch_factor: int | None,
+    seed: int,
+    rank: int,
+) -> dict[str, Any]:
+    """Return the ``DataLoader`` keywords of the worker settings (valid for ``num_workers == 0`` too).
+
+    PyTorch refuses ``persistent_workers`` and ``prefetch_factor`` without workers, so they are passed only
+    with workers. Each worker seeds numpy and Python's ``random`` from ``(seed, rank, worker id)``
+    (:func:`_seed_worker`): any draw made in a worker is distinct per worker and per rank, and repeatable.
+
+    Raises:
+        InvalidConfigError: ``num_workers`` < 0 or ``prefetch_factor`` < 1.
+    """
+    if num_workers < 0:
+        raise InvalidConfigError(f"num_workers must be >= 0, got {num_workers}")
+    if prefetch_factor is not None and prefetch_factor < 1:
+        raise InvalidConfigError(f"prefetch_factor must be >= 1 or None, got {prefetch_factor}")
+    options: dict[str, Any] = {"num_workers": num_workers, "pin_memory": pin_memory}
+    if num_workers > 0:
+        options |= {
+            "persistent_workers": persistent_workers,
+            "prefetch_factor": prefetch_factor,
+            "worker_init_fn": functools.partial(_seed_worker, seed=seed, rank=rank),
+        }
+    return options
+
+
+def _seed_worker(worker_id: int, *, seed: int, rank: int) -> None:
+    """Seed a DataLoader worker's numpy and ``random`` from (seed, rank, worker id); torch's is per worker."""
+    state = np.random.SeedSequence([seed, rank, worker_id])
+    np.random.seed(state.generate_state(1)[0])
+    random.seed(int(state.generate_state(2, dtype=np.uint64)[1]))
+
+
 class _TreatmentBatches(Dataset):
     """Map a sampler batch (crop ids) to tensors; indexed by the sampler's dicts, not by integers."""
 
@@ -74,7 +137,7 @@ class _TreatmentBatches(Dataset):
         crops: np.ndarray,
         fields: frozenset[str],
         molecules: MoleculeFeatures,
-        similarity: np.ndarray,
+        fingerprints: np.ndarray,
         intensity: CropIntensityScaling | None,
     ) -> None:
         self.crops = crops
@@ -83,10 +146,11 @@ class _TreatmentBatches(Dataset):
             k for field in BATCH_FIELDS if field in fields for k in _FIELD_IMAGES.get(field, ())
         )
         self.molecules = molecules
-        self.similarity = similarity
+        self.fingerprints = fingerprints
         self.intensity = intensity
 
     def __getitem__(self, ids: TreatmentBatch) -> dict[str, Any]:
+        # The batch's crops are read through read_crops alone: the one seam to the crop store.
         batch: dict[str, Any] = {}
         if self.image_keys:  # only the crops the method consumes are read
             images = read_crops(
@@ -105,7 +169,8 @@ class _TreatmentBatches(Dataset):
         if "molecules" in self.fields:
             batch["molecules"] = collate_molecules(self.molecules, unique)
         if "molecule_similarity" in self.fields:
-            batch["molecule_similarity"] = torch.from_numpy(self.similarity[np.ix_(unique, unique)])
+            # Per batch, on the G compounds of the batch: never a matrix over every compound.
+            batch["molecule_similarity"] = torch.from_numpy(tanimoto_similarity(self.fingerprints[unique]))
         return batch
 
 
@@ -210,7 +275,12 @@ class MiconDataModule(L.LightningDataModule):
         splits: Splits the sampler draws from.
         seed: Sampler seed.
         steps_per_epoch: Batches per epoch.
-        num_workers: DataLoader worker processes (0: read in the main process).
+        num_workers: DataLoader worker processes (0: read in the main process). The sampler runs in the
+            main process and hands each batch of crop ids to one worker, which reads only those crops:
+            workers never draw batches, so no batch is read twice.
+        pin_memory: Pin the batches in page-locked memory (faster host-to-GPU copies).
+        persistent_workers: Keep the workers between epochs (only with workers).
+        prefetch_factor: Batches each worker loads ahead (None: PyTorch's default; only with workers).
         controls: ``"dmso"`` or ``"same_plate"`` control crops (see :class:`TreatmentPairSampler`).
         second_view: ``"reference"`` or ``"tiered"`` draw of the second treated crop (ditto).
         intensity: Plate intensity scaling of every crop read (None: raw intensities).
@@ -220,8 +290,8 @@ class MiconDataModule(L.LightningDataModule):
 
     Raises:
         InvalidImageError: ``crops`` is not 4-D or has fewer rows than the largest crop id.
-        InvalidConfigError: ``num_workers`` is negative, a field is unknown, or ``molecule`` is None
-            where molecules are consumed.
+        InvalidConfigError: ``num_workers`` is negative, ``prefetch_factor`` < 1, a field is unknown, or
+            ``molecule`` is None where molecules are consumed.
     """
 
     def __init__(
@@ -234,6 +304,9 @@ class MiconDataModule(L.LightningDataModule):
         seed: int,
         steps_per_epoch: int,
         num_workers: int,
+        pin_memory: bool,
+        persistent_workers: bool,
+        prefetch_factor: int | None,
         controls: ControlMode,
         second_view: SecondView,
         intensity: CropIntensityScaling | None,
@@ -248,8 +321,14 @@ class MiconDataModule(L.LightningDataModule):
                 f"crop_index has {schema.CROP_ID} up to {int(crop_index[schema.CROP_ID].max())} but the crop "
                 f"store holds {crops.shape[0]} crops"
             )
-        if num_workers < 0:
-            raise InvalidConfigError(f"num_workers must be >= 0, got {num_workers}")
+        loader_options(  # checks the worker settings now, not when the loader is built
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=persistent_workers,
+            prefetch_factor=prefetch_factor,
+            seed=seed,
+            rank=0,
+        )
         unknown = sorted(set(fields) - set(BATCH_FIELDS))
         if unknown:
             raise InvalidConfigError(
@@ -267,13 +346,16 @@ class MiconDataModule(L.LightningDataModule):
         self.seed = seed
         self.steps_per_epoch = steps_per_epoch
         self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
         self.controls = controls
         self.second_view = second_view
         self.intensity = intensity
         self.molecule = molecule
         self.sampler: TreatmentPairSampler | None = None
         self.molecule_features: MoleculeFeatures = []
-        self.similarity = np.zeros((0, 0), dtype=np.float32)
+        self.fingerprints = np.zeros((0, 0), dtype=np.uint8)
 
     @property
     def compounds(self) -> tuple[str, ...]:
@@ -302,9 +384,10 @@ class MiconDataModule(L.LightningDataModule):
         if "molecules" in self.fields:
             self.molecule_features = featurize_molecules(compounds, self.molecule)
         if "molecule_similarity" in self.fields:
-            # Computed once for every compound, like the features: a batch only indexes it.
-            self.similarity = tanimoto_similarity(
-                morgan_fingerprints(list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits)
+            # Fingerprints once per compound (K x n_bits bytes); each batch computes the Tanimoto
+            # similarity of its own G compounds, so no K x K matrix is ever held.
+            self.fingerprints = morgan_fingerprints(
+                list(compounds), radius=self.molecule.radius, n_bits=self.molecule.n_bits
             )
 
     def train_dataloader(self) -> DataLoader:
@@ -318,12 +401,18 @@ class MiconDataModule(L.LightningDataModule):
             sampler.resume_at(epoch=epoch, step=self.trainer.global_step - epoch * self.steps_per_epoch)
         return _TreatmentLoader(
             _TreatmentBatches(
-                self.crops, self.fields, self.molecule_features, self.similarity, self.intensity
+                self.crops, self.fields, self.molecule_features, self.fingerprints, self.intensity
             ),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            **loader_options(
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                persistent_workers=self.persistent_workers,
+                prefetch_factor=self.prefetch_factor,
+                seed=self.seed,
+                rank=sampler.rank,
+            ),
         )
 
     def embedding_dataloader(

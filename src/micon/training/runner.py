@@ -26,7 +26,7 @@ from micon.errors import (
 )
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
 from micon.models.micon import MiconModelConfig, build_model, load_model
-from micon.training.data import MiconDataModule, crop_dataloader
+from micon.training.data import MiconDataModule, crop_dataloader, resolve_pin_memory
 from micon.training.methods import get_method, make_checkpoint
 from micon.training.module import MiconModule
 from micon.training.resume import (
@@ -122,7 +122,10 @@ class TrainingConfig:
             samples its own shard of the global batch (no DistributedSampler).
         precision: Lightning precision; "auto" is "bf16-mixed" on a CUDA GPU with bf16, else "32-true".
         gradient_clip_val: Clip the global gradient norm to this (None: no clipping).
-        num_workers: DataLoader workers.
+        num_workers: DataLoader worker processes reading the crops (0: the main process reads).
+        pin_memory: Pin batches in page-locked memory; ``"auto"``: when CUDA is available.
+        persistent_workers: Keep the workers alive between epochs (with workers only).
+        prefetch_factor: Batches each worker loads ahead (None: PyTorch's default of 2; with workers only).
         seed: Seed of weights, sampler and augmentations.
         log_every_n_steps: Logging (and history) interval.
         run_dir: Folder of this training's runs: each run is a folder named by its run id (the Kedro
@@ -157,6 +160,9 @@ class TrainingConfig:
     precision: Precision
     gradient_clip_val: float | None
     num_workers: int
+    pin_memory: bool | Literal["auto"]
+    persistent_workers: bool
+    prefetch_factor: int | None
     seed: int
     log_every_n_steps: int
     run_dir: str | None
@@ -181,6 +187,10 @@ class TrainingConfig:
             )
         if self.lr <= 0 or self.weight_decay < 0:
             raise InvalidConfigError(f"need lr > 0, weight_decay >= 0; got {self.lr}, {self.weight_decay}")
+        if self.pin_memory not in (True, False, "auto"):
+            raise InvalidConfigError(f"pin_memory must be true, false or 'auto', got {self.pin_memory!r}")
+        if self.prefetch_factor is not None and self.prefetch_factor < 1:
+            raise InvalidConfigError(f"prefetch_factor must be >= 1 or None, got {self.prefetch_factor}")
         if self.gradient_clip_val is not None and self.gradient_clip_val <= 0:
             raise InvalidConfigError(f"gradient_clip_val must be > 0 or None, got {self.gradient_clip_val}")
         if self.precision not in Precision.__args__:
@@ -383,6 +393,9 @@ def train_micon(
         seed=cfg.seed,
         steps_per_epoch=cfg.max_steps,
         num_workers=cfg.num_workers,
+        pin_memory=resolve_pin_memory(cfg.pin_memory),
+        persistent_workers=cfg.persistent_workers,
+        prefetch_factor=cfg.prefetch_factor,
         controls=controls,
         second_view=cfg.second_view,
         intensity=fit_intensity_scaling(crops, plate_crops, scaling=model_config.image.intensity_scaling),

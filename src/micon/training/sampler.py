@@ -172,20 +172,23 @@ class TreatmentPairSampler:
         treated = ~is_control
         smiles = table[schema.STANDARD_SMILES].astype(str).to_numpy()
         compound_codes, compounds = pd.factorize(smiles[treated], sort=True)
-        n_wells = np.array(
-            [np.unique(well[treated][compound_codes == c]).size for c in range(len(compounds))]
+        # Wells per compound in one groupby (factorize gives every code 0..K-1 at least one crop).
+        n_wells = (
+            pd.Series(well[treated]).groupby(compound_codes, sort=True).nunique().to_numpy()
+            if compound_codes.size
+            else np.zeros(0, dtype=np.int64)
         )
-        single_well = [compounds[c] for c in np.flatnonzero(n_wells < 2)]
+        single_well = list(compounds[n_wells < 2])
         if single_well:
             logger.warning(
                 "left out %d compounds with crops in one well only: %s", len(single_well), single_well
             )
-        kept = [c for c in range(len(compounds)) if n_wells[c] >= 2]
-        if not kept:
+        kept = np.flatnonzero(n_wells >= 2)
+        if not kept.size:
             raise InvalidInputError(
                 f"no compound in splits {list(self.splits)} has crops in two wells; MICON needs replicates"
             )
-        self.compounds: tuple[str, ...] = tuple(compounds[c] for c in kept)
+        self.compounds: tuple[str, ...] = tuple(compounds[kept])
         remap = np.full(len(compounds), -1, dtype=np.int64)
         remap[kept] = np.arange(len(kept))
         # Label of every crop: compound index, DMSO_LABEL for controls, _LEFT_OUT_LABEL when left out.
@@ -214,24 +217,35 @@ class TreatmentPairSampler:
         self._check_controls()
 
     def _check_controls(self) -> None:
-        """Raise NoControlsError for a (plate, compound) without candidates; log the fallbacks."""
-        pairs = np.unique(np.stack([self._t_plate, self._t_compound], axis=1), axis=0)
-        fallbacks: set[str] = set()
-        for p, k in pairs:
-            level = self._control_level(p, k)
+        """Find each treated crop's control level; raise NoControlsError where none; log the fallbacks.
+
+        Vectorised over the distinct (plate, compound) pairs: no Python loop over compounds or crops.
+        The level of treated position i is kept in ``self._t_level`` for the draws.
+        """
+        pairs, inverse = np.unique(
+            np.stack([self._t_plate, self._t_compound], axis=1), axis=0, return_inverse=True
+        )
+        plates, compounds = pairs[:, 0], pairs[:, 1]
+        levels = np.full(len(pairs), -1, dtype=np.int64)  # -1: no candidate at any level
+        for level, pool in enumerate(self._pools):
+            open_ = levels < 0
+            counts = pool.counts_excluding(self._plate_levels[plates[open_], level], compounds[open_])
+            levels[np.flatnonzero(open_)[counts > 0]] = level
+        missing = np.flatnonzero(levels < 0)
+        if missing.size:
+            p, k = plates[missing[0]], compounds[missing[0]]  # the first pair, in (plate, compound) order
             source_name, plate_name = self._plate_names[p]
-            if level is None:
-                what = (
-                    "a DMSO crop"
-                    if self.controls == "dmso"
-                    else f"a crop of a compound other than {self.compounds[k]!r}"
-                )
-                raise NoControlsError(
-                    f"plate {plate_name!r} (source {source_name!r}) has no control candidate ({what}) on the "
-                    "plate, in its batch or in its source within the sampled splits"
-                )
-            if level > 0:
-                fallbacks.add(plate_name)
+            what = (
+                "a DMSO crop"
+                if self.controls == "dmso"
+                else f"a crop of a compound other than {self.compounds[k]!r}"
+            )
+            raise NoControlsError(
+                f"plate {plate_name!r} (source {source_name!r}) has no control candidate ({what}) on the "
+                "plate, in its batch or in its source within the sampled splits"
+            )
+        self._t_level = levels[inverse.reshape(-1)]
+        fallbacks = {self._plate_names[p][1] for p in np.unique(plates[levels > 0])}
         if fallbacks:
             logger.warning(
                 "%d plates lack %s controls for some rows; those are drawn from the batch or source: %s",
@@ -239,13 +253,6 @@ class TreatmentPairSampler:
                 self.controls,
                 sorted(fallbacks),
             )
-
-    def _control_level(self, plate: int, compound: int) -> int | None:
-        """Return the nearest level with a control candidate for ``compound`` on ``plate`` (None: none)."""
-        for level, pool in enumerate(self._pools):
-            if pool.count_excluding(self._plate_levels[plate, level], compound):
-                return level
-        return None
 
     def __len__(self) -> int:
         """Return the number of batches per epoch."""
@@ -333,9 +340,8 @@ class TreatmentPairSampler:
         """Return a control crop id and its label for each treated position (nearest level first)."""
         ids = np.empty(positions.size, dtype=np.int64)
         labels = np.empty(positions.size, dtype=np.int64)
-        for row, i in enumerate(positions):
-            plate, compound = self._t_plate[i], self._t_compound[i]
-            level = self._control_level(plate, compound)  # never None: checked in __init__
+        for row, i in enumerate(positions):  # B rows: the draws stay one rng call per row, in order
+            plate, compound, level = self._t_plate[i], self._t_compound[i], self._t_level[i]
             ids[row], labels[row] = self._pools[level].draw_excluding(
                 self._plate_levels[plate, level], compound, rng
             )
@@ -366,10 +372,25 @@ class _ControlPool:
             lo + np.searchsorted(group, excluded, "right"),
         )
 
-    def count_excluding(self, value: int, excluded: int) -> int:
-        """Return how many candidates of group ``value`` have a label other than ``excluded``."""
-        lo, hi, a, b = self._span(value, excluded)
-        return int((hi - lo) - (b - a))
+    def counts_excluding(self, values: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        """Return, for each i, how many candidates of group ``values[i]`` have a label not ``excluded[i]``.
+
+        Vectorised over all queries: the sorted (group, label) pairs are searched as one int64 key.
+        """
+        values, excluded = np.asarray(values, dtype=np.int64), np.asarray(excluded, dtype=np.int64)
+        if not values.size:
+            return np.zeros(0, dtype=np.int64)
+        sizes = self.starts[values + 1] - self.starts[values]
+        if not self.labels.size:
+            return sizes
+        # Labels run from DMSO_LABEL (-1) up; shifted to >= 0 they order the key within a group.
+        low = min(int(self.labels.min()), int(excluded.min()))
+        width = max(int(self.labels.max()), int(excluded.max())) - low + 1
+        group_of = np.repeat(np.arange(self.starts.size - 1, dtype=np.int64), np.diff(self.starts))
+        keys = group_of * width + (self.labels - low)  # sorted: the pool is sorted by (group, label)
+        target = values * width + (excluded - low)
+        same = np.searchsorted(keys, target, "right") - np.searchsorted(keys, target, "left")
+        return sizes - same
 
     def draw_excluding(self, value: int, excluded: int, rng: np.random.Generator) -> tuple[int, int]:
         """Return a uniform candidate (crop id, label) of group ``value`` whose label is not ``excluded``."""

@@ -19,13 +19,13 @@ from micon.metadata.provenance import (
 from micon.models import merge_params
 from micon.profile import SourceProfile
 from micon.runs import current_run
+from micon.training.distributed import TrainingJob, train
 from micon.training.methods import build_model_config, build_objective_config
 from micon.training.runner import (
     MlflowParent,
     TrainingConfig,
     build_untrained_checkpoint,
     embed_crops,
-    train_micon,
 )
 from micon.training.tuning import apply_selection, temperature_fields
 
@@ -58,6 +58,58 @@ def train_model(
     ``seed`` (bound by the pipeline when it trains several seeds) replaces ``training_params["seed"]``
     for this run only, and ``run`` (the run's namespace, e.g. ``micon_seed1``) names its run folder
     instead of the method; both None: the configured seed and ``<run_dir>/<method>/<run_id>``.
+
+    With one process (``devices``, ``num_nodes``) the training runs in this process; with several on this
+    machine it runs in a process group started through ``python -m micon.train`` (so no rank re-runs the
+    pipeline) and rank 0's checkpoint comes back here, to be saved once
+    (:func:`micon.training.distributed.train`); several nodes need that command under srun or torchrun.
+    """
+    kedro_run = current_run()
+    job = training_job(
+        crop_store,
+        crop_index,
+        source_profile,
+        model_params,
+        training_params,
+        method_params,
+        method=method,
+        seed=seed,
+        run=run,
+        run_id=kedro_run.run_id if kedro_run is not None else None,
+        mlflow=MlflowParent(
+            tracking_uri=kedro_run.tracking_uri,
+            experiment_name=kedro_run.experiment_name,
+            run_id=kedro_run.mlflow_run_id,
+        )
+        if kedro_run is not None and kedro_run.mlflow_run_id is not None
+        else None,
+    )
+    checkpoint, history = train(job)
+    if len(history):
+        logger.info(
+            "trained %s for %d logged steps; last loss %.4f", method, len(history), history["loss"].iloc[-1]
+        )
+    return checkpoint, history
+
+
+def training_job(
+    crop_store: Any,
+    crop_index: pd.DataFrame,
+    source_profile: dict[str, Any],
+    model_params: dict[str, Any],
+    training_params: dict[str, Any],
+    method_params: dict[str, Any],
+    *,
+    method: str,
+    seed: int | None = None,
+    run: str | None = None,
+    run_id: str | None = None,
+    mlflow: MlflowParent | None = None,
+) -> TrainingJob:
+    """Return the training of ``method`` that :func:`train_model` runs (shared with ``micon.train``).
+
+    Arguments as :func:`train_model`'s; ``run_id`` names the run folder and ``mlflow`` is the parent
+    MLflow run (None: none).
     """
     require_crops_of_index(crop_index, crop_store, "crop_store")
     training_params = {**training_params, **(method_params.get("training") or {})}  # its tuned lr
@@ -67,30 +119,17 @@ def train_model(
         folder = str(Path(training_params["run_dir"]) / (run or method))
         training_params = {**training_params, "run_dir": folder}
     model_params = merge_params(model_params, method_params["model"])
-    kedro_run = current_run()
-    tracked = kedro_run is not None and kedro_run.mlflow_run_id is not None
-    checkpoint, history = train_micon(
-        crop_store.crops,
-        crop_index,
+    return TrainingJob(
+        crops=crop_store.crops,
+        crop_index=crop_index,
         model_config=build_model_config(method, model_params, channels=crop_store.channels),
         training_config=TrainingConfig(**training_params),
         method=method,
         objective=build_objective_config(method, method_params["objective"]),
         controls=SourceProfile.from_dict(source_profile).controls,
-        run_id=kedro_run.run_id if kedro_run is not None else None,
-        mlflow=MlflowParent(
-            tracking_uri=kedro_run.tracking_uri,
-            experiment_name=kedro_run.experiment_name,
-            run_id=kedro_run.mlflow_run_id,
-        )
-        if tracked
-        else None,
+        run_id=run_id,
+        mlflow=mlflow,
     )
-    if len(history):
-        logger.info(
-            "trained %s for %d logged steps; last loss %.4f", method, len(history), history["loss"].iloc[-1]
-        )
-    return checkpoint, history
 
 
 def train_tuned_model(
