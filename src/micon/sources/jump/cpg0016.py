@@ -490,4 +490,3 @@ def check_site_files(
         schema.SITE_KEY,
         log=logger,
     )
-
