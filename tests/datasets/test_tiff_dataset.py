@@ -2,10 +2,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from kedro.io.core import DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 
-from micon.datasets import TiffImageDataset
+from micon.datasets import FileStoreDataset, TiffImageDataset
+from tests.shared_data import require_shared
 
 
 @pytest.fixture
@@ -93,3 +95,16 @@ class TestTiffImageDatasetPartitioned:
         np.testing.assert_array_equal(loaded["p/good.tiff"](), image)
         with pytest.raises(DatasetError, match="broken.tiff"):
             loaded["p/broken.tiff"]()
+
+
+@pytest.mark.realdata
+def test_load_reads_the_real_lzw_compressed_phenix_field_through_the_dataset_and_the_file_store():
+    """Phenix exports (and many JUMP sources) are LZW-compressed: tifffile decodes them with imagecodecs."""
+    folder = require_shared("fields/phenix_field_BR00143976/images/orig")
+    name = "r03c03f03p01-ch5sk1fk1fl1.tiff"  # ch5: DNA
+    with tifffile.TiffFile(folder / name) as tiff:
+        assert tiff.pages[0].compression == tifffile.COMPRESSION.LZW
+    image = TiffImageDataset(filepath=str(folder / name)).load()
+    assert image.shape == (1080, 1080) and image.dtype == np.uint16
+    assert image.max() > image.min()  # decoded, not blank
+    np.testing.assert_array_equal(FileStoreDataset(root=str(folder)).load().read_array(name), image)

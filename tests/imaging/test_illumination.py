@@ -1,8 +1,20 @@
-import numpy as np
-import pytest
+import pickle
+from pathlib import Path
 
-from micon.errors import InvalidConfigError, InvalidImageError
-from micon.imaging.illumination import correct_illumination, corrected_image_loaders
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from micon import schema
+from micon.datasets import FileStoreDataset
+from micon.errors import InvalidConfigError, InvalidImageError, InvalidInputError
+from micon.imaging.illumination import (
+    CorrectedFields,
+    correct_illumination,
+    corrected_image_loaders,
+    illumination_keys_of,
+)
 
 
 def test_correct_illumination_divides_rounds_and_clips_to_uint16():
@@ -60,3 +72,57 @@ def test_correct_illumination_non_uint16_image_not_cast_left_to_the_dtype_policy
     corrected = correct_illumination(np.full((2, 2), 200, dtype=np.uint8), np.full((2, 2), 2.0))
     assert corrected.dtype == np.float64  # the field QC quarantines it as wrong_dtype unless told how
     np.testing.assert_array_equal(corrected, 100.0)
+
+
+def _index(**illum: str | None) -> pd.DataFrame:
+    """Two sites, channels DNA (corrected by the plate's function) and ER (read as stored)."""
+    table = pd.DataFrame(
+        {
+            schema.file_name_column("DNA"): ["s1-dna.tiff", "s2-dna.tiff"],
+            schema.path_name_column("DNA"): ["images/P1/", "images/P1"],
+            schema.file_name_column("ER"): ["s1-er.tiff", "s2-er.tiff"],
+            schema.path_name_column("ER"): ["images/P1", "images/P1"],
+            schema.illum_file_name_column("DNA"): ["P1_IllumDNA.npy"] * 2,
+            schema.illum_path_name_column("DNA"): ["illum/P1"] * 2,
+        }
+    )
+    for column, value in illum.items():
+        table[column] = value
+    return table
+
+
+def test_illumination_keys_of_pairs_corrected_channels_and_leaves_the_others_uncorrected():
+    pairs = illumination_keys_of(_index())
+    assert pairs == {
+        "images/P1/s1-dna.tiff": "illum/P1/P1_IllumDNA.npy",
+        "images/P1/s2-dna.tiff": "illum/P1/P1_IllumDNA.npy",
+        "images/P1/s1-er.tiff": None,
+        "images/P1/s2-er.tiff": None,
+    }
+
+
+def test_illumination_keys_of_names_the_image_without_a_function_and_refuses_no_channels():
+    index = _index()
+    index.loc[1, schema.illum_file_name_column("DNA")] = None
+    with pytest.raises(InvalidInputError, match=r"images/P1/s2-dna\.tiff.*1 such image"):
+        illumination_keys_of(index)
+    with pytest.raises(InvalidInputError, match="no FileName_Orig"):
+        illumination_keys_of(pd.DataFrame({schema.SITE: ["1"]}))
+
+
+def test_corrected_fields_read_in_place_from_a_file_store_survive_pickling(tmp_path: Path):
+    """What a worker process gets: the mapping pickled, the store and the index's keys with it."""
+    (tmp_path / "images/P1").mkdir(parents=True)
+    (tmp_path / "illum/P1").mkdir(parents=True)
+    for site, value in (("s1", 40), ("s2", 60)):
+        tifffile.imwrite(tmp_path / f"images/P1/{site}-dna.tiff", np.full((3, 3), value, dtype=np.uint16))
+        tifffile.imwrite(tmp_path / f"images/P1/{site}-er.tiff", np.full((3, 3), 7, dtype=np.uint16))
+    np.save(tmp_path / "illum/P1/P1_IllumDNA.npy", np.full((3, 3), 2.0, dtype=np.float32))
+    store = FileStoreDataset(root=str(tmp_path)).load()
+    fields = pickle.loads(pickle.dumps(CorrectedFields(illumination_keys_of(_index()), store.read_array)))
+    assert len(fields) == 4 and "images/P1/s1-dna.tiff" in fields and "other.tiff" not in fields
+    assert fields.illumination_key("images/P1/s2-er.tiff") is None
+    np.testing.assert_array_equal(fields["images/P1/s2-dna.tiff"](), np.full((3, 3), 30, dtype=np.uint16))
+    np.testing.assert_array_equal(fields["images/P1/s1-er.tiff"](), np.full((3, 3), 7, dtype=np.uint16))
+    with pytest.raises(KeyError):
+        fields["other.tiff"]

@@ -126,3 +126,43 @@ def test_segment_nuclei_labels_match_the_table(disc_image):
 def test_nuclei_table_of_empty_labels_is_empty():
     table = nuclei_table(np.zeros((8, 8), dtype=np.int32))
     assert table.empty and list(table.columns) == ["y", "x", "area_px", "label"]
+
+
+@pytest.fixture
+def blob_masks() -> list[np.ndarray]:
+    """Random masks of blobs with holes, blobs touching the border and blobs meeting only diagonally."""
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    masks = [ndi.gaussian_filter(rng.random((48, 56)), 1.5) > 0.52 for _ in range(6)]
+    diagonal = np.zeros((8, 8), dtype=bool)
+    diagonal[1:4, 1:4] = diagonal[4:7, 4:7] = True  # two squares meeting at a corner
+    diagonal[2, 2] = False  # a hole
+    return [*masks, diagonal, np.ones((5, 5), dtype=bool), np.zeros((5, 5), dtype=bool)]
+
+
+def test_fill_holes_and_labelling_equal_the_library_calls_they_replace(blob_masks):
+    from scipy import ndimage as ndi  # noqa: PLC0415
+    from skimage.morphology import remove_small_objects  # noqa: PLC0415
+
+    from micon.imaging.nuclei import _fill_holes, _label_large_objects  # noqa: PLC0415
+
+    for mask in blob_masks:
+        np.testing.assert_array_equal(_fill_holes(mask), ndi.binary_fill_holes(mask))
+        for min_area in (1, 4, 12):
+            labels, n = _label_large_objects(mask, min_area)
+            expected, n_expected = ndi.label(remove_small_objects(mask, max_size=min_area - 1))
+            assert n == n_expected
+            np.testing.assert_array_equal(labels, expected)
+
+
+def test_object_distance_equals_the_whole_field_distance_transform(blob_masks):
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    from micon.imaging.nuclei import _object_distance  # noqa: PLC0415
+
+    for mask in blob_masks[:-1]:  # an all-background field has no object
+        labels, _ = ndi.label(mask)
+        np.testing.assert_array_equal(
+            _object_distance(labels, ndi.find_objects(labels)), ndi.distance_transform_edt(mask)
+        )

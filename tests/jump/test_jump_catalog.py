@@ -22,8 +22,10 @@ def jump_catalog():
 def test_every_jump_pipeline_dataset_is_declared_and_produced_ones_versioned(jump_catalog):
     jump = pipelines["jump"]
     names = sorted(n for n in jump.datasets() if not n.startswith("params:"))
-    undeclared = [n for n in names if type(jump_catalog.get(n)).__name__ == "MemoryDataset"]
-    assert undeclared == []
+    # field_images is declared in memory: the images are read in place, never copied to the raw layer.
+    in_memory = [n for n in names if type(jump_catalog.get(n)).__name__ == "MemoryDataset"]
+    assert in_memory == ["field_images"]
+    assert jump_catalog.get("field_images")._copy_mode == "assign"
     raw = {n for n in pipelines["jump_ingestion"].all_outputs() if not n.endswith("_quarantine")}
     assert raw == set(pipelines["synthetic"].all_outputs()) - {
         "synthetic_well_truth",
@@ -40,7 +42,6 @@ def test_every_jump_pipeline_dataset_is_declared_and_produced_ones_versioned(jum
 
 def test_jump_raw_layer_and_gallery_are_jump_locations(jump_catalog):
     assert "data/jump/01_raw" in str(jump_catalog.get("plate_table")._filepath)
-    assert "data/jump/01_raw/images" in str(jump_catalog.get("field_images")._path)
     gallery = jump_catalog.get("jump_gallery")._describe()
     assert gallery == {"root": "s3://cellpainting-gallery", "protocol": "s3"}
 
@@ -50,5 +51,10 @@ def test_default_pipeline_leaves_out_jump_ingestion():
     assert "generate_synthetic_screen" in default_nodes
     assert not default_nodes & {n.name for n in pipelines["jump_ingestion"].nodes}
     jump_nodes = {n.name for n in pipelines["jump"].nodes}
-    assert {"ingest_jump_images", "extract_cell_crops", "collect_retrieval_metrics"} <= jump_nodes
+    assert {
+        "index_jump_images",
+        "read_jump_fields_in_place",
+        "extract_cell_crops",
+        "collect_retrieval_metrics",
+    } <= jump_nodes
     assert "generate_synthetic_screen" not in jump_nodes

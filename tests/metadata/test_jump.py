@@ -4,11 +4,11 @@ import pytest
 from micon import schema
 from micon.contracts import ContractError
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
+from micon.imaging.illumination import illumination_keys_of
 from micon.sources.jump.cpg0016 import (
     JumpSelectionConfig,
     assemble_image_index,
     check_site_files,
-    illumination_key_of,
     load_data_key,
     select_screen,
     site_file_keys,
@@ -307,18 +307,19 @@ def test_assemble_image_index_real_load_data_gives_gallery_keys():
     )
 
 
-def test_illumination_key_of_pairs_each_channel_image_with_its_plate_function():
+def test_illumination_keys_of_pairs_each_channel_image_with_its_plate_function():
     plates, wells = _selected()
     tables = {load_data_key("source_1", "b1", "P1"): _load_data("P1", wells=("A01",), sites=("1",))}
     index, _, _ = assemble_image_index(
         plates, wells, tables, make_config(JumpSelectionConfig, "jump.selection", env="jump")
     )
-    pairs = illumination_key_of(index, illumination=True)
+    pairs = illumination_keys_of(index)
     assert len(pairs) == len(schema.CHANNELS)
     assert pairs["cpg0016-jump/source_1/images/b/images/P1__m/Images/A01-f1-DNA.tiff"] == (
         "cpg0016-jump/source_1/images/b/illum/P1/P1_IllumDNA.npy"
     )
-    assert set(illumination_key_of(index, illumination=False).values()) == {None}
+    uncorrected = index.drop(columns=[c for c in index.columns if "_Illum" in c])
+    assert set(illumination_keys_of(uncorrected).values()) == {None}
 
 
 def test_select_screen_missing_values_stay_missing_not_the_text_nan():

@@ -51,7 +51,8 @@ def cytoplasm_composite(field: np.ndarray, channel_indices: Sequence[int]) -> np
     Dividing by a high percentile puts stains of very different brightness on one scale, so no
     single channel dominates the composite.
     """
-    planes = np.asarray(field, dtype=np.float64)[list(channel_indices)]
+    # Only the chosen planes are converted (not the whole field first).
+    planes = np.asarray(field)[list(channel_indices)].astype(np.float64)
     scale = np.percentile(planes.reshape(len(planes), -1), 99.0, axis=1)
     scale[scale <= 0] = 1.0
     return (planes / scale[:, None, None]).mean(axis=0)

@@ -11,7 +11,6 @@ from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import regionprops_table
-from skimage.morphology import remove_small_objects
 from skimage.segmentation import watershed
 
 from micon.errors import InvalidConfigError, InvalidImageError
@@ -69,10 +68,80 @@ def _empty_nuclei() -> pd.DataFrame:
     )
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Return ``mask`` with its holes filled: ``ndi.binary_fill_holes``'s result, from one labelling.
+
+    A hole is a background component (4-connected, ``binary_fill_holes``' default structure) that does not
+    touch the image border. ``binary_fill_holes`` finds them by dilating the border inward, one pixel per
+    iteration (a sixth of a 1080x1080 field's nucleus detection); labelling the background once and
+    keeping the components that touch the border gives the same mask.
+    """
+    background, _ = ndi.label(~mask)
+    border = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
+    outside = np.zeros(int(background.max()) + 1, dtype=bool)
+    outside[border] = True
+    outside[0] = False
+    return ~outside[background]
+
+
+def _label_large_objects(mask: np.ndarray, min_area_px: int) -> tuple[np.ndarray, int]:
+    """Label the 4-connected objects of ``mask`` of at least ``min_area_px`` pixels (others removed).
+
+    Equal to ``ndi.label(remove_small_objects(mask, max_size=min_area_px - 1))``, labels included
+    (numbered 1..n in raster order of their first pixel), from one labelling instead of two.
+
+    Returns:
+        ``(labels, n_objects)`` and the mask of the kept objects is ``labels > 0``.
+    """
+    labels, n_objects = ndi.label(mask)
+    if n_objects == 0:
+        return labels, 0
+    large = np.bincount(labels.ravel()) >= min_area_px
+    large[0] = False
+    renumber = np.zeros(n_objects + 1, dtype=labels.dtype)
+    renumber[large] = np.arange(1, int(large.sum()) + 1, dtype=labels.dtype)
+    return renumber[labels], int(large.sum())
+
+
+def _object_distance(labels: np.ndarray, boxes: list[tuple[slice, ...] | None]) -> np.ndarray:
+    """Return ``ndi.distance_transform_edt(labels > 0)``, computed object by object.
+
+    Inside an object, the distance to the nearest background pixel equals the distance to the nearest
+    pixel outside the object (the nearest such pixel has a 4-neighbour nearer to the pixel, so inside
+    the object, so it is not in another 4-connected object: it is background), and that pixel lies in the
+    object's bounding box grown by one pixel (clipped to the image, as the transform sees it). So the
+    transform runs on each object's small window rather than on the whole field, where the time went
+    (a third of the detection); the result is identical.
+
+    Args:
+        labels: 4-connected objects labelled 1..n.
+        boxes: ``ndi.find_objects(labels)``.
+    """
+    distance = np.zeros(labels.shape, dtype=np.float64)
+    height, width = labels.shape
+    for index, box in enumerate(boxes, start=1):
+        if box is None:
+            continue
+        rows = slice(max(box[0].start - 1, 0), min(box[0].stop + 1, height))
+        cols = slice(max(box[1].start - 1, 0), min(box[1].stop + 1, width))
+        own = labels[rows, cols] == index
+        distance[rows, cols][own] = ndi.distance_transform_edt(own)[own]
+    return distance
+
+
 def _split_touching(mask: np.ndarray, labels: np.ndarray, min_distance_px: int) -> np.ndarray:
-    """Split touching objects with a watershed seeded at the maxima of the distance transform."""
-    distance = ndi.distance_transform_edt(mask)
-    peaks = peak_local_max(distance, min_distance=min_distance_px, labels=labels, exclude_border=False)
+    """Split touching objects with a watershed seeded at the maxima of the distance transform.
+
+    The watershed runs over the whole field: flooding each object in its own box would be faster, but
+    scikit-image breaks ties between equal seeds by its heap's layout, which then differs, and so would
+    a few boundary pixels between touching nuclei.
+    """
+    distance = _object_distance(labels, ndi.find_objects(labels))
+    # peak_local_max's default threshold is the image minimum: 0 wherever the field has background.
+    floor = 0.0 if not mask.all() else float(distance.min())
+    peaks = peak_local_max(
+        distance, min_distance=min_distance_px, labels=labels, exclude_border=False, threshold_abs=floor
+    )
     markers = np.zeros(labels.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
     split = watershed(-distance, markers, mask=mask)
@@ -119,12 +188,11 @@ def segment_nuclei(dna: np.ndarray, config: NucleiConfig) -> np.ndarray:
     )
     if smoothed.min() == smoothed.max():
         return empty
-    mask = smoothed > threshold_otsu(smoothed)
-    mask = ndi.binary_fill_holes(mask)
-    mask = remove_small_objects(mask, max_size=config.min_area_px - 1)
-    labels, n_objects = ndi.label(mask)
+    mask = _fill_holes(smoothed > threshold_otsu(smoothed))
+    labels, n_objects = _label_large_objects(mask, config.min_area_px)
     if n_objects == 0:
         return empty
+    mask = labels > 0
     if config.split_touching:
         labels = _split_touching(mask, labels, config.min_distance_px)
     labels = labels.astype(np.int32, copy=False)

@@ -9,7 +9,7 @@ import tifffile
 
 from micon import schema
 from micon.datasets import FileStoreDataset
-from micon.pipelines.jump_ingestion.nodes import ingest_jump_images
+from micon.pipelines.jump_ingestion.nodes import index_jump_images, read_jump_fields_in_place
 from micon.sources.jump.cpg0016 import load_data_key
 from tests.metadata.test_jump import GALLERY, _load_data, _selected
 from tests.parameters import parameter
@@ -17,7 +17,7 @@ from tests.parameters import parameter
 SECRET = b"root:x:0:0:secret-line\n"
 
 
-def test_ingest_jump_images_local_mirror_quarantines_dotdot_and_links_out_and_reads_nothing_outside(
+def test_index_jump_images_local_mirror_quarantines_dotdot_and_links_out_and_reads_nothing_outside(
     tmp_path: Path,
 ):
     mirror = tmp_path / "mirror"
@@ -44,7 +44,8 @@ def test_ingest_jump_images_local_mirror_quarantines_dotdot_and_links_out_and_re
 
     gallery = FileStoreDataset(root=str(mirror), fs_args={"anon": True}).load()
     selection = parameter("jump.selection", env="jump")
-    image_index, loaders, _, site_quarantine = ingest_jump_images(plates, wells, gallery, selection, False)
+    image_index, _, site_quarantine = index_jump_images(plates, wells, gallery, selection, False)
+    loaders = read_jump_fields_in_place(image_index, gallery)
 
     assert image_index[schema.WELL].tolist() == ["A01"]
     reasons = site_quarantine.set_index(schema.WELL)[schema.QUARANTINE_REASON].to_dict()

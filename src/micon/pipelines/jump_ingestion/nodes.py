@@ -1,22 +1,25 @@
-"""Nodes of the jump_ingestion pipeline: select part of JUMP cpg0016 and copy its sites to the raw layer."""
+"""Nodes of the jump_ingestion pipeline: select part of JUMP cpg0016, index its sites, read them in place.
+
+Ingestion writes tables only (the selection, the image index with each channel image's and illumination
+function's key in the gallery, quarantines); no image is copied. The images are read where they lie (the
+bucket, an S3-compatible endpoint or a local mirror, through ``jump_gallery``) when crop extraction asks
+for them, and divided by their illumination function on the fly.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from micon import schema
-from micon.imaging.illumination import corrected_image_loaders
+from micon.imaging.illumination import CorrectedFields, illumination_keys_of
 from micon.sources.jump import (
     JUMP_PROFILE,
     JumpSelectionConfig,
     assemble_image_index,
     check_site_files,
-    illumination_key_of,
     load_data_key,
     select_screen,
     site_file_keys,
@@ -34,17 +37,20 @@ def select_jump_screen(
     return screen.plate_table, screen.well_table, screen.compound_table, screen.quarantine, profile
 
 
-def ingest_jump_images(
+def index_jump_images(
     plate_table: pd.DataFrame,
     well_table: pd.DataFrame,
     jump_gallery: Any,
     selection: dict[str, Any],
     illumination_correction: bool,
-) -> tuple[pd.DataFrame, dict[str, Callable[[], np.ndarray]], pd.DataFrame, pd.DataFrame]:
-    """Read the plates' load_data, index the selected sites and return lazy (corrected) image loaders.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Read the plates' load_data and index the selected sites whose files are all in the gallery.
 
-    ``jump_gallery`` is a ``micon.datasets.FileStore`` (the bucket or a local mirror). The loaders
-    are called one at a time when ``field_images`` is saved, so each image is read once.
+    ``jump_gallery`` is a ``micon.datasets.FileStore`` (the bucket or a local mirror). Only the
+    selected plates' load_data tables are read and their image and illumination folders listed; no image
+    is read. The image index keeps the channels' illumination columns only when the images are to be
+    corrected (``illumination_correction`` and load_data names the functions), so the index alone says
+    how its images are read (:func:`read_jump_fields_in_place`).
     """
     config = JumpSelectionConfig(**selection)
     keys = [
@@ -58,7 +64,11 @@ def ingest_jump_images(
     has_illum = schema.illum_file_name_column(schema.CHANNELS[0]) in image_index.columns
     illumination = bool(illumination_correction) and has_illum
     if illumination_correction and not has_illum:
-        logger.warning("load_data has no illumination columns: images are copied uncorrected")
+        logger.warning("load_data has no illumination columns: images will be read uncorrected")
+    if not illumination:
+        image_index = image_index.drop(
+            columns=[c for c in image_index.columns if c.startswith(("FileName_Illum", "PathName_Illum"))]
+        )
     keys_of = site_file_keys(image_index, illumination=illumination)
     keys = {k for series in keys_of.values() for k in series}
     existing = jump_gallery.existing(keys)
@@ -66,15 +76,24 @@ def ingest_jump_images(
     image_index, file_quarantine = check_site_files(
         image_index, existing, illumination=illumination, outside_root=outside_root
     )
-    illum_key_of = illumination_key_of(image_index, illumination=illumination)
-    loaders = corrected_image_loaders(illum_key_of, jump_gallery.read_array)
     site_quarantine = pd.concat([path_quarantine, file_quarantine], ignore_index=True)
     logger.info(
-        "jump ingestion: %d sites (%d images, illumination correction %s) from %s; %d sites quarantined",
+        "jump ingestion: %d sites indexed (illumination correction %s) in %s; %d sites quarantined",
         len(image_index),
-        len(loaders),
         "on" if illumination else "off",
         jump_gallery.root_url,
         len(site_quarantine),
     )
-    return image_index, loaders, plate_quarantine, site_quarantine
+    return image_index, plate_quarantine, site_quarantine
+
+
+def read_jump_fields_in_place(image_index: pd.DataFrame, jump_gallery: Any) -> CorrectedFields:
+    """Return image key -> loader of each indexed channel image, read in place and corrected on the fly.
+
+    Nothing is read here: each loader reads its image from ``jump_gallery`` (a ``micon.datasets.FileStore``)
+    when crop extraction calls it and divides it by its plate's illumination function when the index names
+    one (:class:`~micon.imaging.illumination.CorrectedFields`; functions cached per plate and channel).
+    """
+    fields = CorrectedFields(illumination_keys_of(image_index), jump_gallery.read_array)
+    logger.info("jump fields: %d channel images read in place from %s", len(fields), jump_gallery.root_url)
+    return fields

@@ -2,11 +2,15 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import ingest_jump_images, select_jump_screen
+from .nodes import index_jump_images, read_jump_fields_in_place, select_jump_screen
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Create the pipeline that writes a JUMP cpg0016 selection to the raw layer (``--env jump``)."""
+    """Create the pipeline that writes a JUMP cpg0016 selection's tables to the raw layer (``--env jump``).
+
+    No image is copied: ``field_images`` (in memory, ``conf/jump/catalog.yml``) reads each image from
+    ``jump_gallery`` when extraction asks for it, illumination-corrected on the fly.
+    """
     return Pipeline(
         [
             Node(
@@ -22,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_jump_screen",
             ),
             Node(
-                ingest_jump_images,
+                index_jump_images,
                 [
                     "plate_table",
                     "well_table",
@@ -30,8 +34,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:jump.selection",
                     "params:jump.illumination_correction",
                 ],
-                ["image_index", "field_images", "jump_load_data_quarantine", "jump_site_quarantine"],
-                name="ingest_jump_images",
+                ["image_index", "jump_load_data_quarantine", "jump_site_quarantine"],
+                name="index_jump_images",
+            ),
+            Node(
+                read_jump_fields_in_place,
+                ["image_index", "jump_gallery"],
+                "field_images",
+                name="read_jump_fields_in_place",
             ),
         ]
     )

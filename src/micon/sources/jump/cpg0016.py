@@ -490,24 +490,3 @@ def check_site_files(
         schema.SITE_KEY,
         log=logger,
     )
-
-
-def illumination_key_of(
-    image_index: pd.DataFrame, *, channels: Sequence[str] = JUMP_PROFILE.channels, illumination: bool
-) -> dict[str, str | None]:
-    """Return each channel image's key -> its illumination function's key (None when not correcting).
-
-    Args:
-        image_index: From :func:`assemble_image_index` (or :func:`check_site_files`).
-        channels: Channels.
-        illumination: Whether images are corrected (the index must then have the illumination columns).
-
-    Returns:
-        One entry per channel image of every site.
-    """
-    keys = site_file_keys(image_index, channels=channels, illumination=illumination)
-    pairs: dict[str, str | None] = {}
-    for ch in channels:
-        illum_keys = keys[f"Illum{ch}"] if illumination else [None] * len(image_index)
-        pairs.update(zip(keys[f"Orig{ch}"], illum_keys, strict=True))
-    return pairs
