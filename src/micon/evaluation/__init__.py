@@ -40,7 +40,6 @@ from micon.evaluation.reduction import reduce_dimension, sphere_with_shrinkage
 from micon.evaluation.replicability import replicate_map, summarise_replicability
 from micon.evaluation.report import (
     build_comparison_table,
-    build_html_report,
     format_markdown_table,
     pivot_chains,
 )
@@ -52,7 +51,6 @@ __all__ = [
     "RetrievalConfig",
     "aggregate_to_wells",
     "build_comparison_table",
-    "build_html_report",
     "center_on_plate_controls",
     "format_markdown_table",
     "annotation_map",
