@@ -4,6 +4,8 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError
+from micon.evaluation import report_content
+from micon.evaluation.html_report import figure_item
 from micon.evaluation.report_content import ReportConfig, ReportInputs, build_report
 
 RUNS = ("known_truth", "micon", "untrained")
@@ -107,7 +109,11 @@ CONFIG = ReportConfig(
 )
 
 
-def test_build_report_has_every_section_with_captions_best_marks_and_glossary():
+def test_build_report_has_every_section_with_captions_best_marks_and_glossary(monkeypatch):
+    # figures drawn at a tiny resolution: the test reads the page, not the pixels (and stays fast)
+    monkeypatch.setattr(
+        report_content, "figure_item", lambda figure, **kw: figure_item(figure, **kw | {"dpi": 10})
+    )
     page = build_report(_inputs(), CONFIG, chain="default", references=["known_truth"], floors=["untrained"])
     for heading in (
         "Headline comparison",

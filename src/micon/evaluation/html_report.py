@@ -88,11 +88,12 @@ class Table:
 
 @dataclass(frozen=True)
 class FigureItem:
-    """A captioned figure, its PNG embedded as base64."""
+    """A captioned figure, its image (PNG or JPEG) embedded as base64."""
 
     caption: str
     alt: str
-    png_base64: str
+    data_base64: str
+    mime: str = "image/png"
 
 
 @dataclass(frozen=True)
@@ -260,11 +261,24 @@ def frame_table(table: pd.DataFrame, *, caption: str, row_header: str | None = N
     return Table(caption, header, columns, tuple(rows))
 
 
-def figure_item(figure: Figure, *, caption: str, alt: str, dpi: int = 100) -> FigureItem:
-    """Render a figure to PNG and return it with its caption (the figure is not kept)."""
+def figure_item(figure: Figure, *, caption: str, alt: str, dpi: int = 100, photo: bool = False) -> FigureItem:
+    """Render a figure and return it with its caption (the figure is not kept).
+
+    Args:
+        figure: The figure.
+        caption: What it shows and how to read it.
+        alt: Its text alternative.
+        dpi: Resolution.
+        photo: Save as JPEG (quality 85: images such as crop montages, which PNG stores at several
+            times the size) instead of PNG (line art, text).
+    """
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return FigureItem(caption, alt, base64.b64encode(buffer.getvalue()).decode("ascii"))
+    if photo:
+        figure.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight", pil_kwargs={"quality": 85})
+    else:
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return FigureItem(caption, alt, encoded, "image/jpeg" if photo else "image/png")
 
 
 def render_html_report(

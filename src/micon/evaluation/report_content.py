@@ -251,27 +251,38 @@ def _training_section(inputs: ReportInputs) -> Section:
 
 
 def _embedding_section(inputs: ReportInputs) -> Section:
-    """Per run and projection, the wells after correction coloured by compound, mechanism and source."""
+    """Per run, the wells after correction coloured by compound, mechanism and source (one projection)."""
     figures: list[FigureItem] = []
     for run, coordinates in inputs.coordinates.items():
         after = coordinates[coordinates["stage"].astype(str) == "after"]
-        for projection in dict.fromkeys(after["projection"].astype(str)):
-            shown = after[after["projection"].astype(str) == projection]
-            figures.append(
-                figure_item(
-                    plot_embedding_scatter(
-                        shown,
-                        [schema.JCP2022, schema.MOA, schema.SOURCE],
-                        title=f"{method_label(run)}: {projection} of the wells after correction",
-                    ),
-                    caption=f"{method_label(run)}: {projection} map of the well profiles after the default "
-                    "chain, one dot per well, coloured by compound, mechanism (where annotated) and source "
-                    "(DMSO and missing values grey). Wells of one compound or mechanism should gather; "
-                    "wells of one source should not.",
-                    alt=f"{projection} map of {run}",
-                )
+        drawn = list(dict.fromkeys(after["projection"].astype(str)))
+        if not drawn:
+            continue
+        # one map per run keeps the report light: UMAP where drawn (it shows neighbourhoods), else PCA
+        projection = "UMAP" if "UMAP" in drawn else drawn[0]
+        shown = after[after["projection"].astype(str) == projection]
+        figures.append(
+            figure_item(
+                plot_embedding_scatter(
+                    shown,
+                    [schema.JCP2022, schema.MOA, schema.SOURCE],
+                    title=f"{method_label(run)}: {projection} of the wells after correction",
+                ),
+                caption=f"{method_label(run)}: {projection} map of the well profiles after the default "
+                "chain, one dot per well, coloured by compound, mechanism (where annotated) and source "
+                "(DMSO and missing values grey). Wells of one compound or mechanism should gather; wells "
+                "of one source should not.",
+                alt=f"{projection} map of {run}",
+                dpi=80,
             )
-    return Section("Embedding maps", figures=tuple(figures), anchor="maps")
+        )
+    return Section(
+        "Embedding maps",
+        intro="Every projection, before and after correction, is in each run's embedding_map.png beside "
+        "this report.",
+        figures=tuple(figures),
+        anchor="maps",
+    )
 
 
 def _montage_section(inputs: ReportInputs, config: ReportConfig) -> Section:
@@ -296,6 +307,7 @@ def _montage_section(inputs: ReportInputs, config: ReportConfig) -> Section:
                 f"(seed {config.seed}) for each of the first {min(n, config.montage_max_compounds)} of {n} "
                 "compounds, one row per compound, as false-colour composites (key below the crops).",
                 alt="crop montage per compound",
+                photo=True,
             ),
         ),
         anchor="crops",
