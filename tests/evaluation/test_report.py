@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from micon.errors import InvalidInputError
-from micon.evaluation import build_comparison_table, format_markdown_table, pivot_chains
+from micon.evaluation import build_comparison_table, format_markdown_table
 
 
 def _retrieval() -> dict:
@@ -55,20 +55,6 @@ def test_build_comparison_table_one_row_per_method_and_chain_with_levels_batch_a
 def test_build_comparison_table_without_annotations_has_no_mechanism_columns():
     table = build_comparison_table(_retrieval(), mechanism={}, batch_effects={}, consistency={})
     assert not [c for c in table.columns if c.startswith("MoA_")]
-
-
-def test_pivot_chains_puts_each_metric_side_by_side_per_chain():
-    table = build_comparison_table(_retrieval(), mechanism={}, batch_effects={}, consistency={})
-    wide = pivot_chains(table, ["NR_top1", "NSS_top1", "MoA_NR_top1"])
-    assert list(wide.columns) == [
-        "method",
-        "NR_top1 (raw)",
-        "NR_top1 (default)",
-        "NSS_top1 (raw)",
-        "NSS_top1 (default)",
-    ]
-    assert list(wide["method"]) == ["micon", "cellprofiler"]
-    assert wide.loc[1, "NR_top1 (default)"] == 0.125 and wide.loc[0, "NSS_top1 (raw)"] == 0.25
 
 
 def test_build_comparison_table_without_methods_raises():

@@ -41,7 +41,6 @@ from micon.evaluation.replicability import replicate_map, summarise_replicabilit
 from micon.evaluation.report import (
     build_comparison_table,
     format_markdown_table,
-    pivot_chains,
 )
 from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
 
@@ -68,7 +67,6 @@ __all__ = [
     "morphohelm_correct",
     "normalize_profiles",
     "plate_controls_needed",
-    "pivot_chains",
     "plot_embedding_maps",
     "plot_map_distributions",
     "plot_retrieval_comparison",

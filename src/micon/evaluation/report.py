@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -89,26 +89,6 @@ def build_comparison_table(
     return pd.DataFrame(rows)
 
 
-def pivot_chains(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Return one row per method with ``columns`` side by side per chain: ``{column} ({chain})``.
-
-    Args:
-        table: ``build_comparison_table``'s output.
-        columns: Metric columns shown (those absent from ``table`` are left out).
-
-    Returns:
-        Column ``method``, then for each of ``columns`` one column per chain (chains in first-seen order).
-    """
-    chains = list(dict.fromkeys(table["chain"]))
-    shown = [c for c in columns if c in table.columns]
-    wide = table.pivot(index="method", columns="chain", values=shown)
-    wide = wide.reindex(index=list(dict.fromkeys(table["method"])))
-    ordered = [(column, chain) for column in shown for chain in chains]
-    wide = wide.reindex(columns=pd.MultiIndex.from_tuples(ordered))
-    wide.columns = [f"{column} ({chain})" for column, chain in ordered]
-    return wide.reset_index()
-
-
 def format_markdown_table(table: pd.DataFrame, *, digits: int = 3) -> str:
     """Return ``table`` as a Markdown (pipe) table, floats rounded to ``digits``, NaN as an em dash.
 
@@ -134,5 +114,4 @@ __all__ = [
     "MECHANISM_METRICS",
     "build_comparison_table",
     "format_markdown_table",
-    "pivot_chains",
 ]
