@@ -14,6 +14,7 @@ in any browser from disk.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 import webbrowser
@@ -24,7 +25,6 @@ from kedro.config import OmegaConfigLoader
 
 from micon.errors import InvalidInputError
 from micon.runs import LATEST, saved_output
-from micon.settings import CONFIG_LOADER_ARGS
 
 REPORT_DATASET = "report_html"
 
@@ -32,8 +32,12 @@ REPORT_DATASET = "report_html"
 def run_root(project_path: str | Path, env: str | None = None) -> Path:
     """Return the run root of environment ``env`` (``globals.yml``'s ``run_root``) under ``project_path``."""
     project_path = Path(project_path)
-    with warnings.catch_warnings():  # OmegaConf's deprecation notices inside Kedro, not ours to act on
+    # Importing the project settings sets up Kedro's logging, which announces itself on stdout: keep
+    # stdout for the path alone. OmegaConf's deprecation notices inside Kedro are not ours to act on.
+    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
+        from micon.settings import CONFIG_LOADER_ARGS
+
         loader = OmegaConfigLoader(conf_source=str(project_path / "conf"), env=env, **CONFIG_LOADER_ARGS)
         return project_path / loader["globals"]["run_root"]
 
