@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -90,7 +91,11 @@ def test_main_writes_parameters_and_doc_then_check_passes(tmp_path):
     assert main(args) == 0
     assert yaml.safe_load(params.read_text())["modeling"]["methods"]["clip"]["training"]["lr"] == 3e-4
     rendered = doc.read_text()
-    assert "| micon |" in rendered and "commit `abc123def456`" in rendered and "old" not in rendered
+    assert (
+        re.search(r"^\| micon +\|", rendered, re.MULTILINE)
+        and "commit `abc123def456`" in rendered
+        and "old" not in rendered
+    )
     assert main([*args, "--check"]) == 0
 
 

@@ -211,3 +211,12 @@ def test_validate_parameters_too_few_plate_controls_for_the_reporting_chain_name
     message = _problems(params)
     assert "data_engineering.controls.min_wells_per_plate: at least 3" in message
     assert "reporting.normalization.chains.sphered ['mad_robustize', 'sphering']" in message
+
+
+def test_validate_parameters_headline_metric_unknown_or_at_an_unscored_level_named():
+    params = _set(
+        load_parameters("test"), "reporting.report.headline_metrics", ["NSS_tpo1", "NSX_top1", "NSS_map"]
+    )
+    message = _problems(params)
+    assert "reporting.report.headline_metrics: 'NSS_tpo1'" in message
+    assert "'NSX_top1'" in message and "'NSS_map'" not in message

@@ -29,8 +29,10 @@ from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig
 from micon.errors import InvalidConfigError, UnknownNameError
 from micon.evaluation.chain import NormalizationConfig, plate_controls_needed
+from micon.evaluation.glossary import describe_metric, metric_level
 from micon.evaluation.metrics import RetrievalConfig
 from micon.evaluation.moa_classification import MoaEvaluationConfig
+from micon.evaluation.report_content import ReportConfig
 from micon.evaluation.statistics import IntervalConfig
 from micon.imaging.cell_features import CellFeaturesConfig
 from micon.imaging.controls import ControlsConfig
@@ -206,6 +208,7 @@ class ReportingParameters:
         projection: The 2-D maps.
         statistics: Intervals over compounds and seeds, paired differences (``micon.evaluation.statistics``).
         diagnostics: The generator-sensitivity probe of MICON runs.
+        report: What the HTML report shows (``micon.evaluation.report_content``).
     """
 
     aggregation: AggregationParameters
@@ -214,6 +217,7 @@ class ReportingParameters:
     projection: ProjectionParameters
     statistics: IntervalConfig
     diagnostics: DiagnosticsParameters
+    report: ReportConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -387,6 +391,7 @@ def validate_parameters(params: Mapping[str, Any]) -> ProjectParameters:
             problems += _embedding_size_problems(model, methods)
     problems += _control_count_problems(params)
     problems += _tuning_problems(params)
+    problems += _headline_problems(params)
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         raise InvalidConfigError(f"{len(problems)} invalid parameter(s):\n{listing}")
@@ -462,6 +467,27 @@ def _tuning_problems(params: Mapping[str, Any]) -> list[str]:
             f"tuning.selection.level: one of reporting.retrieval.scenarios {sorted(scenarios)} "
             f"(got {selection.get('level')!r})"
         )
+    return problems
+
+
+def _headline_problems(params: Mapping[str, Any]) -> list[str]:
+    """Check that each headline metric of the report is a metric at a level the retrieval scores."""
+    try:
+        metrics = params["reporting"]["report"]["headline_metrics"]
+        retrieval = params["reporting"]["retrieval"]
+        scenarios = retrieval["scenarios"]
+    except (KeyError, TypeError):
+        return []  # a missing section is reported by the tree's own validation
+    if not isinstance(metrics, list | tuple) or not isinstance(scenarios, Mapping):
+        return []
+    problems = []
+    for metric in metrics:
+        level = metric_level(str(metric))
+        if describe_metric(str(metric)).better is None or (level is not None and level not in scenarios):
+            problems.append(
+                f"reporting.report.headline_metrics: {metric!r} is not a comparison-table metric at a "
+                f"level of reporting.retrieval.scenarios {sorted(scenarios)} (e.g. NSS_top1, MoA_NSS_top1)"
+            )
     return problems
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from micon.errors import InvalidInputError
+from micon.evaluation.glossary import FLOOR_METHODS, METHOD_LABELS, describe_metric, method_label
 from micon.evaluation.report import format_markdown_table
 from micon.project_parameters import parameter
 from micon.runs import RUNS_FOLDER
@@ -151,23 +152,9 @@ def check_tag(run: RunOutputs, tag: str | None) -> None:
         )
 
 
-# Row labels of the methods and references, in the order tables show them.
-METHOD_LABELS: dict[str, str] = {
-    "known_truth": "known truth (latent state)",
-    "micon": "MICON",
-    "micon_per_channel": "MICON (per-channel encoder)",
-    "paclr": "PaCLR-only",
-    "clip": "CLIP-style",
-    "cellclip": "CellCLIP-style",
-    "simclr": "SimCLR",
-    "cellprofiler": "CellProfiler-style features",
-    "intensity": "raw intensity statistics (floor)",
-    "untrained": "untrained encoder (floor)",
-}
-
-
 def _label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
+    """A row's readable name (``micon.evaluation.glossary``), floors marked as such."""
+    return f"{method_label(method)} (floor)" if method in FLOOR_METHODS else method_label(method)
 
 
 def _order(table: pd.DataFrame) -> pd.DataFrame:
@@ -175,9 +162,9 @@ def _order(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("method", key=lambda s: s.map(lambda m: rank.get(m, len(rank))), kind="stable")
 
 
-def _chain_table(comparison: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    """One row per method, one column group per chain: ``columns`` maps table columns to headers."""
-    present = {c: h for c, h in columns.items() if c in comparison.columns}
+def _chain_table(comparison: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """One row per method, one column group per chain: ``columns`` shown by their readable names."""
+    present = {c: describe_metric(c).label for c in columns if c in comparison.columns}
     if not present:
         raise InvalidInputError(f"the comparison table has none of the columns {list(columns)}")
     rows = _order(comparison)
@@ -191,17 +178,17 @@ def synthetic_replicate(comparison: pd.DataFrame) -> pd.DataFrame:
     """Replicate retrieval per method and chain (raw means, default chain, JUMP recipe)."""
     return _chain_table(
         comparison,
-        {
-            "NR_top1": "NR top-1",
-            "NR_map": "NR mAP",
-            "NSB_top1": "NSB top-1",
-            "NSB_map": "NSB mAP",
-            "NSS_top1": "NSS top-1",
-            "NSS_map": "NSS mAP",
-            "NSS_map_above_chance": "NSS mAP above chance",
-            "NSL_top1": "NSL top-1",
-            "NSL_map": "NSL mAP",
-        },
+        [
+            "NR_top1",
+            "NR_map",
+            "NSB_top1",
+            "NSB_map",
+            "NSS_top1",
+            "NSS_map",
+            "NSS_map_above_chance",
+            "NSL_top1",
+            "NSL_map",
+        ],
     )
 
 
@@ -209,12 +196,12 @@ def synthetic_mechanism(comparison: pd.DataFrame) -> pd.DataFrame:
     """Mechanism retrieval (another compound of the same MoA) per method and chain."""
     return _chain_table(
         comparison,
-        {
-            "MoA_NR_top1": "MoA NR top-1",
-            "MoA_NR_map": "MoA NR mAP",
-            "MoA_NSS_top1": "MoA NSS top-1",
-            "MoA_NSS_map": "MoA NSS mAP",
-        },
+        [
+            "MoA_NR_top1",
+            "MoA_NR_map",
+            "MoA_NSS_top1",
+            "MoA_NSS_map",
+        ],
     )
 
 
@@ -223,14 +210,14 @@ def synthetic_headline(comparison: pd.DataFrame) -> pd.DataFrame:
     default = comparison[comparison["chain"] == "default"] if "chain" in comparison.columns else comparison
     return _chain_table(
         default,
-        {
-            "NSB_top1": "NSB top-1",
-            "NSS_top1": "NSS top-1",
-            "NSS_map": "NSS mAP",
-            "NSS_map_above_chance": "NSS mAP above chance",
-            "NSL_top1": "NSL top-1",
-            "MoA_NSS_map": "MoA NSS mAP",
-        },
+        [
+            "NSB_top1",
+            "NSS_top1",
+            "NSS_map",
+            "NSS_map_above_chance",
+            "NSL_top1",
+            "MoA_NSS_map",
+        ],
     ).drop(columns="chain", errors="ignore")
 
 

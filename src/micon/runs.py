@@ -40,6 +40,7 @@ __all__ = [
     "load_versions_option",
     "manifest_path",
     "read_manifest",
+    "saved_output",
     "set_current_run",
     "write_manifest",
 ]
@@ -160,4 +161,30 @@ def load_versions_option(
     """Return the value of ``kedro run --load-versions`` that reads run ``run_id``'s versions of ``names``."""
     return ",".join(
         f"{name}:{version}" for name, version in load_versions(run_id, run_root=run_root, names=names).items()
+    )
+
+
+def saved_output(name: str, run_id: str = LATEST, *, run_root: str | Path) -> tuple[str, str]:
+    """Return ``(run id, path)`` of the version of dataset ``name`` a run saved.
+
+    With ``"latest"``: the newest successful run that saved ``name`` (the latest run may have run other
+    pipelines, e.g. modeling alone, and written no report); with a run id: that run, which must have
+    succeeded and saved it.
+
+    Raises:
+        InvalidInputError: No such run, the run failed or did not save ``name``, or (latest) no
+            successful run saved it (names the runs folder and the pipeline to run).
+    """
+    if run_id != LATEST:
+        load_versions(run_id, run_root=run_root, names=[name])
+        return run_id, read_manifest(run_id, run_root=run_root)["datasets"][name]["path"]
+    folder = Path(run_root) / RUNS_FOLDER
+    ids = sorted((p.stem for p in folder.glob("*.json") if RUN_ID_PATTERN.match(p.stem)), reverse=True)
+    for candidate in ids:
+        manifest = read_manifest(candidate, run_root=run_root)
+        if manifest.get("status") == "success" and name in manifest.get("datasets", {}):
+            return candidate, manifest["datasets"][name]["path"]
+    raise InvalidInputError(
+        f"no successful run under {folder} saved {name!r} ({len(ids)} runs recorded); run the pipeline "
+        "that writes it first (the report: `uv run kedro run`, or `--pipelines reporting` after modeling)"
     )

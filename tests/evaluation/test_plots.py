@@ -99,11 +99,21 @@ def test_plot_training_history_one_line_per_loss():
     assert list(ax.get_lines()[0].get_ydata()) == [3.0, 2.0, 1.5]
 
 
+def test_plot_training_history_draws_the_learning_rate_on_its_own_axes():
+    from micon.evaluation import plot_training_history
+
+    history = pd.DataFrame({"step": [0, 10, 20], "loss": [3.0, 2.0, 1.5], "lr": [1e-4, 1e-3, 5e-4]})
+    losses, rate = plot_training_history(history, title="MICON").axes
+    assert [line.get_label() for line in losses.get_lines()] == ["loss"]  # not the learning rate
+    assert list(rate.get_lines()[0].get_ydata()) == [1e-4, 1e-3, 5e-4]
+    assert rate.get_ylabel() == "learning rate"
+
+
 def test_plot_training_history_without_losses_raises():
     from micon.evaluation import plot_training_history
 
     with pytest.raises(InvalidInputError, match="loss columns"):
-        plot_training_history(pd.DataFrame({"step": [0, 1]}))
+        plot_training_history(pd.DataFrame({"step": [0, 1], "lr": [0.1, 0.1]}))
 
 
 def _compound_map(offset: float) -> pd.DataFrame:

@@ -40,9 +40,7 @@ from micon.evaluation.reduction import reduce_dimension, sphere_with_shrinkage
 from micon.evaluation.replicability import replicate_map, summarise_replicability
 from micon.evaluation.report import (
     build_comparison_table,
-    build_html_report,
     format_markdown_table,
-    pivot_chains,
 )
 from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
 
@@ -52,7 +50,6 @@ __all__ = [
     "RetrievalConfig",
     "aggregate_to_wells",
     "build_comparison_table",
-    "build_html_report",
     "center_on_plate_controls",
     "format_markdown_table",
     "annotation_map",
@@ -70,7 +67,6 @@ __all__ = [
     "morphohelm_correct",
     "normalize_profiles",
     "plate_controls_needed",
-    "pivot_chains",
     "plot_embedding_maps",
     "plot_map_distributions",
     "plot_retrieval_comparison",

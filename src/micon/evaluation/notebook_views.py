@@ -25,6 +25,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from micon import schema
 from micon.errors import InvalidInputError
+from micon.evaluation.glossary import FLOOR_METHODS, REFERENCE_METHODS
 from micon.quarantine import require_columns, summarise_quarantines
 
 __all__ = [
@@ -547,8 +548,8 @@ def plot_headline_bars(
     comparison: pd.DataFrame,
     metrics: Mapping[str, str],
     *,
-    reference: str = "known_truth",
-    floors: Sequence[str] = ("untrained", "intensity"),
+    reference: str = REFERENCE_METHODS[0],
+    floors: Sequence[str] = FLOOR_METHODS,
     title: str = "",
 ) -> Figure:
     """Draw grouped bars of headline metrics: one panel per metric, one group per method, one bar per chain.

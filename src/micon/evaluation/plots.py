@@ -14,6 +14,8 @@ from micon.errors import InvalidInputError
 from micon.evaluation.metrics import TOPK_COLUMNS
 from micon.quarantine import require_columns
 
+# Panels per row of the per-level figures, so that six levels stay readable at a page's width.
+_PANEL_COLUMNS = 3
 _PANELS: tuple[tuple[str, str], ...] = (
     ("top1", "Top-1 replicate retrieval"),
     ("map", "Replicate mAP vs DMSO"),
@@ -78,8 +80,9 @@ def plot_topk_curves(topk_tables: Mapping[str, pd.DataFrame]) -> Figure:
     """
     scenarios = _scenarios(topk_tables, TOPK_COLUMNS, what="top-k")
 
-    figure = Figure(figsize=(4 * len(scenarios), 3.5), layout="constrained")
-    axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]
+    n_cols = min(len(scenarios), _PANEL_COLUMNS)
+    figure = Figure(figsize=(4 * n_cols, 3.3 * -(-len(scenarios) // n_cols)), layout="constrained")
+    axes = _panels(figure, len(scenarios), n_cols)
     for ax, scenario in zip(axes, scenarios, strict=True):
         for method, table in topk_tables.items():
             rows = table.loc[table["scenario"].astype(str) == scenario].sort_values("k")
@@ -88,39 +91,51 @@ def plot_topk_curves(topk_tables: Mapping[str, pd.DataFrame]) -> Figure:
         ax.set_title(scenario)
         ax.set_xlabel("k")
         ax.set_ylim(0, 1)
-    axes[0].set_ylabel("top-k accuracy")
-    axes[0].legend(fontsize="small")
+        ax.set_ylabel("top-k accuracy")
+    axes[-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return figure
 
 
-def plot_training_history(history: pd.DataFrame) -> Figure:
-    """Draw each logged training loss against the optimisation step.
+def plot_training_history(history: pd.DataFrame, *, title: str = "") -> Figure:
+    """Draw each logged training loss against the step, and the learning rate on its own axes.
 
     Args:
-        history: One row per logged step: a ``step`` column plus one numeric column per loss
-            (e.g. ``loss``, ``paclr``, ``cf``).
+        history: One row per logged step: a ``step`` column, one numeric column per loss (e.g. ``loss``,
+            ``paclr``, ``cf``) and optionally ``lr`` (the learning rate, never drawn on the loss axes).
+        title: Figure title (e.g. the method).
 
     Returns:
-        A figure with one axes holding one line per loss column.
+        A figure with the loss axes (one line per loss column) and, when ``lr`` is logged, a second
+        axes holding the learning rate.
 
     Raises:
-        InvalidInputError: ``history`` is empty or has no loss column besides ``step``.
+        InvalidInputError: ``history`` is empty or has no loss column besides ``step`` and ``lr``.
     """
     require_columns(history, ["step"], table_name="training history")
-    losses = [c for c in history.columns if c != "step" and pd.api.types.is_numeric_dtype(history[c])]
+    losses = [
+        c for c in history.columns if c not in ("step", "lr") and pd.api.types.is_numeric_dtype(history[c])
+    ]
     if history.empty or not losses:
         raise InvalidInputError(
             f"training history has {len(history)} rows and loss columns {losses}; nothing to plot"
         )
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.add_subplot()
+    has_lr = "lr" in history.columns
+    figure = Figure(figsize=(10 if has_lr else 6, 3.2), layout="constrained")
+    axes = figure.subplots(1, 2 if has_lr else 1, squeeze=False, width_ratios=[3, 2] if has_lr else None)[0]
     for column in losses:
-        ax.plot(history["step"], history[column], label=column)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title("MICON training losses")
-    ax.legend()
-    return fig
+        axes[0].plot(history["step"], history[column], label=column)
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("loss")
+    axes[0].set_title("training losses")
+    axes[0].legend(fontsize="small")
+    if has_lr:
+        axes[1].plot(history["step"], history["lr"], color="black")
+        axes[1].set_xlabel("step")
+        axes[1].set_ylabel("learning rate")
+        axes[1].set_title("learning rate")
+        axes[1].ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    figure.suptitle(title or "Training")
+    return figure
 
 
 def plot_map_distributions(compound_maps: Mapping[str, pd.DataFrame]) -> Figure:
@@ -140,8 +155,10 @@ def plot_map_distributions(compound_maps: Mapping[str, pd.DataFrame]) -> Figure:
     """
     scenarios = _scenarios(compound_maps, ("scenario", "mean_average_precision"), what="compound mAP")
     methods = list(compound_maps)
-    figure = Figure(figsize=(1.2 + 0.9 * len(methods) * len(scenarios), 3.8), layout="constrained")
-    axes = figure.subplots(1, len(scenarios), squeeze=False, sharey=True)[0]
+    n_cols = min(len(scenarios), _PANEL_COLUMNS)
+    panel_width = max(3.0, 0.45 * len(methods) + 1.0)
+    figure = Figure(figsize=(panel_width * n_cols, 3.8 * -(-len(scenarios) // n_cols)), layout="constrained")
+    axes = _panels(figure, len(scenarios), n_cols)
     for ax, scenario in zip(axes, scenarios, strict=True):
         values = [
             t.loc[t["scenario"].astype(str) == scenario, "mean_average_precision"].to_numpy(dtype=float)
@@ -157,7 +174,7 @@ def plot_map_distributions(compound_maps: Mapping[str, pd.DataFrame]) -> Figure:
         ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
         ax.set_title(scenario)
         ax.set_ylim(0, 1)
-    axes[0].set_ylabel("per-compound replicate mAP")
+        ax.set_ylabel("per-compound replicate mAP")
     return figure
 
 
@@ -209,6 +226,15 @@ def plot_embedding_maps(coordinates: pd.DataFrame, *, title: str = "") -> Figure
     if title:
         figure.suptitle(title)
     return figure
+
+
+def _panels(figure: Figure, n: int, n_cols: int) -> list:
+    """Return ``n`` axes on a grid of ``n_cols`` columns (rows as needed), unused cells removed."""
+    n_rows = -(-n // n_cols)
+    grid = figure.subplots(n_rows, n_cols, squeeze=False, sharey=True).ravel()
+    for ax in grid[n:]:
+        figure.delaxes(ax)
+    return list(grid[:n])
 
 
 def _colours(codes: np.ndarray, colormap: str) -> np.ndarray:

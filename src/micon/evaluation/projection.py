@@ -21,6 +21,7 @@ _KEPT_METADATA: tuple[str, ...] = (
     *schema.PLATE_KEY,
     schema.WELL,
     schema.JCP2022,
+    schema.MOA,
     schema.IS_CONTROL,
     schema.SPLIT,
 )
@@ -48,7 +49,7 @@ def project_profiles(
 
     Returns:
         One row per stage, projection and well: ``stage``, ``projection`` (``PCA``/``UMAP``), the wells'
-        Source/Batch/Plate/Well/JCP2022/IsControl/Split metadata (those present), ``x``, ``y``.
+        Source/Batch/Plate/Well/JCP2022/MoA/IsControl/Split metadata (those present), ``x``, ``y``.
 
     Raises:
         InvalidConfigError: ``umap_neighbors`` < 2, or ``projections`` is empty or names another.

@@ -1,18 +1,12 @@
-"""The evaluation report: the comparison table of all methods (CSV, Markdown) and a self-contained HTML."""
+"""The comparison table of all methods (CSV) and its Markdown rendering (the HTML report: ``html_report``)."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import json
 import math
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from micon.errors import InvalidInputError
 
@@ -95,99 +89,23 @@ def build_comparison_table(
     return pd.DataFrame(rows)
 
 
-def pivot_chains(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Return one row per method with ``columns`` side by side per chain: ``{column} ({chain})``.
-
-    Args:
-        table: ``build_comparison_table``'s output.
-        columns: Metric columns shown (those absent from ``table`` are left out).
-
-    Returns:
-        Column ``method``, then for each of ``columns`` one column per chain (chains in first-seen order).
-    """
-    chains = list(dict.fromkeys(table["chain"]))
-    shown = [c for c in columns if c in table.columns]
-    wide = table.pivot(index="method", columns="chain", values=shown)
-    wide = wide.reindex(index=list(dict.fromkeys(table["method"])))
-    ordered = [(column, chain) for column in shown for chain in chains]
-    wide = wide.reindex(columns=pd.MultiIndex.from_tuples(ordered))
-    wide.columns = [f"{column} ({chain})" for column, chain in ordered]
-    return wide.reset_index()
-
-
 def format_markdown_table(table: pd.DataFrame, *, digits: int = 3) -> str:
-    """Return ``table`` as a GitHub Markdown table, floats rounded to ``digits``, NaN as an em dash.
+    """Return ``table`` as a Markdown (pipe) table, floats rounded to ``digits``, NaN as an em dash.
 
-    Hand-written because pandas' ``to_markdown`` needs the ``tabulate`` package, which the project
-    does not depend on.
+    Rendered by pandas' ``to_markdown`` (tabulate); pipes inside text cells are escaped so they do
+    not split a cell.
     """
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|" + "|".join("---" if i == 0 else "---:" for i in range(table.shape[1])) + "|"
-    lines = [header, rule]
-    for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join(_format_cell(value, digits) for value in row) + " |")
-    return "\n".join(lines) + "\n"
+    shown = table.copy()
+    for column in shown.columns:
+        if not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: v if _is_missing(v) else str(v).replace("|", "\\|"))
+    shown = shown.astype(object).where(shown.notna(), None)
+    return shown.to_markdown(index=False, tablefmt="pipe", floatfmt=f".{digits}f", missingval="—") + "\n"
 
 
-def build_html_report(
-    *,
-    title: str,
-    parameters: Mapping[str, Any],
-    tables: Mapping[str, pd.DataFrame],
-    figures: Mapping[str, Figure],
-    generated_at: datetime | None = None,
-) -> str:
-    """Return one self-contained HTML page: a header with the run parameters, tables, embedded figures.
-
-    Figures become base64 PNG ``<img>`` tags (no file beside the page); tables become HTML tables
-    with floats rounded to 3 digits. Nothing is fetched from the network when the page is opened.
-
-    Args:
-        title: Page title and heading.
-        parameters: Run parameters, shown as indented JSON in the header.
-        tables: Section heading -> table, in order.
-        figures: Section heading -> figure, in order (after the tables).
-        generated_at: Time stamp of the header (now, UTC, if None).
-
-    Returns:
-        The HTML document as a string.
-    """
-    stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S %Z")
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
-        "table{border-collapse:collapse;font-size:small}td,th{border:1px solid #ccc;padding:2px 6px}"
-        "th{background:#eee}img{max-width:100%}pre{background:#f6f6f6;padding:1em;font-size:small}</style>",
-        "</head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>Generated {html.escape(stamp)}.</p>",
-        "<details><summary>Run parameters</summary>",
-        f"<pre>{html.escape(json.dumps(parameters, indent=2, sort_keys=True, default=str))}</pre></details>",
-    ]
-    for heading, table in tables.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="—", border=0))
-    for heading, figure in figures.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{_png_base64(figure)}">')
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def _png_base64(figure: Figure) -> str:
-    """Render a figure to PNG and return it base64-encoded."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _format_cell(value: Any, digits: int) -> str:
-    """Format one Markdown cell: rounded float, em dash for NaN, escaped pipes."""
-    if isinstance(value, float):
-        return "—" if math.isnan(value) else f"{value:.{digits}f}"
-    return str(value).replace("|", "\\|")
+def _is_missing(value: Any) -> bool:
+    """Whether a cell is missing (None or NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 __all__ = [
@@ -195,7 +113,5 @@ __all__ = [
     "LEVEL_METRICS",
     "MECHANISM_METRICS",
     "build_comparison_table",
-    "build_html_report",
     "format_markdown_table",
-    "pivot_chains",
 ]

@@ -10,7 +10,7 @@ from micon import schema
 from micon.errors import UnknownNameError
 from micon.pipelines.reporting import create_pipeline
 from micon.pipelines.reporting.pipeline import QUARANTINES
-from micon.training.methods import list_methods
+from micon.training.methods import get_method, list_methods
 from tests.pipelines.conftest import add_parameters, kept_catalog
 
 
@@ -36,6 +36,11 @@ def _checkpoint(parameters, engineered, method: str = "micon") -> dict:
     )
 
 
+def _history() -> pd.DataFrame:
+    """A training history as modeling logs it: step, losses, learning rate."""
+    return pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0], "lr": [1e-4, 2e-4]})
+
+
 def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_order():
     pipeline = create_pipeline(methods=["paclr", "cellprofiler"])
     (collect,) = [n for n in pipeline.nodes if n.name == "collect_retrieval_metrics"]
@@ -58,6 +63,9 @@ def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_ord
         "paclr.consistency",
         "cellprofiler.consistency",
     ]
+    (report,) = [n for n in pipeline.nodes if n.name == "write_html_report"]
+    assert {"crop_store", "crop_index", "retrieval_metrics", "paclr.training_history"} <= set(report.inputs)
+    assert "cellprofiler.training_history" not in report.inputs  # features are not trained
     # per method: aggregation, rank diagnostics, 3 chains x (normalise, replicate, mechanism, compound
     # scores), batch, consistency, 2-D maps; then 11 summary nodes (intervals, diagnostics, comparison,
     # plots, quarantine, provenance, report)
@@ -100,8 +108,10 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
         "cellprofiler.crop_embeddings": _embeddings(crop_index, 7, signal=1.5).rename(
             columns=lambda c: c.replace(schema.EMBEDDING_PREFIX, "Cells_Intensity_Mean_")
         ),
-        "micon.training_history": pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]}),
+        **{f"{m}.training_history": _history() for m in PROFILED_METHODS if get_method(m).kind == "trained"},
         "micon.model_checkpoint": _checkpoint(parameters, engineered),
+        "crop_store": engineered.load("crop_store"),
+        "crop_index": crop_index,
         **{name: engineered.load(name) for name in QUARANTINES},
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
@@ -179,7 +189,7 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
     assert 0 <= diagnostics.loc["micon", "similarity_across_controls"] <= 1.0 + 1e-6
     assert np.isnan(diagnostics.loc["paclr", "similarity_across_controls"])
     markdown = catalog.load("comparison_table_markdown")
-    assert markdown.startswith("| method | chain | NR_top1 |")
+    assert [c.strip() for c in markdown.splitlines()[0].split("|")[1:4]] == ["method", "chain", "NR_top1"]
     assert markdown.count("\n") == 2 + 3 * len(PROFILED_METHODS)
 
     coordinates = catalog.load("cellprofiler.embedding_coordinates")
@@ -190,12 +200,21 @@ def test_reporting_tiny_screen_writes_metrics_plots_and_quarantine_summary(engin
         ("after", "UMAP"),
     }
     report = catalog.load("report_html")
-    assert report.startswith("<!DOCTYPE html>") and report.count("data:image/png;base64,") == 3 + len(
-        PROFILED_METHODS
-    )
-    assert "Comparison of methods" in report and "null_size" in report
-    assert "Paired differences, MICON minus each peer" in report and "Embedding diagnostics" in report
-    assert "side by side per normalisation chain" in report and "NSS_top1 (recipe)" in report
+    trained = [m for m in PROFILED_METHODS if get_method(m).kind == "trained"]
+    # retrieval comparison, top-k, mAP; a training figure per trained method; a map per run; the montage
+    figures = 3 + len(trained) + len(PROFILED_METHODS) + 1
+    assert report.lstrip().startswith("<!DOCTYPE html>") and report.count('src="data:image/') == figures
+    assert report.count('src="data:image/jpeg;base64,') == 1  # the crop montage
+    assert report.count("<figcaption>") == figures and report.count("<caption>") == report.count("<table>")
+    for heading in (
+        "Headline comparison",
+        "MICON against each peer",
+        "Every metric, every chain",
+        "Glossary",
+    ):
+        assert f">{heading}</h2>" in report
+    assert "PaCLR-only" in report and "untrained encoder" in report and "null_size" in report
+    assert 'class="best' in report and "floor</span>" in report
 
     for plot in (
         "retrieval_comparison_plot",
@@ -223,9 +242,12 @@ def test_reporting_seeds_gather_runs_into_one_row_per_method_with_intervals_acro
         "paclr_seed1.crop_embeddings": _embeddings(crop_index, 2, signal=1.0),
         "paclr_seed2.crop_embeddings": _embeddings(crop_index, 3, signal=1.0),
         "untrained.crop_embeddings": _embeddings(crop_index, 4, signal=0.0),
-        "micon_seed1.training_history": pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]}),
+        "micon_seed1.training_history": _history(),
+        "paclr_seed1.training_history": _history(),
         "micon_seed1.model_checkpoint": _checkpoint(parameters, engineered),
         "micon_seed2.model_checkpoint": _checkpoint(parameters, engineered),
+        "crop_store": engineered.load("crop_store"),
+        "crop_index": crop_index,
         **{name: engineered.load(name) for name in QUARANTINES},
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))
@@ -269,4 +291,5 @@ def test_reporting_seeds_gather_runs_into_one_row_per_method_with_intervals_acro
         "untrained",
     ]
     assert diagnostics.loc["micon_seed2", "seed"] == 2
-    assert "Paired differences" in catalog.load("report_html")
+    report = catalog.load("report_html")
+    assert "MICON against each peer" in report and "MICON (seed 1)" in report

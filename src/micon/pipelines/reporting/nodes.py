@@ -19,14 +19,12 @@ from micon.evaluation import (
     RetrievalConfig,
     aggregate_to_wells,
     build_comparison_table,
-    build_html_report,
     evaluate_batch_effects,
     evaluate_consistency,
     evaluate_mechanism_retrieval,
     evaluate_profiles,
     format_markdown_table,
     normalize_profiles,
-    pivot_chains,
     plot_embedding_maps,
     plot_map_distributions,
     plot_retrieval_comparison,
@@ -36,6 +34,8 @@ from micon.evaluation import (
     reference_well_profiles,
 )
 from micon.evaluation.diagnostics import embedding_rank
+from micon.evaluation.glossary import FLOOR_METHODS
+from micon.evaluation.report_content import ReportConfig, ReportInputs, build_report
 from micon.evaluation.statistics import (
     IntervalConfig,
     average_over_seeds,
@@ -226,25 +226,13 @@ BATCH_EFFECT_CHAINS: dict[str, str] = {"raw": "before", "default": "after"}
 # The chain annotation consistency, batch effects (after) and the 2-D maps are computed on.
 DEFAULT_CHAIN = "default"
 
-# The per-method outputs the HTML report shows, in the order write_html_report takes them: the default
+# The per-run outputs the HTML report shows, in the order write_html_report takes them: the default
 # chain's top-k curves, compound mAPs and step log, and the 2-D maps.
 REPORTED_OUTPUTS: tuple[str, ...] = (
     f"{DEFAULT_CHAIN}.topk_accuracy",
     f"{DEFAULT_CHAIN}.compound_map",
     f"{DEFAULT_CHAIN}.normalization_log",
     "embedding_coordinates",
-)
-# Columns of the comparison table the HTML report shows side by side per chain.
-CHAIN_COLUMNS: tuple[str, ...] = (
-    "NR_top1",
-    "NSB_top1",
-    "NSS_top1",
-    "NSL_top1",
-    "NSS_map",
-    "NSS_map_above_chance",
-    "MoA_NR_top1",
-    "MoA_NSS_top1",
-    "MoA_NSS_map",
 )
 
 
@@ -348,8 +336,8 @@ def plot_map_distribution(*compound_maps: pd.DataFrame, methods: Sequence[str]) 
 
 
 def plot_training(training_history: pd.DataFrame) -> Figure:
-    """Plot MICON's training losses against the step."""
-    return plot_training_history(training_history)
+    """Plot MICON's training losses and learning rate against the step."""
+    return plot_training_history(training_history, title="MICON")
 
 
 def summarise_quarantine_tables(**quarantines: pd.DataFrame) -> pd.DataFrame:
@@ -362,65 +350,60 @@ def summarise_quarantine_tables(**quarantines: pd.DataFrame) -> pd.DataFrame:
 def write_html_report(
     comparison_table: pd.DataFrame,
     quarantine_summary: pd.DataFrame,
-    training_history: pd.DataFrame,
     parameters: dict[str, Any],
     paired_differences: pd.DataFrame,
     diagnostics: pd.DataFrame,
     run_provenance: dict[str, Any],
-    *per_method: pd.DataFrame,
+    retrieval_metrics: dict[str, Any],
+    crop_store: Any,
+    crop_index: pd.DataFrame,
+    *per_run: pd.DataFrame,
     methods: Sequence[str],
+    trained: Sequence[str],
+    references: Sequence[str] = (),
 ) -> str:
-    """Assemble the self-contained HTML report from the tables and per-method outputs.
+    """Render the self-contained HTML report (``micon.evaluation.report_content.build_report``).
 
-    ``paired_differences`` (MICON minus each peer, with intervals) and ``diagnostics`` (effective rank
-    and MICON's control/molecule sensitivity) follow the comparison tables.
-    The report opens with the run it comes from: ``run_provenance``'s run id (:mod:`micon.runs`), commit
-    and command.
-
-    ``per_method`` holds, for each output of :data:`REPORTED_OUTPUTS` in turn, one table per method in
-    the order of ``methods``.
+    ``per_run`` holds, for each output of :data:`REPORTED_OUTPUTS` in turn, one table per run in the
+    order of ``methods``; then the training history of each run of ``trained``. ``parameters`` are the
+    reporting parameters (``report``: what the report shows). The report opens with ``run_provenance``'s
+    run id (:mod:`micon.runs`) and commit.
 
     Raises:
-        ValueError: ``per_method`` does not hold one table per reported output and method.
+        ValueError: ``per_run`` does not hold one table per reported output and run, and one history per
+            trained run.
     """
     n = len(methods)
-    if len(per_method) != n * len(REPORTED_OUTPUTS):
+    if len(per_run) != n * len(REPORTED_OUTPUTS) + len(trained):
         raise ValueError(
-            f"write_html_report needs {len(REPORTED_OUTPUTS)} x {n} per-method tables "
-            f"({list(REPORTED_OUTPUTS)} for {list(methods)}), got {len(per_method)}"
+            f"write_html_report needs {len(REPORTED_OUTPUTS)} x {n} per-run tables "
+            f"({list(REPORTED_OUTPUTS)} for {list(methods)}) and the histories of {list(trained)}, "
+            f"got {len(per_run)} tables"
         )
     outputs = {
-        output: _by_method(methods, per_method[i * n : (i + 1) * n])
-        for i, output in enumerate(REPORTED_OUTPUTS)
+        output: _by_method(methods, per_run[i * n : (i + 1) * n]) for i, output in enumerate(REPORTED_OUTPUTS)
     }
-    run = {key: [run_provenance.get(key)] for key in ("run_id", "commit", "dirty", "command")}
-    tables = {
-        "Run": pd.DataFrame(run),
-        "Methods side by side per normalisation chain": pivot_chains(comparison_table, CHAIN_COLUMNS),
-        "Comparison of methods (one row per method and chain)": comparison_table,
-        "Paired differences, MICON minus each peer (intervals over compounds, or across seeds)": (
-            paired_differences
-        ),
-        "Embedding diagnostics": diagnostics,
-    }
-    tables |= {
-        f"Normalisation steps ({DEFAULT_CHAIN} chain): {m}": log
-        for m, log in outputs[f"{DEFAULT_CHAIN}.normalization_log"].items()
-    }
-    tables["Quarantined items"] = quarantine_summary
-    figures = {
-        f"Top-k replicate retrieval per level ({DEFAULT_CHAIN} chain)": plot_topk_curves(
-            outputs[f"{DEFAULT_CHAIN}.topk_accuracy"]
-        ),
-        f"Per-compound replicate mAP ({DEFAULT_CHAIN} chain)": plot_map_distributions(
-            outputs[f"{DEFAULT_CHAIN}.compound_map"]
-        ),
-        "MICON training losses": plot_training_history(training_history),
-    }
-    figures |= {
-        f"PCA and UMAP of {m}, before and after correction": plot_embedding_maps(coordinates, title=m)
-        for m, coordinates in outputs["embedding_coordinates"].items()
-    }
-    return build_html_report(
-        title="micon evaluation report", parameters=parameters, tables=tables, figures=figures
+    inputs = ReportInputs(
+        comparison=comparison_table,
+        differences=paired_differences,
+        diagnostics=diagnostics,
+        quarantine=quarantine_summary,
+        retrieval_metrics=retrieval_metrics,
+        histories=_by_method(trained, per_run[n * len(REPORTED_OUTPUTS) :]),
+        topk=outputs[f"{DEFAULT_CHAIN}.topk_accuracy"],
+        compound_maps=outputs[f"{DEFAULT_CHAIN}.compound_map"],
+        normalization_logs=outputs[f"{DEFAULT_CHAIN}.normalization_log"],
+        coordinates=outputs["embedding_coordinates"],
+        crops=crop_store.crops,
+        channels=crop_store.channels,
+        crop_index=crop_index,
+        run=run_provenance,
+        parameters=parameters,
+    )
+    return build_report(
+        inputs,
+        ReportConfig(**parameters["report"]),
+        chain=DEFAULT_CHAIN,
+        references=references,
+        floors=[m for m in FLOOR_METHODS if m in methods],
     )

@@ -219,6 +219,8 @@ def create_pipeline(
         m: {run.seed: run.name for run in runs[m]} for m in methods
     }
     history = f"{runs['micon'][0].name}.training_history" if "micon" in runs else "micon.training_history"
+    # the report draws the training curves of each trained method's first run
+    trained = [runs[m][0].name for m in methods if get_method(m).kind == "trained"]
 
     def each(output: str) -> list[str]:
         return [f"{row}.{output}" for row in rows]
@@ -292,16 +294,19 @@ def create_pipeline(
                 name="summarise_quarantine_tables",
             ),
             Node(
-                bind_keywords(write_html_report, methods=rows),
+                bind_keywords(write_html_report, methods=rows, trained=trained, references=list(references)),
                 [
                     "comparison_table",
                     "quarantine_summary",
-                    history,
                     "params:reporting",
                     "paired_differences",
                     "diagnostics",
                     "run_provenance",
+                    "retrieval_metrics",
+                    "crop_store",
+                    "crop_index",
                     *(name for output in REPORTED_OUTPUTS for name in each(output)),
+                    *(f"{run}.training_history" for run in trained),
                 ],
                 "report_html",
                 name="write_html_report",
