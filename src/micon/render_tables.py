@@ -346,7 +346,7 @@ def benchmark_run(run: RunOutputs) -> pd.DataFrame:
                 "treatment model": treatment_model(run),
                 "overrides": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "none",
                 "status": manifest.get("status", "?"),
-                "wall time (min)": f"{float(manifest.get('seconds', float('nan'))) / 60:.1f}",
+                "wall time": f"{float(manifest.get('seconds', float('nan'))) / 60:.1f} min",
             }
         ]
     )
