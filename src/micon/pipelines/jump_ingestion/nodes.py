@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from micon import schema
+from micon.errors import InvalidConfigError
 from micon.imaging.illumination import corrected_image_loaders
 from micon.sources.jump import (
     JUMP_PROFILE,
@@ -25,11 +26,24 @@ from micon.sources.jump import (
 logger = logging.getLogger(__name__)
 
 
+def _selection_config(selection: dict[str, Any] | None) -> JumpSelectionConfig:
+    """Return the design's selection; None (no JUMP design chosen) raises, naming ``--env jump``."""
+    if selection is None:
+        raise InvalidConfigError(
+            "jump.selection is null: no JUMP design is chosen in this environment; run the JUMP screen with "
+            "`--env jump` (conf/jump/parameters_jump.yml names the designs)"
+        )
+    return JumpSelectionConfig(**selection)
+
+
 def select_jump_screen(
-    jump_plates: pd.DataFrame, jump_wells: pd.DataFrame, jump_compounds: pd.DataFrame, params: dict[str, Any]
+    jump_plates: pd.DataFrame,
+    jump_wells: pd.DataFrame,
+    jump_compounds: pd.DataFrame,
+    params: dict[str, Any] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Select the design's plates, their wells and compounds from the JUMP metadata tables; JUMP's profile."""
-    screen = select_screen(jump_plates, jump_wells, jump_compounds, JumpSelectionConfig(**params))
+    screen = select_screen(jump_plates, jump_wells, jump_compounds, _selection_config(params))
     profile = JUMP_PROFILE.to_dict()
     return screen.plate_table, screen.well_table, screen.compound_table, screen.quarantine, profile
 
@@ -38,7 +52,7 @@ def ingest_jump_images(
     plate_table: pd.DataFrame,
     well_table: pd.DataFrame,
     jump_gallery: Any,
-    selection: dict[str, Any],
+    selection: dict[str, Any] | None,
     illumination_correction: bool,
 ) -> tuple[pd.DataFrame, dict[str, Callable[[], np.ndarray]], pd.DataFrame, pd.DataFrame]:
     """Read the plates' load_data, index the selected sites and return lazy (corrected) image loaders.
@@ -46,7 +60,7 @@ def ingest_jump_images(
     ``jump_gallery`` is a ``micon.datasets.FileStore`` (the bucket or a local mirror). The loaders
     are called one at a time when ``field_images`` is saved, so each image is read once.
     """
-    config = JumpSelectionConfig(**selection)
+    config = _selection_config(selection)
     keys = [
         load_data_key(*row, file_name=config.load_data_file)
         for row in plate_table[list(schema.PLATE_KEY)].itertuples(index=False)
