@@ -41,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
         "chem",
         "imaging",
         "metadata",
+        "progress",
         "evaluation",
     },
     "training": {

@@ -60,7 +60,8 @@ def progress(
         total: The number of items (default ``len(iterable)``).
         desc: What is counted ("extract sites", "train micon").
         logger: Where the lines go off a terminal.
-        lines: About how many status lines to log between the first and the last (off a terminal).
+        lines: About how many status lines to log between the first and the last (off a terminal); 0:
+            none (for a loop that logs a line per item itself).
         unit: The unit of the count ("site", "step", "batch").
         initial: Items already done (a resumed run).
 
@@ -71,6 +72,8 @@ def progress(
         total = len(iterable)  # type: ignore[arg-type]
     if on_terminal():
         return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True)
+    if lines <= 0:  # the caller logs its own lines off a terminal
+        return tqdm(iterable, total=total, disable=True)
     return tqdm(
         iterable,
         total=total,
