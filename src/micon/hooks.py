@@ -1,8 +1,10 @@
-"""Project hooks: check the run's parameters before any node runs; give each run one identity and track it."""
+"""Project hooks: check parameters and upstream outputs before any node runs; give each run one identity."""
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
+import pkgutil
 import sys
 import time
 from pathlib import Path
@@ -33,6 +35,33 @@ class ParameterValidationHooks:
         from micon.parameters import validate_parameters  # noqa: PLC0415
 
         validate_parameters(context.config_loader["parameters"])
+
+
+class UpstreamCheckHooks:
+    """Before the first node, name the pipeline to run first when the run reads outputs never written.
+
+    ``kedro run --pipelines reporting`` on a fresh tree would otherwise fail at its first load with Kedro's
+    "Did not find any versions"; :func:`micon.upstream.check_upstream` names each missing dataset, the
+    registered pipelines that write it and the command to run them. It runs first (``tryfirst``), so a
+    refused run opens no MLflow run and writes no manifest.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+        """Raise ``MissingUpstreamError`` when an input a registered pipeline writes does not exist."""
+        from micon.pipelines.compositions import BENCHMARK, COMPOSITIONS, default_pipeline_name  # noqa: PLC0415
+        from micon.upstream import check_upstream  # noqa: PLC0415
+
+        env = run_params.get("env")
+        order = [*COMPOSITIONS[default_pipeline_name(env)].pipelines, *COMPOSITIONS[BENCHMARK].pipelines]
+        check_upstream(
+            pipeline,
+            catalog,
+            _all_pipelines,
+            skip=COMPOSITIONS,
+            env=None if env in (None, "local") else env,
+            order=list(dict.fromkeys(order)),
+        )
 
 
 class RunTrackingHooks:
@@ -171,6 +200,24 @@ class RunTrackingHooks:
             },
             "datasets": {name: {k: v for k, v in d.items() if k != "local"} for name, d in datasets.items()},
         }
+
+
+def _all_pipelines() -> dict[str, Any]:
+    """Return the pipeline of every pipeline package that is not a composition (:mod:`micon.pipelines`).
+
+    Built here because a ``--pipelines reporting`` run registers only the pipelines it names, and Kedro's
+    ``find_pipelines`` follows that filter.
+    """
+    import micon.pipelines  # noqa: PLC0415
+    from micon.pipelines.compositions import COMPOSITIONS  # noqa: PLC0415
+
+    found = {}
+    for module in pkgutil.iter_modules(micon.pipelines.__path__):
+        if module.ispkg and module.name not in COMPOSITIONS:
+            package = importlib.import_module(f"micon.pipelines.{module.name}")
+            if hasattr(package, "create_pipeline"):
+                found[module.name] = package.create_pipeline()
+    return found
 
 
 def _command() -> str:

@@ -237,28 +237,32 @@ class JumpDesignParameters:
 
 @dataclass(frozen=True, kw_only=True)
 class JumpParameters:
-    """``jump`` (``--env jump``): the chosen design and the ingestion settings.
+    """``jump``: the chosen JUMP design (``--env jump``) and the ingestion settings (conf/base).
 
     Attributes:
-        design: Name of the design in ``designs``.
-        designs: Design name -> its selection, splits and evaluated splits.
-        selection: The selection used (the chosen design's, by interpolation).
         illumination_correction: Divide by the plate's illumination functions when load_data names them.
+        design: Name of the design in ``designs``; None outside ``--env jump`` (no JUMP screen chosen).
+        designs: Design name -> its selection, splits and evaluated splits (``--env jump``).
+        selection: The selection used (the chosen design's, by interpolation); None without a design.
     """
 
-    design: str
-    designs: dict[str, JumpDesignParameters]
-    selection: JumpSelectionConfig
     illumination_correction: bool
+    design: str | None = None
+    designs: dict[str, JumpDesignParameters] = dataclasses.field(default_factory=dict)
+    selection: JumpSelectionConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.design is None:
+            if self.selection is not None:
+                raise InvalidConfigError("jump.selection is set but no jump.design is chosen")
+            return
         if self.design not in self.designs:
             raise InvalidConfigError(f"design {self.design!r} is not one of {sorted(self.designs)}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Bbbc021EvaluationParameters:
-    """``bbbc021_evaluation`` (``--env bbbc021``): BBBC021's MoA evaluation.
+    """``bbbc021_evaluation``: BBBC021's MoA evaluation (the bbbc021_evaluation pipeline, ``--env bbbc021``).
 
     Attributes:
         aggregation: Crop-to-well aggregation.
@@ -280,8 +284,8 @@ class ProjectParameters:
         reporting: Evaluation and comparison.
         tuning: The equal search of every trained method (the tuning pipeline).
         tracking: MLflow experiment tracking.
-        jump: JUMP designs (only in ``--env jump``).
-        bbbc021_evaluation: BBBC021's MoA evaluation (only in ``--env bbbc021``).
+        jump: JUMP ingestion; its designs only in ``--env jump``.
+        bbbc021_evaluation: BBBC021's MoA evaluation (the bbbc021_evaluation pipeline).
         jump_gallery_root: Runtime-only: the JUMP gallery root (a local mirror or the bucket).
         jump_s3_endpoint_url: Runtime-only: an S3 endpoint for the JUMP gallery.
         jump_metadata_dir: Runtime-only: a folder holding JUMP's metadata tables.
@@ -295,8 +299,8 @@ class ProjectParameters:
     reporting: ReportingParameters
     tuning: TuningConfig
     tracking: TrackingConfig
-    jump: JumpParameters | None = None
-    bbbc021_evaluation: Bbbc021EvaluationParameters | None = None
+    jump: JumpParameters
+    bbbc021_evaluation: Bbbc021EvaluationParameters
     # Runtime-only keys, read by the catalogs through ${runtime_params:...}; absent unless given.
     jump_gallery_root: str | None = None
     jump_s3_endpoint_url: str | None = None

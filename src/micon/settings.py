@@ -2,12 +2,14 @@
 
 from kedro.config import OmegaConfigLoader
 
-from micon.hooks import ParameterValidationHooks, RunTrackingHooks
+from micon.hooks import ParameterValidationHooks, RunTrackingHooks, UpstreamCheckHooks
 from micon.session import MiconSession
 
 # Parameters are validated (micon.parameters) before any node runs; every run gets one identity, its
 # manifest under <run_root>/runs/ and, with tracking.enabled, an MLflow run (micon.runs, micon.tracking).
-HOOKS = (ParameterValidationHooks(), RunTrackingHooks())
+# First of all, a run that reads outputs no earlier run wrote is refused, naming the pipeline to run
+# (micon.upstream).
+HOOKS = (ParameterValidationHooks(), RunTrackingHooks(), UpstreamCheckHooks())
 
 # A bare `kedro run --env <env>` runs its composition (micon.pipelines.compositions).
 SESSION_CLASS = MiconSession

@@ -1,4 +1,9 @@
-"""Evaluate image representations as image-based profiling does: wells, DMSO normalisation, retrieval."""
+"""Evaluate image representations as image-based profiling does: wells, DMSO normalisation, retrieval.
+
+copairs (through duckdb) and harmonypy are nanobind extensions; a process that holds them at exit may end
+with dozens of nanobind "leaked ..." lines. They are imported inside the functions that use them, so a
+process that never evaluates (a failed run, ``kedro viz``, the CLI) never loads them.
+"""
 
 from micon.evaluation.aggregate import aggregate_to_wells, reference_well_profiles
 from micon.evaluation.batch_correction import harmonize_profiles, morphohelm_correct

@@ -6,7 +6,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from harmonypy import run_harmony
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
@@ -63,6 +62,8 @@ def harmonize_profiles(
         raise InvalidInputError(
             f"harmony on {batch_column}: every well has the value {levels.iloc[0]!r}; nothing to correct"
         )
+    from harmonypy import run_harmony  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
+
     result = run_harmony(
         profiles[features].to_numpy(dtype=np.float64),
         pd.DataFrame({batch_column: levels.to_numpy()}),

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from copairs.map import average_precision, mean_average_precision
-from copairs.matching import UnpairedException
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
@@ -78,6 +76,9 @@ def annotation_map(
     annotated = profiles.loc[~is_control & profiles[annotation_column].notna().to_numpy()]
     annotated = annotated.loc[annotated[annotation_column].astype(str).str.len() > 0].reset_index(drop=True)
     require_features(annotated, list(feature_columns), table_name=table_name)
+    from copairs.map import average_precision, mean_average_precision  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
+    from copairs.matching import UnpairedException  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
+
     meta = annotated[list(dict.fromkeys([schema.JCP2022, annotation_column, *exclude_same]))].astype(str)
     try:
         ap = average_precision(

@@ -17,6 +17,7 @@ from micon.evaluation.consistency import annotation_map
 from micon.evaluation.layout import assign_plate_layouts
 from micon.evaluation.replicability import replicate_map, summarise_replicability
 from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
+from micon.progress import progress as show_progress
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,11 @@ def evaluate_profiles(
     metrics: dict[str, dict[str, float]] = {}
     rows = []
     map_tables = []
-    for scenario, exclude_same in config.scenarios.items():
+    # a bar over the levels on a terminal; elsewhere each level logs its line below
+    levels = show_progress(
+        config.scenarios.items(), desc="retrieval levels", logger=logger, unit="level", lines=0
+    )
+    for scenario, exclude_same in levels:
         missing = [c for c in exclude_same if c not in selected.columns]
         if missing:
             logger.warning("scenario %s skipped: the profiles lack %s", scenario, missing)

@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from copairs.map import average_precision, mean_average_precision
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
@@ -210,6 +209,8 @@ def replicate_retrieval(
     """
     require_metadata(well_profiles, [*TREATMENT_KEY, schema.PLATE], table_name="well profiles")
     require_features(well_profiles, list(feature_columns), table_name="well profiles")
+    from copairs.map import average_precision, mean_average_precision  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
+
     meta = well_profiles.loc[:, [*TREATMENT_KEY, schema.PLATE]].reset_index(drop=True)
     meta[schema.CONCENTRATION] = meta[schema.CONCENTRATION].astype(str)
     features = well_profiles[list(feature_columns)].to_numpy(dtype=np.float64)

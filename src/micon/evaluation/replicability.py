@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from copairs.map import average_precision, mean_average_precision
-from copairs.matching import UnpairedException
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, NoControlsError
@@ -112,6 +110,9 @@ def replicate_map(
     require_features(profiles, list(feature_columns), table_name=table_name)
     if not is_control.any():
         raise NoControlsError(f"{table_name}: no DMSO well ({schema.IS_CONTROL} True) to rank against")
+
+    from copairs.map import average_precision, mean_average_precision  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
+    from copairs.matching import UnpairedException  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
 
     meta = profiles.loc[:, pair_columns].reset_index(drop=True)
     meta[schema.IS_CONTROL] = is_control

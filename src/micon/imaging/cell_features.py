@@ -31,10 +31,10 @@ from cp_measure.core import measurecolocalization, measureobjectsizeshape
 from cp_measure.core.numba import measureobjectintensity, measuretexture
 from joblib import Parallel, delayed
 from scipy import ndimage as ndi
-from tqdm.auto import tqdm
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidImageError, MissingColumnsError
+from micon.progress import progress as show_progress
 from micon.quarantine import finish_stage, make_quarantine
 
 logger = logging.getLogger(__name__)
@@ -475,7 +475,8 @@ def measure_cell_features(
             ``Metadata_CropID``.
         config: Feature groups and batching.
         channels: Channel names of ``crops``, used in feature names.
-        progress: Wraps the iterator over batches (default ``tqdm``).
+        progress: Wraps the iterator over batches (default :func:`micon.progress.progress`: a bar on a
+            terminal, a few log lines elsewhere).
 
     Returns:
         A :class:`CellFeatures`; every ``crop_index`` row is in exactly one of its tables.
@@ -522,7 +523,11 @@ def measure_cell_features(
             )
             for rows in batches
         )
-        wrap = progress or (lambda it, **kw: tqdm(it, **kw))
+        wrap = progress or (
+            lambda it, total, desc, **_: show_progress(
+                it, total=total, desc=desc, logger=logger, unit="batch"
+            )
+        )
         start = 0
         for batch_values, batch_names in wrap(
             Parallel(n_jobs=config.n_jobs, return_as="generator")(tasks),

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError
@@ -37,6 +36,7 @@ from micon.imaging.qc import (
     check_saturation,
     conform_channel_dtype,
 )
+from micon.progress import progress as show_progress
 from micon.quarantine import finish_stage, make_quarantine, require_columns
 
 logger = logging.getLogger(__name__)
@@ -365,7 +365,9 @@ def extract_crop_table(
     rejected_positions: list[int] = []
     reasons: list[str] = []
     details: list[str] = []
-    for position, (_, row) in enumerate(tqdm(sites.iterrows(), total=len(sites), desc=STAGE, disable=None)):
+    for position, (_, row) in enumerate(
+        show_progress(sites.iterrows(), total=len(sites), desc=STAGE, logger=logger, unit="site")
+    ):
         try:
             crops, masks, kept, counts, area = _process_site(
                 row, position, field_images, config, channels, nuclear_index, cytoplasm_indices

@@ -17,6 +17,8 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
+from micon.pipelines.stages import tag_stages
+
 DEFAULT = "__default__"
 
 
@@ -91,7 +93,10 @@ COMPOSITIONS: Mapping[str, Composition] = {
 
 
 def compose(name: str) -> Pipeline:
-    """Return the composition ``name`` of :data:`COMPOSITIONS` as one pipeline."""
+    """Return the composition ``name`` of :data:`COMPOSITIONS` as one pipeline.
+
+    Each part's nodes are tagged with the part's name and their stage (:mod:`micon.pipelines.stages`).
+    """
     composition = COMPOSITIONS[name]
     unknown = sorted(set(composition.options) - set(composition.pipelines))
     if unknown:
@@ -103,7 +108,8 @@ def compose(name: str) -> Pipeline:
             f"composition {name!r}: modeling and reporting must be given the same seeds, got {seeds}"
         )
     parts = (
-        _module(part).create_pipeline(**composition.options.get(part, {})) for part in composition.pipelines
+        tag_stages(_module(part).create_pipeline(**composition.options.get(part, {})), part)
+        for part in composition.pipelines
     )
     composed = sum(parts, Pipeline([]))
     return Pipeline(composed, inputs=dict(composition.inputs)) if composition.inputs else composed

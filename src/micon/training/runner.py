@@ -26,9 +26,11 @@ from micon.errors import (
 )
 from micon.imaging.intensity import CropIntensityScaling, fit_plate_intensity_references
 from micon.models.micon import MiconModelConfig, build_model, load_model
+from micon.progress import progress as show_progress
 from micon.training.data import MiconDataModule, crop_dataloader, resolve_pin_memory
 from micon.training.methods import get_method, make_checkpoint
 from micon.training.module import MiconModule
+from micon.training.progress import StepProgress
 from micon.training.resume import (
     CHECKPOINT_DIR,
     ConfigChangePolicy,
@@ -140,7 +142,8 @@ class TrainingConfig:
         resume_on_config_change: What a resume does when the checkpoint was saved with another
             configuration (:data:`RESUMED_TRAINING_KEYS`, the model, the method's objective):
             ``"refuse"`` raises naming the changed keys; ``"override"`` continues with the new values.
-        enable_progress_bar: Show Lightning's progress bar.
+        enable_progress_bar: Show the training's steps of ``max_steps`` (a bar on a terminal, a few log
+            lines elsewhere: :class:`micon.training.progress.StepProgress`).
     """
 
     max_steps: int
@@ -427,7 +430,12 @@ def train_micon(
     trainer = _build_trainer(
         cfg,
         folder,
-        callbacks=[history, RunConfigCallback(run_config), *callbacks],
+        callbacks=[
+            history,
+            RunConfigCallback(run_config),
+            *([StepProgress(f"train {method}")] if cfg.enable_progress_bar else []),
+            *callbacks,
+        ],
         mlflow=_mlflow_logger(mlflow, run_id=run_id, method=method, folder=folder),
     )
     # weights_only: a checkpoint is tensors and plain values; anything else is refused, never executed.
@@ -517,7 +525,8 @@ def _build_trainer(
         callbacks=callbacks,
         enable_checkpointing=cfg.checkpoint_every_n_steps is not None,
         default_root_dir=folder,
-        enable_progress_bar=cfg.enable_progress_bar,
+        # the steps of the total are shown by StepProgress (train_micon); Lightning's bar counts epochs
+        enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
         num_sanity_val_steps=0,
@@ -617,7 +626,10 @@ def embed_crops(
     loader = crop_dataloader(crops, ids, batch_size=batch_size, num_workers=num_workers, intensity=intensity)
     chunks: list[np.ndarray] = []
     with torch.inference_mode():
-        for images in loader:
+        batches = show_progress(
+            loader, desc=f"embed {checkpoint.get('method', '?')}", logger=logger, unit="batch"
+        )
+        for images in batches:
             chunks.append(model.embed(images.to(device, non_blocking=True)).float().cpu().numpy())
     dim = model.embedding_dim
     values = np.concatenate(chunks) if chunks else np.empty((0, dim), dtype=np.float32)

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from micon import schema
+from micon.errors import InvalidConfigError
 from micon.imaging.illumination import CorrectedFields, illumination_keys_of
 from micon.sources.jump import (
     JUMP_PROFILE,
@@ -28,11 +29,24 @@ from micon.sources.jump import (
 logger = logging.getLogger(__name__)
 
 
+def _selection_config(selection: dict[str, Any] | None) -> JumpSelectionConfig:
+    """Return the design's selection; None (no JUMP design chosen) raises, naming ``--env jump``."""
+    if selection is None:
+        raise InvalidConfigError(
+            "jump.selection is null: no JUMP design is chosen in this environment; run the JUMP screen with "
+            "`--env jump` (conf/jump/parameters_jump.yml names the designs)"
+        )
+    return JumpSelectionConfig(**selection)
+
+
 def select_jump_screen(
-    jump_plates: pd.DataFrame, jump_wells: pd.DataFrame, jump_compounds: pd.DataFrame, params: dict[str, Any]
+    jump_plates: pd.DataFrame,
+    jump_wells: pd.DataFrame,
+    jump_compounds: pd.DataFrame,
+    params: dict[str, Any] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Select the design's plates, their wells and compounds from the JUMP metadata tables; JUMP's profile."""
-    screen = select_screen(jump_plates, jump_wells, jump_compounds, JumpSelectionConfig(**params))
+    screen = select_screen(jump_plates, jump_wells, jump_compounds, _selection_config(params))
     profile = JUMP_PROFILE.to_dict()
     return screen.plate_table, screen.well_table, screen.compound_table, screen.quarantine, profile
 
@@ -41,7 +55,7 @@ def index_jump_images(
     plate_table: pd.DataFrame,
     well_table: pd.DataFrame,
     jump_gallery: Any,
-    selection: dict[str, Any],
+    selection: dict[str, Any] | None,
     illumination_correction: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read the plates' load_data and index the selected sites whose files are all in the gallery.
@@ -52,7 +66,7 @@ def index_jump_images(
     corrected (``illumination_correction`` and load_data names the functions), so the index alone says
     how its images are read (:func:`read_jump_fields_in_place`).
     """
-    config = JumpSelectionConfig(**selection)
+    config = _selection_config(selection)
     keys = [
         load_data_key(*row, file_name=config.load_data_file)
         for row in plate_table[list(schema.PLATE_KEY)].itertuples(index=False)

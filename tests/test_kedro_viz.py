@@ -1,0 +1,92 @@
+"""What kedro-viz shows: every dataset in its layer, every node tagged by stage, every parameter found.
+
+Cheap: the pipelines are built and each environment's configuration is loaded, nothing runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from kedro.framework.project import pipelines, settings
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog
+
+from micon.pipelines.stages import STAGES, stage_of
+from tests.kedro_project import PROJECT_ROOT
+
+ENVIRONMENTS = ("base", "test", "benchmark", "jump", "bbbc021")
+# The layer of each data folder (Kedro's layered data convention, data/<NN>_<layer>/).
+FOLDER_LAYERS = {
+    "01_raw": "raw",
+    "02_intermediate": "intermediate",
+    "03_primary": "primary",
+    "04_feature": "feature",
+    "05_model_input": "model_input",
+    "06_models": "models",
+    "07_model_output": "model_output",
+    "08_reporting": "reporting",
+}
+_FOLDER = re.compile(r"/(0\d_[a-z_]+)/")
+
+
+@pytest.fixture(scope="module")
+def configs() -> dict[str, tuple[DataCatalog, dict[str, Any]]]:
+    """Each environment's catalog and parameters, loaded as a Kedro session loads them."""
+    bootstrap_project(PROJECT_ROOT)
+    loaded = {}
+    for env in ENVIRONMENTS:
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(PROJECT_ROOT / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+        )
+        loaded[env] = (DataCatalog.from_config(loader["catalog"]), loader["parameters"])
+    return loaded
+
+
+def _registered_datasets() -> list[str]:
+    names = set().union(*(p.datasets() for p in pipelines.values()))
+    return sorted(n for n in names if not n.startswith("params:") and n != "parameters")
+
+
+def test_every_dataset_of_every_environment_has_its_folders_layer(configs):
+    for env, (catalog, _) in configs.items():
+        wrong = {}
+        for name in _registered_datasets():
+            if name not in catalog:  # another environment's source input (e.g. jump_gallery in base)
+                continue
+            dataset = catalog.get(name)
+            layer = ((getattr(dataset, "metadata", None) or {}).get("kedro-viz") or {}).get("layer")
+            described = dataset._describe()
+            folder = _FOLDER.search(str(described.get("filepath", described.get("path", ""))))
+            # a source input read in place (shared data, a bucket) is raw
+            expected = FOLDER_LAYERS[folder.group(1)] if folder else "raw"
+            if layer != expected:
+                wrong[name] = (layer, expected)
+        assert wrong == {}, env
+
+
+def test_every_parameter_a_registered_pipeline_reads_resolves_in_every_environment(configs):
+    """kedro-viz shows every registered pipeline in every environment: a missing one is a warning there."""
+    names = sorted({n for p in pipelines.values() for n in p.inputs() if n.startswith("params:")})
+    assert names
+    for env, (_, params) in configs.items():
+        missing = []
+        for name in names:
+            section: Any = params
+            for key in name.removeprefix("params:").split("."):
+                if not isinstance(section, dict) or key not in section:
+                    missing.append(name)
+                    break
+                section = section[key]
+        assert missing == [], env
+
+
+def test_every_node_is_tagged_with_its_stage():
+    untagged = sorted({n.name for p in pipelines.values() for n in p.nodes if stage_of(n.name) is None})
+    assert untagged == [], "add these nodes to micon.pipelines.stages"
+    stages = set(STAGES.values())
+    for name, pipeline in pipelines.items():
+        for node in pipeline.nodes:
+            assert stage_of(node.name) in node.tags and len(node.tags & stages) == 1, (name, node.name)
+    assert {"modeling", "training"} <= pipelines["__default__"].only_nodes_with_tags("training").nodes[0].tags
