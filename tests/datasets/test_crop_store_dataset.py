@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from kedro.io.core import DatasetError, Version
 
-from micon.datasets import CropArray, CropStoreDataset
+from micon.datasets import CropArray, CropStoreDataset, ShardedCrops
 
 CHANNELS = ["AGP", "DNA", "ER", "Mito", "RNA"]
 
@@ -59,20 +59,36 @@ class TestCropStoreDataset:
         crop_store.save(crops)
         loaded = crop_store.load()
         assert isinstance(loaded, CropArray)
-        assert isinstance(loaded.crops, np.memmap)
+        assert isinstance(loaded.crops, ShardedCrops)
         assert loaded.channels == tuple(CHANNELS)
         assert loaded.shape == crops.shape
         assert loaded.dtype == np.uint16
         np.testing.assert_array_equal(loaded, crops)
-        assert sorted(p.name for p in Path(store_path).iterdir()) == ["_COMPLETE", "crops.u16", "meta.json"]
+        assert sorted(p.name for p in Path(store_path).iterdir()) == ["_COMPLETE", "meta.json", "parts"]
         meta = json.loads((Path(store_path) / "meta.json").read_text())
-        assert meta == {"shape": [7, 5, 6, 6], "dtype": "uint16", "channels": CHANNELS}
+        assert {k: meta[k] for k in ("format", "shape", "dtype", "channels")} == {
+            "format": "micon-crop-store/2",
+            "shape": [7, 5, 6, 6],
+            "dtype": "uint16",
+            "channels": CHANNELS,
+        }
+        (part,) = meta["parts"]
+        shard_files = [
+            p for p in (Path(store_path) / "parts" / part["name"] / part["token"]).rglob("*") if p.is_file()
+        ]
+        assert sorted(p.name for p in shard_files) == ["0", "zarr.json"]  # one shard per part
 
-    def test_load_is_read_only_memmap(self, crop_store, crops):
+    def test_masks_are_stored_as_booleans(self, store_path, crops):
+        dataset = CropStoreDataset(filepath=store_path)
+        dataset.save(_named(crops[:, :2] > 30000, ["Nuclei", "Cells"]))
+        loaded = dataset.load()
+        assert loaded.dtype == np.bool_
+        np.testing.assert_array_equal(loaded[[4, 1]], crops[[4, 1], :2] > 30000)
+
+    def test_load_is_read_only(self, crop_store, crops):
         crop_store.save(crops)
         loaded = crop_store.load()
-        assert loaded.crops.mode == "r"
-        assert not loaded.crops.flags.writeable
+        assert not np.asarray(loaded).flags.writeable
         with pytest.raises(ValueError, match="read-only"):
             loaded[0, 0, 0, 0] = 1
         with pytest.raises(ValueError, match="read-only"):
@@ -83,7 +99,7 @@ class TestCropStoreDataset:
         np.testing.assert_array_equal(crop_store.load(), crops)
 
     def test_save_in_small_write_blocks(self, store_path, crops):
-        dataset = CropStoreDataset(filepath=store_path, save_args={"write_chunk_bytes": 100})
+        dataset = CropStoreDataset(filepath=store_path, save_args={"part_crops": 3, "chunk_crops": 2})
         dataset.save(_named(crops[:, :, ::-1]))  # non-contiguous view
         np.testing.assert_array_equal(dataset.load(), crops[:, :, ::-1])
 
@@ -93,7 +109,7 @@ class TestCropStoreDataset:
         assert loaded.shape == (0, 5, 6, 6)
         assert len(loaded) == 0
         assert loaded.channels == tuple(CHANNELS)
-        assert not loaded.crops.flags.writeable
+        assert not np.asarray(loaded).flags.writeable
         assert pickle.loads(pickle.dumps(loaded)).shape == (0, 5, 6, 6)
 
     def test_save_empty_iterable_raises(self, crop_store, store_path):
@@ -154,24 +170,32 @@ class TestCropStoreDataset:
         with pytest.raises(DatasetError, match=r"crop_store.*_COMPLETE"):
             crop_store.load()
 
-    def test_load_size_mismatch_raises(self, crop_store, crops, store_path):
+    def test_load_of_a_meta_that_does_not_add_up_raises(self, crop_store, crops, store_path):
         crop_store.save(crops)
-        with open(Path(store_path) / "crops.u16", "ab") as handle:
-            handle.write(b"\x00\x00")
-        with pytest.raises(DatasetError, match="bytes"):
+        meta_path = Path(store_path) / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta["shape"][0] += 1
+        meta_path.write_text(json.dumps(meta))
+        with pytest.raises(DatasetError, match="parts add up"):
             crop_store.load()
 
     def test_preview(self, crop_store, crops):
         crop_store.save(crops)
         preview = json.loads(crop_store.preview())
-        assert preview == {"count": 7, "shape": [7, 5, 6, 6], "dtype": "uint16", "channels": CHANNELS}
+        assert preview == {
+            "count": 7,
+            "shape": [7, 5, 6, 6],
+            "dtype": "uint16",
+            "channels": CHANNELS,
+            "parts": 1,
+        }
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),
         [
             ({"channels": []}, "channels"),
             ({"save_args": {"bogus": 1}}, "bogus"),
-            ({"save_args": {"write_chunk_bytes": 0}}, "write_chunk_bytes"),
+            ({"save_args": {"part_crops": 0}}, "part_crops"),
         ],
     )
     def test_invalid_arguments_raise(self, store_path, kwargs, match):
@@ -216,7 +240,9 @@ class TestCropStoreChannels:
 
     def test_loaded_store_saves_elsewhere_with_its_channels(self, crop_store, crops, tmp_path):
         crop_store.save(crops)
-        copy = CropStoreDataset(filepath=(tmp_path / "copy").as_posix(), save_args={"write_chunk_bytes": 100})
+        copy = CropStoreDataset(
+            filepath=(tmp_path / "copy").as_posix(), save_args={"part_crops": 3, "chunk_crops": 2}
+        )
         copy.save(crop_store.load())
         loaded = copy.load()
         np.testing.assert_array_equal(loaded, crops)
@@ -304,7 +330,7 @@ class TestCropArray:
         payload = pickle.dumps(loaded)
         assert len(payload) < 1000 < crops.nbytes
         restored = pickle.loads(payload)
-        assert isinstance(restored.crops, np.memmap)
+        assert isinstance(restored.crops, ShardedCrops)
         assert restored.channels == loaded.channels
         np.testing.assert_array_equal(restored[[1, 5]], crops[[1, 5]])
 
@@ -323,7 +349,7 @@ class TestCropStoreDatasetVersioned:
     def test_save_and_load(self, versioned_crop_store, crops, store_path):
         versioned_crop_store.save(crops)
         loaded = versioned_crop_store.load()
-        assert isinstance(loaded.crops, np.memmap)
+        assert isinstance(loaded.crops, ShardedCrops)
         np.testing.assert_array_equal(loaded, crops)
         (version_dir,) = Path(store_path).iterdir()
         assert (version_dir / "crop_store" / "_COMPLETE").exists()

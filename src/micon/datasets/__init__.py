@@ -1,5 +1,6 @@
 """Custom Kedro datasets: images, file store, crop store, checkpoints, atomic kedro-datasets file datasets."""
 
+from ._crop_parts import CropPart, CropStoreWriter, ShardedCrops
 from .atomic import (
     AtomicCSVDataset,
     AtomicJSONDataset,
@@ -7,7 +8,7 @@ from .atomic import (
     AtomicParquetDataset,
     AtomicTextDataset,
 )
-from .crop_store_dataset import CropArray, CropStoreDataset
+from .crop_store_dataset import CropArray, CropStoreDataset, CropStoreWriterDataset
 from .file_store_dataset import FileStore, FileStoreDataset
 from .partitioned_dataset import ConfinedPartitionedDataset
 from .tiff_dataset import TiffImageDataset
@@ -21,9 +22,13 @@ __all__ = [
     "AtomicTextDataset",
     "ConfinedPartitionedDataset",
     "CropArray",
+    "CropPart",
     "CropStoreDataset",
+    "CropStoreWriter",
+    "CropStoreWriterDataset",
     "FileStore",
     "FileStoreDataset",
+    "ShardedCrops",
     "TiffImageDataset",
     "TorchCheckpointDataset",
 ]
