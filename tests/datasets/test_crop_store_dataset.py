@@ -4,10 +4,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from kedro.io.core import DatasetError, Version
 
-from micon.datasets import CropArray, CropStoreDataset, ShardedCrops
+from micon.datasets import (
+    CropArray,
+    CropPart,
+    CropStoreDataset,
+    CropStoreWriter,
+    CropStoreWriterDataset,
+    ShardedCrops,
+)
+from micon.imaging.crops import StoredCrops
 
 CHANNELS = ["AGP", "DNA", "ER", "Mito", "RNA"]
 
@@ -437,3 +446,85 @@ def test_write_id_is_recorded_loaded_and_pickled(store_path, crops):
     assert pickle.loads(pickle.dumps(loaded)).write_id == "0123abcd"
     dataset.save(CropArray(crops, channels))  # no write id: none recorded
     assert dataset.load().write_id is None
+
+
+class TestCropStoreParts:
+    """Crop store v2: parts written by workers, committed atomically, appended, read at random."""
+
+    @staticmethod
+    def _writer(path):
+        return CropStoreWriter(protocol="file", path=str(path), options={}, chunk_crops=2)
+
+    def test_parts_written_then_committed_read_back_in_order(self, store_path, crops):
+        writer = self._writer(store_path)
+        second = writer.write_part("plate_2", crops[4:])  # parts may finish in any order
+        first = writer.write_part("plate_1", crops[:4])
+        dataset = CropStoreDataset(filepath=store_path)
+        assert not dataset.exists()  # written parts are invisible until committed
+        dataset.save(StoredCrops((first, second), tuple(CHANNELS), "w1", None))
+        loaded = dataset.load()
+        assert (loaded.shape, loaded.write_id, loaded.crops.n_parts) == (crops.shape, "w1", 2)
+        rows = np.array([6, 0, 3, 4, 6])
+        np.testing.assert_array_equal(loaded.read(rows), crops[rows])
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(loaded)).read(rows), crops[rows])
+        with pytest.raises(IndexError, match="row 7"):
+            loaded.read([7])
+
+    def test_a_plate_is_appended(self, store_path, crops):
+        writer = self._writer(store_path)
+        writer.commit([writer.write_part("plate_1", crops[:3])], channels=CHANNELS, write_id="a")
+        writer.append([writer.write_part("plate_2", crops[3:])], channels=CHANNELS, write_id="b")
+        loaded = CropStoreDataset(filepath=store_path).load()
+        np.testing.assert_array_equal(loaded, crops)
+        assert loaded.write_id == "b"
+        with pytest.raises(DatasetError, match="holds channels"):
+            writer.append([], channels=list("ABCDE"))
+        with pytest.raises(DatasetError, match="repeat"):
+            writer.append([writer.write_part("plate_1", crops[:1])], channels=CHANNELS)
+
+    def test_a_failed_part_leaves_nothing_visible(self, store_path, crops, monkeypatch):
+        writer = self._writer(store_path)
+        kept = writer.write_part("plate_1", crops[:3])
+
+        def fail(*args, **kwargs):
+            raise OSError("disk full")
+
+        monkeypatch.setattr("zarr.core.array.Array.__setitem__", fail)
+        with pytest.raises(DatasetError, match=r"part 'plate_2'.*disk full"):
+            writer.write_part("plate_2", crops[3:])
+        monkeypatch.undo()
+        assert not any((Path(store_path) / "parts" / "plate_2").iterdir())
+        orphan = CropPart(name="plate_2", token="0" * 32, count=4, chw=crops.shape[1:], dtype="uint16")
+        with pytest.raises(DatasetError, match="not fully written"):
+            writer.commit([kept, orphan], channels=CHANNELS)
+        assert not CropStoreDataset(filepath=store_path).exists()
+        writer.commit([kept], channels=CHANNELS)
+        np.testing.assert_array_equal(CropStoreDataset(filepath=store_path).load(), crops[:3])
+
+    def test_writer_dataset_writes_into_the_version_the_store_commits(self, store_path, crops):
+        version = Version(None, "2026-01-01T00.00.00.000Z")
+        writer = CropStoreWriterDataset(filepath=store_path, version=version).load()
+        part = writer.write_part("plate_1", crops)
+        store = CropStoreDataset(filepath=store_path, version=version)
+        store.save(StoredCrops((part,), tuple(CHANNELS), "w", writer.open([part], chw=crops.shape[1:])))
+        np.testing.assert_array_equal(
+            CropStoreDataset(filepath=store_path, version=Version(None, None)).load(), crops
+        )
+        with pytest.raises(DatasetError, match="already committed"):
+            CropStoreWriterDataset(filepath=store_path, version=version).load()
+
+    def test_index_of_another_store_is_refused(self, tmp_path, crops):
+        from micon.errors import MismatchedOutputsError  # noqa: PLC0415
+        from micon.metadata.provenance import CROP_STORE_ID, require_crops_of_index, with_ids  # noqa: PLC0415
+
+        for name, write_id in (("a", "write-a"), ("b", "write-b")):
+            writer = self._writer(tmp_path / name)
+            writer.commit([writer.write_part("p", crops)], channels=CHANNELS, write_id=write_id)
+        index = with_ids(pd.DataFrame({"Metadata_CropID": range(len(crops))}), **{CROP_STORE_ID: "write-a"})
+        require_crops_of_index(
+            index, CropStoreDataset(filepath=(tmp_path / "a").as_posix()).load(), "crop_store"
+        )
+        with pytest.raises(MismatchedOutputsError, match="write-b"):
+            require_crops_of_index(
+                index, CropStoreDataset(filepath=(tmp_path / "b").as_posix()).load(), "crop_store"
+            )

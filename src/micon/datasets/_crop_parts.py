@@ -243,6 +243,18 @@ class CropStoreWriter:
         self.fs.invalidate_cache(self.path)
         return shape
 
+    def open(self, parts: Sequence[CropPart], *, chw: Sequence[int], dtype: str = "uint16") -> ShardedCrops:
+        """Return a read-only array over ``parts`` in this order, committed or not (for the run writing them).
+
+        Args:
+            parts: Parts as :meth:`write_part` returned them.
+            chw: ``(C, H, W)`` (the shape of a store of no parts).
+            dtype: The dtype of a store of no parts.
+        """
+        shape = [sum(p.count for p in parts), *(parts[0].chw if parts else chw)]
+        kind = parts[0].dtype if parts else dtype
+        return ShardedCrops(self.protocol, self.path, self.options, [asdict(p) for p in parts], shape, kind)
+
     def committed_parts(self) -> list[CropPart]:
         """Return the parts the store's ``meta.json`` lists (none before the first commit)."""
         if not self.fs.exists(f"{self.path}/{COMPLETE_MARKER}"):
