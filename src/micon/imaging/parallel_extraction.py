@@ -10,7 +10,7 @@ returned tables (:func:`~micon.imaging.extraction.finish_extraction`).
 
 The tasks run on a ``distributed.LocalCluster`` started here, on an existing cluster (a scheduler
 address: Kubernetes, SLURM through dask-jobqueue, a cloud), or, with ``n_workers: 0``, one after the
-other in this process (tiny screens and tests: no cluster start-up).
+other in this process (tests, and screens under ``min_sites_for_local_cluster``: no cluster start-up).
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class ExtractionClusterConfig:
             instead; its workers must reach the fields and the crop store.
         sites_per_part: Most sites per part (task and store part), >= 1; a part never spans two plates.
         progress_every_sites: Log a progress line each time this many more sites are done (>= 1).
+        min_sites_for_local_cluster: A screen of fewer sites runs in this process even when
+            ``n_workers`` > 0 (>= 0): starting local worker processes, each importing the extraction,
+            costs seconds, more than a small screen's sites take (the default run's 240 sites).
     """
 
     n_workers: int
@@ -69,9 +72,15 @@ class ExtractionClusterConfig:
     scheduler_address: str | None
     sites_per_part: int
     progress_every_sites: int
+    min_sites_for_local_cluster: int
 
     def __post_init__(self) -> None:
-        for name, low in (("n_workers", 0), ("threads_per_worker", 1), ("sites_per_part", 1)):
+        for name, low in (
+            ("n_workers", 0),
+            ("threads_per_worker", 1),
+            ("sites_per_part", 1),
+            ("min_sites_for_local_cluster", 0),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise InvalidConfigError(
@@ -262,7 +271,9 @@ def extract_crops_to_store(  # noqa: PLR0913
         (sites.iloc[part.positions], part, _subset(field_images, sites.iloc[part.positions], channels))
         for part in parts
     )
-    if cluster.n_workers == 0 and cluster.scheduler_address is None:
+    in_process = cluster.n_workers == 0 or len(sites) < cluster.min_sites_for_local_cluster
+    if in_process and cluster.scheduler_address is None:
+        logger.info("%s: %d sites in %d parts, in this process", STAGE, len(sites), len(parts))
         done = (extract_part(rows, part, images, **common) for rows, part, images in tasks)
     else:
         done = _run_on_dask(tasks, common, cluster)
