@@ -513,6 +513,19 @@ class TestCropStoreParts:
         with pytest.raises(DatasetError, match="already committed"):
             CropStoreWriterDataset(filepath=store_path, version=version).load()
 
+    def test_uncommitted_version_does_not_shadow_the_latest_complete_one(self, store_path, crops):
+        first = Version(None, "2026-01-01T00.00.00.000Z")
+        writer = CropStoreWriterDataset(filepath=store_path, version=first).load()
+        CropStoreDataset(filepath=store_path, version=first).save(
+            StoredCrops((writer.write_part("p", crops[:2]),), tuple(CHANNELS), "w1", None)
+        )
+        killed = CropStoreWriterDataset(
+            filepath=store_path, version=Version(None, "2026-01-02T00.00.00.000Z")
+        )
+        killed.load().write_part("p", crops)  # the run was killed before its commit
+        latest = CropStoreDataset(filepath=store_path, version=Version(None, None))
+        assert latest.load().write_id == "w1"
+
     def test_index_of_another_store_is_refused(self, tmp_path, crops):
         from micon.errors import MismatchedOutputsError  # noqa: PLC0415
         from micon.metadata.provenance import CROP_STORE_ID, require_crops_of_index, with_ids  # noqa: PLC0415

@@ -289,6 +289,15 @@ class CropStoreDataset(
             raise DatasetError(f"{where}: {META_FILE} names {list(channels)} for shape {meta['shape']}")
         return tuple(channels)
 
+    def _get_versions(self) -> list[str]:
+        """Return the committed versions, newest first (Kedro's, less those without the marker).
+
+        A run killed while its workers wrote parts leaves a version folder with no ``_COMPLETE``; it must
+        not shadow the earlier, complete versions when the latest is loaded.
+        """
+        versions = super()._get_versions()  # type: ignore[misc]
+        return [path for path in versions if self._fs.exists(f"{path}/{COMPLETE_MARKER}")]
+
     def load(self) -> CropArray:
         """Open the store read-only; no crop is read until indexed.
 
