@@ -48,7 +48,7 @@ def tiny_screen(parameters):
 
 @pytest.fixture(scope="session")
 def engineered(tiny_screen, parameters, tmp_path_factory) -> DataCatalog:
-    """The tiny screen run through data_engineering, every output kept in memory (crop stores' parts on disk)."""
+    """The tiny screen run through data_engineering, outputs kept in memory (crop stores' parts on disk)."""
     from kedro.runner import SequentialRunner
 
     from micon.datasets import CropStoreWriter
