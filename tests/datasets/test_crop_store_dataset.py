@@ -470,6 +470,17 @@ class TestCropStoreParts:
         with pytest.raises(IndexError, match="row 7"):
             loaded.read([7])
 
+    def test_parts_too_large_to_cache_are_read_by_runs_of_chunks(self, store_path, crops, monkeypatch):
+        writer = self._writer(store_path)
+        writer.commit(
+            [writer.write_part("p1", crops[:5]), writer.write_part("p2", crops[5:])], channels=CHANNELS
+        )
+        loaded = CropStoreDataset(filepath=store_path).load()
+        monkeypatch.setattr(ShardedCrops, "CACHE_BYTES", 0)
+        rows = np.array([4, 0, 1, 6, 4, 5])
+        np.testing.assert_array_equal(loaded.read(rows), crops[rows])
+        np.testing.assert_array_equal(loaded[1:6], crops[1:6])
+
     def test_a_plate_is_appended(self, store_path, crops):
         writer = self._writer(store_path)
         writer.commit([writer.write_part("plate_1", crops[:3])], channels=CHANNELS, write_id="a")
