@@ -37,6 +37,7 @@ from micon.evaluation.statistics import IntervalConfig
 from micon.imaging.cell_features import CellFeaturesConfig
 from micon.imaging.controls import ControlsConfig
 from micon.imaging.extraction import CropExtractionConfig
+from micon.imaging.parallel_extraction import ExtractionClusterConfig
 from micon.metadata.splits import SplitConfig
 from micon.models.micon import NetworkConfig, merge_params
 from micon.sources.jump import JumpSelectionConfig
@@ -74,6 +75,7 @@ class DataEngineeringParameters:
         standardization_parallel: Worker processes of the standardisation.
         splits: How wells are split into train/val/test/ood.
         crops: Nucleus detection, cell growth and crop cutting.
+        extraction: Where the extraction's sites run (Dask workers, or this process) and in what parts.
         controls: What each plate needs of its DMSO wells after image QC, and what happens to one short.
         cell_features: The CellProfiler-style baseline features.
     """
@@ -82,6 +84,7 @@ class DataEngineeringParameters:
     standardization_parallel: ParallelConfig
     splits: SplitConfig
     crops: CropExtractionConfig
+    extraction: ExtractionClusterConfig
     controls: ControlsConfig
     cell_features: CellFeaturesConfig
 

@@ -4,10 +4,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from kedro.io.core import DatasetError, Version
 
-from micon.datasets import CropArray, CropStoreDataset
+from micon.datasets import (
+    CropArray,
+    CropPart,
+    CropStoreDataset,
+    CropStoreWriter,
+    CropStoreWriterDataset,
+    ShardedCrops,
+)
+from micon.imaging.crops import StoredCrops
 
 CHANNELS = ["AGP", "DNA", "ER", "Mito", "RNA"]
 
@@ -59,20 +68,36 @@ class TestCropStoreDataset:
         crop_store.save(crops)
         loaded = crop_store.load()
         assert isinstance(loaded, CropArray)
-        assert isinstance(loaded.crops, np.memmap)
+        assert isinstance(loaded.crops, ShardedCrops)
         assert loaded.channels == tuple(CHANNELS)
         assert loaded.shape == crops.shape
         assert loaded.dtype == np.uint16
         np.testing.assert_array_equal(loaded, crops)
-        assert sorted(p.name for p in Path(store_path).iterdir()) == ["_COMPLETE", "crops.u16", "meta.json"]
+        assert sorted(p.name for p in Path(store_path).iterdir()) == ["_COMPLETE", "meta.json", "parts"]
         meta = json.loads((Path(store_path) / "meta.json").read_text())
-        assert meta == {"shape": [7, 5, 6, 6], "dtype": "uint16", "channels": CHANNELS}
+        assert {k: meta[k] for k in ("format", "shape", "dtype", "channels")} == {
+            "format": "micon-crop-store/2",
+            "shape": [7, 5, 6, 6],
+            "dtype": "uint16",
+            "channels": CHANNELS,
+        }
+        (part,) = meta["parts"]
+        shard_files = [
+            p for p in (Path(store_path) / "parts" / part["name"] / part["token"]).rglob("*") if p.is_file()
+        ]
+        assert sorted(p.name for p in shard_files) == ["0", "zarr.json"]  # one shard per part
 
-    def test_load_is_read_only_memmap(self, crop_store, crops):
+    def test_masks_are_stored_as_booleans(self, store_path, crops):
+        dataset = CropStoreDataset(filepath=store_path)
+        dataset.save(_named(crops[:, :2] > 30000, ["Nuclei", "Cells"]))
+        loaded = dataset.load()
+        assert loaded.dtype == np.bool_
+        np.testing.assert_array_equal(loaded[[4, 1]], crops[[4, 1], :2] > 30000)
+
+    def test_load_is_read_only(self, crop_store, crops):
         crop_store.save(crops)
         loaded = crop_store.load()
-        assert loaded.crops.mode == "r"
-        assert not loaded.crops.flags.writeable
+        assert not np.asarray(loaded).flags.writeable
         with pytest.raises(ValueError, match="read-only"):
             loaded[0, 0, 0, 0] = 1
         with pytest.raises(ValueError, match="read-only"):
@@ -83,7 +108,7 @@ class TestCropStoreDataset:
         np.testing.assert_array_equal(crop_store.load(), crops)
 
     def test_save_in_small_write_blocks(self, store_path, crops):
-        dataset = CropStoreDataset(filepath=store_path, save_args={"write_chunk_bytes": 100})
+        dataset = CropStoreDataset(filepath=store_path, save_args={"part_crops": 3, "chunk_crops": 2})
         dataset.save(_named(crops[:, :, ::-1]))  # non-contiguous view
         np.testing.assert_array_equal(dataset.load(), crops[:, :, ::-1])
 
@@ -93,7 +118,7 @@ class TestCropStoreDataset:
         assert loaded.shape == (0, 5, 6, 6)
         assert len(loaded) == 0
         assert loaded.channels == tuple(CHANNELS)
-        assert not loaded.crops.flags.writeable
+        assert not np.asarray(loaded).flags.writeable
         assert pickle.loads(pickle.dumps(loaded)).shape == (0, 5, 6, 6)
 
     def test_save_empty_iterable_raises(self, crop_store, store_path):
@@ -154,24 +179,32 @@ class TestCropStoreDataset:
         with pytest.raises(DatasetError, match=r"crop_store.*_COMPLETE"):
             crop_store.load()
 
-    def test_load_size_mismatch_raises(self, crop_store, crops, store_path):
+    def test_load_of_a_meta_that_does_not_add_up_raises(self, crop_store, crops, store_path):
         crop_store.save(crops)
-        with open(Path(store_path) / "crops.u16", "ab") as handle:
-            handle.write(b"\x00\x00")
-        with pytest.raises(DatasetError, match="bytes"):
+        meta_path = Path(store_path) / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta["shape"][0] += 1
+        meta_path.write_text(json.dumps(meta))
+        with pytest.raises(DatasetError, match="parts add up"):
             crop_store.load()
 
     def test_preview(self, crop_store, crops):
         crop_store.save(crops)
         preview = json.loads(crop_store.preview())
-        assert preview == {"count": 7, "shape": [7, 5, 6, 6], "dtype": "uint16", "channels": CHANNELS}
+        assert preview == {
+            "count": 7,
+            "shape": [7, 5, 6, 6],
+            "dtype": "uint16",
+            "channels": CHANNELS,
+            "parts": 1,
+        }
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),
         [
             ({"channels": []}, "channels"),
             ({"save_args": {"bogus": 1}}, "bogus"),
-            ({"save_args": {"write_chunk_bytes": 0}}, "write_chunk_bytes"),
+            ({"save_args": {"part_crops": 0}}, "part_crops"),
         ],
     )
     def test_invalid_arguments_raise(self, store_path, kwargs, match):
@@ -216,7 +249,9 @@ class TestCropStoreChannels:
 
     def test_loaded_store_saves_elsewhere_with_its_channels(self, crop_store, crops, tmp_path):
         crop_store.save(crops)
-        copy = CropStoreDataset(filepath=(tmp_path / "copy").as_posix(), save_args={"write_chunk_bytes": 100})
+        copy = CropStoreDataset(
+            filepath=(tmp_path / "copy").as_posix(), save_args={"part_crops": 3, "chunk_crops": 2}
+        )
         copy.save(crop_store.load())
         loaded = copy.load()
         np.testing.assert_array_equal(loaded, crops)
@@ -304,7 +339,7 @@ class TestCropArray:
         payload = pickle.dumps(loaded)
         assert len(payload) < 1000 < crops.nbytes
         restored = pickle.loads(payload)
-        assert isinstance(restored.crops, np.memmap)
+        assert isinstance(restored.crops, ShardedCrops)
         assert restored.channels == loaded.channels
         np.testing.assert_array_equal(restored[[1, 5]], crops[[1, 5]])
 
@@ -323,7 +358,7 @@ class TestCropStoreDatasetVersioned:
     def test_save_and_load(self, versioned_crop_store, crops, store_path):
         versioned_crop_store.save(crops)
         loaded = versioned_crop_store.load()
-        assert isinstance(loaded.crops, np.memmap)
+        assert isinstance(loaded.crops, ShardedCrops)
         np.testing.assert_array_equal(loaded, crops)
         (version_dir,) = Path(store_path).iterdir()
         assert (version_dir / "crop_store" / "_COMPLETE").exists()
@@ -411,3 +446,109 @@ def test_write_id_is_recorded_loaded_and_pickled(store_path, crops):
     assert pickle.loads(pickle.dumps(loaded)).write_id == "0123abcd"
     dataset.save(CropArray(crops, channels))  # no write id: none recorded
     assert dataset.load().write_id is None
+
+
+class TestCropStoreParts:
+    """Crop store v2: parts written by workers, committed atomically, appended, read at random."""
+
+    @staticmethod
+    def _writer(path):
+        return CropStoreWriter(protocol="file", path=str(path), options={}, chunk_crops=2)
+
+    def test_parts_written_then_committed_read_back_in_order(self, store_path, crops):
+        writer = self._writer(store_path)
+        second = writer.write_part("plate_2", crops[4:])  # parts may finish in any order
+        first = writer.write_part("plate_1", crops[:4])
+        dataset = CropStoreDataset(filepath=store_path)
+        assert not dataset.exists()  # written parts are invisible until committed
+        dataset.save(StoredCrops((first, second), tuple(CHANNELS), "w1", None))
+        loaded = dataset.load()
+        assert (loaded.shape, loaded.write_id, loaded.crops.n_parts) == (crops.shape, "w1", 2)
+        rows = np.array([6, 0, 3, 4, 6])
+        np.testing.assert_array_equal(loaded.read(rows), crops[rows])
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(loaded)).read(rows), crops[rows])
+        with pytest.raises(IndexError, match="row 7"):
+            loaded.read([7])
+
+    def test_parts_too_large_to_cache_are_read_by_runs_of_chunks(self, store_path, crops, monkeypatch):
+        writer = self._writer(store_path)
+        writer.commit(
+            [writer.write_part("p1", crops[:5]), writer.write_part("p2", crops[5:])], channels=CHANNELS
+        )
+        loaded = CropStoreDataset(filepath=store_path).load()
+        monkeypatch.setattr(ShardedCrops, "CACHE_BYTES", 0)
+        rows = np.array([4, 0, 1, 6, 4, 5])
+        np.testing.assert_array_equal(loaded.read(rows), crops[rows])
+        np.testing.assert_array_equal(loaded[1:6], crops[1:6])
+
+    def test_a_plate_is_appended(self, store_path, crops):
+        writer = self._writer(store_path)
+        writer.commit([writer.write_part("plate_1", crops[:3])], channels=CHANNELS, write_id="a")
+        writer.append([writer.write_part("plate_2", crops[3:])], channels=CHANNELS, write_id="b")
+        loaded = CropStoreDataset(filepath=store_path).load()
+        np.testing.assert_array_equal(loaded, crops)
+        assert loaded.write_id == "b"
+        with pytest.raises(DatasetError, match="holds channels"):
+            writer.append([], channels=list("ABCDE"))
+        with pytest.raises(DatasetError, match="repeat"):
+            writer.append([writer.write_part("plate_1", crops[:1])], channels=CHANNELS)
+
+    def test_a_failed_part_leaves_nothing_visible(self, store_path, crops, monkeypatch):
+        writer = self._writer(store_path)
+        kept = writer.write_part("plate_1", crops[:3])
+
+        def fail(*args, **kwargs):
+            raise OSError("disk full")
+
+        monkeypatch.setattr("zarr.core.array.Array.__setitem__", fail)
+        with pytest.raises(DatasetError, match=r"part 'plate_2'.*disk full"):
+            writer.write_part("plate_2", crops[3:])
+        monkeypatch.undo()
+        assert not any((Path(store_path) / "parts" / "plate_2").iterdir())
+        orphan = CropPart(name="plate_2", token="0" * 32, count=4, chw=crops.shape[1:], dtype="uint16")
+        with pytest.raises(DatasetError, match="not fully written"):
+            writer.commit([kept, orphan], channels=CHANNELS)
+        assert not CropStoreDataset(filepath=store_path).exists()
+        writer.commit([kept], channels=CHANNELS)
+        np.testing.assert_array_equal(CropStoreDataset(filepath=store_path).load(), crops[:3])
+
+    def test_writer_dataset_writes_into_the_version_the_store_commits(self, store_path, crops):
+        version = Version(None, "2026-01-01T00.00.00.000Z")
+        writer = CropStoreWriterDataset(filepath=store_path, version=version).load()
+        part = writer.write_part("plate_1", crops)
+        store = CropStoreDataset(filepath=store_path, version=version)
+        store.save(StoredCrops((part,), tuple(CHANNELS), "w", writer.open([part], chw=crops.shape[1:])))
+        np.testing.assert_array_equal(
+            CropStoreDataset(filepath=store_path, version=Version(None, None)).load(), crops
+        )
+        with pytest.raises(DatasetError, match="already committed"):
+            CropStoreWriterDataset(filepath=store_path, version=version).load()
+
+    def test_uncommitted_version_does_not_shadow_the_latest_complete_one(self, store_path, crops):
+        first = Version(None, "2026-01-01T00.00.00.000Z")
+        writer = CropStoreWriterDataset(filepath=store_path, version=first).load()
+        CropStoreDataset(filepath=store_path, version=first).save(
+            StoredCrops((writer.write_part("p", crops[:2]),), tuple(CHANNELS), "w1", None)
+        )
+        killed = CropStoreWriterDataset(
+            filepath=store_path, version=Version(None, "2026-01-02T00.00.00.000Z")
+        )
+        killed.load().write_part("p", crops)  # the run was killed before its commit
+        latest = CropStoreDataset(filepath=store_path, version=Version(None, None))
+        assert latest.load().write_id == "w1"
+
+    def test_index_of_another_store_is_refused(self, tmp_path, crops):
+        from micon.errors import MismatchedOutputsError  # noqa: PLC0415
+        from micon.metadata.provenance import CROP_STORE_ID, require_crops_of_index, with_ids  # noqa: PLC0415
+
+        for name, write_id in (("a", "write-a"), ("b", "write-b")):
+            writer = self._writer(tmp_path / name)
+            writer.commit([writer.write_part("p", crops)], channels=CHANNELS, write_id=write_id)
+        index = with_ids(pd.DataFrame({"Metadata_CropID": range(len(crops))}), **{CROP_STORE_ID: "write-a"})
+        require_crops_of_index(
+            index, CropStoreDataset(filepath=(tmp_path / "a").as_posix()).load(), "crop_store"
+        )
+        with pytest.raises(MismatchedOutputsError, match="write-b"):
+            require_crops_of_index(
+                index, CropStoreDataset(filepath=(tmp_path / "b").as_posix()).load(), "crop_store"
+            )

@@ -47,11 +47,14 @@ def tiny_screen(parameters):
 
 
 @pytest.fixture(scope="session")
-def engineered(tiny_screen, parameters) -> DataCatalog:
-    """The tiny screen run through data_engineering, every output kept in memory."""
+def engineered(tiny_screen, parameters, tmp_path_factory) -> DataCatalog:
+    """The tiny screen run through data_engineering, outputs kept in memory (crop stores' parts on disk)."""
     from kedro.runner import SequentialRunner
 
+    from micon.datasets import CropStoreWriter
     from micon.pipelines.data_engineering import create_pipeline
+
+    stores = tmp_path_factory.mktemp("crop_stores")
 
     pipeline = create_pipeline()
     inputs = {
@@ -60,6 +63,8 @@ def engineered(tiny_screen, parameters) -> DataCatalog:
         "compound_table": tiny_screen.compound_table,
         "image_index": tiny_screen.image_index,
         "field_images": tiny_screen.fields,
+        "crop_store_writer": CropStoreWriter(protocol="file", path=f"{stores}/crop_store", options={}),
+        "crop_masks_writer": CropStoreWriter(protocol="file", path=f"{stores}/crop_masks", options={}),
         "source_profile": SYNTHETIC_PROFILE.to_dict(),
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))

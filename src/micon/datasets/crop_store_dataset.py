@@ -1,4 +1,4 @@
-"""A versioned Kedro dataset holding N single-cell crops (N, C, H, W) uint16 and their channel names."""
+"""A versioned Kedro dataset of single-cell crops (N, C, H, W) and their channel names, in zarr parts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ from typing import Any, NewType, Protocol, runtime_checkable
 import numpy as np
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 
+from ._crop_parts import (
+    COMPLETE_MARKER,
+    DEFAULT_CHUNK_CROPS,
+    META_FILE,
+    CropPart,
+    CropStoreWriter,
+    ShardedCrops,
+    read_meta,
+    storage_options,
+)
 from ._filesystem import FilesystemMixin
 
 logger = logging.getLogger(__name__)
@@ -19,11 +29,8 @@ logger = logging.getLogger(__name__)
 # NewType, redefined here because datasets/ imports only IO libraries.
 JSONPreview = NewType("JSONPreview", str)
 
-CROPS_FILE = "crops.u16"
-META_FILE = "meta.json"
-COMPLETE_MARKER = "_COMPLETE"
-_STORE_DTYPE = np.dtype("<u2")  # little-endian uint16 on disk, whatever the machine
 _CROP_NDIM = 4
+_PART_NAME = "rows-{:08d}"  # parts of a store saved from an array, in row order
 
 
 @runtime_checkable
@@ -39,26 +46,46 @@ class ChannelledCrops(Protocol):
         """The C channel names."""
 
 
-class CropArray:
-    """Read-only crops ``(N, C, H, W)`` uint16 with their channel names: what a crop store loads as.
+@runtime_checkable
+class StoredParts(Protocol):
+    """What :meth:`CropStoreDataset.save` commits: parts workers wrote, their channel names and write id."""
 
-    It behaves like the read-only ndarray it wraps for reading: ``shape``, ``ndim``, ``dtype``, ``size``,
-    ``len()``, ``np.asarray(...)``, and indexing (ints, slices, index arrays, tuples of them), which
-    returns plain ndarrays (a view for basic indexing, a copy for index arrays), never the whole store
-    unless asked. Over a memory map nothing is read until indexed, and a pickle holds the file's path,
-    not its crops, so a DataLoader worker receives it cheaply and maps the file again.
+    @property
+    def parts(self) -> Sequence[CropPart]:
+        """The parts in row order, as :meth:`CropStoreWriter.write_part` returned them."""
+
+    @property
+    def channels(self) -> Sequence[str]:
+        """The C channel names."""
+
+
+class CropArray:
+    """Read-only crops ``(N, C, H, W)`` (uint16 crops, bool masks) with their channel names, as a store loads.
+
+    It behaves like a read-only ndarray for reading: ``shape``, ``ndim``, ``dtype``, ``size``, ``len()``,
+    ``np.asarray(...)``, and indexing (ints, slices, index arrays, tuples of them), which returns plain
+    ndarrays, never the whole store unless asked. Over a stored crop store nothing is read until indexed,
+    and a pickle holds the store's path and part list, not its crops, so a DataLoader worker receives it
+    cheaply and opens the store again in its own process.
+
+    :meth:`read` is the cheap random access for data loaders: ``read(rows)`` returns the crops of the
+    given crop rows (``Metadata_CropID`` values), in that order, with one read per stored part touched;
+    it is safe to call from DataLoader worker processes (each opens its own handles, local or object
+    storage).
 
     Attributes:
         channels: The channel names, one per plane of axis 1.
-        crops: The wrapped read-only array (an ``np.memmap`` for a stored, non-empty store).
+        crops: The wrapped read-only array: a lazy :class:`ShardedCrops` for a loaded store, else an ndarray.
         write_id: The id of the write the crops belong to, as the store's ``meta.json`` records it
             (None: none recorded); tables written with the crops record the same id.
     """
 
     __slots__ = ("channels", "crops", "write_id")
 
-    def __init__(self, crops: np.ndarray, channels: Sequence[str], write_id: str | None = None) -> None:
-        """Wrap ``crops`` (not copied; an array that is not a read-only memmap is viewed read-only).
+    def __init__(
+        self, crops: np.ndarray | ShardedCrops, channels: Sequence[str], write_id: str | None = None
+    ) -> None:
+        """Wrap ``crops`` (not copied; a writeable ndarray is viewed read-only).
 
         Raises:
             ValueError: ``crops`` is not 4-D, or ``channels`` does not name its C planes.
@@ -68,32 +95,22 @@ class CropArray:
         names = tuple(str(c) for c in channels)
         if isinstance(channels, str) or len(names) != crops.shape[1]:
             raise ValueError(f"crops {crops.shape} have {crops.shape[1]} channels; channels are {channels!r}")
-        if crops.flags.writeable:
+        if isinstance(crops, np.ndarray) and crops.flags.writeable:
             crops = crops.view()
             crops.setflags(write=False)
         self.crops = crops
         self.channels = names
         self.write_id = None if write_id is None else str(write_id)
 
-    @classmethod
-    def open(
-        cls, path: str, shape: Sequence[int], channels: Sequence[str], write_id: str | None = None
-    ) -> CropArray:
-        """Map the raw little-endian uint16 file ``path`` of ``shape`` read-only; nothing is read yet."""
-        return cls(np.memmap(path, dtype=_STORE_DTYPE, mode="r", shape=tuple(shape)), channels, write_id)
-
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickle a memory map as its path, shape and channels; an in-memory array as itself."""
-        crops = self.crops
-        whole_file = isinstance(crops, np.memmap) and crops.filename and crops.offset == 0
-        if whole_file and crops.dtype == _STORE_DTYPE and crops.flags.c_contiguous:
-            return (CropArray.open, (crops.filename, crops.shape, self.channels, self.write_id))
-        return (CropArray, (np.asarray(crops), self.channels, self.write_id))
+        """Pickle a loaded store as its path and parts (a :class:`ShardedCrops`); an ndarray as itself."""
+        crops = self.crops if isinstance(self.crops, ShardedCrops) else np.asarray(self.crops)
+        return (CropArray, (crops, self.channels, self.write_id))
 
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape ``(N, C, H, W)``."""
-        return self.crops.shape
+        return tuple(self.crops.shape)
 
     @property
     def ndim(self) -> int:
@@ -102,7 +119,7 @@ class CropArray:
 
     @property
     def dtype(self) -> np.dtype:
-        """uint16."""
+        """uint16 (crops) or bool (masks)."""
         return self.crops.dtype
 
     @property
@@ -112,6 +129,16 @@ class CropArray:
 
     def __len__(self) -> int:
         return len(self.crops)
+
+    def read(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Return the crops of ``rows`` ``(len(rows), C, H, W)``, in that order (repeats allowed).
+
+        Raises:
+            IndexError: A row is out of range (names it).
+        """
+        if isinstance(self.crops, ShardedCrops):
+            return self.crops.read(rows)
+        return np.array(self.crops[np.asarray(rows, dtype=np.int64)])
 
     def __getitem__(self, key: Any) -> Any:
         item = self.crops[key]
@@ -123,35 +150,40 @@ class CropArray:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if copy:
             return np.array(self.crops, dtype=dtype, copy=True)
-        return np.asarray(self.crops, dtype=dtype)
+        array = np.asarray(self.crops, dtype=dtype)
+        if array.flags.writeable and isinstance(self.crops, ShardedCrops):
+            array.setflags(write=False)
+        return array
 
     def __repr__(self) -> str:
         return f"CropArray(shape={self.shape}, dtype={self.dtype}, channels={list(self.channels)})"
 
 
 class CropStoreDataset(
-    FilesystemMixin, AbstractVersionedDataset[ChannelledCrops | np.ndarray | Iterable[np.ndarray], CropArray]
+    FilesystemMixin,
+    AbstractVersionedDataset[ChannelledCrops | StoredParts | np.ndarray | Iterable[np.ndarray], CropArray],
 ):
-    """Store single-cell crops ``(N, C, H, W)`` uint16 with their channel names; load them lazily, read-only.
+    """Store single-cell crops ``(N, C, H, W)`` (uint16 crops, bool masks) and their channel names.
 
-    The folder holds ``crops.u16`` (raw little-endian uint16, C-order, shape ``(N, C, H, W)``),
-    ``meta.json`` (``{"shape": [N, C, H, W], "dtype": "uint16", "channels": [...], "write_id": ...}``)
-    and a ``_COMPLETE`` marker written last. ``write_id`` is the id of the write the crops belong to,
-    taken from the saved object's ``write_id`` attribute when it has one and returned by ``load``
-    (:class:`CropArray` ``.write_id``), so that tables written with the crops (the crop index) can be
-    checked against the store they are read with. A save writes into ``<path>.partial`` and renames it into
-    place, so a folder at the dataset path is always complete; an interrupted save removes the
-    partial folder. Row ``i`` is the crop with ``Metadata_CropID == i``.
+    The folder is a crop store v2 (``micon.datasets._crop_parts``): the crops in parts, each a zarr v3
+    array chunked by ``chunk_crops`` crops and held in one shard, ``meta.json`` listing the parts in row
+    order with the channels and the write id, and a ``_COMPLETE`` marker. It lives on any fsspec
+    filesystem (local disk, ``s3://`` through s3fs, ...): ``credentials`` and ``fs_args`` go to fsspec
+    and zarr alike. Row ``i`` is the crop with ``Metadata_CropID == i``.
 
-    ``save`` takes the channel names with the crops (an object with ``crops`` and ``channels``, such as
-    a loaded :class:`CropArray`), so the store records them and ``load`` returns them
-    (:class:`CropArray` ``.channels``): the list is written once, by whoever made the crops. A bare
-    array or iterable of chunks is accepted only when the catalog entry gives ``channels``.
+    ``save`` takes either
 
-    A raw file was chosen over zarr/HDF5 because a memmap gives the training ``Dataset`` random
-    access to single crops at no decoding cost and with no extra dependency; loading needs a local
-    filesystem (``file`` protocol) because ``np.memmap`` maps a local file. A store of 0 crops
-    loads over an empty in-memory array, since an empty file cannot be memory-mapped.
+    - crops with their channel names (an object with ``crops`` and ``channels``, such as a loaded
+      :class:`CropArray`), or a bare array / iterable of chunks when the catalog entry gives ``channels``:
+      written here, into ``<path>.partial`` renamed into place (parts of at most ``part_crops`` crops); or
+    - parts already written by workers (an object with ``parts``, ``channels`` and ``write_id``, the
+      parts as :meth:`CropStoreWriter.write_part` returned them): the save is then only the commit
+      (``meta.json`` in one atomic write, the marker last). The workers got their writer from a
+      :class:`CropStoreWriterDataset` on the same path (same version in one Kedro run).
+
+    ``write_id`` (the saved object's attribute, when it has one) is recorded and returned by ``load``
+    (:class:`CropArray` ``.write_id``), so that the crop index written with the crops can be checked
+    against the store it is read with (``micon.metadata.provenance.require_crops_of_index``).
 
     Examples:
         Using the YAML API:
@@ -159,8 +191,9 @@ class CropStoreDataset(
         ```yaml
         crop_store:
           type: micon.datasets.CropStoreDataset
-          filepath: data/05_model_input/crop_store
+          filepath: s3://bucket/run/05_model_input/crop_store
           versioned: true
+          credentials: s3_credentials
         ```
 
         Using the Python API:
@@ -173,7 +206,7 @@ class CropStoreDataset(
         ((3, 2, 8, 8), ('DNA', 'RNA'))
     """
 
-    DEFAULT_SAVE_ARGS: dict[str, Any] = {"write_chunk_bytes": 64 * 2**20}
+    DEFAULT_SAVE_ARGS: dict[str, Any] = {"chunk_crops": DEFAULT_CHUNK_CROPS, "part_crops": 65536}
     EXISTS_MARKER = COMPLETE_MARKER
 
     def __init__(  # noqa: PLR0913
@@ -194,10 +227,10 @@ class CropStoreDataset(
             channels: Channel names in stored order, for saving bare arrays (kept for catalogs that
                 list them); when given, data saved with other channel names is refused, and a store
                 loaded with other names in its ``meta.json`` too.
-            save_args: ``write_chunk_bytes`` (int > 0): how many bytes of an ndarray are written at
-                a time, bounding the extra memory a save needs.
+            save_args: ``chunk_crops`` (int > 0): crops per zarr chunk, the unit a random read
+                decodes; ``part_crops`` (int > 0): most crops per part when an array is saved here.
             version: Kedro ``Version(load, save)``; ``None`` for an unversioned store.
-            credentials: Credentials for ``fsspec.filesystem``.
+            credentials: Credentials for ``fsspec.filesystem`` (and zarr's fsspec store).
             fs_args: Its other arguments.
             metadata: Arbitrary metadata, ignored by Kedro.
 
@@ -213,6 +246,7 @@ class CropStoreDataset(
             metadata=metadata,
             save_args=save_args,
         )
+        self._options = storage_options(self._protocol, credentials or {}, fs_args or {})
         self._channels = None if channels is None else _channel_names(channels, f"CropStoreDataset '{path}'")
         unknown = sorted(set(self._save_args) - set(self.DEFAULT_SAVE_ARGS))
         if unknown:
@@ -220,83 +254,68 @@ class CropStoreDataset(
                 f"CropStoreDataset '{path}': unknown save_args {unknown}; "
                 f"known: {sorted(self.DEFAULT_SAVE_ARGS)}"
             )
-        chunk_bytes = self._save_args["write_chunk_bytes"]
-        if not isinstance(chunk_bytes, int) or chunk_bytes <= 0:
-            raise DatasetError(
-                f"CropStoreDataset '{path}': save_args.write_chunk_bytes must be a positive int, "
-                f"got {chunk_bytes!r}"
-            )
+        for key in self.DEFAULT_SAVE_ARGS:
+            value = self._save_args[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise DatasetError(
+                    f"CropStoreDataset '{path}': save_args.{key} must be a positive int, got {value!r}"
+                )
 
     def _describe_args(self) -> dict[str, Any]:
         return {"channels": self._channels, "save_args": self._save_args}
 
+    def _writer(self, path: str) -> CropStoreWriter:
+        return CropStoreWriter(
+            protocol=self._protocol,
+            path=path,
+            options=self._options,
+            chunk_crops=self._save_args["chunk_crops"],
+        )
+
     # -- load -------------------------------------------------------------------------------------
 
-    def _read_meta(self, store_path: str) -> dict[str, Any]:
-        """Return the validated ``meta.json`` of a complete store at ``store_path``."""
-        if not self._fs.exists(f"{store_path}/{COMPLETE_MARKER}"):
-            raise DatasetError(
-                f"Crop store '{store_path}' is incomplete or missing (no {COMPLETE_MARKER} marker); "
-                "it was not fully written: save it again"
-            )
-        with self._fs.open(f"{store_path}/{META_FILE}", mode="r") as fs_file:
-            meta = json.load(fs_file)
-        shape = meta.get("shape")
-        if meta.get("dtype") != "uint16" or not isinstance(shape, list) or len(shape) != _CROP_NDIM:
-            raise DatasetError(
-                f"Crop store '{store_path}' has invalid {META_FILE}: {meta!r}; "
-                "expected a 4-D 'shape' and dtype 'uint16'"
-            )
-        return meta
-
     def _stored_channels(self, meta: dict[str, Any], store_path: str) -> tuple[str, ...]:
-        """Return the store's channel names: its ``meta.json``'s, else (an older store) the catalog's."""
+        """Return the store's channel names (its ``meta.json``'s, else the catalog's), checked."""
+        where = f"Crop store '{store_path}'"
         recorded = meta.get("channels")
         if recorded is None and self._channels is None:
             raise DatasetError(
-                f"Crop store '{store_path}' records no channel names and the catalog entry gives none; "
+                f"{where} records no channel names and the catalog entry gives none; "
                 "save it again with its channels, or give `channels` in the catalog"
             )
-        where = f"Crop store '{store_path}'"
         channels = self._channels if recorded is None else _channel_names(recorded, where)
         self._check_same_channels(channels, where, source=f"its {META_FILE}")
         if len(channels) != meta["shape"][1]:
             raise DatasetError(f"{where}: {META_FILE} names {list(channels)} for shape {meta['shape']}")
         return tuple(channels)
 
+    def _get_versions(self) -> list[str]:
+        """Return the committed versions, newest first (Kedro's, less those without the marker).
+
+        A run killed while its workers wrote parts leaves a version folder with no ``_COMPLETE``; it must
+        not shadow the earlier, complete versions when the latest is loaded.
+        """
+        versions = super()._get_versions()  # type: ignore[misc]
+        return [path for path in versions if self._fs.exists(f"{path}/{COMPLETE_MARKER}")]
+
     def load(self) -> CropArray:
         """Open the store read-only; no crop is read until indexed.
 
         Returns:
-            A :class:`CropArray` ``(N, C, H, W)`` uint16 over a read-only ``np.memmap`` (an empty
-            in-memory array when N == 0), with the stored ``channels``.
+            A :class:`CropArray` ``(N, C, H, W)`` over the store's parts (:class:`ShardedCrops`), with
+            the stored ``channels`` and ``write_id``.
 
         Raises:
-            DatasetError: No version exists, the ``_COMPLETE`` marker is missing, ``meta.json``
-                disagrees with the size of ``crops.u16`` or with the catalog's ``channels``, or the
-                filesystem is not local.
+            DatasetError: No version exists, the ``_COMPLETE`` marker is missing, ``meta.json`` is not a
+                v2 store's or disagrees with the catalog's ``channels``.
         """
         store_path = self._load_path_str()
-        meta = self._read_meta(store_path)
-        shape = tuple(int(s) for s in meta["shape"])
+        meta = read_meta(self._fs, store_path)
         channels = self._stored_channels(meta, store_path)
-        crops_path = f"{store_path}/{CROPS_FILE}"
-        expected_bytes = int(np.prod(shape)) * _STORE_DTYPE.itemsize
-        found_bytes = self._fs.size(crops_path)
-        if found_bytes != expected_bytes:
-            raise DatasetError(
-                f"Crop store '{store_path}': {CROPS_FILE} holds {found_bytes} bytes but meta.json shape "
-                f"{list(shape)} needs {expected_bytes}"
-            )
-        write_id = meta.get("write_id")
-        if expected_bytes == 0:
-            return CropArray(np.zeros(shape, dtype=_STORE_DTYPE), channels, write_id)
-        if self._protocol != "file":
-            raise DatasetError(
-                f"Crop store '{store_path}' is on protocol '{self._protocol}'; memory-mapped loading "
-                "needs a local filesystem: copy the store locally first"
-            )
-        return CropArray.open(crops_path, shape, channels, write_id)
+        crops = ShardedCrops(
+            self._protocol, store_path, self._options, meta["parts"], meta["shape"], meta["dtype"]
+        )
+        return CropArray(crops, channels, meta.get("write_id"))
 
     # -- save -------------------------------------------------------------------------------------
 
@@ -327,16 +346,16 @@ class CropStoreDataset(
     def _check_chunk(
         self, chunk: Any, index: int, chw: tuple[int, ...] | None, channels: Sequence[str], path: str
     ) -> np.ndarray:
-        """Return ``chunk`` as a C-order little-endian uint16 array after checking its shape and dtype."""
+        """Return ``chunk`` as an array after checking its shape and dtype (uint16 or bool)."""
         if isinstance(chunk, CropArray):
-            chunk = chunk.crops
+            chunk = np.asarray(chunk)
         if not isinstance(chunk, np.ndarray):
             raise DatasetError(
                 f"Crop store '{path}': chunk {index} is a {type(chunk).__name__}, expected a numpy array"
             )
-        if chunk.dtype != np.uint16:
+        if chunk.dtype not in (np.uint16, np.bool_):
             raise DatasetError(
-                f"Crop store '{path}': chunk {index} has dtype {chunk.dtype}, expected uint16; "
+                f"Crop store '{path}': chunk {index} has dtype {chunk.dtype}, expected uint16 (bool masks); "
                 "convert crops to uint16 before saving"
             )
         if chunk.ndim != _CROP_NDIM:
@@ -356,65 +375,94 @@ class CropStoreDataset(
         return chunk
 
     def _write_crops(
-        self, crops: np.ndarray | Iterable[np.ndarray], channels: Sequence[str], crops_path: str, path: str
-    ) -> list[int]:
-        """Write every crop of ``crops`` to ``crops_path``; return the final shape ``[N, C, H, W]``."""
-        chunks: Iterable[Any] = [crops] if isinstance(crops, np.ndarray | CropArray) else crops
+        self,
+        crops: np.ndarray | Iterable[np.ndarray],
+        channels: Sequence[str],
+        writer: CropStoreWriter,
+        path: str,
+    ) -> tuple[list[CropPart], tuple[int, ...], str]:
+        """Write ``crops`` as parts of ``writer``'s store; return the parts, (C, H, W) and dtype."""
+        if isinstance(crops, CropArray | ShardedCrops):  # a loaded store: copied block by block
+            step = self._save_args["part_crops"]
+            chunks: Iterable[Any] = (
+                crops[start : start + step] for start in range(0, max(1, len(crops)), step)
+            )
+        else:
+            chunks = [crops] if isinstance(crops, np.ndarray) else crops
         chw: tuple[int, ...] | None = None
-        n_crops = 0
-        with self._fs.open(crops_path, mode="wb") as fs_file:
-            for index, raw in enumerate(chunks):
-                chunk = self._check_chunk(raw, index, chw, channels, path)
-                chw = tuple(chunk.shape[1:])
-                crop_bytes = max(1, int(np.prod(chw)) * _STORE_DTYPE.itemsize)
-                step = max(1, self._save_args["write_chunk_bytes"] // crop_bytes)
-                for start in range(0, chunk.shape[0], step):
-                    block = np.ascontiguousarray(chunk[start : start + step], dtype=_STORE_DTYPE)
-                    fs_file.write(memoryview(block).cast("B"))
-                n_crops += chunk.shape[0]
+        dtype = "uint16"
+        parts: list[CropPart] = []
+        step = self._save_args["part_crops"]
+        for index, raw in enumerate(chunks):
+            chunk = self._check_chunk(raw, index, chw, channels, path)
+            chw, dtype = tuple(chunk.shape[1:]), chunk.dtype.name
+            for start in range(0, chunk.shape[0], step):
+                parts.append(writer.write_part(_PART_NAME.format(len(parts)), chunk[start : start + step]))
         if chw is None:
             raise DatasetError(
                 f"Crop store '{path}': the iterable held no chunk, so (C, H, W) is unknown; "
                 "save an ndarray of shape (0, C, H, W) for an empty store"
             )
-        return [n_crops, *chw]
+        return parts, chw, dtype
 
-    def save(self, data: ChannelledCrops | np.ndarray | Iterable[np.ndarray]) -> None:
-        """Write crops into ``<path>.partial`` (crops, meta, marker last) and rename it into place.
+    def _commit_path(self) -> str:
+        """Return where a commit of parts goes: the save version's folder, which the workers filled."""
+        if not self._versioned:
+            return self._path_str(self._filepath)
+        path = self._path_str(self._get_versioned_path(self.resolve_save_version()))
+        if self._fs.exists(f"{path}/{META_FILE}"):
+            raise DatasetError(f"Crop store '{path}' is already committed; a version is written once")
+        return path
+
+    def save(self, data: ChannelledCrops | StoredParts | np.ndarray | Iterable[np.ndarray]) -> None:
+        """Write crops into ``<path>.partial`` and rename it into place, or commit parts written by workers.
 
         Args:
-            data: An object with ``crops`` (an array ``(N, C, H, W)`` uint16, or an iterable of such
-                chunks with equal ``(C, H, W)``, consumed one at a time) and ``channels`` (the C
-                names), such as a :class:`CropArray`; or, when the catalog entry gives ``channels``,
-                the crops alone. Its ``write_id`` attribute, when present, is recorded in ``meta.json``.
+            data: An object with ``parts`` (written by a :class:`CropStoreWriter` of this store),
+                ``channels`` and ``write_id``; or an object with ``crops`` (an array ``(N, C, H, W)``
+                uint16 or bool, or an iterable of such chunks with equal ``(C, H, W)``, consumed one at a
+                time) and ``channels`` (the C names), such as a :class:`CropArray`; or, when the catalog
+                entry gives ``channels``, the crops alone. Its ``write_id`` attribute, when present, is
+                recorded in ``meta.json``.
 
         Raises:
             DatasetError: No channel names are known, or they disagree with the catalog's; a chunk is
-                not uint16, not 4-D, or disagrees on ``(C, H, W)`` or on the channel count; the save
-                version already exists; an unversioned store already sits at the root of a
-                versioned dataset; writing failed. Nothing is left at the path or its ``.partial``
-                sibling after a failure.
+                not uint16/bool, not 4-D, or disagrees on ``(C, H, W)`` or on the channel count; a part
+                has no commit record; the save version already exists; an unversioned store already sits
+                at the root of a versioned dataset; writing failed. Nothing is left at the path or its
+                ``.partial`` sibling after a failed write of crops.
         """
-        store_path = self._save_path_str()
         root = self._path_str(self._filepath)
         if self._versioned and self._fs.exists(f"{root}/{COMPLETE_MARKER}"):
             raise DatasetError(
                 f"Cannot save a versioned crop store into '{root}': an unversioned store is already there; "
                 "move it into a version folder or delete it"
             )
-        crops, channels = self._crops_and_channels(data, store_path)
         write_id = getattr(data, "write_id", None)
+        if isinstance(data, StoredParts):
+            store_path = self._commit_path()
+            channels = _channel_names(data.channels, f"Crop store '{store_path}'")
+            self._check_same_channels(channels, f"Crop store '{store_path}'", source="the saved parts")
+            shape = self._writer(store_path).commit(list(data.parts), channels=channels, write_id=write_id)
+            self._invalidate_cache()
+            logger.info(
+                "committed %d crops %s in %d parts to '%s'",
+                shape[0],
+                tuple(shape[1:]),
+                len(data.parts),
+                store_path,
+            )
+            return
+        store_path = self._save_path_str()
+        crops, channels = self._crops_and_channels(data, store_path)
         shape: list[int] = []
 
         def write(partial_path: str) -> None:
-            shape.extend(self._write_crops(crops, channels, f"{partial_path}/{CROPS_FILE}", store_path))
-            meta: dict[str, Any] = {"shape": shape, "dtype": "uint16", "channels": channels}
-            if write_id is not None:
-                meta["write_id"] = str(write_id)
-            with self._fs.open(f"{partial_path}/{META_FILE}", mode="w") as fs_file:
-                json.dump(meta, fs_file)
-            with self._fs.open(f"{partial_path}/{COMPLETE_MARKER}", mode="w") as fs_file:
-                fs_file.write("")
+            writer = self._writer(partial_path)
+            parts, chw, dtype = self._write_crops(crops, channels, writer, store_path)
+            shape.extend(
+                writer.commit(parts, channels=channels, write_id=write_id, empty_chw=chw, empty_dtype=dtype)
+            )
 
         self._write_atomically(store_path, write, what="crop store", folder=True)
         logger.info("saved %d crops %s of %s to '%s'", shape[0], tuple(shape[1:]), channels, store_path)
@@ -425,19 +473,95 @@ class CropStoreDataset(
         """Describe the stored crops without reading them (for kedro-viz).
 
         Returns:
-            JSON text ``{"count": N, "shape": [N, C, H, W], "dtype": "uint16", "channels": [...]}``.
+            JSON text ``{"count": N, "shape": [N, C, H, W], "dtype": ..., "channels": [...], "parts": P}``.
         """
-        meta = self._read_meta(self._load_path_str())
+        meta = read_meta(self._fs, self._load_path_str())
         return JSONPreview(
             json.dumps(
                 {
                     "count": int(meta["shape"][0]),
                     "shape": meta["shape"],
                     "dtype": meta["dtype"],
-                    "channels": meta.get("channels") or self._channels,
+                    "channels": meta["channels"],
+                    "parts": len(meta["parts"]),
                 }
             )
         )
+
+
+class CropStoreWriterDataset(FilesystemMixin, AbstractVersionedDataset[None, CropStoreWriter]):
+    """Load a :class:`CropStoreWriter` for a crop store's save path, so that workers write its parts in place.
+
+    Give it the same ``filepath``, ``versioned``, ``credentials`` and ``fs_args`` as the
+    :class:`CropStoreDataset` the parts are committed to: in one Kedro run every dataset saves under the
+    run's version, so the writer writes into the version folder the store's ``save`` then commits. The
+    writer is picklable (a path and options), so it travels to Dask workers; nothing is visible in the
+    store until the commit. It is never saved to.
+
+    Examples:
+        ```yaml
+        _crop_store: ${globals:run_root}/05_model_input/crop_store
+        crop_store_writer:
+          type: micon.datasets.CropStoreWriterDataset
+          filepath: ${_crop_store}
+          versioned: true
+        ```
+    """
+
+    DEFAULT_SAVE_ARGS: dict[str, Any] = {"chunk_crops": DEFAULT_CHUNK_CROPS}
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        filepath: str | os.PathLike,
+        save_args: dict[str, Any] | None = None,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create the writer dataset (arguments as :class:`CropStoreDataset`'s; ``save_args.chunk_crops``)."""
+        self._init_filesystem(
+            filepath,
+            version=version,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
+            save_args=save_args,
+        )
+        self._options = storage_options(self._protocol, credentials or {}, fs_args or {})
+
+    def load(self) -> CropStoreWriter:
+        """Return a writer of the store's save path (the run's version folder when versioned).
+
+        Raises:
+            DatasetError: That version is already committed.
+        """
+        if self._versioned:
+            path = self._path_str(self._get_versioned_path(self.resolve_save_version()))
+        else:
+            path = self._path_str(self._filepath)
+        if self._versioned and self._fs.exists(f"{path}/{META_FILE}"):
+            raise DatasetError(f"Crop store '{path}' is already committed; a version is written once")
+        return CropStoreWriter(
+            protocol=self._protocol,
+            path=path,
+            options=self._options,
+            chunk_crops=self._save_args["chunk_crops"],
+        )
+
+    def save(self, data: None) -> None:
+        """Refuse: the writer is only loaded.
+
+        Raises:
+            DatasetError: Always.
+        """
+        raise DatasetError(
+            "CropStoreWriterDataset is only loaded (a writer for workers); save the CropStoreDataset"
+        )
+
+    def _exists(self) -> bool:
+        return True
 
 
 def _channel_names(channels: Any, where: str) -> list[str]:

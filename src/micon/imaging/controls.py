@@ -193,7 +193,9 @@ def _quarantine_plates(
     )
     keep = ~pd.MultiIndex.from_frame(extraction.crop_index[_PLATE]).isin(plate_keys)
     crop_index = extraction.crop_index[keep].reset_index(drop=True)
-    crop_index[schema.CROP_ID] = np.arange(len(crop_index), dtype=np.int64)
+    in_memory = extraction.crops is not None  # else in a store: the ids stay the store's rows
+    if in_memory:
+        crop_index[schema.CROP_ID] = np.arange(len(crop_index), dtype=np.int64)
     quarantine = pd.concat([q for q in (extraction.quarantine, rejects) if len(q)], ignore_index=True)
     logger.warning(
         "%s: quarantined %d site(s) of %d plate(s) with too few DMSO wells: %s",
@@ -204,8 +206,8 @@ def _quarantine_plates(
     )
     return CropExtraction(
         crop_index=crop_index,
-        crops=extraction.crops[keep],
-        masks=extraction.masks[keep],
+        crops=extraction.crops[keep] if in_memory else None,
+        masks=extraction.masks[keep] if in_memory else None,
         quarantine=quarantine,
         site_summary=extraction.site_summary[~leaving].reset_index(drop=True),
     )

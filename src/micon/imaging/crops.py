@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,23 @@ class LabelledCrops:
     crops: np.ndarray
     channels: tuple[str, ...]
     write_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredCrops:
+    """Crops workers wrote part by part into a store, to be committed there: what a crop store saves.
+
+    Attributes:
+        parts: The store's parts in row order, as its writer returned them.
+        channels: One name per plane of axis 1, in order.
+        write_id: The id of the extraction the crops belong to (recorded by the store and the crop index).
+        crops: A read-only array ``(N, C, S, S)`` over the parts (what a stage run in memory reads).
+    """
+
+    parts: tuple[Any, ...]
+    channels: tuple[str, ...]
+    write_id: str | None
+    crops: Any
 
 
 def crop_origins(centroids: pd.DataFrame, *, crop_size_px: int) -> tuple[np.ndarray, np.ndarray]:

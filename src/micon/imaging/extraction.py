@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -130,18 +130,19 @@ class CropExtraction:
     Attributes:
         crop_index: One row per crop: ``Metadata_CropID`` (0..N-1, row of ``crops``), every
             ``Metadata_*`` column of its site, ``Metadata_CellX``, ``Metadata_CellY``.
-        crops: ``(N, C, S, S)`` uint16, channels in the requested order.
+        crops: ``(N, C, S, S)`` uint16, channels in the requested order; None when the crops were
+            written to a store (``Metadata_CropID`` is then the crop's row in the store).
         masks: ``(N, 2, S, S)`` uint16, row ``i`` the masks of crop ``i``'s centre cell (1 inside,
             0 elsewhere, neighbours included): plane 0 its nucleus, plane 1 its whole cell
-            (:data:`MASK_PLANES`); the cytoplasm is the cell minus the nucleus.
+            (:data:`MASK_PLANES`); the cytoplasm is the cell minus the nucleus. None as ``crops``.
         quarantine: One row per rejected site: ``schema.SITE_KEY`` + stage, reason, detail.
         site_summary: One row per accepted site: ``schema.SITE_KEY`` + ``n_nuclei``,
             ``n_border_skipped`` (nuclei too close to the border), ``n_crops``.
     """
 
     crop_index: pd.DataFrame
-    crops: np.ndarray
-    masks: np.ndarray
+    crops: np.ndarray | None
+    masks: np.ndarray | None
     quarantine: pd.DataFrame
     site_summary: pd.DataFrame
 
@@ -277,9 +278,10 @@ def centre_cell_masks(
     return np.stack([nucleus, cell], axis=1).astype(np.uint16)
 
 
-def _validate_inputs(
+def validate_extraction_inputs(
     sites: pd.DataFrame, channels: Sequence[str], nuclear_channel: str, cytoplasm_channels: Sequence[str]
 ) -> None:
+    """Refuse a site table or channel choice :func:`extract_crop_table` cannot work with (see its Raises)."""
     if len(channels) == 0:
         raise InvalidInputError("extract_crop_table: channels is empty")
     if nuclear_channel not in channels:
@@ -352,119 +354,189 @@ def extract_crop_table(
         InvalidInputError: ``sites`` is empty or has duplicated site keys, or ``channels`` lacks
             the nuclear or a cytoplasm channel.
     """
-    _validate_inputs(sites, channels, nuclear_channel, cytoplasm_channels)
-    metadata = schema.metadata_columns(list(sites.columns))
+    validate_extraction_inputs(sites, channels, nuclear_channel, cytoplasm_channels)
+    results = run_sites(
+        sites,
+        np.arange(len(sites)),
+        field_images,
+        config,
+        channels=channels,
+        nuclear_channel=nuclear_channel,
+        cytoplasm_channels=cytoplasm_channels,
+        progress=True,
+    )
+    n_channels = len(channels)
+    crops = (
+        np.concatenate(results.crop_blocks, axis=0)
+        if results.crop_blocks
+        else np.zeros((0, n_channels, config.crop_size_px, config.crop_size_px), dtype=np.uint16)
+    )
+    masks = (
+        np.concatenate(results.mask_blocks, axis=0)
+        if results.mask_blocks
+        else np.zeros((0, len(MASK_PLANES), config.crop_size_px, config.crop_size_px), dtype=np.uint16)
+    )
+    n_per_site = np.array([len(block) for block in results.crop_blocks], dtype=np.int64)
+    rows = np.arange(len(crops), dtype=np.int64)
+    kept, crop_index, quarantine, site_summary = finish_extraction(
+        sites, [(results, rows, n_per_site)], config
+    )
+    if len(kept) != len(crops):  # a site far from the screen's nucleus size lost its crops
+        crops, masks = crops[kept], masks[kept]
+    crop_index[schema.CROP_ID] = np.arange(len(crop_index), dtype=np.int64)
+    return CropExtraction(
+        crop_index=crop_index, crops=crops, masks=masks, quarantine=quarantine, site_summary=site_summary
+    )
+
+
+@dataclass
+class SiteResults:
+    """What :func:`run_sites` found on a run of sites (per accepted site: one entry of each list).
+
+    Attributes:
+        crop_blocks: ``(n_i, C, S, S)`` uint16 crops of each accepted site.
+        mask_blocks: ``(n_i, 2, S, S)`` uint16 masks of each accepted site.
+        centroids: ``(n_i, 2)`` float64 ``x, y`` of each accepted site's crops.
+        accepted_positions: Positions (rows of the whole site table) of the accepted sites.
+        summaries: Counts of each accepted site (``n_nuclei``, ``n_border_skipped``, ``n_crops``).
+        areas: Median nucleus area of each accepted site.
+        rejected_positions: Positions of the rejected sites.
+        reasons: Quarantine reason of each rejected site.
+        details: Quarantine detail of each rejected site.
+    """
+
+    crop_blocks: list[np.ndarray] = field(default_factory=list)
+    mask_blocks: list[np.ndarray] = field(default_factory=list)
+    centroids: list[np.ndarray] = field(default_factory=list)
+    accepted_positions: list[int] = field(default_factory=list)
+    summaries: list[dict[str, int]] = field(default_factory=list)
+    areas: list[float] = field(default_factory=list)
+    rejected_positions: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+    def without_pixels(self) -> SiteResults:
+        """Return these results without crops and masks (what travels back from a worker)."""
+        return replace(self, crop_blocks=[], mask_blocks=[])
+
+
+def run_sites(  # noqa: PLR0913
+    sites: pd.DataFrame,
+    positions: Sequence[int] | np.ndarray,
+    field_images: Mapping[str, Callable[[], np.ndarray]],
+    config: CropExtractionConfig,
+    *,
+    channels: Sequence[str],
+    nuclear_channel: str,
+    cytoplasm_channels: Sequence[str],
+    progress: bool = False,
+) -> SiteResults:
+    """Process ``sites`` one after the other (row ``i`` is site ``positions[i]`` of the whole screen).
+
+    The per-site work of :func:`extract_crop_table`, without the screen-wide checks
+    (:func:`finish_extraction`); a site's random subsample depends on its position only, so splitting
+    a screen into runs of sites gives the crops one run would.
+
+    Returns:
+        The :class:`SiteResults` of the run.
+    """
     nuclear_index = list(channels).index(nuclear_channel)
     cytoplasm_indices = [list(channels).index(ch) for ch in cytoplasm_channels]
-    crop_blocks: list[np.ndarray] = []
-    mask_blocks: list[np.ndarray] = []
-    centroid_blocks: list[np.ndarray] = []
-    accepted_positions: list[int] = []
-    summaries: list[dict[str, int]] = []
-    areas: list[float] = []
-    rejected_positions: list[int] = []
-    reasons: list[str] = []
-    details: list[str] = []
-    for position, (_, row) in enumerate(
-        show_progress(sites.iterrows(), total=len(sites), desc=STAGE, logger=logger, unit="site")
-    ):
+    results = SiteResults()
+    rows = zip(positions, (row for _, row in sites.iterrows()), strict=True)
+    if progress:
+        rows = show_progress(rows, total=len(sites), desc=STAGE, logger=logger, unit="site")
+    for position, row in rows:
         try:
             crops, masks, kept, counts, area = _process_site(
-                row, position, field_images, config, channels, nuclear_index, cytoplasm_indices
+                row, int(position), field_images, config, channels, nuclear_index, cytoplasm_indices
             )
         except _SiteRejected as rejection:
-            rejected_positions.append(position)
-            reasons.append(rejection.reason)
-            details.append(rejection.detail)
+            results.rejected_positions.append(int(position))
+            results.reasons.append(rejection.reason)
+            results.details.append(rejection.detail)
             continue
-        crop_blocks.append(crops)
-        mask_blocks.append(masks)
-        centroid_blocks.append(kept[[NUCLEUS_X, NUCLEUS_Y]].to_numpy(dtype=np.float64))
-        accepted_positions.append(position)
-        summaries.append(counts)
-        areas.append(area)
+        results.crop_blocks.append(crops)
+        results.mask_blocks.append(masks)
+        results.centroids.append(kept[[NUCLEUS_X, NUCLEUS_Y]].to_numpy(dtype=np.float64))
+        results.accepted_positions.append(int(position))
+        results.summaries.append(counts)
+        results.areas.append(area)
+    return results
+
+
+def finish_extraction(
+    sites: pd.DataFrame,
+    runs: Sequence[tuple[SiteResults, np.ndarray, np.ndarray]],
+    config: CropExtractionConfig,
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apply the screen-wide nucleus-size check to runs of sites and build the crop index and tables.
+
+    Args:
+        sites: The whole site table.
+        runs: Per run of sites: its :class:`SiteResults` (pixels may be dropped), the store row of each
+            of its crops (in site order), and the crop count of each accepted site.
+        config: The plausibility settings.
+
+    Returns:
+        ``(kept, crop_index, quarantine, site_summary)``: ``kept`` the store rows of the crops kept (a
+        field far from the screen's nucleus size loses its crops), ``crop_index`` one row per kept crop
+        with ``Metadata_CropID`` = its store row, ``quarantine`` and ``site_summary`` as
+        :class:`CropExtraction`'s; every site is in exactly one of the two.
+    """
+    positions = [p for results, _, _ in runs for p in results.accepted_positions]
+    areas = [a for results, _, _ in runs for a in results.areas]
+    summaries = [s for results, _, _ in runs for s in results.summaries]
+    centroid_blocks = [c for results, _, _ in runs for c in results.centroids]
+    n_per_site = np.concatenate([n for _, _, n in runs]) if runs else np.zeros(0, dtype=np.int64)
+    rows = np.concatenate([r for _, r, _ in runs]) if runs else np.zeros(0, dtype=np.int64)
+    rejected = [p for results, _, _ in runs for p in results.rejected_positions]
+    reasons = [r for results, _, _ in runs for r in results.reasons]
+    details = [d for results, _, _ in runs for d in results.details]
 
     # Against the screen's own distribution: a field whose nuclei are far larger or smaller than the rest.
     outliers, screen_area = screen_outliers(areas, config.plausibility)
-    for i in np.flatnonzero(outliers)[::-1]:
-        position = accepted_positions.pop(i)
-        rejected_positions.append(position)
+    for i in np.flatnonzero(outliers)[::-1]:  # last first, as the screen has always listed them
+        rejected.append(positions[i])
         reasons.append(REASON_IMPLAUSIBLE_NUCLEI)
         details.append(
-            f"{_site_label(sites.iloc[position])}: median nucleus area {areas[i]:.0f} px is more than "
+            f"{_site_label(sites.iloc[positions[i]])}: median nucleus area {areas[i]:.0f} px is more than "
             f"{config.plausibility.max_area_ratio_to_screen:g}x away from the screen's median "
             f"{screen_area:.0f} px"
         )
-        for block in (crop_blocks, mask_blocks, centroid_blocks, summaries):
-            block.pop(i)
-
-    result = _assemble(
-        sites,
-        metadata,
-        accepted_positions,
-        (crop_blocks, mask_blocks),
-        centroid_blocks,
-        summaries,
-        (len(channels), config.crop_size_px),
+    keep_site = ~outliers
+    keep_crop = np.repeat(keep_site, n_per_site)
+    kept_positions = np.asarray(positions, dtype=np.int64)[keep_site]
+    centroids = (
+        np.concatenate([c for c, k in zip(centroid_blocks, keep_site, strict=True) if k])
+        if keep_site.any()
+        else np.zeros((0, 2))
     )
+    metadata = schema.metadata_columns(list(sites.columns))
+    index_rows = np.repeat(kept_positions, n_per_site[keep_site])
+    crop_index = sites.iloc[index_rows].loc[:, list(metadata)].reset_index(drop=True)
+    crop_index[schema.CELL_X] = centroids[:, 0]
+    crop_index[schema.CELL_Y] = centroids[:, 1]
+    kept = rows[keep_crop]
+    crop_index.insert(0, schema.CROP_ID, kept.astype(np.int64))
+    site_summary = sites.iloc[kept_positions].loc[:, list(schema.SITE_KEY)].reset_index(drop=True)
+    for col in (N_NUCLEI, N_BORDER_SKIPPED, N_CROPS):
+        site_summary[col] = np.array(
+            [counts[col] for counts, k in zip(summaries, keep_site, strict=True) if k], dtype=np.int64
+        )
     rejects = [
         make_quarantine(
-            sites.iloc[rejected_positions],
+            sites.iloc[rejected],
             schema.SITE_KEY,
             stage=STAGE,
             reason=pd.Series(reasons, dtype="object"),
             detail=pd.Series(details, dtype="object"),
         )
     ]
-    _, quarantine = finish_stage(STAGE, len(sites), result.site_summary, rejects, schema.SITE_KEY, log=logger)
-    if not len(result.crop_index) == len(result.crops) == len(result.masks):
+    _, quarantine = finish_stage(STAGE, len(sites), site_summary, rejects, schema.SITE_KEY, log=logger)
+    if len(crop_index) != len(kept):
         raise InvalidInputError(
-            f"{STAGE}: {len(result.crop_index)} index rows, {len(result.crops)} crops and "
-            f"{len(result.masks)} masks differ; "
-            "this is a bug in the stage"
+            f"{STAGE}: {len(crop_index)} index rows for {len(kept)} crops; this is a bug in the stage"
         )
-    logger.info("%s: %d crops from %d sites", STAGE, len(result.crops), len(result.site_summary))
-    return CropExtraction(
-        crop_index=result.crop_index,
-        crops=result.crops,
-        masks=result.masks,
-        quarantine=quarantine,
-        site_summary=result.site_summary,
-    )
-
-
-def _assemble(  # noqa: PLR0913
-    sites: pd.DataFrame,
-    metadata: Sequence[str],
-    accepted_positions: list[int],
-    crop_and_mask_blocks: tuple[list[np.ndarray], list[np.ndarray]],
-    centroid_blocks: list[np.ndarray],
-    summaries: list[dict[str, int]],
-    channels_and_size: tuple[int, int],
-) -> CropExtraction:
-    """Concatenate per-site results; number crops 0..N-1 in order; keep the sites' column dtypes."""
-    n_channels, crop_size_px = channels_and_size
-    crop_blocks, mask_blocks = crop_and_mask_blocks
-    n_per_site = np.array([len(block) for block in crop_blocks], dtype=np.int64)
-    positions = np.asarray(accepted_positions, dtype=np.int64)
-    crop_index = sites.iloc[np.repeat(positions, n_per_site)].loc[:, list(metadata)].reset_index(drop=True)
-    centroids = np.concatenate(centroid_blocks) if centroid_blocks else np.zeros((0, 2))
-    crop_index[schema.CELL_X] = centroids[:, 0]
-    crop_index[schema.CELL_Y] = centroids[:, 1]
-    crop_index.insert(0, schema.CROP_ID, np.arange(len(crop_index), dtype=np.int64))
-    crops = (
-        np.concatenate(crop_blocks, axis=0)
-        if crop_blocks
-        else np.zeros((0, n_channels, crop_size_px, crop_size_px), dtype=np.uint16)
-    )
-    masks = (
-        np.concatenate(mask_blocks, axis=0)
-        if mask_blocks
-        else np.zeros((0, len(MASK_PLANES), crop_size_px, crop_size_px), dtype=np.uint16)
-    )
-    site_summary = sites.iloc[positions].loc[:, list(schema.SITE_KEY)].reset_index(drop=True)
-    for col in (N_NUCLEI, N_BORDER_SKIPPED, N_CROPS):
-        site_summary[col] = np.array([counts[col] for counts in summaries], dtype=np.int64)
-    return CropExtraction(
-        crop_index=crop_index, crops=crops, masks=masks, quarantine=pd.DataFrame(), site_summary=site_summary
-    )
+    logger.info("%s: %d crops from %d sites", STAGE, len(crop_index), len(site_summary))
+    return kept, crop_index, quarantine, site_summary

@@ -19,7 +19,8 @@ _NODES_BY_STAGE: Mapping[str, tuple[str, ...]] = {
     "ingestion": (
         "generate_synthetic_screen",
         "select_jump_screen",
-        "ingest_jump_images",
+        "index_jump_images",
+        "read_jump_fields_in_place",
         "read_bbbc021_png_subset",
         "read_bbbc021_official",
     ),

@@ -56,11 +56,11 @@ def read_crops(
 ) -> Tensor:
     r"""Read crops by id as float32, touching the store once in ascending id order.
 
-    Sorting the ids makes one sequential pass over a memmap instead of random seeks; repeated ids
-    are read once.
+    Sorting the ids makes one sequential pass over the store (a crop store reads each part touched
+    once) instead of random seeks; repeated ids are read once.
 
     Args:
-        crops: The crop store ``(N, C, S, S)`` uint16 (ndarray or read-only memmap).
+        crops: The crop store ``(N, C, S, S)`` uint16 (ndarray, or a loaded crop store's lazy array).
         crop_ids: Ids (row positions) to read, any order, repeats allowed.
         intensity: Plate scaling applied to the crops read (None: raw intensities).
 

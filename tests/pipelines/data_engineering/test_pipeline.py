@@ -48,7 +48,7 @@ def test_data_engineering_crop_masks_align_with_crops(engineered):
     masks = engineered.load("crop_masks")
     assert masks.channels == ("Nuclei", "Cells")
     masks = masks.crops
-    assert masks.dtype == np.uint16 and masks.shape == (len(crops), 2, *crops.shape[2:])
+    assert masks.dtype == np.bool_ and masks.shape == (len(crops), 2, *crops.shape[2:])
     assert set(np.unique(masks)) <= {0, 1}
     nucleus, cell = masks[:, 0].astype(bool), masks[:, 1].astype(bool)
     assert nucleus.any(axis=(1, 2)).all()
@@ -94,12 +94,13 @@ def test_cellprofiler_well_profiles_retrieve_their_compound(engineered, paramete
 
 
 def test_data_engineering_plates_short_of_dmso_after_image_qc_quarantined_before_modeling(
-    tiny_screen, parameters
+    tiny_screen, parameters, tmp_path
 ):
     """Image QC leaves two plates with 0 and 1 usable DMSO wells: data_engineering quarantines them
     (too_few_controls), so the plate intensity references modeling fits no longer raise NoControlsError."""
     from kedro.runner import SequentialRunner
 
+    from micon.datasets import CropStoreWriter
     from micon.imaging.intensity import fit_plate_intensity_references
     from micon.pipelines.data_engineering import create_pipeline
     from micon.sources.synthetic import SYNTHETIC_PROFILE
@@ -127,6 +128,8 @@ def test_data_engineering_plates_short_of_dmso_after_image_qc_quarantined_before
         "compound_table": tiny_screen.compound_table,
         "image_index": index,
         "field_images": fields,
+        "crop_store_writer": CropStoreWriter(protocol="file", path=f"{tmp_path}/crop_store", options={}),
+        "crop_masks_writer": CropStoreWriter(protocol="file", path=f"{tmp_path}/crop_masks", options={}),
         "source_profile": SYNTHETIC_PROFILE.to_dict(),
     }
     catalog = kept_catalog(inputs, sorted(pipeline.all_outputs()))

@@ -13,9 +13,10 @@ from micon.chem.parallel import ParallelConfig
 from micon.chem.standardize import StandardizationConfig, standardize_compounds
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
 from micon.imaging.controls import ControlsConfig, enforce_plate_controls
-from micon.imaging.crops import LabelledCrops
-from micon.imaging.extraction import MASK_PLANES, CropExtractionConfig, extract_crop_table
+from micon.imaging.crops import StoredCrops
+from micon.imaging.extraction import MASK_PLANES, CropExtraction, CropExtractionConfig
 from micon.imaging.intensity_statistics import measure_intensity_statistics
+from micon.imaging.parallel_extraction import ExtractionClusterConfig, extract_crops_to_store
 from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index, quarantine_wells_without_sites
 from micon.metadata.provenance import (
@@ -85,44 +86,65 @@ def join_sites(
     return sites, quarantined, unimaged
 
 
-def extract_cell_crops(
+def extract_cell_crops(  # noqa: PLR0913
     site_table: pd.DataFrame,
     field_images: Mapping[str, Callable[[], np.ndarray]],
+    crop_store_writer: Any,
+    crop_masks_writer: Any,
     params: dict[str, Any],
+    cluster_params: dict[str, Any],
     controls_params: dict[str, Any],
     source_profile: dict[str, Any],
-) -> tuple[pd.DataFrame, LabelledCrops, LabelledCrops, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, StoredCrops, StoredCrops, pd.DataFrame, pd.DataFrame]:
     """Detect nuclei, grow their cells, cut one crop and its masks per cell; crops in the profile's channels.
 
-    After image QC, where the profile's controls are DMSO wells, each plate's usable DMSO wells are
-    counted and the controls policy applied (``data_engineering.controls``) before any crop is written.
-    The crop store records the channel names it is saved with, so no later stage repeats them. The crop
-    index, crop store and crop masks record one write id, the digest of their contents
+    The sites run as Dask tasks (``data_engineering.extraction``), a plate's sites at a time, each
+    writing its crops and masks as one part of the crop store and the mask store through the writers
+    (``crop_store_writer``, ``crop_masks_writer``: the stores' save paths); saving ``crop_store`` and
+    ``crop_masks`` commits the parts. After image QC, where the profile's controls are DMSO wells, each
+    plate's usable DMSO wells are counted and the controls policy applied (``data_engineering.controls``):
+    the crops of a quarantined plate stay in the stores, out of the crop index. The crop index, crop
+    store and crop masks record one write id, the digest of the index and of every part's pixels
     (``micon.metadata.provenance``), which every stage reading them together checks.
     """
     profile = SourceProfile.from_dict(source_profile)
     channels = profile.channels
-    extraction = extract_crop_table(
+    config = CropExtractionConfig(**params)
+    stored = extract_crops_to_store(
         site_table,
         field_images,
-        CropExtractionConfig(**params),
+        config,
+        ExtractionClusterConfig(**cluster_params),
         channels=channels,
         nuclear_channel=profile.nuclear_channel,
         cytoplasm_channels=profile.cytoplasm_channels,
+        crops_writer=crop_store_writer,
+        masks_writer=crop_masks_writer,
+    )
+    extraction = CropExtraction(
+        crop_index=stored.crop_index,
+        crops=None,
+        masks=None,
+        quarantine=stored.quarantine,
+        site_summary=stored.site_summary,
     )
     if profile.controls == "dmso":
         extraction = enforce_plate_controls(extraction, site_table, ControlsConfig(**controls_params))
     logger.info(
-        "extracted %d crops from %d sites; quarantined %d sites",
+        "extracted %d crops from %d sites in %d parts; quarantined %d sites",
         len(extraction.crop_index),
         len(extraction.site_summary),
+        len(stored.crop_parts),
         len(extraction.quarantine),
     )
-    write_id = content_digest([extraction.crop_index, extraction.crops, extraction.masks])
+    write_id = content_digest([extraction.crop_index, *stored.part_digests])
+    size = config.crop_size_px
+    crops = crop_store_writer.open(stored.crop_parts, chw=(len(channels), size, size), dtype="uint16")
+    masks = crop_masks_writer.open(stored.mask_parts, chw=(len(MASK_PLANES), size, size), dtype="bool")
     return (
         with_ids(extraction.crop_index, **{CROP_STORE_ID: write_id}),
-        LabelledCrops(extraction.crops, channels, write_id),
-        LabelledCrops(extraction.masks, MASK_PLANES, write_id),
+        StoredCrops(stored.crop_parts, tuple(channels), write_id, crops),
+        StoredCrops(stored.mask_parts, MASK_PLANES, write_id, masks),
         extraction.quarantine,
         extraction.site_summary,
     )

@@ -50,7 +50,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "site_table",
                     "field_images",
+                    "crop_store_writer",
+                    "crop_masks_writer",
                     "params:data_engineering.crops",
+                    "params:data_engineering.extraction",
                     "params:data_engineering.controls",
                     "source_profile",
                 ],
