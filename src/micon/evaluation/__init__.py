@@ -44,7 +44,12 @@ from micon.evaluation.report import (
     format_markdown_table,
     pivot_chains,
 )
-from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
+from micon.evaluation.retrieval import (
+    retrieve_mechanism,
+    retrieve_replicates,
+    retrieve_replicates_at_levels,
+    summarise_retrieval,
+)
 
 __all__ = [
     "NORMALIZATION_STEPS",
@@ -82,6 +87,7 @@ __all__ = [
     "replicate_map",
     "retrieve_mechanism",
     "retrieve_replicates",
+    "retrieve_replicates_at_levels",
     "robust_mad_normalize",
     "scale_by_control_mad",
     "select_evaluated_wells",
