@@ -198,3 +198,12 @@ def test_validate_parameters_too_few_plate_controls_for_the_reporting_chain_name
     message = _problems(params)
     assert "data_engineering.controls.min_wells_per_plate: at least 3" in message
     assert "reporting.normalization.chains.sphered ['mad_robustize', 'sphering']" in message
+
+
+def test_validate_parameters_search_settings_checked_by_path():
+    params = _set(load_parameters("test"), "reporting.retrieval.search.mode", "ivf")
+    _set(params, "reporting.retrieval.search.hnsw_ef_serch", 64)
+    _set(params, "reporting.retrieval.silhouette_sample_size", 1)
+    message = _problems(params)
+    assert "reporting.retrieval.search.hnsw_ef_serch: unknown key; did you mean 'hnsw_ef_search'?" in message
+    assert "ivf" in message

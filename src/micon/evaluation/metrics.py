@@ -15,8 +15,9 @@ from micon.evaluation._checks import control_mask, require_metadata
 from micon.evaluation.batch_effects import measure_batch_effects
 from micon.evaluation.consistency import annotation_map
 from micon.evaluation.layout import assign_plate_layouts
+from micon.evaluation.neighbours import NeighbourSearchConfig
 from micon.evaluation.replicability import replicate_map, summarise_replicability
-from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
+from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates_at_levels, summarise_retrieval
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class RetrievalConfig:
         annotation_columns: Annotation columns (MoA, target) scored by consistency mAP and mechanism
             retrieval where present.
         mechanism_scenarios: Scenarios (keys of ``scenarios``) at which mechanism retrieval is scored.
+        search: Nearest-neighbour search of retrieval and the batch kNN (exact, HNSW or auto); a
+            mapping of ``NeighbourSearchConfig`` fields is converted.
+        silhouette_sample_size: Wells drawn (seeded by ``seed``) for the batch silhouette, which is
+            then an estimate; None for every well. >= 2.
     """
 
     scenarios: Mapping[str, tuple[str, ...]]
@@ -58,6 +63,8 @@ class RetrievalConfig:
     batch_knn_k: int
     annotation_columns: tuple[str, ...]
     mechanism_scenarios: tuple[str, ...]
+    search: NeighbourSearchConfig
+    silhouette_sample_size: int | None
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenarios, Mapping) or not self.scenarios:
@@ -112,6 +119,16 @@ class RetrievalConfig:
                 f"mechanism_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
             )
         object.__setattr__(self, "mechanism_scenarios", mechanism)
+        if isinstance(self.search, Mapping):
+            try:
+                object.__setattr__(self, "search", NeighbourSearchConfig(**self.search))
+            except TypeError as exc:
+                raise InvalidConfigError(f"search {dict(self.search)}: {exc}") from exc
+        if not isinstance(self.search, NeighbourSearchConfig):
+            raise InvalidConfigError(f"search must be a mapping of search settings, got {self.search!r}")
+        size = self.silhouette_sample_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+            raise InvalidConfigError(f"silhouette_sample_size must be an integer >= 2 or null, got {size!r}")
 
 
 def evaluate_profiles(
@@ -152,12 +169,18 @@ def evaluate_profiles(
     metrics: dict[str, dict[str, float]] = {}
     rows = []
     map_tables = []
+    present = {}
     for scenario, exclude_same in config.scenarios.items():
         missing = [c for c in exclude_same if c not in selected.columns]
         if missing:
             logger.warning("scenario %s skipped: the profiles lack %s", scenario, missing)
-            continue
-        hits = retrieve_replicates(selected, features, exclude_same=exclude_same, ks=config.ks)
+        else:
+            present[scenario] = exclude_same
+    level_hits = retrieve_replicates_at_levels(
+        selected, features, levels=present, ks=config.ks, search=config.search
+    )
+    for scenario, exclude_same in present.items():
+        hits = level_hits[scenario]
         summary = summarise_retrieval(hits, config.ks)
         if summary["n_queries"] > 0:
             _, map_table = replicate_map(
@@ -212,7 +235,8 @@ def evaluate_batch_effects(profiles: pd.DataFrame, config: RetrievalConfig) -> d
 
     Args:
         profiles: As for ``evaluate_profiles``, plus ``config.batch_columns``.
-        config: Splits, ``batch_columns`` and ``batch_knn_k``.
+        config: Splits, ``batch_columns``, ``batch_knn_k``, ``search``, ``silhouette_sample_size``
+            and ``seed``.
 
     Returns:
         ``measure_batch_effects``' scores (``source_knn_accuracy``, ``source_silhouette``, ...).
@@ -226,6 +250,9 @@ def evaluate_batch_effects(profiles: pd.DataFrame, config: RetrievalConfig) -> d
         schema.feature_columns(selected.columns),
         columns=config.batch_columns,
         k=config.batch_knn_k,
+        search=config.search,
+        silhouette_sample_size=config.silhouette_sample_size,
+        seed=config.seed,
     )
 
 
@@ -314,7 +341,12 @@ def evaluate_mechanism_retrieval(
                 logger.warning("mechanism scenario %s skipped: the profiles lack %s", scenario, exclude_same)
                 continue
             hits = retrieve_mechanism(
-                selected, features, annotation_column=column, exclude_same=exclude_same, ks=config.ks
+                selected,
+                features,
+                annotation_column=column,
+                exclude_same=exclude_same,
+                ks=config.ks,
+                search=config.search,
             )
             summary = summarise_retrieval(hits, config.ks)
             replicability = {"map": float("nan"), "fraction_retrieved": float("nan")}

@@ -261,7 +261,7 @@ def _rank_and_mark(
     """
     n = len(values)
     empty = [(np.zeros((n, len(ks)), dtype=bool), np.zeros(n, dtype=np.int64)) for _ in levels]
-    if n <= 1:
+    if n <= 1 or not levels:
         return empty
     k_max = max(ks)
     n_list = _list_length(n, k_max)
