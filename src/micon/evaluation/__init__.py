@@ -37,7 +37,7 @@ from micon.evaluation.plots import (
 )
 from micon.evaluation.projection import project_profiles
 from micon.evaluation.reduction import reduce_dimension, sphere_with_shrinkage
-from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.replicability import replicate_map, replicate_map_at_levels, summarise_replicability
 from micon.evaluation.report import (
     build_comparison_table,
     build_html_report,
@@ -85,6 +85,7 @@ __all__ = [
     "reduce_dimension",
     "reference_well_profiles",
     "replicate_map",
+    "replicate_map_at_levels",
     "retrieve_mechanism",
     "retrieve_replicates",
     "retrieve_replicates_at_levels",

@@ -16,7 +16,7 @@ from micon.evaluation.batch_effects import measure_batch_effects
 from micon.evaluation.consistency import annotation_map
 from micon.evaluation.layout import assign_plate_layouts
 from micon.evaluation.neighbours import NeighbourSearchConfig
-from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.replicability import replicate_map_at_levels, summarise_replicability
 from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates_at_levels, summarise_retrieval
 
 logger = logging.getLogger(__name__)
@@ -179,20 +179,23 @@ def evaluate_profiles(
     level_hits = retrieve_replicates_at_levels(
         selected, features, levels=present, ks=config.ks, search=config.search
     )
-    for scenario, exclude_same in present.items():
-        hits = level_hits[scenario]
-        summary = summarise_retrieval(hits, config.ks)
-        if summary["n_queries"] > 0:
-            _, map_table = replicate_map(
-                selected,
-                features,
-                exclude_same=exclude_same,
-                controls_same=controls_same,
-                null_size=config.null_size,
-                threshold=config.threshold,
-                seed=config.seed,
-                cache_dir=config.null_cache_dir,
-            )
+    summaries = {scenario: summarise_retrieval(level_hits[scenario], config.ks) for scenario in present}
+    scored = {s: present[s] for s, summary in summaries.items() if summary["n_queries"] > 0}
+    level_maps = {}
+    if scored:  # copairs mAP for every scored level at once (the DMSO negatives are shared)
+        level_maps = replicate_map_at_levels(
+            selected,
+            features,
+            levels=scored,
+            controls_same=controls_same,
+            null_size=config.null_size,
+            threshold=config.threshold,
+            seed=config.seed,
+            cache_dir=config.null_cache_dir,
+        )
+    for scenario, summary in summaries.items():
+        if scenario in level_maps:
+            map_table = level_maps[scenario][1]
             replicability = summarise_replicability(map_table)
             map_tables.append(map_table[list(MAP_TABLE_COLUMNS[1:])].assign(scenario=scenario))
         else:
