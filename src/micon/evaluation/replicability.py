@@ -162,7 +162,8 @@ def replicate_map_at_levels(
     meta[_REFERENCE_COLUMN] = np.where(is_control, np.arange(len(meta)), -1)
     features = profiles[list(feature_columns)].to_numpy(dtype=np.float64)
     # copairs' cosine (compute.pairwise_cosine) normalises both rows of every pair; once per row here
-    unit = features / np.linalg.norm(features, axis=1)[:, np.newaxis]
+    # (row-major: pandas hands the features over column-major, which makes every row gather slow)
+    unit = np.ascontiguousarray(features / np.linalg.norm(features, axis=1)[:, np.newaxis])
     negatives = find_pairs(meta, sameby=controls_same, diffby=[schema.IS_CONTROL])
     if len(negatives) == 0:
         raise NoControlsError(

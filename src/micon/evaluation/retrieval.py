@@ -293,17 +293,16 @@ def _rank_and_mark(
                     k_max,
                     labels,
                 )
-                for row, b, s in zip(
-                    has[unresolved], best[has][unresolved], best_sim[has][unresolved], strict=True
-                ):
-                    line = block[row - start]
-                    remaining = np.ones(n, dtype=bool)
+                if unresolved.any():  # counted over every candidate, for these queries only
+                    todo = has[unresolved]
+                    lines = block[todo - start]
+                    remaining = np.ones(lines.shape, dtype=bool)
                     for c in codes:
-                        remaining &= c != c[row]
-                    remaining[row] = False
-                    rank[np.flatnonzero(has == row)[0]] = int(
-                        (remaining & ((line > s) | ((line == s) & (np.arange(n) < b)))).sum()
-                    )
+                        remaining &= c[None, :] != c[todo][:, None]
+                    remaining[np.arange(len(todo)), todo] = False
+                    b, s = best[todo][:, None], best_sim[todo][:, None]
+                    before = (lines > s) | ((lines == s) & (np.arange(n)[None, :] < b))
+                    rank[unresolved] = (remaining & before).sum(axis=1)
                 ranks[level][has] = rank
     else:
         index = HnswIndex(values, config=search)
