@@ -27,12 +27,15 @@ generated table, about ``N x features x 12`` bytes) on the parameters of conf/ba
   annotated wells.
 
 ``--write-doc`` writes the table into docs/performance.md between the ``evaluation-scale`` markers,
-with the commit and command that produced it. The machine is shared: times are wall-clock.
+with the commit and command that produced it. ``--render-from LOG`` renders (and with ``--write-doc``
+writes) the table from the rows a run printed to ``LOG``, e.g. when a long run was stopped part-way.
+The machine is shared: times are wall-clock.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import logging
 import resource
@@ -237,8 +240,17 @@ def main() -> None:
     parser.add_argument("--null-size", type=int, default=10_000)
     parser.add_argument("--recall-queries", type=int, default=2000)
     parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--render-from", type=Path, help="a run's printed output: render its rows")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.render_from:
+        lines = args.render_from.read_text().splitlines()
+        rows = [ast.literal_eval(line) for line in lines if line.startswith("{'stage'")]
+        table = _markdown(rows)
+        print(table)  # noqa: T201 - the benchmark's output
+        if args.write_doc:
+            write_doc(table, f"rows printed by a run of this script (--render-from {args.render_from.name})")
+        return
     if args.child:
         stage, n_wells = args.child.split(":")
         row = run_stage(stage, int(n_wells), args.features, args.search, args.null_size, args.recall_queries)
