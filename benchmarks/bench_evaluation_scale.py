@@ -12,7 +12,8 @@ NSB and NSS have positives); 10% of the compounds carry one of 50 MoA annotation
 32-d latent state (compound effect for a third of the compounds, plus source, batch and plate
 offsets) mapped to ``--features`` dimensions, plus noise.
 
-Each stage runs in its own process (so its peak RSS, ``ru_maxrss``, is its own; it includes the
+Each stage runs in its own process (so its peak RSS, ``ru_maxrss``, and its CPU seconds over all
+threads, which a shared machine distorts less than wall time, are its own; the RSS includes the
 generated table, about ``N x features x 12`` bytes) on the parameters of conf/base
 (``reporting.retrieval``) except ``--search`` and ``--null-size``:
 
@@ -123,12 +124,13 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
     )
     mode = config.search.resolve(int((~wells[schema.IS_CONTROL]).sum()))
     note = ""
+    cpu_start = time.process_time()
     start = time.perf_counter()
     if stage == "retrieval":
         tables = retrieve_replicates_at_levels(
             wells, features, levels=LEVELS, ks=config.ks, search=config.search
         )
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         note = ", ".join(
             f"{level} top10 {summarise_retrieval(t, [10])['top10']:.3f}" for level, t in tables.items()
         )
@@ -149,7 +151,7 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
                     )[1]["mean_average_precision"].mean()
                 except InvalidInputError:  # a single batch or source: no positive at that level
                     maps[level] = float("nan")
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         note = ", ".join(f"{level} mAP {m:.3f}" for level, m in maps.items())
     elif stage == "batch_knn":
         values = wells[features].to_numpy(dtype=np.float64)
@@ -158,7 +160,7 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
             c: knn_label_accuracy(values, wells[c].astype(str), k=config.batch_knn_k, neighbours=neighbours)
             for c in (schema.SOURCE, schema.BATCH)
         }
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         note = ", ".join(f"{c.removeprefix('Metadata_')} {a:.3f}" for c, a in accuracy.items())
         mode = config.search.resolve(len(values))
     elif stage == "silhouette":
@@ -168,7 +170,7 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
             c: label_silhouette(values, wells[c].astype(str), sample_size=size, seed=config.seed)
             for c in (schema.SOURCE, schema.BATCH)
         }
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         mode = f"sample {size}" if size is not None and size < len(values) else "all wells"
         note = ", ".join(f"{c.removeprefix('Metadata_')} {s:.3f}" for c, s in scores.items())
     else:
@@ -181,7 +183,7 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
                 seed=config.seed,
                 cache_dir=cache,
             )
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         n_annotated = int(wells["Metadata_MoA"].notna().sum())
         mode = "exact"
         note = f"{n_annotated} annotated wells, mAP {table['mean_average_precision'].mean():.3f}"
@@ -192,6 +194,7 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
         "features": n_features,
         "search": mode,
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
         "peak_rss_gib": round(peak, 2),
         "note": note,
     }
@@ -211,7 +214,7 @@ def _recall(wells: pd.DataFrame, features: list[str], config: RetrievalConfig, n
 
 def _markdown(rows: list[dict]) -> str:
     """Return ``rows`` as a Markdown table (columns of the first complete row)."""
-    columns = ["stage", "wells", "features", "search", "wall_s", "peak_rss_gib", "note"]
+    columns = ["stage", "wells", "features", "search", "wall_s", "cpu_s", "peak_rss_gib", "note"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
