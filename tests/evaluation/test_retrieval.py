@@ -433,3 +433,18 @@ def test_retrieve_replicates_hnsw_agrees_with_exact(make_profiles):
         exact = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS)
         approximate = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS, search=hnsw)
         pd.testing.assert_frame_equal(exact, approximate)  # a graph over 100 wells is exhaustive
+
+
+def test_retrieve_replicates_hnsw_filtered_search_settles_short_lists(make_profiles, monkeypatch):
+    # with a 1-row shared list nearly every rank comes from the per-group filtered HNSW search
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
+    features = schema.feature_columns(profiles.columns)
+    levels = {"NR": (), "NSB": (schema.BATCH,), "NSSL": (schema.SOURCE, schema.WELL)}
+    hnsw = NeighbourSearchConfig(
+        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+    )
+    exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
+    monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: 1)
+    approximate = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=hnsw)
+    for name in levels:
+        pd.testing.assert_frame_equal(exact[name], approximate[name])
