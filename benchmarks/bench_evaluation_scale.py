@@ -153,6 +153,7 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
                     maps[level] = float("nan")
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         note = ", ".join(f"{level} mAP {m:.3f}" for level, m in maps.items())
+        mode = "pairs"  # no neighbour search: copairs' pairs
     elif stage == "batch_knn":
         values = wells[features].to_numpy(dtype=np.float64)
         neighbours, _ = nearest_neighbours(values, config.batch_knn_k, config=config.search)
