@@ -135,7 +135,10 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
             f"{level} top10 {summarise_retrieval(t, [10])['top10']:.3f}" for level, t in tables.items()
         )
         if mode == "hnsw" and n_recall:
-            note += f"; NR recall@10 {_recall(wells, features, config, n_recall):.4f} ({n_recall} queries)"
+            recall = _recall(wells, features, config, n_recall)
+            note += (
+                f"; NR recall@10 {recall:.4f} ({n_recall} queries, ef_search {config.search.hnsw_ef_search})"
+            )
     elif stage == "map":
         maps = {}
         with tempfile.TemporaryDirectory() as cache:
