@@ -222,3 +222,12 @@ def test_validate_parameters_headline_metric_unknown_or_at_an_unscored_level_nam
     message = _problems(params)
     assert "reporting.report.headline_metrics: 'NSS_tpo1'" in message
     assert "'NSX_top1'" in message and "'NSS_map'" not in message
+
+
+def test_validate_parameters_search_settings_checked_by_path():
+    params = _set(load_parameters("test"), "reporting.retrieval.search.mode", "ivf")
+    _set(params, "reporting.retrieval.search.hnsw_ef_serch", 64)
+    _set(params, "reporting.retrieval.silhouette_sample_size", 1)
+    message = _problems(params)
+    assert "reporting.retrieval.search.hnsw_ef_serch: unknown key; did you mean 'hnsw_ef_search'?" in message
+    assert "ivf" in message

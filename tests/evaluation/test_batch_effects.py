@@ -5,6 +5,7 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidFeaturesError, InvalidInputError, MissingColumnsError
 from micon.evaluation import knn_label_accuracy, label_silhouette, measure_batch_effects
+from micon.evaluation.neighbours import NeighbourSearchConfig
 
 
 def _brute_knn_accuracy(x: np.ndarray, labels: list[str], k: int) -> float:
@@ -124,3 +125,30 @@ def test_measure_batch_effects_pandas_input_unchanged(make_profiles):
     before = profiles.copy()
     measure_batch_effects(profiles, schema.feature_columns(profiles.columns), columns=[schema.SOURCE], k=3)
     pd.testing.assert_frame_equal(profiles, before)
+
+
+def test_knn_label_accuracy_hnsw_equals_exact_on_small_data():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(120, 8)) + np.repeat(rng.normal(size=(4, 8)) * 2, 30, axis=0)
+    labels = np.repeat(list("abcd"), 30).tolist()
+    hnsw = NeighbourSearchConfig(
+        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+    )
+    assert knn_label_accuracy(x, labels, k=5, search=hnsw) == knn_label_accuracy(x, labels, k=5)
+
+
+def test_label_silhouette_sample_is_seeded_estimate_and_exact_when_large():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(400, 5)) + np.repeat(rng.normal(size=(2, 5)), 200, axis=0)
+    labels = np.repeat(["a", "b"], 200).tolist()
+    exact = label_silhouette(x, labels)
+    sampled = label_silhouette(x, labels, sample_size=150, seed=1)
+    assert sampled == label_silhouette(x, labels, sample_size=150, seed=1)
+    assert sampled != exact
+    assert sampled == pytest.approx(exact, abs=0.05)
+    assert label_silhouette(x, labels, sample_size=400) == exact
+
+
+def test_label_silhouette_invalid_sample_size_raises():
+    with pytest.raises(InvalidConfigError, match="sample_size"):
+        label_silhouette(np.eye(4), list("aabb"), sample_size=1)

@@ -7,6 +7,8 @@ from sklearn.metrics import average_precision_score
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError
 from micon.evaluation import annotation_map
+from micon.evaluation import consistency as consistency_module
+from micon.evaluation.consistency import annotation_average_precision
 
 MOA = "Metadata_moa"
 
@@ -122,3 +124,36 @@ def test_annotation_map_not_same_source_equals_brute_force_without_same_source_w
     expected = _brute_ap(profiles, (schema.SOURCE,))
     np.testing.assert_allclose(ap_table["average_precision"].to_numpy(dtype=float), expected, rtol=1e-6)
     assert (ap_table["n_total_pairs"] < len(ap_table) / 2 + 1).all()  # only the other source's wells
+
+
+@pytest.mark.parametrize("exclude_same", [(), (schema.SOURCE,), (schema.SOURCE, schema.BATCH)])
+def test_annotation_average_precision_equals_copairs_pairs_with_ties(
+    make_profiles, monkeypatch, exclude_same
+):
+    profiles = _annotated(make_profiles, seed=3)
+    wells = profiles.loc[~profiles[schema.IS_CONTROL] & profiles[MOA].notna()].reset_index(drop=True)
+    features = schema.feature_columns(wells.columns)
+    wells.loc[10:19, features] = wells.loc[0:9, features].to_numpy()  # exact ties between compounds and MoAs
+    values = wells[features].to_numpy(dtype=np.float64)
+    meta = wells[[schema.JCP2022, MOA, *exclude_same]].astype(str)
+    expected = average_precision(
+        meta,
+        values,
+        pos_sameby=[MOA],
+        pos_diffby=[schema.JCP2022, *exclude_same],
+        neg_sameby=[],
+        neg_diffby=[MOA, *exclude_same],
+        distance="cosine",
+        progress_bar=False,
+    )
+    monkeypatch.setattr(consistency_module, "_BLOCK_CELLS", 100)  # several query blocks
+    ap = annotation_average_precision(
+        values,
+        compounds=pd.factorize(meta[schema.JCP2022])[0],
+        annotations=pd.factorize(meta[MOA])[0],
+        exclusions=[pd.factorize(meta[c])[0] for c in exclude_same],
+    )
+    for column in ("n_pos_pairs", "n_total_pairs"):
+        np.testing.assert_array_equal(ap[column], expected[column].to_numpy())
+    for column in ("average_precision", "normalized_average_precision"):
+        np.testing.assert_allclose(ap[column], expected[column].to_numpy(dtype=float), rtol=1e-12)

@@ -238,7 +238,12 @@ def test_evaluate_consistency_without_annotation_columns_is_empty(profiles, tmp_
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"batch_columns": ["source"]}, "batch_columns"), ({"batch_knn_k": 0}, "batch_knn_k")],
+    [
+        ({"batch_columns": ["source"]}, "batch_columns"),
+        ({"batch_knn_k": 0}, "batch_knn_k"),
+        ({"silhouette_sample_size": 1}, "silhouette_sample_size"),
+        ({"search": {"mode": "ivf"}}, "search"),
+    ],
 )
 def test_retrieval_config_invalid_batch_setting_raises(kwargs, match):
     with pytest.raises(InvalidConfigError, match=match):

@@ -7,6 +7,7 @@ from sklearn.metrics import average_precision_score
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidInputError, MissingColumnsError, NoControlsError
 from micon.evaluation import replicate_map, summarise_replicability
+from micon.evaluation.replicability import replicate_map_at_levels
 
 
 def _hand_ap(profiles: pd.DataFrame, exclude_same, controls_same) -> list[float]:
@@ -327,3 +328,30 @@ def test_replicate_map_single_replicate_compound_kept_not_evaluable_with_reason(
     # the summary is over the evaluable compounds only
     _, plain = replicate_map(profiles, features, exclude_same=(), null_size=100, cache_dir=tmp_path)
     assert summarise_replicability(map_table) == summarise_replicability(plain)
+
+
+def test_replicate_map_at_levels_equals_one_call_per_level_and_copairs_aps(make_profiles, tmp_path):
+    profiles = make_profiles(n_sources=2, signal=0.6, seed=8)
+    features = schema.feature_columns(profiles.columns)
+    levels = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+    together = replicate_map_at_levels(profiles, features, levels=levels, null_size=200, cache_dir=tmp_path)
+    meta = profiles[[schema.JCP2022, *schema.PLATE_KEY, schema.IS_CONTROL]].reset_index(drop=True)
+    meta["reference"] = np.where(meta[schema.IS_CONTROL], np.arange(len(meta)), -1)
+    for name, exclude_same in levels.items():
+        alone = replicate_map(
+            profiles, features, exclude_same=exclude_same, null_size=200, cache_dir=tmp_path
+        )
+        pd.testing.assert_frame_equal(together[name][0], alone[0])
+        pd.testing.assert_frame_equal(together[name][1], alone[1])
+        direct = average_precision(
+            meta,
+            profiles[features].to_numpy(dtype=np.float64),
+            pos_sameby=[schema.JCP2022, "reference"],
+            pos_diffby=list(exclude_same),
+            neg_sameby=list(schema.PLATE_KEY),
+            neg_diffby=[schema.IS_CONTROL],
+            distance="cosine",
+            progress_bar=False,
+        ).loc[~meta[schema.IS_CONTROL]]
+        for column in ("average_precision", "normalized_average_precision", "n_pos_pairs", "n_total_pairs"):
+            np.testing.assert_array_equal(together[name][0][column].to_numpy(), direct[column].to_numpy())

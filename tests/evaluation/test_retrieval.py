@@ -8,9 +8,11 @@ from micon.evaluation import (
     assign_plate_layouts,
     retrieve_mechanism,
     retrieve_replicates,
+    retrieve_replicates_at_levels,
     summarise_retrieval,
 )
 from micon.evaluation import retrieval as retrieval_module
+from micon.evaluation.neighbours import NeighbourSearchConfig, unit_rows
 
 KS = (1, 3, 5)
 SCENARIOS = {
@@ -352,3 +354,97 @@ def test_retrieve_mechanism_not_same_source_drops_candidates_of_the_query_source
     assert (a["n_eligible_replicates"] == 2).all()
     assert not a["hit_at_1"].any() and not a["hit_at_2"].any()
     assert (hits.loc[hits[schema.JCP2022] == "F", "n_eligible_replicates"] == 4).all()  # A and B, on s0
+
+
+def _ranked_oracle(profiles: pd.DataFrame, exclude_same, ks) -> pd.DataFrame:
+    """Full ranking of every remaining candidate, similarity descending and row ascending among ties."""
+    treated = profiles.loc[~profiles[schema.IS_CONTROL]].reset_index(drop=True)
+    unit = unit_rows(treated[schema.feature_columns(treated.columns)].to_numpy(dtype=np.float64))
+    similarity = unit @ unit.T
+    compounds = treated[schema.JCP2022].to_numpy()
+    columns = [treated[c].to_numpy() for c in exclude_same]
+    rows = []
+    for i in range(len(treated)):
+        keep = np.arange(len(treated)) != i
+        for values in columns:
+            keep &= values != values[i]
+        candidates = np.flatnonzero(keep)
+        ranked = candidates[np.lexsort((candidates, -similarity[i, candidates]))]
+        is_rep = compounds[ranked] == compounds[i]
+        rows.append(
+            {
+                "n_eligible_replicates": int(is_rep.sum()),
+                **{f"hit_at_{k}": bool(is_rep[:k].any()) for k in ks},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _tied_profiles(make_profiles) -> pd.DataFrame:
+    """Random profiles where many wells repeat another well's features exactly (ties of every kind)."""
+    profiles = make_profiles(
+        n_sources=2, n_batches=2, n_plates=2, n_compounds=6, n_dmso=2, signal=0.5, seed=7
+    )
+    features = schema.feature_columns(profiles.columns)
+    rng = np.random.default_rng(1)
+    treated = np.flatnonzero(~profiles[schema.IS_CONTROL].to_numpy())
+    sources = rng.choice(treated, size=len(treated) // 2)
+    targets = rng.choice(treated, size=len(treated) // 2)
+    profiles.loc[profiles.index[targets], features] = profiles.loc[
+        profiles.index[sources], features
+    ].to_numpy()
+    return profiles
+
+
+@pytest.mark.parametrize("scenario", ["NR", "NSB", "NSS", "NSSL"])
+def test_retrieve_replicates_ties_ranked_by_row_as_full_sort(make_profiles, scenario, monkeypatch):
+    profiles = _tied_profiles(make_profiles)
+    features = schema.feature_columns(profiles.columns)
+    expected = _ranked_oracle(profiles, SCENARIOS[scenario], KS)
+    hits = retrieve_replicates(profiles, features, exclude_same=SCENARIOS[scenario], ks=KS)
+    monkeypatch.setattr(retrieval_module, "_BLOCK_CELLS", 64)  # several blocks
+    blocked = retrieve_replicates(profiles, features, exclude_same=SCENARIOS[scenario], ks=KS)
+    for table in (hits, blocked):
+        np.testing.assert_array_equal(table["n_eligible_replicates"], expected["n_eligible_replicates"])
+        for k in KS:
+            np.testing.assert_array_equal(table[f"hit_at_{k}"], expected[f"hit_at_{k}"])
+
+
+def test_retrieve_replicates_short_neighbour_list_counts_every_candidate(make_profiles, monkeypatch):
+    # a list of 1 nearest row rarely settles a rank: the fallback over every candidate does
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=2)
+    features = schema.feature_columns(profiles.columns)
+    levels = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+    monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: 1)
+    tables = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
+    for name, exclude_same in levels.items():
+        expected = _ranked_oracle(profiles, exclude_same, KS)
+        for k in KS:
+            np.testing.assert_array_equal(tables[name][f"hit_at_{k}"], expected[f"hit_at_{k}"])
+
+
+def test_retrieve_replicates_hnsw_agrees_with_exact(make_profiles):
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
+    features = schema.feature_columns(profiles.columns)
+    hnsw = NeighbourSearchConfig(
+        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+    )
+    for exclude_same in ((), (schema.BATCH,), (schema.SOURCE,)):
+        exact = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS)
+        approximate = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS, search=hnsw)
+        pd.testing.assert_frame_equal(exact, approximate)  # a graph over 100 wells is exhaustive
+
+
+def test_retrieve_replicates_hnsw_filtered_search_settles_short_lists(make_profiles, monkeypatch):
+    # with a 1-row shared list nearly every rank comes from the per-group filtered HNSW search
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
+    features = schema.feature_columns(profiles.columns)
+    levels = {"NR": (), "NSB": (schema.BATCH,), "NSSL": (schema.SOURCE, schema.WELL)}
+    hnsw = NeighbourSearchConfig(
+        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+    )
+    exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
+    monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: 1)
+    approximate = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=hnsw)
+    for name in levels:
+        pd.testing.assert_frame_equal(exact[name], approximate[name])

@@ -42,12 +42,17 @@ from micon.evaluation.plots import (
 )
 from micon.evaluation.projection import project_profiles
 from micon.evaluation.reduction import reduce_dimension, sphere_with_shrinkage
-from micon.evaluation.replicability import replicate_map, summarise_replicability
+from micon.evaluation.replicability import replicate_map, replicate_map_at_levels, summarise_replicability
 from micon.evaluation.report import (
     build_comparison_table,
     format_markdown_table,
 )
-from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
+from micon.evaluation.retrieval import (
+    retrieve_mechanism,
+    retrieve_replicates,
+    retrieve_replicates_at_levels,
+    summarise_retrieval,
+)
 
 __all__ = [
     "NORMALIZATION_STEPS",
@@ -81,8 +86,10 @@ __all__ = [
     "reduce_dimension",
     "reference_well_profiles",
     "replicate_map",
+    "replicate_map_at_levels",
     "retrieve_mechanism",
     "retrieve_replicates",
+    "retrieve_replicates_at_levels",
     "robust_mad_normalize",
     "scale_by_control_mad",
     "select_evaluated_wells",

@@ -15,9 +15,9 @@ from micon.evaluation._checks import control_mask, require_metadata
 from micon.evaluation.batch_effects import measure_batch_effects
 from micon.evaluation.consistency import annotation_map
 from micon.evaluation.layout import assign_plate_layouts
-from micon.evaluation.replicability import replicate_map, summarise_replicability
-from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates, summarise_retrieval
-from micon.progress import progress as show_progress
+from micon.evaluation.neighbours import NeighbourSearchConfig
+from micon.evaluation.replicability import replicate_map_at_levels, summarise_replicability
+from micon.evaluation.retrieval import retrieve_mechanism, retrieve_replicates_at_levels, summarise_retrieval
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class RetrievalConfig:
         split_scenarios: Scenarios (keys of ``scenarios``) whose per-compound scores are also broken down
             by the query's split when several splits are evaluated (``statistics.compound_scores``):
             top-1 per split, and mAP of the held-out compounds. Empty: no breakdown.
+        search: Nearest-neighbour search of retrieval and the batch kNN (exact, HNSW or auto); a
+            mapping of ``NeighbourSearchConfig`` fields is converted.
+        silhouette_sample_size: Wells drawn (seeded by ``seed``) for the batch silhouette, which is
+            then an estimate; None for every well. >= 2.
     """
 
     scenarios: Mapping[str, tuple[str, ...]]
@@ -63,6 +67,8 @@ class RetrievalConfig:
     annotation_columns: tuple[str, ...]
     mechanism_scenarios: tuple[str, ...]
     split_scenarios: tuple[str, ...]
+    search: NeighbourSearchConfig
+    silhouette_sample_size: int | None
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenarios, Mapping) or not self.scenarios:
@@ -128,6 +134,16 @@ class RetrievalConfig:
                 f"split_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
             )
         object.__setattr__(self, "split_scenarios", by_split)
+        if isinstance(self.search, Mapping):
+            try:
+                object.__setattr__(self, "search", NeighbourSearchConfig(**self.search))
+            except TypeError as exc:
+                raise InvalidConfigError(f"search {dict(self.search)}: {exc}") from exc
+        if not isinstance(self.search, NeighbourSearchConfig):
+            raise InvalidConfigError(f"search must be a mapping of search settings, got {self.search!r}")
+        size = self.silhouette_sample_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+            raise InvalidConfigError(f"silhouette_sample_size must be an integer >= 2 or null, got {size!r}")
 
 
 def evaluate_profiles(
@@ -168,28 +184,33 @@ def evaluate_profiles(
     metrics: dict[str, dict[str, float]] = {}
     rows = []
     map_tables = []
-    # a bar over the levels on a terminal; elsewhere each level logs its line below
-    levels = show_progress(
-        config.scenarios.items(), desc="retrieval levels", logger=logger, unit="level", lines=0
-    )
-    for scenario, exclude_same in levels:
+    present = {}
+    for scenario, exclude_same in config.scenarios.items():
         missing = [c for c in exclude_same if c not in selected.columns]
         if missing:
             logger.warning("scenario %s skipped: the profiles lack %s", scenario, missing)
-            continue
-        hits = retrieve_replicates(selected, features, exclude_same=exclude_same, ks=config.ks)
-        summary = summarise_retrieval(hits, config.ks)
-        if summary["n_queries"] > 0:
-            _, map_table = replicate_map(
-                selected,
-                features,
-                exclude_same=exclude_same,
-                controls_same=controls_same,
-                null_size=config.null_size,
-                threshold=config.threshold,
-                seed=config.seed,
-                cache_dir=config.null_cache_dir,
-            )
+        else:
+            present[scenario] = exclude_same
+    level_hits = retrieve_replicates_at_levels(
+        selected, features, levels=present, ks=config.ks, search=config.search
+    )
+    summaries = {scenario: summarise_retrieval(level_hits[scenario], config.ks) for scenario in present}
+    scored = {s: present[s] for s, summary in summaries.items() if summary["n_queries"] > 0}
+    level_maps = {}
+    if scored:  # copairs mAP for every scored level at once (the DMSO negatives are shared)
+        level_maps = replicate_map_at_levels(
+            selected,
+            features,
+            levels=scored,
+            controls_same=controls_same,
+            null_size=config.null_size,
+            threshold=config.threshold,
+            seed=config.seed,
+            cache_dir=config.null_cache_dir,
+        )
+    for scenario, summary in summaries.items():
+        if scenario in level_maps:
+            map_table = level_maps[scenario][1]
             replicability = summarise_replicability(map_table)
             map_tables.append(map_table[list(MAP_TABLE_COLUMNS[1:])].assign(scenario=scenario))
         else:
@@ -232,7 +253,8 @@ def evaluate_batch_effects(profiles: pd.DataFrame, config: RetrievalConfig) -> d
 
     Args:
         profiles: As for ``evaluate_profiles``, plus ``config.batch_columns``.
-        config: Splits, ``batch_columns`` and ``batch_knn_k``.
+        config: Splits, ``batch_columns``, ``batch_knn_k``, ``search``, ``silhouette_sample_size``
+            and ``seed``.
 
     Returns:
         ``measure_batch_effects``' scores (``source_knn_accuracy``, ``source_silhouette``, ...).
@@ -246,6 +268,9 @@ def evaluate_batch_effects(profiles: pd.DataFrame, config: RetrievalConfig) -> d
         schema.feature_columns(selected.columns),
         columns=config.batch_columns,
         k=config.batch_knn_k,
+        search=config.search,
+        silhouette_sample_size=config.silhouette_sample_size,
+        seed=config.seed,
     )
 
 
@@ -334,7 +359,12 @@ def evaluate_mechanism_retrieval(
                 logger.warning("mechanism scenario %s skipped: the profiles lack %s", scenario, exclude_same)
                 continue
             hits = retrieve_mechanism(
-                selected, features, annotation_column=column, exclude_same=exclude_same, ks=config.ks
+                selected,
+                features,
+                annotation_column=column,
+                exclude_same=exclude_same,
+                ks=config.ks,
+                search=config.search,
             )
             summary = summarise_retrieval(hits, config.ks)
             replicability = {"map": float("nan"), "fraction_retrieved": float("nan")}

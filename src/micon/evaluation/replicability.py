@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -96,48 +96,145 @@ def replicate_map(
         raise InvalidConfigError(f"null_size must be >= 1, got {null_size}")
     if not 0 < threshold < 1:
         raise InvalidConfigError(f"threshold must be in (0, 1), got {threshold}")
-    exclude_same, controls_same = list(exclude_same), list(controls_same)
+    levels = replicate_map_at_levels(
+        profiles,
+        feature_columns,
+        levels={"level": exclude_same},
+        controls_same=controls_same,
+        null_size=null_size,
+        threshold=threshold,
+        seed=seed,
+        cache_dir=cache_dir,
+    )
+    return levels["level"]
+
+
+def replicate_map_at_levels(
+    profiles: pd.DataFrame,
+    feature_columns: Sequence[str],
+    *,
+    levels: Mapping[str, Sequence[str]],
+    controls_same: Sequence[str] = schema.PLATE_KEY,
+    null_size: int = 10000,
+    threshold: float = 0.05,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Return ``replicate_map``'s ``(ap_table, map_table)`` per level (name -> ``exclude_same``).
+
+    The pairs are copairs' (``copairs.matching.find_pairs``) and so are the rank lists, APs and
+    p-values (``build_rank_lists``, ``ap_contiguous``, ``mean_average_precision``); the similarity of
+    each pair is copairs' cosine formula on rows normalised once rather than per pair, and the DMSO
+    negatives, the same at every level, are paired and scored once for all levels.
+
+    Raises:
+        As ``replicate_map``, naming the level's ``exclude_same``.
+    """
+    if null_size < 1:
+        raise InvalidConfigError(f"null_size must be >= 1, got {null_size}")
+    if not 0 < threshold < 1:
+        raise InvalidConfigError(f"threshold must be in (0, 1), got {threshold}")
+    levels = {name: list(columns) for name, columns in levels.items()}
+    controls_same = list(controls_same)
     reserved = {schema.JCP2022, schema.IS_CONTROL}
-    if reserved & set(exclude_same) or reserved & set(controls_same):
-        raise InvalidInputError(
-            f"exclude_same {exclude_same} and controls_same {controls_same} may not contain "
-            f"{sorted(reserved)}"
-        )
+    for exclude_same in levels.values():
+        if reserved & set(exclude_same) or reserved & set(controls_same):
+            raise InvalidInputError(
+                f"exclude_same {exclude_same} and controls_same {controls_same} may not contain "
+                f"{sorted(reserved)}"
+            )
     table_name = "profiles for replicate mAP"
-    pair_columns = list(dict.fromkeys([schema.JCP2022, *exclude_same, *controls_same]))
+    level_columns = [c for columns in levels.values() for c in columns]
+    pair_columns = list(dict.fromkeys([schema.JCP2022, *level_columns, *controls_same]))
     require_metadata(profiles, pair_columns, table_name=table_name)
     is_control = control_mask(profiles, table_name=table_name)
     require_features(profiles, list(feature_columns), table_name=table_name)
     if not is_control.any():
         raise NoControlsError(f"{table_name}: no DMSO well ({schema.IS_CONTROL} True) to rank against")
 
-    from copairs.map import average_precision, mean_average_precision  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
-    from copairs.matching import UnpairedException  # noqa: PLC0415 - a nanobind extension, loaded when used (micon.evaluation)
+    from copairs.matching import find_pairs  # noqa: PLC0415 - nanobind via duckdb: loaded when used (micon.evaluation)
 
     meta = profiles.loc[:, pair_columns].reset_index(drop=True)
     meta[schema.IS_CONTROL] = is_control
     meta[_REFERENCE_COLUMN] = np.where(is_control, np.arange(len(meta)), -1)
     features = profiles[list(feature_columns)].to_numpy(dtype=np.float64)
-    try:
-        ap = average_precision(
-            meta,
-            features,
-            pos_sameby=[schema.JCP2022, _REFERENCE_COLUMN],
-            pos_diffby=exclude_same,
-            neg_sameby=controls_same,
-            neg_diffby=[schema.IS_CONTROL],
-            distance="cosine",
-            progress_bar=False,
+    # copairs' cosine (compute.pairwise_cosine) normalises both rows of every pair; once per row here
+    # (row-major: pandas hands the features over column-major, which makes every row gather slow)
+    unit = np.ascontiguousarray(features / np.linalg.norm(features, axis=1)[:, np.newaxis])
+    negatives = find_pairs(meta, sameby=controls_same, diffby=[schema.IS_CONTROL])
+    if len(negatives) == 0:
+        raise NoControlsError(
+            f"no treated well has a DMSO well sharing {controls_same} with it; mAP is undefined"
         )
-    except UnpairedException as exc:
-        if "positive" in str(exc):
+    negative_sims = _pair_cosine(unit, negatives)
+    results = {}
+    for name, exclude_same in levels.items():
+        positives = find_pairs(meta, sameby=[schema.JCP2022, _REFERENCE_COLUMN], diffby=exclude_same)
+        if len(positives) == 0:
             raise InvalidInputError(
                 f"no treated well has a replicate differing on {exclude_same} (scenario "
                 f"exclude_same={exclude_same}); mAP is undefined"
-            ) from exc
-        raise NoControlsError(
-            f"no treated well has a DMSO well sharing {controls_same} with it; mAP is undefined"
-        ) from exc
+            )
+        ap = _average_precision(len(meta), positives, negatives, _pair_cosine(unit, positives), negative_sims)
+        results[name] = _level_tables(
+            profiles, is_control, ap, exclude_same, null_size, threshold, seed, cache_dir
+        )
+    return results
+
+
+def _pair_cosine(unit: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Return copairs' float32 cosine similarity of each pair of unit rows, 2**16 pairs at a time."""
+    out = np.empty(len(pairs), dtype=np.float32)
+    step = 2**16
+    for start in range(0, len(pairs), step):
+        chunk = pairs[start : start + step]
+        out[start : start + len(chunk)] = np.sum(unit[chunk[:, 0]] * unit[chunk[:, 1]], axis=1)
+    return out
+
+
+def _average_precision(
+    n: int, positives: np.ndarray, negatives: np.ndarray, positive_sims: np.ndarray, negative_sims: np.ndarray
+) -> pd.DataFrame:
+    """Return copairs' ``average_precision`` columns per row from its pairs and their similarities.
+
+    The steps of ``copairs.map.average_precision`` after the similarities, with copairs' functions.
+    """
+    from copairs.compute import ap_contiguous  # noqa: PLC0415 - nanobind via duckdb: loaded when used (micon.evaluation)
+    from copairs.map.average_precision import build_rank_lists  # noqa: PLC0415 - nanobind via duckdb: loaded when used (micon.evaluation)
+    from copairs.map.normalization import normalize_ap  # noqa: PLC0415 - nanobind via duckdb: loaded when used (micon.evaluation)
+
+    paired, rel_k_list, counts = build_rank_lists(positives, negatives, positive_sims, negative_sims)
+    ap_scores, null_confs = ap_contiguous(rel_k_list, counts)
+    table = pd.DataFrame(
+        {
+            "average_precision": np.nan,
+            "normalized_average_precision": np.nan,
+            "n_pos_pairs": np.zeros(n, dtype=np.int64),
+            "n_total_pairs": np.zeros(n, dtype=np.int64),
+        },
+        index=np.arange(n),
+    )
+    table.loc[paired, "average_precision"] = ap_scores
+    table.loc[paired, "n_pos_pairs"] = null_confs[:, 0]
+    table.loc[paired, "n_total_pairs"] = null_confs[:, 1]
+    table.loc[paired, "normalized_average_precision"] = normalize_ap(
+        ap_scores, null_confs[:, 0], null_confs[:, 1] - null_confs[:, 0]
+    )
+    return table
+
+
+def _level_tables(
+    profiles: pd.DataFrame,
+    is_control: np.ndarray,
+    ap: pd.DataFrame,
+    exclude_same: list[str],
+    null_size: int,
+    threshold: float,
+    seed: int,
+    cache_dir: str | Path | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return one level's ``(ap_table, map_table)`` from its per-row APs (copairs' mAP and p-values)."""
+    from copairs.map import mean_average_precision  # noqa: PLC0415 - nanobind via duckdb: loaded when used (micon.evaluation)
 
     ap_table = profiles.loc[:, schema.metadata_columns(profiles.columns)].reset_index(drop=True)
     for column in _AP_COLUMNS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,14 @@ import pandas as pd
 from micon import schema
 from micon.errors import InvalidInputError, MissingColumnsError
 from micon.evaluation._checks import control_mask, require_features, require_metadata
+from micon.evaluation.neighbours import (
+    EXACT,
+    HnswIndex,
+    NeighbourSearchConfig,
+    pair_similarities,
+    similarity_blocks,
+    unit_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,18 +39,21 @@ def retrieve_replicates(
     *,
     exclude_same: Sequence[str],
     ks: Sequence[int],
+    search: NeighbourSearchConfig = EXACT,
 ) -> pd.DataFrame:
     """Mark, for each treated well, whether a replicate is among its k most similar wells.
 
     Wells are ranked by cosine similarity. A candidate is dropped from a query's list when it equals
     the query on any ``exclude_same`` column, judged on the candidate's own metadata, so
-    ``("Metadata_Batch",)`` gives NSB and ``("Metadata_Source",)`` gives NSS.
+    ``("Metadata_Batch",)`` gives NSB and ``("Metadata_Source",)`` gives NSS. Equal similarities are
+    ranked by row order. ``retrieve_replicates_at_levels`` scores several levels in one pass.
 
     Args:
         profiles: One row per well: ``schema.METADATA`` columns plus ``feature_columns``.
         feature_columns: Embedding columns; every value finite.
         exclude_same: Metadata columns a candidate must differ on from its query.
         ks: Cut-offs, each >= 1.
+        search: Exact (the default) or approximate (HNSW) nearest-neighbour search.
 
     Returns:
         One row per treated query well: its metadata, ``n_eligible_replicates`` and a boolean
@@ -52,34 +63,59 @@ def retrieve_replicates(
         InvalidFeaturesError: A feature is NaN or inf (names the column and the first well).
         ValueError: A k is < 1, or an ``exclude_same`` column is missing.
     """
+    levels = retrieve_replicates_at_levels(
+        profiles, feature_columns, levels={"level": exclude_same}, ks=ks, search=search
+    )
+    return levels["level"]
+
+
+def retrieve_replicates_at_levels(
+    profiles: pd.DataFrame,
+    feature_columns: Sequence[str],
+    *,
+    levels: Mapping[str, Sequence[str]],
+    ks: Sequence[int],
+    search: NeighbourSearchConfig = EXACT,
+) -> dict[str, pd.DataFrame]:
+    """Return ``retrieve_replicates``' table for each level (name -> ``exclude_same``), from one search.
+
+    The similarities (exact) or the index (HNSW) are computed once and shared by all levels.
+
+    Raises:
+        As ``retrieve_replicates``, naming the level's ``exclude_same``.
+    """
     ks = _check_ks(ks)
-    exclude_same = list(exclude_same)
-    if schema.JCP2022 in exclude_same:
-        raise InvalidInputError(
-            f"exclude_same {exclude_same} contains {schema.JCP2022}: no candidate could be a replicate"
-        )
-    try:
-        require_metadata(profiles, [schema.JCP2022, *exclude_same], table_name="profiles for retrieval")
-    except MissingColumnsError as exc:
-        raise MissingColumnsError(f"{exc}; exclude_same was {exclude_same}") from exc
+    levels = {name: list(columns) for name, columns in levels.items()}
+    for exclude_same in levels.values():
+        if schema.JCP2022 in exclude_same:
+            raise InvalidInputError(
+                f"exclude_same {exclude_same} contains {schema.JCP2022}: no candidate could be a replicate"
+            )
+        try:
+            require_metadata(profiles, [schema.JCP2022, *exclude_same], table_name="profiles for retrieval")
+        except MissingColumnsError as exc:
+            raise MissingColumnsError(f"{exc}; exclude_same was {exclude_same}") from exc
     is_control = control_mask(profiles, table_name="profiles for retrieval")
     treated = profiles.loc[~is_control]
     require_features(treated, list(feature_columns), table_name="profiles for retrieval")
 
-    hits, n_eligible = _rank_and_mark(
+    marked = _rank_and_mark(
         treated[list(feature_columns)].to_numpy(dtype=np.float64),
         labels=pd.factorize(treated[schema.JCP2022])[0],
-        exclusion_codes=[pd.factorize(treated[c])[0] for c in exclude_same],
+        levels=[[pd.factorize(treated[c])[0] for c in columns] for columns in levels.values()],
         ks=ks,
+        search=search,
     )
-    result = _hits_table(treated, hits, n_eligible, ks)
-    logger.info(
-        "retrieval (exclude_same=%s): %d treated queries, %d with an eligible replicate",
-        exclude_same,
-        len(result),
-        int((n_eligible > 0).sum()),
-    )
-    return result
+    tables = {}
+    for (name, exclude_same), (hits, n_eligible) in zip(levels.items(), marked, strict=True):
+        tables[name] = _hits_table(treated, hits, n_eligible, ks)
+        logger.info(
+            "retrieval (exclude_same=%s): %d treated queries, %d with an eligible replicate",
+            exclude_same,
+            len(treated),
+            int((n_eligible > 0).sum()),
+        )
+    return tables
 
 
 def retrieve_mechanism(
@@ -89,6 +125,7 @@ def retrieve_mechanism(
     annotation_column: str,
     exclude_same: Sequence[str],
     ks: Sequence[int],
+    search: NeighbourSearchConfig = EXACT,
 ) -> pd.DataFrame:
     """Mark, for each annotated treated well, whether another compound of its annotation is in its top k.
 
@@ -105,6 +142,7 @@ def retrieve_mechanism(
         annotation_column: The mechanism (or target) annotation, e.g. ``Metadata_MoA``.
         exclude_same: Metadata columns a candidate must differ on from its query.
         ks: Cut-offs, each >= 1.
+        search: Exact (the default) or approximate (HNSW) nearest-neighbour search.
 
     Returns:
         One row per annotated treated query well: its metadata, ``n_eligible_replicates`` (here: the
@@ -129,11 +167,12 @@ def retrieve_mechanism(
     labels = profiles[annotation_column]
     annotated = profiles.loc[~is_control & labels.notna().to_numpy() & (labels.astype(str) != "").to_numpy()]
     require_features(annotated, list(feature_columns), table_name=table_name)
-    hits, n_eligible = _rank_and_mark(
+    [(hits, n_eligible)] = _rank_and_mark(
         annotated[list(feature_columns)].to_numpy(dtype=np.float64),
         labels=pd.factorize(annotated[annotation_column].astype(str))[0],
-        exclusion_codes=[pd.factorize(annotated[c])[0] for c in [schema.JCP2022, *exclude_same]],
+        levels=[[pd.factorize(annotated[c])[0] for c in [schema.JCP2022, *exclude_same]]],
         ks=ks,
+        search=search,
     )
     result = _hits_table(annotated, hits, n_eligible, ks)
     logger.info(
@@ -200,45 +239,168 @@ def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
 
 
 def _rank_and_mark(
-    values: np.ndarray, *, labels: np.ndarray, exclusion_codes: list[np.ndarray], ks: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (hits (n, len(ks)) bool, n_eligible (n,) int64), every row a query and a candidate.
+    values: np.ndarray,
+    *,
+    labels: np.ndarray,
+    levels: Sequence[Sequence[np.ndarray]],
+    ks: tuple[int, ...],
+    search: NeighbourSearchConfig = EXACT,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return, per level, (hits (n, len(ks)) bool, n_eligible (n,) int64), every row a query and a candidate.
 
-    A candidate is dropped when it is the query or shares a code with it in any of
-    ``exclusion_codes``; a positive is a remaining candidate with the query's label. Hand-written
-    with numpy: no library offers kNN with a per-pair exclusion rule on metadata; the similarity
-    matrix is built one block of queries at a time. Ties are broken arbitrarily.
+    A level is a list of code arrays: a candidate is dropped when it is the query or shares a code
+    with it in any of them; a positive is a remaining candidate with the query's label. Hand-written:
+    no library offers kNN with a per-pair exclusion rule on metadata. Rather than ranking every
+    candidate, the query's best positive ``p*`` (highest similarity, lowest row among ties) is found
+    from the few positive pairs, and its rank is the number of remaining candidates ranked before it
+    (more similar, or as similar with a lower row): a hit at k is a rank < k. That count is read off
+    one shared list of each query's nearest rows (all levels at once) when the list reaches below
+    ``p*`` or already holds ``max(ks)`` remaining candidates before it; otherwise it is counted over
+    every candidate (exact search) or over a search restricted to the remaining candidates (HNSW).
+    Exact search equals the full brute-force ranking with ties broken by row; HNSW is approximate.
     """
     n = len(values)
-    if n == 0:
-        return np.zeros((0, len(ks)), dtype=bool), np.zeros(0, dtype=np.int64)
-    k_max = min(max(ks), n)
-    norms = np.linalg.norm(values, axis=1, keepdims=True)
-    # A zero profile has no direction: it gets similarity 0 to everything rather than NaN.
-    values = values / np.maximum(norms, np.finfo(np.float64).tiny)
-    hits = np.zeros((n, len(ks)), dtype=bool)
-    n_eligible = np.zeros(n, dtype=np.int64)
-    block = max(1, _BLOCK_CELLS // max(n, 1))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        rows = np.arange(start, stop)
-        similarity = values[start:stop] @ values.T
-        excluded = np.zeros_like(similarity, dtype=bool)
-        for codes in exclusion_codes:
-            excluded |= codes[start:stop, None] == codes[None, :]
-        excluded[rows - start, rows] = True  # the query itself
-        eligible = (labels[start:stop, None] == labels[None, :]) & ~excluded
-        n_eligible[start:stop] = eligible.sum(axis=1)
-        similarity[excluded] = -np.inf
+    empty = [(np.zeros((n, len(ks)), dtype=bool), np.zeros(n, dtype=np.int64)) for _ in levels]
+    if n <= 1 or not levels:
+        return empty
+    k_max = max(ks)
+    n_list = _list_length(n, k_max)
+    q, p = _positive_pairs(labels)
+    ranks = [np.full(n, k_max, dtype=np.int64) for _ in levels]
+    n_eligible = [np.zeros(n, dtype=np.int64) for _ in levels]
+    mode = search.resolve(n)
+    if mode == "exact":
+        unit = unit_rows(values)
+        bounds = np.searchsorted(q, np.arange(n + 1))
+        for rows, block in similarity_blocks(unit, block_cells=_BLOCK_CELLS):
+            start = int(rows[0])
+            block[np.arange(len(rows)), rows] = -np.inf  # the query itself
+            top = np.argpartition(-block, n_list - 1, axis=1)[:, :n_list]
+            top_sims = np.take_along_axis(block, top, axis=1)
+            pair = slice(bounds[start], bounds[rows[-1] + 1])
+            pair_sims = block[q[pair] - start, p[pair]]
+            for level, codes in enumerate(levels):
+                best, best_sim, count = _best_positive(q[pair], p[pair], pair_sims, codes, n=n)
+                n_eligible[level][rows] = count[rows]
+                has = rows[count[rows] > 0]
+                rank, unresolved = _rank_in_list(
+                    has,
+                    best[has],
+                    best_sim[has],
+                    top[has - start],
+                    top_sims[has - start],
+                    codes,
+                    k_max,
+                    labels,
+                )
+                if unresolved.any():  # counted over every candidate, for these queries only
+                    todo = has[unresolved]
+                    lines = block[todo - start]
+                    remaining = np.ones(lines.shape, dtype=bool)
+                    for c in codes:
+                        remaining &= c[None, :] != c[todo][:, None]
+                    remaining[np.arange(len(todo)), todo] = False
+                    b, s = best[todo][:, None], best_sim[todo][:, None]
+                    before = (lines > s) | ((lines == s) & (np.arange(n)[None, :] < b))
+                    rank[unresolved] = (remaining & before).sum(axis=1)
+                ranks[level][has] = rank
+    else:
+        index = HnswIndex(values, config=search)
+        top, top_sims = index.search(np.arange(n), n_list)
+        pair_sims = pair_similarities(index.unit, q, p)
+        for level, codes in enumerate(levels):
+            best, best_sim, count = _best_positive(q, p, pair_sims, codes, n=n)
+            n_eligible[level] = count
+            has = np.flatnonzero(count > 0)
+            rank, unresolved = _rank_in_list(
+                has, best[has], best_sim[has], top[has], top_sims[has], codes, k_max, labels
+            )
+            todo = has[unresolved]
+            keys = np.stack([c[todo] for c in codes], axis=1) if codes else np.zeros((len(todo), 0))
+            _, group = np.unique(keys, axis=0, return_inverse=True) if len(todo) else (None, np.zeros(0, int))
+            for g in np.unique(group):
+                rows = todo[group.ravel() == g]
+                allowed = None
+                if codes:
+                    allowed = np.ones(n, dtype=bool)
+                    for c in codes:
+                        allowed &= c != c[rows[0]]
+                found, found_sims = index.search(rows, k_max, allowed=allowed)
+                b, s = best[rows][:, None], best_sim[rows][:, None]
+                other = labels[np.maximum(found, 0)] != labels[rows][:, None]
+                before = (found >= 0) & other & ((found_sims > s) | ((found_sims == s) & (found < b)))
+                rank[np.searchsorted(has, rows)] = before.sum(axis=1)
+            ranks[level][has] = rank
+        logger.info("retrieval by HNSW over %d wells (ef_search=%d)", n, search.hnsw_ef_search)
+    return [(np.stack([r < k for k in ks], axis=1), e) for r, e in zip(ranks, n_eligible, strict=True)]
 
-        if k_max < n:
-            top = np.argpartition(-similarity, k_max - 1, axis=1)[:, :k_max]
-        else:
-            top = np.broadcast_to(np.arange(n), similarity.shape)
-        order = np.argsort(-np.take_along_axis(similarity, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        # Excluded candidates can fill the list when too few remain; they are never eligible.
-        found = np.logical_or.accumulate(np.take_along_axis(eligible, top, axis=1), axis=1)
-        for j, k in enumerate(ks):
-            hits[start:stop, j] = found[:, min(k, k_max) - 1]
-    return hits, n_eligible
+
+def _list_length(n: int, k_max: int) -> int:
+    """Return how many nearest rows are listed per query: enough to settle most ranks without a fallback."""
+    return min(n - 1, max(4 * k_max, 32))
+
+
+def _positive_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return every ordered pair (q, p), q != p, of rows with the same label, sorted by q."""
+    order = np.argsort(labels, kind="stable")
+    _, starts, sizes = np.unique(labels[order], return_index=True, return_counts=True)
+    size_of = np.repeat(sizes, sizes)  # per sorted element: its group's size
+    start_of = np.repeat(starts, sizes)
+    q_sorted = np.repeat(np.arange(len(labels)), size_of)
+    offsets = np.arange(len(q_sorted)) - np.repeat(np.cumsum(size_of) - size_of, size_of)
+    p_sorted = start_of[q_sorted] + offsets
+    q, p = order[q_sorted], order[p_sorted]
+    keep = q != p
+    q, p = q[keep], p[keep]
+    by_query = np.argsort(q, kind="stable")
+    return q[by_query], p[by_query]
+
+
+def _best_positive(
+    q: np.ndarray, p: np.ndarray, sims: np.ndarray, codes: Sequence[np.ndarray], *, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per row its best eligible positive (row), that similarity and its count of eligible positives.
+
+    A pair is eligible when the two rows differ in every code array; the best positive is the most
+    similar, the lowest row among ties. Rows without one get -1, -inf and 0.
+    """
+    eligible = np.ones(len(q), dtype=bool)
+    for c in codes:
+        eligible &= c[q] != c[p]
+    q, p, sims = q[eligible], p[eligible], sims[eligible]
+    count = np.bincount(q, minlength=n).astype(np.int64)
+    best = np.full(n, -1, dtype=np.int64)
+    best_sim = np.full(n, -np.inf)
+    if len(q):
+        order = np.lexsort((p, -sims, q))
+        first = order[np.r_[True, q[order][1:] != q[order][:-1]]]
+        best[q[first]], best_sim[q[first]] = p[first], sims[first]
+    return best, best_sim, count
+
+
+def _rank_in_list(
+    rows: np.ndarray,
+    best: np.ndarray,
+    best_sim: np.ndarray,
+    top: np.ndarray,
+    top_sims: np.ndarray,
+    codes: Sequence[np.ndarray],
+    k_max: int,
+    labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each query's rank read off its nearest-row list and whether the list could not settle it.
+
+    The rank (remaining candidates before the best positive) is settled when the list reaches below
+    the best positive's similarity (every candidate before it is listed) or already holds ``k_max``
+    remaining candidates before it (a miss at every k). Rows of the query's label (the query itself,
+    its positives) are never counted.
+    """
+    # positives are never before the best one (in float32 HNSW similarities, rounding could say otherwise)
+    remaining = (top >= 0) & (labels[np.maximum(top, 0)] != labels[rows][:, None])
+    for c in codes:
+        remaining &= c[np.maximum(top, 0)] != c[rows][:, None]
+    s, b = best_sim[:, None], best[:, None]
+    before = remaining & ((top_sims > s) | ((top_sims == s) & (top < b)))
+    rank = np.minimum(before.sum(axis=1), k_max)
+    listed_all = top_sims.min(axis=1, initial=np.inf) < best_sim
+    return rank, ~(listed_all | (rank >= k_max))

@@ -189,7 +189,9 @@ def compound_scores(
     for scenario, exclude_same in config.scenarios.items():
         if any(c not in selected.columns for c in exclude_same):
             continue  # evaluate_profiles skipped it with a logged warning
-        hits = retrieve_replicates(selected, features, exclude_same=exclude_same, ks=(1,))
+        hits = retrieve_replicates(
+            selected, features, exclude_same=exclude_same, ks=(1,), search=config.search
+        )
         parts.append(topk_compound_scores(hits, metric=f"{scenario}_top1"))
         maps = pd.DataFrame()
         if len(compound_map) and "scenario" in compound_map.columns:
@@ -216,7 +218,12 @@ def compound_scores(
             if any(c not in selected.columns for c in exclude_same):
                 continue
             hits = retrieve_mechanism(
-                selected, features, annotation_column=column, exclude_same=exclude_same, ks=(1,)
+                selected,
+                features,
+                annotation_column=column,
+                exclude_same=exclude_same,
+                ks=(1,),
+                search=config.search,
             )
             name = f"{column.removeprefix('Metadata_')}_{scenario}_top1"
             parts.append(topk_compound_scores(hits, metric=name))

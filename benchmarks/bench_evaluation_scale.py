@@ -1,0 +1,286 @@
+"""Evaluation at JUMP scale: wall time and peak memory per stage at 10k, 100k and 800k wells.
+
+Usage::
+
+    uv run python benchmarks/bench_evaluation_scale.py [--sizes 10000 100000 800000] [--features 512]
+        [--search auto|exact|hnsw] [--stages retrieval map batch_knn silhouette consistency]
+        [--null-size 10000] [--recall-queries 2000] [--write-doc]
+
+Synthetic well profiles with JUMP-like metadata (seeded): plates of 384 wells with 28 DMSO wells,
+8 plates per batch, 12 sources; each compound has 5 replicate wells scattered over random plates (so
+NSB and NSS have positives); 10% of the compounds carry one of 50 MoA annotations. A profile is a
+32-d latent state (compound effect for a third of the compounds, plus source, batch and plate
+offsets) mapped to ``--features`` dimensions, plus noise.
+
+Each stage runs in its own process (so its peak RSS, ``ru_maxrss``, and its CPU seconds over all
+threads, which a shared machine distorts less than wall time, are its own; the RSS includes the
+generated table, about ``N x features x 12`` bytes) on the parameters of conf/base
+(``reporting.retrieval``) except ``--search`` and ``--null-size``:
+
+- ``retrieval``: NR, NSB and NSS top-1..10 replicate retrieval, one search for the three levels
+  (``retrieve_replicates_at_levels``); with HNSW the note gives the recall@10 of the NR neighbour
+  lists against exact search on ``--recall-queries`` sampled queries;
+- ``map``: copairs replicate mAP against same-plate DMSO at NR, NSB and NSS (``replicate_map``);
+- ``batch_knn``: the source and batch kNN accuracy (k = batch_knn_k), one shared search;
+- ``silhouette``: the source and batch silhouette on a seeded sample of ``silhouette_sample_size``
+  wells (an estimate above that size);
+- ``consistency``: annotation mAP over the annotated wells (``annotation_map``), O(A^2 d) for A
+  annotated wells.
+
+``--write-doc`` writes the table into docs/performance.md between the ``evaluation-scale`` markers,
+with the commit and command that produced it. ``--render-from LOG`` renders (and with ``--write-doc``
+writes) the table from the rows a run printed to ``LOG``, e.g. when a long run was stopped part-way.
+The machine is shared: times are wall-clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from micon import schema
+from micon.errors import InvalidInputError
+from micon.evaluation import (
+    RetrievalConfig,
+    annotation_map,
+    replicate_map,
+    retrieve_replicates_at_levels,
+    summarise_retrieval,
+)
+from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette
+from micon.evaluation.neighbours import HnswIndex, nearest_neighbours, recall_at_k, unit_rows
+from micon.project_parameters import make_config
+
+STAGES = ("retrieval", "map", "batch_knn", "silhouette", "consistency")
+LEVELS = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+WELLS_PER_PLATE, DMSO_PER_PLATE, PLATES_PER_BATCH, N_SOURCES, REPLICATES = 384, 28, 8, 12, 5
+DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+BEGIN, END = "<!-- BEGIN evaluation-scale -->", "<!-- END evaluation-scale -->"
+
+
+def make_wells(n_wells: int, n_features: int, seed: int = 0) -> pd.DataFrame:
+    """Return ``n_wells`` synthetic well profiles (metadata + ``emb_*`` float32 columns), seeded."""
+    rng = np.random.default_rng(seed)
+    n_plates = max(1, round(n_wells / WELLS_PER_PLATE))
+    plate = np.minimum(np.arange(n_wells) // WELLS_PER_PLATE, n_plates - 1)
+    batch = plate // PLATES_PER_BATCH
+    n_batches = int(batch.max()) + 1
+    source = np.arange(n_batches)[batch] % N_SOURCES
+    position = np.arange(n_wells) - plate * WELLS_PER_PLATE
+    is_control = position % (WELLS_PER_PLATE // DMSO_PER_PLATE) == 0
+    n_treated = int((~is_control).sum())
+    n_compounds = max(2, n_treated // REPLICATES)
+    compound = np.full(n_wells, -1)
+    compound[~is_control] = rng.permutation(np.arange(n_treated) % n_compounds)
+    latent = 32
+    effect = rng.normal(size=(n_compounds, latent)) * (rng.random(n_compounds) < 1 / 3)[:, None] * 1.5
+    state = (
+        np.where(is_control[:, None], 0.0, effect[np.maximum(compound, 0)])
+        + rng.normal(size=(N_SOURCES, latent))[source] * 1.0
+        + rng.normal(size=(n_batches, latent))[batch] * 0.5
+        + rng.normal(size=(n_plates, latent))[plate] * 0.3
+        + rng.normal(size=(n_wells, latent)) * 0.5
+    )
+    projection = rng.normal(size=(latent, n_features)) / np.sqrt(latent)
+    features = (state @ projection + rng.normal(size=(n_wells, n_features)) * 0.3).astype(np.float32)
+    moa = np.where(rng.random(n_compounds) < 0.1, rng.integers(0, 50, n_compounds), -1)
+    well_moa = np.where(is_control, -1, moa[np.maximum(compound, 0)])
+    table = pd.DataFrame(
+        {
+            schema.SOURCE: pd.Categorical([f"source_{s:02d}" for s in source]),
+            schema.BATCH: pd.Categorical([f"batch_{b:04d}" for b in batch]),
+            schema.PLATE: pd.Categorical([f"plate_{p:05d}" for p in plate]),
+            schema.WELL: pd.Categorical([f"W{w:03d}" for w in position]),
+            schema.JCP2022: np.where(is_control, schema.DMSO_JCP2022, [f"JCP_{c:06d}" for c in compound]),
+            schema.IS_CONTROL: is_control,
+            "Metadata_MoA": np.where(well_moa >= 0, [f"moa_{m:02d}" for m in well_moa], None),
+        }
+    )
+    columns = schema.embedding_columns(n_features)
+    return pd.concat([table, pd.DataFrame(features, columns=columns)], axis=1)
+
+
+def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size: int, n_recall: int) -> dict:
+    """Run one stage on fresh synthetic wells in this process; return its row of the table."""
+    wells = make_wells(n_wells, n_features)
+    features = schema.feature_columns(wells.columns)
+    config = make_config(RetrievalConfig, "reporting.retrieval")
+    config = make_config(
+        RetrievalConfig,
+        "reporting.retrieval",
+        search={**vars(config.search), "mode": search},
+        null_size=null_size,
+    )
+    mode = config.search.resolve(int((~wells[schema.IS_CONTROL]).sum()))
+    note = ""
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    if stage == "retrieval":
+        tables = retrieve_replicates_at_levels(
+            wells, features, levels=LEVELS, ks=config.ks, search=config.search
+        )
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        note = ", ".join(
+            f"{level} top10 {summarise_retrieval(t, [10])['top10']:.3f}" for level, t in tables.items()
+        )
+        if mode == "hnsw" and n_recall:
+            recall = _recall(wells, features, config, n_recall)
+            note += (
+                f"; NR recall@10 {recall:.4f} ({n_recall} queries, ef_search {config.search.hnsw_ef_search})"
+            )
+    elif stage == "map":
+        maps = {}
+        with tempfile.TemporaryDirectory() as cache:
+            for level, exclude_same in LEVELS.items():
+                try:
+                    maps[level] = replicate_map(
+                        wells,
+                        features,
+                        exclude_same=exclude_same,
+                        null_size=config.null_size,
+                        seed=config.seed,
+                        cache_dir=cache,
+                    )[1]["mean_average_precision"].mean()
+                except InvalidInputError:  # a single batch or source: no positive at that level
+                    maps[level] = float("nan")
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        note = ", ".join(f"{level} mAP {m:.3f}" for level, m in maps.items())
+        mode = "pairs"  # no neighbour search: copairs' pairs
+    elif stage == "batch_knn":
+        values = wells[features].to_numpy(dtype=np.float64)
+        neighbours, _ = nearest_neighbours(values, config.batch_knn_k, config=config.search)
+        accuracy = {
+            c: knn_label_accuracy(values, wells[c].astype(str), k=config.batch_knn_k, neighbours=neighbours)
+            for c in (schema.SOURCE, schema.BATCH)
+        }
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        note = ", ".join(f"{c.removeprefix('Metadata_')} {a:.3f}" for c, a in accuracy.items())
+        mode = config.search.resolve(len(values))
+    elif stage == "silhouette":
+        values = wells[features].to_numpy(dtype=np.float64)
+        size = config.silhouette_sample_size
+        scores = {
+            c: label_silhouette(values, wells[c].astype(str), sample_size=size, seed=config.seed)
+            for c in (schema.SOURCE, schema.BATCH)
+        }
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        mode = f"sample {size}" if size is not None and size < len(values) else "all wells"
+        note = ", ".join(f"{c.removeprefix('Metadata_')} {s:.3f}" for c, s in scores.items())
+    else:
+        with tempfile.TemporaryDirectory() as cache:
+            _, table = annotation_map(
+                wells,
+                features,
+                annotation_column="Metadata_MoA",
+                null_size=config.null_size,
+                seed=config.seed,
+                cache_dir=cache,
+            )
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        n_annotated = int(wells["Metadata_MoA"].notna().sum())
+        mode = "exact"
+        note = f"{n_annotated} annotated wells, mAP {table['mean_average_precision'].mean():.3f}"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    return {
+        "stage": stage,
+        "wells": n_wells,
+        "features": n_features,
+        "search": mode,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "peak_rss_gib": round(peak, 2),
+        "note": note,
+    }
+
+
+def _recall(wells: pd.DataFrame, features: list[str], config: RetrievalConfig, n_queries: int) -> float:
+    """Return the recall@10 of HNSW neighbour lists against exact search, over sampled treated wells."""
+    treated = wells.loc[~wells[schema.IS_CONTROL], features].to_numpy(dtype=np.float64)
+    rows = np.random.default_rng(1).choice(len(treated), size=min(n_queries, len(treated)), replace=False)
+    found, _ = HnswIndex(treated, config=config.search).search(rows, 10)
+    unit = unit_rows(treated)
+    similarity = unit[rows] @ unit.T
+    similarity[np.arange(len(rows)), rows] = -np.inf
+    truth = np.argpartition(-similarity, 9, axis=1)[:, :10]
+    return recall_at_k(found, truth)
+
+
+def _markdown(rows: list[dict]) -> str:
+    """Return ``rows`` as a Markdown table (columns of the first complete row)."""
+    columns = ["stage", "wells", "features", "search", "wall_s", "cpu_s", "peak_rss_gib", "note"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_doc(table: str, command: str) -> None:
+    """Replace the text between the evaluation-scale markers of docs/performance.md with ``table``."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    body = f"{BEGIN}\nCommit `{commit}`, `{command}`:\n\n{table}\n{END}"
+    text = DOC.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{DOC} lacks the markers {BEGIN} / {END}")
+    before, rest = text.split(BEGIN, 1)
+    DOC.write_text(before + body + rest.split(END, 1)[1])
+
+
+def main() -> None:
+    """Run every stage at every size (one process each) and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 800_000])
+    parser.add_argument("--features", type=int, default=512)
+    parser.add_argument("--search", choices=["auto", "exact", "hnsw"], default="auto")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--null-size", type=int, default=10_000)
+    parser.add_argument("--recall-queries", type=int, default=2000)
+    parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--render-from", type=Path, help="a run's printed output: render its rows")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.render_from:
+        lines = args.render_from.read_text().splitlines()
+        rows = [ast.literal_eval(line) for line in lines if line.startswith("{'stage'")]
+        table = _markdown(rows)
+        print(table)  # noqa: T201 - the benchmark's output
+        if args.write_doc:
+            write_doc(table, f"rows printed by a run of this script (--render-from {args.render_from.name})")
+        return
+    if args.child:
+        stage, n_wells = args.child.split(":")
+        row = run_stage(stage, int(n_wells), args.features, args.search, args.null_size, args.recall_queries)
+        print(json.dumps(row))  # noqa: T201 - read by the parent process
+        return
+    logging.basicConfig(level=logging.WARNING)
+    rows = []
+    for n_wells in args.sizes:
+        for stage in args.stages:
+            child = [sys.executable, __file__, *sys.argv[1:], "--child", f"{stage}:{n_wells}"]
+            child = [a for a in child if a != "--write-doc"]
+            done = subprocess.run(child, capture_output=True, text=True, check=False)
+            if done.returncode:
+                rows.append({"stage": stage, "wells": n_wells, "note": f"failed: {done.stderr[-300:]!r}"})
+            else:
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)  # noqa: T201 - progress of a long benchmark
+    table = _markdown(rows)
+    print(table)  # noqa: T201 - the benchmark's output
+    if args.write_doc:
+        command = "uv run python benchmarks/bench_evaluation_scale.py " + " ".join(sys.argv[1:])
+        write_doc(table, command)
+
+
+if __name__ == "__main__":
+    main()
