@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -125,7 +124,9 @@ def test_tracked_run_one_identity_mlflow_pointer_and_loading(tiny_project: Path)
     assert load_run_outputs(first, ["run_provenance"], env="test")["run_provenance"]["run_id"] == first
 
     # --- a failing run records itself as failed and leaves the pointer on the last complete run ---
-    shutil.rmtree(tiny_project / RUN_ROOT / "06_models" / "micon_checkpoint.pt")
+    # (an unreadable checkpoint: a missing one is refused before the run starts, micon.upstream)
+    for version in (tiny_project / RUN_ROOT / "06_models" / "micon_checkpoint.pt").iterdir():
+        (version / "micon_checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(Exception):  # noqa: B017 - Kedro's load error; the manifest records it below
         _run(tiny_project, ["modeling"], ["micon.embed_cell_crops"])
     assert read_manifest(run_root=tiny_project / RUN_ROOT)["run_id"] == second
