@@ -56,7 +56,7 @@ def test_set_yaml_values_missing_method_or_non_scalar_target_refused():
 
 
 def _write_run(root: Path, version: str) -> None:
-    folder = root / "08_reporting" / "tuning"
+    folder = root / "06_models" / "tuning"
     trials = _selection().assign(trial=0, max_steps=10, final_loss=1.0)
     files = {
         "tuning_trials.csv": trials.to_csv(index=False),
@@ -79,7 +79,7 @@ def _write_run(root: Path, version: str) -> None:
 def test_main_writes_parameters_and_doc_then_check_passes(tmp_path):
     root = tmp_path / "data"
     _write_run(root, "2026-12-01T20.00.00.000Z")
-    (root / "08_reporting/tuning/tuning_selection.csv/2026-12-02T00.00.00.000Z").mkdir()  # incomplete
+    (root / "06_models/tuning/tuning_selection.csv/2026-12-02T00.00.00.000Z").mkdir()  # incomplete
     params, doc = tmp_path / "parameters_modeling.yml", tmp_path / "results.md"
     params.write_text(BASE.read_text())
     doc.write_text(

@@ -85,7 +85,7 @@ def test_kedro_run_tiny_screen_writes_versioned_metrics(
                 assert {"top1", "top5", "map", "fraction_retrieved"} <= set(scores)
                 assert 0.0 <= scores["top1"] <= scores["top5"] <= 1.0
     micon = "micon" if methods else f"micon_seed{SEEDS[0]}"
-    tuned = ("08_reporting/tuning/tuning_selection.csv",) if methods is None else ()
+    tuned = ("06_models/tuning/tuning_selection.csv",) if methods is None else ()
     for versioned in (
         *tuned,
         f"06_models/{micon}_checkpoint.pt",

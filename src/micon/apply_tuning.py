@@ -65,7 +65,7 @@ def latest_tuning(run_root: str | Path) -> TuningRun:
     Raises:
         InvalidInputError: No version holds all three (names the folder and the command to run).
     """
-    folder = Path(run_root) / "08_reporting" / "tuning"
+    folder = Path(run_root) / "06_models" / "tuning"
     paths = {
         name: folder / name
         for name in ("tuning_trials.csv", "tuning_selection.csv", "tuning_provenance.json")
@@ -215,7 +215,7 @@ def render_search(run: TuningRun) -> str:
         + format_markdown_table(run.selection[chosen])
         + "\nEvery trial:\n\n"
         + format_markdown_table(run.trials[trial_columns])
-        + f"\n<sub>Rendered by `{COMMAND}` from `{run.run_root}/08_reporting/tuning/` version "
+        + f"\n<sub>Rendered by `{COMMAND}` from `{run.run_root}/06_models/tuning/` version "
         f"`{run.version}`: run of commit `{commit}`{dirty}, `{run.provenance.get('command', '?')}`, finished "
         f"{run.provenance.get('finished_at', '?')}.</sub>\n"
     )
