@@ -112,28 +112,13 @@ class RetrievalConfig:
             or self.batch_knn_k < 1
         ):
             raise InvalidConfigError(f"batch_knn_k must be an integer >= 1, got {self.batch_knn_k!r}")
-        mechanism = (
-            (self.mechanism_scenarios,)
-            if isinstance(self.mechanism_scenarios, str)
-            else tuple(self.mechanism_scenarios or ())
-        )
-        unknown = [m for m in mechanism if m not in scenarios]
-        if unknown:
-            raise InvalidConfigError(
-                f"mechanism_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
-            )
-        object.__setattr__(self, "mechanism_scenarios", mechanism)
-        by_split = (
-            (self.split_scenarios,)
-            if isinstance(self.split_scenarios, str)
-            else tuple(self.split_scenarios or ())
-        )
-        unknown = [m for m in by_split if m not in scenarios]
-        if unknown:
-            raise InvalidConfigError(
-                f"split_scenarios {unknown} are not scenarios; scenarios: {list(scenarios)}"
-            )
-        object.__setattr__(self, "split_scenarios", by_split)
+        for name in ("mechanism_scenarios", "split_scenarios"):
+            value = getattr(self, name)
+            chosen = (value,) if isinstance(value, str) else tuple(value or ())
+            unknown = [m for m in chosen if m not in scenarios]
+            if unknown:
+                raise InvalidConfigError(f"{name} {unknown} are not scenarios; scenarios: {list(scenarios)}")
+            object.__setattr__(self, name, chosen)
         if isinstance(self.search, Mapping):
             try:
                 object.__setattr__(self, "search", NeighbourSearchConfig(**self.search))

@@ -196,16 +196,7 @@ def compound_scores(
         maps = pd.DataFrame()
         if len(compound_map) and "scenario" in compound_map.columns:
             maps = compound_map[compound_map["scenario"] == scenario]
-            if len(maps):
-                parts.append(map_compound_scores(maps, metric=f"{scenario}_map"))
-                if "mean_normalized_average_precision" in maps.columns:
-                    parts.append(
-                        map_compound_scores(
-                            maps,
-                            metric=f"{scenario}_map_above_chance",
-                            column="mean_normalized_average_precision",
-                        )
-                    )
+            parts.extend(_map_scores(maps, scenario))
         if scenario in config.split_scenarios:
             parts.extend(_split_scores(selected, hits, maps, scenario))
     for column in [c for c in config.annotation_columns if c in selected.columns]:
@@ -255,16 +246,23 @@ def _split_scores(
     held_out = selected.loc[selected[schema.SPLIT] == schema.SPLIT_OOD_COMPOUND, schema.JCP2022].astype(str)
     if len(maps) and held_out.size:
         own = maps.loc[maps[schema.JCP2022].astype(str).isin(set(held_out))]
-        if len(own):
-            parts.append(map_compound_scores(own, metric=f"{scenario}_map_{schema.SPLIT_OOD_COMPOUND}"))
-            if "mean_normalized_average_precision" in own.columns:
-                parts.append(
-                    map_compound_scores(
-                        own,
-                        metric=f"{scenario}_map_above_chance_{schema.SPLIT_OOD_COMPOUND}",
-                        column="mean_normalized_average_precision",
-                    )
-                )
+        parts.extend(_map_scores(own, scenario, suffix=f"_{schema.SPLIT_OOD_COMPOUND}"))
+    return parts
+
+
+def _map_scores(maps: pd.DataFrame, scenario: str, suffix: str = "") -> list[pd.DataFrame]:
+    """Return ``{scenario}_map{suffix}`` and, where copairs normalised it, ``_map_above_chance{suffix}``."""
+    if not len(maps):
+        return []
+    parts = [map_compound_scores(maps, metric=f"{scenario}_map{suffix}")]
+    if "mean_normalized_average_precision" in maps.columns:
+        parts.append(
+            map_compound_scores(
+                maps,
+                metric=f"{scenario}_map_above_chance{suffix}",
+                column="mean_normalized_average_precision",
+            )
+        )
     return parts
 
 
