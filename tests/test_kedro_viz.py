@@ -49,6 +49,21 @@ def configs() -> dict[str, tuple[DataCatalog, dict[str, Any]]]:
     return loaded
 
 
+def _memory_layer(name: str, catalog: DataCatalog) -> str:
+    """The layer of a dataset without a file: raw for a source input, else the layer its producer reads."""
+    producers = [n for p in pipelines.values() for n in p.nodes if name in n.outputs]
+    if not producers:
+        return "raw"
+    read = {
+        ((getattr(catalog.get(i), "metadata", None) or {}).get("kedro-viz") or {}).get("layer")
+        for n in producers
+        for i in n.inputs
+        if not i.startswith("params:") and i in catalog
+    }
+    assert len(read) == 1, (name, read)
+    return read.pop()
+
+
 def _registered_datasets() -> list[str]:
     names = set().union(*(p.datasets() for p in pipelines.values()))
     return sorted(n for n in names if not n.startswith("params:") and n != "parameters")
@@ -64,8 +79,9 @@ def test_every_dataset_of_every_environment_has_its_folders_layer(configs):
             layer = ((getattr(dataset, "metadata", None) or {}).get("kedro-viz") or {}).get("layer")
             described = dataset._describe()
             folder = _FOLDER.search(str(described.get("filepath", described.get("path", ""))))
-            # a source input read in place (shared data, a bucket) is raw
-            expected = FOLDER_LAYERS[folder.group(1)] if folder else "raw"
+            # a source input read in place (shared data, a bucket) is raw; a node's output held in memory
+            # (a run's evaluation bundle) lies in the layer of the outputs it gathers
+            expected = FOLDER_LAYERS[folder.group(1)] if folder else _memory_layer(name, catalog)
             if _QUARANTINE in str(described.get("filepath", "")):
                 expected = "quarantine"
             if layer != expected:

@@ -45,6 +45,7 @@ _NODES_BY_STAGE: Mapping[str, tuple[str, ...]] = {
         "aggregate_bbbc021_wells",
         "evaluate_bbbc021_moa",
         "collect_bbbc021_metrics",
+        "bundle_run_outputs",
         "collect_retrieval_metrics",
         "summarise_uncertainty",
         "collect_diagnostics",

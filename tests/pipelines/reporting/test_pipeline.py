@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from micon import schema
 from micon.errors import UnknownNameError
 from micon.pipelines.reporting import create_pipeline
+from micon.pipelines.reporting.nodes import Gathered, bundle_run_outputs, from_run_bundles
 from micon.pipelines.reporting.pipeline import QUARANTINES
 from micon.training.methods import get_method, list_methods
 from tests.pipelines.conftest import add_parameters, kept_catalog
@@ -41,35 +45,66 @@ def _history() -> pd.DataFrame:
     return pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0], "lr": [1e-4, 2e-4]})
 
 
-def test_reporting_pipeline_gathering_nodes_take_per_method_inputs_in_method_order():
+def test_reporting_pipeline_gathering_nodes_read_one_bundle_per_method_in_method_order():
     pipeline = create_pipeline(methods=["paclr", "cellprofiler"])
+    bundles = ["paclr.evaluation", "cellprofiler.evaluation"]
     (collect,) = [n for n in pipeline.nodes if n.name == "collect_retrieval_metrics"]
-    assert collect.inputs == [
-        f"{method}.{chain}.retrieval_summary"
-        for method in ("paclr", "cellprofiler")
-        for chain in ("raw", "default", "recipe")
-    ]
+    assert collect.inputs == bundles
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
-    assert compare.inputs == [
-        "retrieval_metrics",
-        "metric_intervals",
+    assert compare.inputs == ["retrieval_metrics", "metric_intervals", *bundles]
+    (bundle,) = [n for n in pipeline.nodes if n.name == "paclr.bundle_run_outputs"]
+    assert bundle.outputs == ["paclr.evaluation"]
+    assert {
         *(
-            f"{m}.{c}.mechanism_summary"
-            for m in ("paclr", "cellprofiler")
-            for c in ("raw", "default", "recipe")
+            f"paclr.{chain}.{output}"
+            for chain in ("raw", "default", "recipe")
+            for output in ("retrieval_summary", "compound_scores", "mechanism_summary")
         ),
         "paclr.batch_effects",
-        "cellprofiler.batch_effects",
         "paclr.consistency",
-        "cellprofiler.consistency",
-    ]
+        "paclr.embedding_diagnostics",
+        "paclr.default.compound_map",
+        "paclr.embedding_coordinates",
+    } <= set(bundle.inputs)
     (report,) = [n for n in pipeline.nodes if n.name == "write_html_report"]
-    assert {"crop_store", "crop_index", "retrieval_metrics", "paclr.training_history"} <= set(report.inputs)
+    assert {"crop_store", "crop_index", "retrieval_metrics", "paclr.training_history", *bundles} <= set(
+        report.inputs
+    )
     assert "cellprofiler.training_history" not in report.inputs  # features are not trained
     # per method: aggregation, rank diagnostics, 3 chains x (normalise, replicate, mechanism, compound
-    # scores), batch, consistency, 2-D maps; then 11 summary nodes (intervals, diagnostics, comparison,
-    # plots, quarantine, provenance, report)
-    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (2 + 3 * 4 + 4) + 11
+    # scores), batch, consistency, 2-D maps, the bundle; then 11 summary nodes (intervals, diagnostics,
+    # comparison, plots, quarantine, provenance, report)
+    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (2 + 3 * 4 + 4 + 1) + 11
+
+
+def test_each_method_namespace_hands_the_comparison_one_dataset_besides_its_figure():
+    """What kedro-viz draws out of a collapsed method: the namespace's outputs read outside it, or by none."""
+    pipeline = create_pipeline(methods=["micon", "paclr"], references=["known_truth"])
+    for row in ("micon", "paclr", "known_truth"):
+        inside = Pipeline([n for n in pipeline.nodes if n.name.startswith(f"{row}.")])
+        outside = Pipeline([n for n in pipeline.nodes if not n.name.startswith(f"{row}.")])
+        free = inside.outputs() | (outside.inputs() & inside.all_outputs())
+        assert free == {f"{row}.evaluation", f"{row}.embedding_map_plot"}, row
+
+
+def test_run_bundles_hand_a_gathering_function_its_values_group_by_group_in_run_order():
+    def gather(*values, methods):
+        return methods, values
+
+    bundles = [
+        bundle_run_outputs(1, 2, 3, fields=("a.x", "b.x", "g")),
+        bundle_run_outputs(4, 5, fields=("a.x", "b.x")),
+    ]
+    node = from_run_bundles(
+        partial(gather, methods=["m1", "m2"]),
+        leading=1,
+        runs=2,
+        gathered=[Gathered(("a.x", "b.x")), Gathered(("g",), optional=True)],
+    )
+    assert node("head", *bundles, "tail") == (["m1", "m2"], ("head", 1, 2, 4, 5, 3, "tail"))
+    required = from_run_bundles(gather, leading=0, runs=2, gathered=[Gathered(("g",))])
+    with pytest.raises(KeyError, match=r"run 1 of 2: its bundle has no \['g'\]"):
+        required(*bundles, methods=[])
 
 
 def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
@@ -79,7 +114,7 @@ def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
     assert build.outputs == ["known_truth.well_profiles"]
     assert "known_truth.crop_embeddings" not in pipeline.inputs()  # no aggregation of crops
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
-    assert compare.inputs[2:5] == [f"known_truth.{c}.mechanism_summary" for c in ("raw", "default", "recipe")]
+    assert compare.inputs[2:] == ["known_truth.evaluation", "paclr.evaluation"]
     with pytest.raises(UnknownNameError, match="unknown reference"):
         create_pipeline(methods=["paclr"], references=["oracle"])
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,68 @@ REPORTED_OUTPUTS: tuple[str, ...] = (
     f"{DEFAULT_CHAIN}.normalization_log",
     "embedding_coordinates",
 )
+
+
+def bundle_run_outputs(*values: Any, fields: Sequence[str]) -> dict[str, Any]:
+    """Gather one run's evaluation outputs into one mapping, field name -> value (``default.compound_map``).
+
+    The run's namespace then hands the comparison one dataset instead of a dozen, so kedro-viz collapses
+    each run (method or seed) into one box with one arrow out, as modeling's namespaces collapse.
+    """
+    return dict(zip(fields, values, strict=True))
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Outputs read from every run's bundle, field-major: each field of ``fields`` for each run in turn.
+
+    Attributes:
+        fields: Field names of the bundle (``("raw.x", "default.x", "recipe.x")``), read run by run and,
+            within a run, in this order.
+        optional: Runs whose bundle lacks the fields are skipped (the generator probe: MICON runs only);
+            otherwise a missing field is an error.
+    """
+
+    fields: tuple[str, ...]
+    optional: bool = False
+
+
+def from_run_bundles(
+    func: Callable[..., Any], *, leading: int, runs: int, gathered: Sequence[Gathered]
+) -> Callable[..., Any]:
+    """Return ``func`` called on per-run values taken out of run bundles (:func:`bundle_run_outputs`).
+
+    The returned node function takes ``leading`` inputs passed through, then ``runs`` bundles (one per
+    run, in table order), then any further inputs passed through; it calls ``func`` with the leading
+    inputs, each :class:`Gathered` group's values in turn (all runs of a group before the next group, as
+    ``func`` has always taken them), then the trailing inputs. ``func``'s keyword bindings and name are
+    kept (Kedro names nodes and kedro-viz shows code by them).
+
+    Raises:
+        KeyError: A bundle lacks a field of a group that is not ``optional`` (names the field and run).
+    """
+
+    def gather(*args: Any, **keywords: Any) -> Any:
+        head, bundles, tail = args[:leading], args[leading : leading + runs], args[leading + runs :]
+        values: list[Any] = []
+        for group in gathered:
+            for position, bundle in enumerate(bundles):
+                missing = [f for f in group.fields if f not in bundle]
+                if missing and group.optional:
+                    continue
+                if missing:
+                    raise KeyError(
+                        f"run {position} of {runs}: its bundle has no {missing}; it has {sorted(bundle)}"
+                    )
+                values.extend(bundle[f] for f in group.fields)
+        return func(*head, *values, *tail, **keywords)
+
+    target = getattr(func, "func", func)  # a partial from bind_keywords
+    gather.__name__ = getattr(func, "__name__", target.__name__)
+    gather.__qualname__ = getattr(func, "__qualname__", target.__qualname__)
+    gather.__doc__ = func.__doc__
+    gather.__module__ = target.__module__
+    return gather
 
 
 def _by_method(methods: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:

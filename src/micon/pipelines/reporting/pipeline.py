@@ -1,6 +1,7 @@
 """Wiring of the reporting pipeline."""
 
 from collections.abc import Sequence
+from functools import partial
 
 from kedro.pipeline import Node, Pipeline
 
@@ -18,7 +19,9 @@ from micon.training.methods import get_method
 from .nodes import (
     DEFAULT_CHAIN,
     REPORTED_OUTPUTS,
+    Gathered,
     aggregate_wells,
+    bundle_run_outputs,
     collect_diagnostics,
     collect_retrieval_metrics,
     compare_methods,
@@ -28,6 +31,7 @@ from .nodes import (
     evaluate_batch_effects_before_after,
     evaluate_mechanism,
     evaluate_retrieval,
+    from_run_bundles,
     normalize_wells,
     plot_embedding_map,
     plot_map_distribution,
@@ -102,6 +106,46 @@ def _chain_pipeline(chain: str) -> Pipeline:
 # References: rows scored beside the methods whose well profiles a source provides directly (no crops),
 # by name -> the dataset holding them. Only the synthetic screen knows its truth (compositions.py).
 REFERENCES: dict[str, str] = {"known_truth": "synthetic_well_truth"}
+
+
+# The dataset in each run's namespace that bundles its outputs for the comparison (``micon.evaluation``).
+BUNDLE = "evaluation"
+
+
+def _bundle_pipeline(evaluated: Pipeline, rows: Sequence[str], wanted: Sequence[str]) -> Pipeline:
+    """One node per row gathering the row's outputs into ``<row>.evaluation`` (:func:`bundle_run_outputs`).
+
+    A row's bundle holds what the comparison reads (``wanted``, plus the generator probe where the row
+    has one) and every other output nothing in the row reads (the other chains' logs and top-k tables),
+    so that in kedro-viz each run's namespace has one dataset out, besides its figure
+    (``embedding_map_plot``: figures are written, never loaded back).
+    """
+    bundles = []
+    for row in rows:
+        prefix = f"{row}."
+        nodes = [n for n in evaluated.nodes if n.name.startswith(prefix)]
+        produced = {o for n in nodes for o in n.outputs}
+        read = {i for n in nodes for i in n.inputs}
+        local = {o.removeprefix(prefix) for o in produced}
+        free = {o.removeprefix(prefix) for o in produced - read}
+        fields = sorted((free | (set(wanted) & local)) - {f for f in local if f.endswith("_plot")})
+        missing = sorted(set(wanted) - local)
+        if missing:
+            raise ValueError(f"run {row!r} produces none of {missing}, which the comparison reads")
+        bundles.append(
+            Pipeline(
+                [
+                    Node(
+                        bind_keywords(bundle_run_outputs, fields=tuple(fields)),
+                        list(fields),
+                        BUNDLE,
+                        name="bundle_run_outputs",
+                    )
+                ],
+                namespace=row,
+            )
+        )
+    return sum(bundles, Pipeline([]))
 
 
 def _probes_generator(method: str) -> bool:
@@ -222,66 +266,108 @@ def create_pipeline(
     # the report draws the training curves of each trained method's first run
     trained = [runs[m][0].name for m in methods if get_method(m).kind == "trained"]
 
-    def each(output: str) -> list[str]:
-        return [f"{row}.{output}" for row in rows]
+    def chains(output: str) -> Gathered:
+        return Gathered(tuple(f"{chain}.{output}" for chain in CHAINS))
 
-    def each_chain(output: str) -> list[str]:
-        return [f"{row}.{chain}.{output}" for row in rows for chain in CHAINS]
+    # each row's namespace hands the summary one bundle of its outputs (kedro-viz: one arrow per run)
+    wanted = [
+        chains("retrieval_summary"),
+        chains("compound_scores"),
+        chains("mechanism_summary"),
+        *(Gathered((name,)) for name in ("embedding_diagnostics", "batch_effects", "consistency")),
+        *(Gathered((output,)) for output in REPORTED_OUTPUTS),
+    ]
+    evaluated += _bundle_pipeline(evaluated, rows, [f for group in wanted for f in group.fields])
+    bundles = [f"{row}.{BUNDLE}" for row in rows]
+    gather = partial(from_run_bundles, runs=len(rows))
 
+    report_inputs = [
+        "comparison_table",
+        "quarantine_summary",
+        "params:reporting",
+        "paired_differences",
+        "diagnostics",
+        "run_provenance",
+        "retrieval_metrics",
+        "crop_store",
+        "crop_index",
+    ]
     summary = Pipeline(
         [
             Node(
-                bind_keywords(collect_retrieval_metrics, methods=rows, chains=CHAINS),
-                each_chain("retrieval_summary"),
+                gather(
+                    bind_keywords(collect_retrieval_metrics, methods=rows, chains=CHAINS),
+                    leading=0,
+                    gathered=[chains("retrieval_summary")],
+                ),
+                bundles,
                 "retrieval_metrics",
                 name="collect_retrieval_metrics",
             ),
             Node(
-                bind_keywords(summarise_uncertainty, runs=by_method, chains=CHAINS),
-                ["params:reporting.statistics", *each_chain("compound_scores")],
+                gather(
+                    bind_keywords(summarise_uncertainty, runs=by_method, chains=CHAINS),
+                    leading=1,
+                    gathered=[chains("compound_scores")],
+                ),
+                ["params:reporting.statistics", *bundles],
                 ["metric_intervals", "paired_differences"],
                 name="summarise_uncertainty",
             ),
             Node(
-                bind_keywords(
-                    collect_diagnostics,
-                    runs=[(run.name, run.method, run.seed) for run in all_runs],
-                    probed=[run.name for run in probed],
+                gather(
+                    bind_keywords(
+                        collect_diagnostics,
+                        runs=[(run.name, run.method, run.seed) for run in all_runs],
+                        probed=[run.name for run in probed],
+                    ),
+                    leading=0,
+                    gathered=[
+                        Gathered(("embedding_diagnostics",)),
+                        Gathered(("generator_diagnostics",), True),
+                    ],
                 ),
-                [
-                    *each("embedding_diagnostics"),
-                    *(f"{run.name}.generator_diagnostics" for run in probed),
-                ],
+                bundles,
                 "diagnostics",
                 name="collect_diagnostics",
             ),
             Node(
-                bind_keywords(
-                    compare_methods,
-                    methods=rows,
-                    chains=CHAINS,
-                    runs={m: list(per_seed.values()) for m, per_seed in by_method.items()},
+                gather(
+                    bind_keywords(
+                        compare_methods,
+                        methods=rows,
+                        chains=CHAINS,
+                        runs={m: list(per_seed.values()) for m, per_seed in by_method.items()},
+                    ),
+                    leading=2,
+                    gathered=[
+                        chains("mechanism_summary"),
+                        Gathered(("batch_effects",)),
+                        Gathered(("consistency",)),
+                    ],
                 ),
-                [
-                    "retrieval_metrics",
-                    "metric_intervals",
-                    *each_chain("mechanism_summary"),
-                    *each("batch_effects"),
-                    *each("consistency"),
-                ],
+                ["retrieval_metrics", "metric_intervals", *bundles],
                 ["comparison_table", "comparison_table_markdown"],
                 name="compare_methods",
             ),
             Node(plot_retrieval, "retrieval_metrics", "retrieval_comparison_plot", name="plot_retrieval"),
             Node(
-                bind_keywords(plot_topk, methods=rows),
-                each(f"{DEFAULT_CHAIN}.topk_accuracy"),
+                gather(
+                    bind_keywords(plot_topk, methods=rows),
+                    leading=0,
+                    gathered=[Gathered((f"{DEFAULT_CHAIN}.topk_accuracy",))],
+                ),
+                bundles,
                 "topk_accuracy_plot",
                 name="plot_topk",
             ),
             Node(
-                bind_keywords(plot_map_distribution, methods=rows),
-                each(f"{DEFAULT_CHAIN}.compound_map"),
+                gather(
+                    bind_keywords(plot_map_distribution, methods=rows),
+                    leading=0,
+                    gathered=[Gathered((f"{DEFAULT_CHAIN}.compound_map",))],
+                ),
+                bundles,
                 "map_distribution_plot",
                 name="plot_map_distribution",
             ),
@@ -294,20 +380,14 @@ def create_pipeline(
                 name="summarise_quarantine_tables",
             ),
             Node(
-                bind_keywords(write_html_report, methods=rows, trained=trained, references=list(references)),
-                [
-                    "comparison_table",
-                    "quarantine_summary",
-                    "params:reporting",
-                    "paired_differences",
-                    "diagnostics",
-                    "run_provenance",
-                    "retrieval_metrics",
-                    "crop_store",
-                    "crop_index",
-                    *(name for output in REPORTED_OUTPUTS for name in each(output)),
-                    *(f"{run}.training_history" for run in trained),
-                ],
+                gather(
+                    bind_keywords(
+                        write_html_report, methods=rows, trained=trained, references=list(references)
+                    ),
+                    leading=len(report_inputs),
+                    gathered=[Gathered((output,)) for output in REPORTED_OUTPUTS],
+                ),
+                [*report_inputs, *bundles, *(f"{run}.training_history" for run in trained)],
                 "report_html",
                 name="write_html_report",
             ),
