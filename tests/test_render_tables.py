@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from micon.errors import InvalidInputError
-from micon.render_tables import latest_run, main
+from micon.render_tables import benchmark_answers, benchmark_truth_gap, latest_run, main
 
 
 def _write_run(root, version, *, table=True, provenance=True, top1=0.5):
@@ -128,6 +128,26 @@ def test_tagged_benchmark_blocks_render_intervals_and_differences_of_the_chosen_
     assert f"version `{first}`" in text
     with pytest.raises(InvalidInputError, match="no complete run"):
         main([*args, "--version", "2026-01-01T00.00.00.000Z"])
+
+
+def test_the_papers_questions_are_answered_by_the_paired_intervals_and_rows_by_their_share_of_truth(tmp_path):
+    version = "2026-12-01T10.00.00.000Z"
+    _write_run(tmp_path / "run", version)
+    _write_benchmark_outputs(tmp_path / "run", version)
+    run = latest_run(tmp_path / "run", version)
+    answers = benchmark_answers(run).set_index(["question", "metric"])["answer"]
+    counterfactual = "Does the counterfactual term help (MICON vs PaCLR-only)?"
+    assert answers[(counterfactual, "NSS top-1")] == "MICON higher"  # interval [0.01, 0.09] excludes 0
+    assert answers[
+        ("Does a gain over PaCLR-only hold for the held-out source?", "NSS top-1, held-out source")
+    ] == (
+        "no difference"  # [-0.04, 0.02] contains 0
+    )
+    assert answers[("Compounds as treatments vs direct alignment (CLIP-style)?", "NSS top-1")] == (
+        "not in this run"
+    )
+    gap = benchmark_truth_gap(run).set_index("method")["NSS top-1: share of known truth"]
+    assert gap.to_dict() == {"MICON": f"{0.5 / 0.9:.2f}", "PaCLR-only": f"{0.45 / 0.9:.2f}"}
 
 
 def test_blocks_tagged_with_a_treatment_model_refuse_a_run_of_the_other_one(tmp_path):

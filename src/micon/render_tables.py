@@ -352,6 +352,77 @@ def benchmark_run(run: RunOutputs) -> pd.DataFrame:
     )
 
 
+# The paper's questions (issue 11), each answered by MICON minus a peer on one metric of the default chain.
+QUESTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Does the counterfactual term help (MICON vs PaCLR-only)?", "paclr", "NSS_top1"),
+    ("Does the counterfactual term help (MICON vs PaCLR-only)?", "paclr", "NSS_map_above_chance"),
+    ("Compounds as treatments vs direct alignment (CLIP-style)?", "clip", "NSS_top1"),
+    ("Compounds as treatments vs direct alignment (CellCLIP-style)?", "cellclip", "NSS_top1"),
+    ("Does a gain over PaCLR-only hold for the held-out source?", "paclr", "NSS_top1_ood_source"),
+    ("Does a gain over PaCLR-only hold for the held-out compounds?", "paclr", "NSS_top1_ood_compound"),
+    ("Does a gain over CLIP-style hold for the held-out source?", "clip", "NSS_top1_ood_source"),
+    ("Does a gain over CLIP-style hold for the held-out compounds?", "clip", "NSS_top1_ood_compound"),
+    ("Does a gain over CellCLIP-style hold for the held-out source?", "cellclip", "NSS_top1_ood_source"),
+    ("Does a gain over CellCLIP-style hold for the held-out compounds?", "cellclip", "NSS_top1_ood_compound"),
+)
+KNOWN_TRUTH = "known_truth"
+
+
+def _verdict(low: float, high: float) -> str:
+    """What a paired interval of MICON minus a peer says."""
+    if pd.isna(low) or pd.isna(high):
+        return "no interval"
+    return "MICON higher" if low > 0 else "MICON lower" if high < 0 else "no difference"
+
+
+def benchmark_answers(run: RunOutputs) -> pd.DataFrame:
+    """The paper's questions, each answered by a paired difference (MICON minus a peer) and its interval.
+
+    "no difference" where the 95% interval contains 0. Questions whose peer or metric the run lacks are
+    listed as "not in this run".
+    """
+    differences = _require(run.differences, "paired_differences.csv", run)
+    chain = differences.loc[differences["chain"] == BENCHMARK_CHAIN].set_index(["peer", "metric"])
+    headers = {**BENCHMARK_METRICS, **HELD_OUT_METRICS}
+    rows = []
+    for question, peer, metric in QUESTIONS:
+        row = {"question": question, "metric": headers.get(metric, metric)}
+        if (peer, metric) not in chain.index:
+            row |= {"MICON minus peer [95% interval]": "n/a", "answer": "not in this run"}
+        else:
+            diff, low, high = chain.loc[(peer, metric), ["difference", "ci_low", "ci_high"]]
+            row |= {"MICON minus peer [95% interval]": _cell(diff, low, high), "answer": _verdict(low, high)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def benchmark_truth_gap(run: RunOutputs) -> pd.DataFrame:
+    """How close each row comes to the known truth: its headline metrics as a share of the truth's.
+
+    Shares of the means (the intervals of each row are in the comparison table); the floors show where
+    the benchmark's bottom lies, so a share reads between the floor's and 1.
+    """
+    intervals = _require(run.intervals, "metric_intervals.csv", run)
+    chain = intervals.loc[intervals["chain"] == BENCHMARK_CHAIN]
+    means = chain.pivot_table(index="method", columns="metric", values="estimate", aggfunc="first")
+    if KNOWN_TRUTH not in means.index:
+        raise InvalidInputError(f"run {run.version} has no {KNOWN_TRUTH} row to compare with")
+    metrics = [m for m in ("NSS_top1", "NSS_map_above_chance", "MoA_NSS_top1") if m in means.columns]
+    truth = means.loc[KNOWN_TRUTH, metrics]
+    rows = []
+    for method in _order(pd.DataFrame({"method": means.index}))["method"]:
+        if method == KNOWN_TRUTH:
+            continue
+        row = {"method": _label(method)}
+        for metric in metrics:
+            share = means.loc[method, metric] / truth[metric] if truth[metric] else float("nan")
+            row[f"{BENCHMARK_METRICS.get(metric, metric)}: share of known truth"] = (
+                "n/a" if pd.isna(share) else f"{share:.2f}"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # Tables built from a whole run (intervals, differences, diagnostics), not only its comparison table.
 RUN_TABLES: dict[str, Callable[[RunOutputs], pd.DataFrame]] = {
     "benchmark-run": benchmark_run,
@@ -359,6 +430,8 @@ RUN_TABLES: dict[str, Callable[[RunOutputs], pd.DataFrame]] = {
     "benchmark-held-out": benchmark_held_out,
     "benchmark-differences": benchmark_differences,
     "benchmark-diagnostics": benchmark_diagnostics,
+    "benchmark-answers": benchmark_answers,
+    "benchmark-truth-gap": benchmark_truth_gap,
 }
 
 TABLES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {

@@ -46,6 +46,7 @@ _NODES_BY_STAGE: Mapping[str, tuple[str, ...]] = {
         "evaluate_bbbc021_moa",
         "collect_bbbc021_metrics",
         "bundle_run_outputs",
+        "gather_run_evaluations",
         "collect_retrieval_metrics",
         "summarise_uncertainty",
         "collect_diagnostics",

@@ -12,7 +12,12 @@ from matplotlib.figure import Figure
 from micon import schema
 from micon.errors import UnknownNameError
 from micon.pipelines.reporting import create_pipeline
-from micon.pipelines.reporting.nodes import Gathered, bundle_run_outputs, from_run_bundles
+from micon.pipelines.reporting.nodes import (
+    Gathered,
+    bundle_run_outputs,
+    from_run_evaluations,
+    gather_run_evaluations,
+)
 from micon.pipelines.reporting.pipeline import QUARANTINES
 from micon.training.methods import get_method, list_methods
 from tests.pipelines.conftest import add_parameters, kept_catalog
@@ -47,11 +52,13 @@ def _history() -> pd.DataFrame:
 
 def test_reporting_pipeline_gathering_nodes_read_one_bundle_per_method_in_method_order():
     pipeline = create_pipeline(methods=["paclr", "cellprofiler"])
-    bundles = ["paclr.evaluation", "cellprofiler.evaluation"]
+    (gather,) = [n for n in pipeline.nodes if n.name == "gather_run_evaluations"]
+    assert gather.inputs == ["paclr.evaluation", "cellprofiler.evaluation"]
+    assert gather.outputs == ["run_evaluations"]
     (collect,) = [n for n in pipeline.nodes if n.name == "collect_retrieval_metrics"]
-    assert collect.inputs == bundles
+    assert collect.inputs == ["run_evaluations"]
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
-    assert compare.inputs == ["retrieval_metrics", "metric_intervals", *bundles]
+    assert compare.inputs == ["retrieval_metrics", "metric_intervals", "run_evaluations"]
     (bundle,) = [n for n in pipeline.nodes if n.name == "paclr.bundle_run_outputs"]
     assert bundle.outputs == ["paclr.evaluation"]
     assert {
@@ -67,14 +74,18 @@ def test_reporting_pipeline_gathering_nodes_read_one_bundle_per_method_in_method
         "paclr.embedding_coordinates",
     } <= set(bundle.inputs)
     (report,) = [n for n in pipeline.nodes if n.name == "write_html_report"]
-    assert {"crop_store", "crop_index", "retrieval_metrics", "paclr.training_history", *bundles} <= set(
-        report.inputs
-    )
+    assert {
+        "crop_store",
+        "crop_index",
+        "retrieval_metrics",
+        "paclr.training_history",
+        "run_evaluations",
+    } <= set(report.inputs)
     assert "cellprofiler.training_history" not in report.inputs  # features are not trained
     # per method: aggregation, rank diagnostics, 3 chains x (normalise, replicate, mechanism, compound
-    # scores), batch, consistency, 2-D maps, the bundle; then 11 summary nodes (intervals, diagnostics,
-    # comparison, plots, quarantine, provenance, report)
-    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (2 + 3 * 4 + 4 + 1) + 11
+    # scores), batch, consistency, 2-D maps, the bundle; then 12 summary nodes (the gathering of the
+    # bundles, intervals, diagnostics, comparison, plots, quarantine, provenance, report)
+    assert len({n.name for n in pipeline.nodes}) == len(pipeline.nodes) == 2 * (2 + 3 * 4 + 4 + 1) + 12
 
 
 def test_each_method_namespace_hands_the_comparison_one_dataset_besides_its_figure():
@@ -91,20 +102,21 @@ def test_run_bundles_hand_a_gathering_function_its_values_group_by_group_in_run_
     def gather(*values, methods):
         return methods, values
 
-    bundles = [
+    evaluations = gather_run_evaluations(
         bundle_run_outputs(1, 2, 3, fields=("a.x", "b.x", "g")),
         bundle_run_outputs(4, 5, fields=("a.x", "b.x")),
-    ]
-    node = from_run_bundles(
+        runs=["m1", "m2"],
+    )
+    assert list(evaluations) == ["m1", "m2"]
+    node = from_run_evaluations(
         partial(gather, methods=["m1", "m2"]),
         leading=1,
-        runs=2,
         gathered=[Gathered(("a.x", "b.x")), Gathered(("g",), optional=True)],
     )
-    assert node("head", *bundles, "tail") == (["m1", "m2"], ("head", 1, 2, 4, 5, 3, "tail"))
-    required = from_run_bundles(gather, leading=0, runs=2, gathered=[Gathered(("g",))])
-    with pytest.raises(KeyError, match=r"run 1 of 2: its bundle has no \['g'\]"):
-        required(*bundles, methods=[])
+    assert node("head", evaluations, "tail") == (["m1", "m2"], ("head", 1, 2, 4, 5, 3, "tail"))
+    required = from_run_evaluations(gather, leading=0, gathered=[Gathered(("g",))])
+    with pytest.raises(KeyError, match=r"run 'm2': its bundle has no \['g'\]"):
+        required(evaluations, methods=[])
 
 
 def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
@@ -114,7 +126,8 @@ def test_reporting_pipeline_scores_a_reference_first_from_its_well_table():
     assert build.outputs == ["known_truth.well_profiles"]
     assert "known_truth.crop_embeddings" not in pipeline.inputs()  # no aggregation of crops
     (compare,) = [n for n in pipeline.nodes if n.name == "compare_methods"]
-    assert compare.inputs[2:] == ["known_truth.evaluation", "paclr.evaluation"]
+    (gather,) = [n for n in pipeline.nodes if n.name == "gather_run_evaluations"]
+    assert gather.inputs == ["known_truth.evaluation", "paclr.evaluation"]
     with pytest.raises(UnknownNameError, match="unknown reference"):
         create_pipeline(methods=["paclr"], references=["oracle"])
 

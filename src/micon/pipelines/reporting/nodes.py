@@ -261,33 +261,39 @@ class Gathered:
     optional: bool = False
 
 
-def from_run_bundles(
-    func: Callable[..., Any], *, leading: int, runs: int, gathered: Sequence[Gathered]
-) -> Callable[..., Any]:
-    """Return ``func`` called on per-run values taken out of run bundles (:func:`bundle_run_outputs`).
+def gather_run_evaluations(*bundles: dict[str, Any], runs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Gather the runs' bundles (:func:`bundle_run_outputs`) into one mapping, run name -> bundle, in order.
 
-    The returned node function takes ``leading`` inputs passed through, then ``runs`` bundles (one per
-    run, in table order), then any further inputs passed through; it calls ``func`` with the leading
-    inputs, each :class:`Gathered` group's values in turn (all runs of a group before the next group, as
-    ``func`` has always taken them), then the trailing inputs. ``func``'s keyword bindings and name are
-    kept (Kedro names nodes and kedro-viz shows code by them).
+    Every comparison node then reads one dataset (kedro-viz: one arrow from the runs into each).
+    """
+    return dict(zip(runs, bundles, strict=True))
+
+
+def from_run_evaluations(
+    func: Callable[..., Any], *, leading: int, gathered: Sequence[Gathered]
+) -> Callable[..., Any]:
+    """Return ``func`` called on per-run values taken out of the gathered run evaluations.
+
+    The returned node function takes ``leading`` inputs passed through, then the mapping of
+    :func:`gather_run_evaluations` (run -> bundle, in table order), then any further inputs passed
+    through; it calls ``func`` with the leading inputs, each :class:`Gathered` group's values in turn (all
+    runs of a group before the next group, as ``func`` has always taken them), then the trailing inputs.
+    ``func``'s keyword bindings and name are kept (Kedro names nodes and kedro-viz shows code by them).
 
     Raises:
         KeyError: A bundle lacks a field of a group that is not ``optional`` (names the field and run).
     """
 
     def gather(*args: Any, **keywords: Any) -> Any:
-        head, bundles, tail = args[:leading], args[leading : leading + runs], args[leading + runs :]
+        head, evaluations, tail = args[:leading], args[leading], args[leading + 1 :]
         values: list[Any] = []
         for group in gathered:
-            for position, bundle in enumerate(bundles):
+            for run, bundle in evaluations.items():
                 missing = [f for f in group.fields if f not in bundle]
                 if missing and group.optional:
                     continue
                 if missing:
-                    raise KeyError(
-                        f"run {position} of {runs}: its bundle has no {missing}; it has {sorted(bundle)}"
-                    )
+                    raise KeyError(f"run {run!r}: its bundle has no {missing}; it has {sorted(bundle)}")
                 values.extend(bundle[f] for f in group.fields)
         return func(*head, *values, *tail, **keywords)
 

@@ -1,7 +1,6 @@
 """Wiring of the reporting pipeline."""
 
 from collections.abc import Sequence
-from functools import partial
 
 from kedro.pipeline import Node, Pipeline
 
@@ -31,7 +30,8 @@ from .nodes import (
     evaluate_batch_effects_before_after,
     evaluate_mechanism,
     evaluate_retrieval,
-    from_run_bundles,
+    from_run_evaluations,
+    gather_run_evaluations,
     normalize_wells,
     plot_embedding_map,
     plot_map_distribution,
@@ -278,8 +278,8 @@ def create_pipeline(
         *(Gathered((output,)) for output in REPORTED_OUTPUTS),
     ]
     evaluated += _bundle_pipeline(evaluated, rows, [f for group in wanted for f in group.fields])
-    bundles = [f"{row}.{BUNDLE}" for row in rows]
-    gather = partial(from_run_bundles, runs=len(rows))
+    evaluations = "run_evaluations"
+    gather = from_run_evaluations
 
     report_inputs = [
         "comparison_table",
@@ -295,12 +295,18 @@ def create_pipeline(
     summary = Pipeline(
         [
             Node(
+                bind_keywords(gather_run_evaluations, runs=rows),
+                [f"{row}.{BUNDLE}" for row in rows],
+                evaluations,
+                name="gather_run_evaluations",
+            ),
+            Node(
                 gather(
                     bind_keywords(collect_retrieval_metrics, methods=rows, chains=CHAINS),
                     leading=0,
                     gathered=[chains("retrieval_summary")],
                 ),
-                bundles,
+                evaluations,
                 "retrieval_metrics",
                 name="collect_retrieval_metrics",
             ),
@@ -310,7 +316,7 @@ def create_pipeline(
                     leading=1,
                     gathered=[chains("compound_scores")],
                 ),
-                ["params:reporting.statistics", *bundles],
+                ["params:reporting.statistics", evaluations],
                 ["metric_intervals", "paired_differences"],
                 name="summarise_uncertainty",
             ),
@@ -327,7 +333,7 @@ def create_pipeline(
                         Gathered(("generator_diagnostics",), True),
                     ],
                 ),
-                bundles,
+                evaluations,
                 "diagnostics",
                 name="collect_diagnostics",
             ),
@@ -346,7 +352,7 @@ def create_pipeline(
                         Gathered(("consistency",)),
                     ],
                 ),
-                ["retrieval_metrics", "metric_intervals", *bundles],
+                ["retrieval_metrics", "metric_intervals", evaluations],
                 ["comparison_table", "comparison_table_markdown"],
                 name="compare_methods",
             ),
@@ -357,7 +363,7 @@ def create_pipeline(
                     leading=0,
                     gathered=[Gathered((f"{DEFAULT_CHAIN}.topk_accuracy",))],
                 ),
-                bundles,
+                evaluations,
                 "topk_accuracy_plot",
                 name="plot_topk",
             ),
@@ -367,7 +373,7 @@ def create_pipeline(
                     leading=0,
                     gathered=[Gathered((f"{DEFAULT_CHAIN}.compound_map",))],
                 ),
-                bundles,
+                evaluations,
                 "map_distribution_plot",
                 name="plot_map_distribution",
             ),
@@ -387,7 +393,7 @@ def create_pipeline(
                     leading=len(report_inputs),
                     gathered=[Gathered((output,)) for output in REPORTED_OUTPUTS],
                 ),
-                [*report_inputs, *bundles, *(f"{run}.training_history" for run in trained)],
+                [*report_inputs, evaluations, *(f"{run}.training_history" for run in trained)],
                 "report_html",
                 name="write_html_report",
             ),
