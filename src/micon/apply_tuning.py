@@ -212,9 +212,9 @@ def render_search(run: TuningRun) -> str:
     dirty = " (with uncommitted changes)" if run.provenance.get("dirty") else ""
     return (
         f"Selected per method (highest `{score}` on the validation wells):\n\n"
-        + format_markdown_table(run.selection[chosen])
+        + format_markdown_table(run.selection[chosen], formats={"lr": "g"})
         + "\nEvery trial:\n\n"
-        + format_markdown_table(run.trials[trial_columns])
+        + format_markdown_table(run.trials[trial_columns], formats={"lr": "g"})
         + f"\n<sub>Rendered by `{COMMAND}` from `{run.run_root}/06_models/tuning/` version "
         f"`{run.version}`: run of commit `{commit}`{dirty}, `{run.provenance.get('command', '?')}`, finished "
         f"{run.provenance.get('finished_at', '?')}.</sub>\n"

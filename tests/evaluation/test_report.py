@@ -71,3 +71,12 @@ def test_format_markdown_table_rounds_and_marks_missing():
         ["a¦b", "0.123"],
         ["c", "—"],
     ]
+
+
+def test_format_markdown_table_keeps_a_columns_own_format():
+    table = pd.DataFrame({"lr": [0.0003, 0.001], "score": [0.12345, 0.5]})
+    lines = format_markdown_table(table, formats={"lr": "g"}).splitlines()
+    assert [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:]] == [
+        ["0.0003", "0.123"],
+        ["0.001", "0.500"],
+    ]

@@ -89,18 +89,35 @@ def build_comparison_table(
     return pd.DataFrame(rows)
 
 
-def format_markdown_table(table: pd.DataFrame, *, digits: int = 3) -> str:
+def format_markdown_table(
+    table: pd.DataFrame, *, digits: int = 3, formats: dict[str, str] | None = None
+) -> str:
     """Return ``table`` as a Markdown (pipe) table, floats rounded to ``digits``, NaN as an em dash.
 
     Rendered by pandas' ``to_markdown`` (tabulate); pipes inside text cells are escaped so they do
-    not split a cell.
+    not split a cell. ``formats`` gives columns their own format spec (``{"lr": "g"}``: a learning rate of
+    0.0003 would read 0.000 at three digits); tabulate then leaves those cells as written.
     """
+    formats = formats or {}
     shown = table.copy()
     for column in shown.columns:
-        if not pd.api.types.is_numeric_dtype(shown[column]):
+        if column in formats:
+            spec = formats[column]
+            shown[column] = shown[column].map(lambda v, spec=spec: v if _is_missing(v) else format(v, spec))
+        elif not pd.api.types.is_numeric_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: v if _is_missing(v) else str(v).replace("|", "\\|"))
     shown = shown.astype(object).where(shown.notna(), None)
-    return shown.to_markdown(index=False, tablefmt="pipe", floatfmt=f".{digits}f", missingval="—") + "\n"
+    as_written = [i for i, c in enumerate(shown.columns) if c in formats]
+    return (
+        shown.to_markdown(
+            index=False,
+            tablefmt="pipe",
+            floatfmt=f".{digits}f",
+            missingval="—",
+            disable_numparse=as_written or False,
+        )
+        + "\n"
+    )
 
 
 def _is_missing(value: Any) -> bool:
