@@ -189,8 +189,8 @@ class ProjectedIndex:
     Stage one: the float32 unit rows are projected on their ``projection_dims`` principal directions
     (``projection_basis``) and ``faiss.knn`` (BLAS blocks and a heap per query, no index to build)
     fetches the ``projection_candidates`` most similar allowed rows of each query. Stage two: those
-    candidates are ranked by their exact cosine in the full dimension (``pair_similarities``, the
-    function that also scores replicate pairs). A true neighbour is missed only when its projected
+    candidates are ranked by their exact cosine in the full dimension (faiss'
+    ``fvec_inner_products_by_idx``, the arithmetic that also scores replicate pairs). A true neighbour is missed only when its projected
     similarity falls below that of ``projection_candidates`` other rows: the benchmark prints the
     recall@10 against exact search. The cost is that of exact search in ``projection_dims``
     dimensions plus ``projection_candidates`` products per query in the full one. Only the selection
@@ -232,11 +232,8 @@ class ProjectedIndex:
             _, local = faiss.knn(self.projected[rows], database, fetch, metric=faiss.METRIC_INNER_PRODUCT)
             found = np.where(local >= 0, base[np.maximum(local, 0)], -1)
         found[found == rows[:, None]] = -1  # never its own neighbour
+        sims = self.similarities(rows, found)
         valid = found >= 0
-        sims = np.full(found.shape, -np.inf)
-        sims[valid] = pair_similarities(
-            self.unit, np.broadcast_to(rows[:, None], found.shape)[valid], found[valid]
-        )
         order = np.lexsort((np.where(valid, found, np.iinfo(np.int64).max), -sims), axis=-1)[:, :k]
         indices = np.take_along_axis(found, order, axis=1)
         similarities = np.take_along_axis(sims, order, axis=1)
@@ -245,6 +242,39 @@ class ProjectedIndex:
             indices = np.pad(indices, ((0, 0), (0, pad)), constant_values=-1)
             similarities = np.pad(similarities, ((0, 0), (0, pad)), constant_values=-np.inf)
         return indices, similarities
+
+    def similarities(self, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Return the exact cosine ``(len(rows), c) float64`` of each row with each of its candidates.
+
+        faiss' ``fvec_inner_products_by_idx`` on the float32 unit rows (no gathered copies of the
+        candidates); a candidate -1 gets -inf.
+        """
+        import faiss
+
+        rows = np.asarray(rows, dtype=np.int64)
+        candidates = np.ascontiguousarray(candidates, dtype=np.int64)
+        out = np.empty(candidates.shape, dtype=np.float32)
+        step = 4096
+        for start in range(0, len(rows), step):
+            chunk = slice(start, start + step)
+            queries = np.ascontiguousarray(self.unit[rows[chunk]])
+            ids = np.ascontiguousarray(candidates[chunk])
+            block = np.empty(ids.shape, dtype=np.float32)
+            faiss.fvec_inner_products_by_idx(
+                faiss.swig_ptr(block),
+                faiss.swig_ptr(queries),
+                faiss.swig_ptr(self.unit),
+                faiss.swig_ptr(ids),
+                self.unit.shape[1],
+                len(queries),
+                ids.shape[1],
+            )
+            out[chunk] = block
+        return out.astype(np.float64)
+
+    def pair_similarities(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Return the cosine of each pair ``(left[i], right[i])``, by the arithmetic of ``similarities``."""
+        return self.similarities(left, np.asarray(right)[:, None])[:, 0]
 
 
 class HnswIndex:
@@ -300,6 +330,10 @@ class HnswIndex:
         similarities = similarities[keep].reshape(len(rows), k)
         similarities[indices < 0] = -np.inf
         return indices, similarities
+
+    def pair_similarities(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Return the cosine of each pair ``(left[i], right[i])`` of the float32 unit rows."""
+        return pair_similarities(self.unit, left, right)
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:

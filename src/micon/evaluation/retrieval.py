@@ -15,7 +15,6 @@ from micon.evaluation.neighbours import (
     EXACT,
     NeighbourSearchConfig,
     approximate_index,
-    pair_similarities,
     similarity_blocks,
     unit_rows,
 )
@@ -309,7 +308,7 @@ def _rank_and_mark(
     else:
         index = approximate_index(values, config=search)
         top, top_sims = index.search(np.arange(n), n_list)
-        pair_sims = pair_similarities(index.unit, q, p)
+        pair_sims = index.pair_similarities(q, p)
         for level, codes in enumerate(levels):
             best, best_sim, count = _best_positive(q, p, pair_sims, codes, n=n)
             n_eligible[level] = count
