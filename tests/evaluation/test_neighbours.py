@@ -11,6 +11,7 @@ from micon.evaluation.neighbours import (
     nearest_neighbours,
     projection_basis,
     recall_at_k,
+    sampled_recall,
     unit_rows,
 )
 
@@ -70,7 +71,9 @@ def test_nearest_neighbours_projected_recall_at_10_against_exact():
     assert recall_at_k(projected, exact) >= 0.99
     assert not (projected == np.arange(len(x))[:, None]).any()  # never the row itself
     unit = unit_rows(x)
-    np.testing.assert_allclose(sims, np.einsum("ij,ikj->ik", unit, unit[projected]), rtol=1e-5)  # exact cosines
+    np.testing.assert_allclose(
+        sims, np.einsum("ij,ikj->ik", unit, unit[projected]), rtol=1e-5
+    )  # exact cosines
     assert (np.diff(sims, axis=1) <= 0).all()
 
 
@@ -140,3 +143,16 @@ def test_search_config_invalid_raises(overrides, match):
 def test_nearest_neighbours_k_too_large_raises():
     with pytest.raises(InvalidConfigError, match="k=4"):
         nearest_neighbours(np.eye(4), 4)
+
+
+def test_sampled_recall_exhaustive_is_one_and_poor_settings_warn(caplog):
+    x = _low_rank(n=400)
+    exhaustive = ProjectedIndex(
+        x, config=_hnsw(mode="projected", projection_dims=2, projection_candidates=400)
+    )
+    assert sampled_recall(exhaustive, 10, n_queries=50) == 1.0
+    poor = ProjectedIndex(x, config=_hnsw(mode="projected", projection_dims=1, projection_candidates=10))
+    with caplog.at_level("WARNING"):
+        recall = sampled_recall(poor, 10, n_queries=50)
+    assert recall < 0.99
+    assert "projection_candidates" in caplog.text

@@ -15,6 +15,7 @@ from micon.evaluation.neighbours import (
     EXACT,
     NeighbourSearchConfig,
     approximate_index,
+    sampled_recall,
     similarity_blocks,
     unit_rows,
 )
@@ -307,6 +308,7 @@ def _rank_and_mark(
                 ranks[level][has] = rank
     else:
         index = approximate_index(values, config=search)
+        sampled_recall(index, k_max)
         top, top_sims = index.search(np.arange(n), n_list)
         pair_sims = index.pair_similarities(q, p)
         for level, codes in enumerate(levels):
