@@ -234,8 +234,10 @@ class ProjectedIndex:
             found = np.where(local >= 0, base[np.maximum(local, 0)], -1)
         found[found == rows[:, None]] = -1  # never its own neighbour
         sims = self.similarities(rows, found)
-        valid = found >= 0
-        order = np.lexsort((np.where(valid, found, np.iinfo(np.int64).max), -sims), axis=-1)[:, :k]
+        if k < found.shape[1]:  # the k best (ties at the k-th place broken arbitrarily, as exact search)
+            best = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            found, sims = np.take_along_axis(found, best, axis=1), np.take_along_axis(sims, best, axis=1)
+        order = np.lexsort((np.where(found >= 0, found, np.iinfo(np.int64).max), -sims), axis=-1)
         indices = np.take_along_axis(found, order, axis=1)
         similarities = np.take_along_axis(sims, order, axis=1)
         if indices.shape[1] < k:  # fewer allowed rows than k
