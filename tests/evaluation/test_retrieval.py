@@ -474,21 +474,23 @@ def _projected(candidates: int, dims: int = 3) -> NeighbourSearchConfig:
     )
 
 
-@pytest.mark.parametrize("list_length", [None, 1])
-def test_retrieve_replicates_projected_with_every_candidate_equals_exact(
-    make_profiles, monkeypatch, list_length
+@pytest.mark.parametrize(
+    ("candidates", "dims"),
+    [
+        (500, 3),  # every well a candidate: the projection only orders them, the exact re-rank decides
+        (2, 6),  # the full dimension (no projection error), a 2-row shared list: nearly every rank comes
+        # from the restricted search of the query's exclusion group
+    ],
+)
+def test_retrieve_replicates_projected_equals_exact_when_the_search_is_exhaustive(
+    make_profiles, candidates, dims
 ):
-    # candidates >= wells: the projection only orders the candidates, the exact re-rank decides; with a
-    # 1-row shared list nearly every rank comes from the restricted search of the query's exclusion group
     profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
     features = schema.feature_columns(profiles.columns)
     levels = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,), "NSSL": (schema.SOURCE, schema.WELL)}
     exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
-    if list_length is not None:
-        monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: list_length)
-    projected = retrieve_replicates_at_levels(
-        profiles, features, levels=levels, ks=KS, search=_projected(500)
-    )
+    search = _projected(candidates, dims=dims)
+    projected = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=search)
     for name in levels:
         pd.testing.assert_frame_equal(exact[name], projected[name])
 
