@@ -309,9 +309,7 @@ def _rank_and_mark(
     else:
         index = approximate_index(values, config=search)
         sampled_recall(index, k_max)
-        if (
-            mode == "projected"
-        ):  # its candidates are re-ranked exactly anyway: a longer list settles more ranks
+        if mode == "projected":  # every candidate is re-ranked exactly: a longer list settles more ranks
             n_list = max(n_list, min(n - 1, search.projection_candidates))
         top, top_sims = index.search(np.arange(n), n_list)
         pair_sims = index.pair_similarities(q, p)
