@@ -351,7 +351,7 @@ def sampled_recall(
     n = len(index.unit)
     k = min(k, n - 1)
     rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n_queries, n), replace=False))
-    similarity = index.unit[rows].astype(np.float64) @ index.unit.T.astype(np.float64)
+    similarity = index.unit[rows] @ index.unit.T  # float32, as the index's own rows
     similarity[np.arange(len(rows)), rows] = -np.inf
     truth = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
     recall = recall_at_k(index.search(rows, k)[0], truth)
