@@ -3,7 +3,7 @@
 Usage::
 
     uv run python benchmarks/bench_evaluation_scale.py [--sizes 10000 100000 800000] [--features 512]
-        [--search auto|exact|hnsw] [--stages retrieval map batch_knn silhouette consistency]
+        [--search auto|exact|projected|hnsw] [--stages retrieval map batch_knn silhouette consistency]
         [--null-size 10000] [--recall-queries 2000] [--write-doc]
 
 Synthetic well profiles with JUMP-like metadata (seeded): plates of 384 wells with 28 DMSO wells,
@@ -18,9 +18,11 @@ generated table, about ``N x features x 12`` bytes) on the parameters of conf/ba
 (``reporting.retrieval``) except ``--search`` and ``--null-size``:
 
 - ``retrieval``: NR, NSB and NSS top-1..10 replicate retrieval, one search for the three levels
-  (``retrieve_replicates_at_levels``); with HNSW the note gives the recall@10 of the NR neighbour
-  lists against exact search on ``--recall-queries`` sampled queries;
-- ``map``: copairs replicate mAP against same-plate DMSO at NR, NSB and NSS (``replicate_map``);
+  (``retrieve_replicates_at_levels``); with an approximate search the note gives the recall@10 of
+  its neighbour lists against exact search on ``--recall-queries`` sampled treated queries, at NR
+  (all wells) and at NSS (the search restricted to the other sources' wells, as the NSS ranks use);
+- ``map``: copairs replicate mAP against same-plate DMSO at NR, NSB and NSS, the three levels in one
+  call as the reporting pipeline makes it (``replicate_map_at_levels``);
 - ``batch_knn``: the source and batch kNN accuracy (k = batch_knn_k), one shared search;
 - ``silhouette``: the source and batch silhouette on a seeded sample of ``silhouette_sample_size``
   wells (an estimate above that size);
@@ -50,16 +52,15 @@ import numpy as np
 import pandas as pd
 
 from micon import schema
-from micon.errors import InvalidInputError
 from micon.evaluation import (
     RetrievalConfig,
     annotation_map,
-    replicate_map,
+    replicate_map_at_levels,
     retrieve_replicates_at_levels,
     summarise_retrieval,
 )
 from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette
-from micon.evaluation.neighbours import HnswIndex, nearest_neighbours, recall_at_k, unit_rows
+from micon.evaluation.neighbours import approximate_index, nearest_neighbours, recall_at_k, unit_rows
 from micon.project_parameters import make_config
 
 STAGES = ("retrieval", "map", "batch_knn", "silhouette", "consistency")
@@ -134,26 +135,19 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
         note = ", ".join(
             f"{level} top10 {summarise_retrieval(t, [10])['top10']:.3f}" for level, t in tables.items()
         )
-        if mode == "hnsw" and n_recall:
+        if mode != "exact" and n_recall:
             recall = _recall(wells, features, config, n_recall)
-            note += (
-                f"; NR recall@10 {recall:.4f} ({n_recall} queries, ef_search {config.search.hnsw_ef_search})"
-            )
+            note += "; recall@10 " + ", ".join(f"{level} {r:.4f}" for level, r in recall.items())
+            note += f" ({n_recall} queries, {_settings(config, mode)})"
     elif stage == "map":
-        maps = {}
+        # a single batch or source: no positive at that level (NaN)
+        levels = {level: c for level, c in LEVELS.items() if all(wells[x].nunique() > 1 for x in c)}
         with tempfile.TemporaryDirectory() as cache:
-            for level, exclude_same in LEVELS.items():
-                try:
-                    maps[level] = replicate_map(
-                        wells,
-                        features,
-                        exclude_same=exclude_same,
-                        null_size=config.null_size,
-                        seed=config.seed,
-                        cache_dir=cache,
-                    )[1]["mean_average_precision"].mean()
-                except InvalidInputError:  # a single batch or source: no positive at that level
-                    maps[level] = float("nan")
+            tables = replicate_map_at_levels(
+                wells, features, levels=levels, null_size=config.null_size, seed=config.seed, cache_dir=cache
+            )
+        maps = {level: float("nan") for level in LEVELS}
+        maps |= {level: table[1]["mean_average_precision"].mean() for level, table in tables.items()}
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         note = ", ".join(f"{level} mAP {m:.3f}" for level, m in maps.items())
         mode = "pairs"  # no neighbour search: copairs' pairs
@@ -204,16 +198,40 @@ def run_stage(stage: str, n_wells: int, n_features: int, search: str, null_size:
     }
 
 
-def _recall(wells: pd.DataFrame, features: list[str], config: RetrievalConfig, n_queries: int) -> float:
-    """Return the recall@10 of HNSW neighbour lists against exact search, over sampled treated wells."""
-    treated = wells.loc[~wells[schema.IS_CONTROL], features].to_numpy(dtype=np.float64)
-    rows = np.random.default_rng(1).choice(len(treated), size=min(n_queries, len(treated)), replace=False)
-    found, _ = HnswIndex(treated, config=config.search).search(rows, 10)
-    unit = unit_rows(treated)
+def _settings(config: RetrievalConfig, mode: str) -> str:
+    """Return the settings of the approximate search ``mode`` as the note names them."""
+    search = config.search
+    if mode == "projected":
+        return f"{search.projection_dims} dims, {search.projection_candidates} candidates"
+    return f"ef_search {search.hnsw_ef_search}"
+
+
+def _recall(
+    wells: pd.DataFrame, features: list[str], config: RetrievalConfig, n_queries: int
+) -> dict[str, float]:
+    """Return the recall@10 of the approximate neighbour lists against exact search, NR and NSS.
+
+    Over sampled treated wells, as the retrieval stage searches them: NR over all treated wells, NSS
+    restricted to the wells of the other sources (one restricted search per source).
+    """
+    treated = wells.loc[~wells[schema.IS_CONTROL]]
+    values = treated[features].to_numpy(dtype=np.float64)
+    source = pd.factorize(treated[schema.SOURCE])[0]
+    rows = np.random.default_rng(1).choice(len(values), size=min(n_queries, len(values)), replace=False)
+    index = approximate_index(values, config=config.search)
+    unit = unit_rows(values)
     similarity = unit[rows] @ unit.T
     similarity[np.arange(len(rows)), rows] = -np.inf
-    truth = np.argpartition(-similarity, 9, axis=1)[:, :10]
-    return recall_at_k(found, truth)
+    found, _ = index.search(rows, 10)
+    recall = {"NR": recall_at_k(found, np.argpartition(-similarity, 9, axis=1)[:, :10])}
+    if len(np.unique(source)) > 1:
+        similarity[source[rows][:, None] == source[None, :]] = -np.inf
+        found = np.empty((len(rows), 10), dtype=np.int64)
+        for s in np.unique(source[rows]):
+            group = source[rows] == s
+            found[group] = index.search(rows[group], 10, allowed=source != s)[0]
+        recall["NSS"] = recall_at_k(found, np.argpartition(-similarity, 9, axis=1)[:, :10])
+    return recall
 
 
 def _markdown(rows: list[dict]) -> str:
@@ -242,7 +260,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 800_000])
     parser.add_argument("--features", type=int, default=512)
-    parser.add_argument("--search", choices=["auto", "exact", "hnsw"], default="auto")
+    parser.add_argument("--search", choices=["auto", "exact", "projected", "hnsw"], default="auto")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--null-size", type=int, default=10_000)
     parser.add_argument("--recall-queries", type=int, default=2000)

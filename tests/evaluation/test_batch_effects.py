@@ -132,7 +132,13 @@ def test_knn_label_accuracy_hnsw_equals_exact_on_small_data():
     x = rng.normal(size=(120, 8)) + np.repeat(rng.normal(size=(4, 8)) * 2, 30, axis=0)
     labels = np.repeat(list("abcd"), 30).tolist()
     hnsw = NeighbourSearchConfig(
-        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+        mode="hnsw",
+        approximate_min_wells=2,
+        projection_dims=4,
+        projection_candidates=16,
+        hnsw_m=16,
+        hnsw_ef_construction=64,
+        hnsw_ef_search=64,
     )
     assert knn_label_accuracy(x, labels, k=5, search=hnsw) == knn_label_accuracy(x, labels, k=5)
 

@@ -355,3 +355,49 @@ def test_replicate_map_at_levels_equals_one_call_per_level_and_copairs_aps(make_
         ).loc[~meta[schema.IS_CONTROL]]
         for column in ("average_precision", "normalized_average_precision", "n_pos_pairs", "n_total_pairs"):
             np.testing.assert_array_equal(together[name][0][column].to_numpy(), direct[column].to_numpy())
+
+
+def test_ranked_negatives_rank_lists_equal_copairs_build_rank_lists_with_ties():
+    from copairs.map.average_precision import build_rank_lists
+
+    from micon.evaluation.replicability import _RankedNegatives
+
+    rng = np.random.default_rng(11)
+    n = 60
+    negatives = np.unique(rng.integers(0, n, size=(400, 2)), axis=0)
+    negatives = negatives[negatives[:, 0] != negatives[:, 1]].astype(np.uint32)
+    positives = np.unique(rng.integers(0, n, size=(90, 2)), axis=0)
+    positives = positives[positives[:, 0] != positives[:, 1]].astype(np.uint32)
+    # few distinct values (ties between and across positives and negatives), negative ones included
+    negative_sims = rng.choice([-0.5, 0.0, 0.25, 0.5, 1.0], size=len(negatives)).astype(np.float32)
+    positive_sims = rng.choice([-0.5, 0.25, 0.5, 0.75, 1.0], size=len(positives)).astype(np.float32)
+    ranked = _RankedNegatives(n, negatives, negative_sims)
+    for got, expected in zip(
+        ranked.rank_lists(positives, positive_sims),
+        build_rank_lists(positives, negatives, positive_sims, negative_sims),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype
+
+
+def test_mean_average_precision_equals_copairs_bit_for_bit(tmp_path):
+    from micon.evaluation.replicability import _mean_average_precision
+
+    rng = np.random.default_rng(12)
+    n = 300
+    n_pos = rng.integers(1, 4, size=n)
+    ap = pd.DataFrame(
+        {
+            schema.JCP2022: rng.choice([f"C{i}" for i in range(70)], size=n),
+            "average_precision": rng.random(n),
+            "normalized_average_precision": rng.random(n),
+            "n_pos_pairs": n_pos,
+            "n_total_pairs": n_pos + rng.choice([6, 8], size=n),
+        }
+    )
+    ap.loc[::17, "average_precision"] = np.nan  # dropped by both
+    settings = {"sameby": [schema.JCP2022], "null_size": 200, "threshold": 0.05, "seed": 4}
+    ours = _mean_average_precision(ap, cache_dir=tmp_path / "ours", **settings)
+    direct = mean_average_precision(ap, progress_bar=False, cache_dir=tmp_path / "direct", **settings)
+    pd.testing.assert_frame_equal(ours, direct.drop(columns="indices")[ours.columns], check_exact=True)

@@ -427,7 +427,13 @@ def test_retrieve_replicates_hnsw_agrees_with_exact(make_profiles):
     profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
     features = schema.feature_columns(profiles.columns)
     hnsw = NeighbourSearchConfig(
-        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+        mode="hnsw",
+        approximate_min_wells=2,
+        projection_dims=4,
+        projection_candidates=16,
+        hnsw_m=16,
+        hnsw_ef_construction=64,
+        hnsw_ef_search=64,
     )
     for exclude_same in ((), (schema.BATCH,), (schema.SOURCE,)):
         exact = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS)
@@ -441,10 +447,70 @@ def test_retrieve_replicates_hnsw_filtered_search_settles_short_lists(make_profi
     features = schema.feature_columns(profiles.columns)
     levels = {"NR": (), "NSB": (schema.BATCH,), "NSSL": (schema.SOURCE, schema.WELL)}
     hnsw = NeighbourSearchConfig(
-        mode="hnsw", approximate_min_wells=2, hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64
+        mode="hnsw",
+        approximate_min_wells=2,
+        projection_dims=4,
+        projection_candidates=16,
+        hnsw_m=16,
+        hnsw_ef_construction=64,
+        hnsw_ef_search=64,
     )
     exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
     monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: 1)
     approximate = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=hnsw)
     for name in levels:
         pd.testing.assert_frame_equal(exact[name], approximate[name])
+
+
+def _projected(candidates: int, dims: int = 3) -> NeighbourSearchConfig:
+    return NeighbourSearchConfig(
+        mode="projected",
+        approximate_min_wells=2,
+        projection_dims=dims,
+        projection_candidates=candidates,
+        hnsw_m=16,
+        hnsw_ef_construction=64,
+        hnsw_ef_search=64,
+    )
+
+
+@pytest.mark.parametrize(
+    ("candidates", "dims"),
+    [
+        (500, 3),  # every well a candidate: the projection only orders them, the exact re-rank decides
+        (2, 6),  # the full dimension (no projection error), a 2-row shared list: nearly every rank comes
+        # from the restricted search of the query's exclusion group
+    ],
+)
+def test_retrieve_replicates_projected_equals_exact_when_the_search_is_exhaustive(
+    make_profiles, candidates, dims
+):
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
+    features = schema.feature_columns(profiles.columns)
+    levels = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,), "NSSL": (schema.SOURCE, schema.WELL)}
+    exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
+    search = _projected(candidates, dims=dims)
+    projected = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=search)
+    for name in levels:
+        pd.testing.assert_frame_equal(exact[name], projected[name])
+
+
+def test_retrieve_replicates_projected_nss_never_counts_same_source_candidates(make_profiles):
+    # strong source offsets: every query's nearest wells are of its own source; a search that let one of
+    # them through at NSS would rank it before the replicate. A short candidate list (8 of 144 wells) in
+    # the full dimension (6: no projection error) must still find the other sources' wells, from the
+    # search restricted to them.
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=1.0, seed=5)
+    features = schema.feature_columns(profiles.columns)
+    offset = {
+        s: np.random.default_rng(i).normal(size=len(features)) * 5
+        for i, s in enumerate(["source_0", "source_1", "source_2"])
+    }
+    profiles[features] += np.stack(profiles[schema.SOURCE].map(offset).to_list())
+    expected = _brute_force(profiles, (schema.SOURCE,), KS)
+    hits = retrieve_replicates(
+        profiles, features, exclude_same=(schema.SOURCE,), ks=KS, search=_projected(8, dims=6)
+    )
+    np.testing.assert_array_equal(hits["n_eligible_replicates"], expected["n_eligible_replicates"])
+    for k in KS:
+        np.testing.assert_array_equal(hits[f"hit_at_{k}"], expected[f"hit_at_{k}"])

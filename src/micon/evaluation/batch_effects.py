@@ -27,7 +27,7 @@ def knn_label_accuracy(
     """Return the leave-one-out accuracy of predicting each row's label from its k cosine neighbours.
 
     Each row's k nearest other rows (``neighbours.nearest_neighbours``: exact blocked search, or the
-    HNSW index, the row itself excluded) vote; the most common label wins, a tie going to the label
+    approximate index, the row itself excluded) vote; the most common label wins, a tie going to the label
     seen first in ``labels``. High accuracy means the label (batch, source) is still readable from
     the profile.
 

@@ -48,7 +48,7 @@ class RetrievalConfig:
         split_scenarios: Scenarios (keys of ``scenarios``) whose per-compound scores are also broken down
             by the query's split when several splits are evaluated (``statistics.compound_scores``):
             top-1 per split, and mAP of the held-out compounds. Empty: no breakdown.
-        search: Nearest-neighbour search of retrieval and the batch kNN (exact, HNSW or auto); a
+        search: Nearest-neighbour search of retrieval and the batch kNN (exact, projected, HNSW or auto); a
             mapping of ``NeighbourSearchConfig`` fields is converted.
         silhouette_sample_size: Wells drawn (seeded by ``seed``) for the batch silhouette, which is
             then an estimate; None for every well. >= 2.

@@ -13,9 +13,9 @@ from micon.errors import InvalidInputError, MissingColumnsError
 from micon.evaluation._checks import control_mask, require_features, require_metadata
 from micon.evaluation.neighbours import (
     EXACT,
-    HnswIndex,
     NeighbourSearchConfig,
-    pair_similarities,
+    approximate_index,
+    sampled_recall,
     similarity_blocks,
     unit_rows,
 )
@@ -53,7 +53,7 @@ def retrieve_replicates(
         feature_columns: Embedding columns; every value finite.
         exclude_same: Metadata columns a candidate must differ on from its query.
         ks: Cut-offs, each >= 1.
-        search: Exact (the default) or approximate (HNSW) nearest-neighbour search.
+        search: Exact (the default) or approximate (projected, HNSW) nearest-neighbour search.
 
     Returns:
         One row per treated query well: its metadata, ``n_eligible_replicates`` and a boolean
@@ -79,7 +79,7 @@ def retrieve_replicates_at_levels(
 ) -> dict[str, pd.DataFrame]:
     """Return ``retrieve_replicates``' table for each level (name -> ``exclude_same``), from one search.
 
-    The similarities (exact) or the index (HNSW) are computed once and shared by all levels.
+    The similarities (exact) or the index (projected, HNSW) are computed once and shared by all levels.
 
     Raises:
         As ``retrieve_replicates``, naming the level's ``exclude_same``.
@@ -142,7 +142,7 @@ def retrieve_mechanism(
         annotation_column: The mechanism (or target) annotation, e.g. ``Metadata_MoA``.
         exclude_same: Metadata columns a candidate must differ on from its query.
         ks: Cut-offs, each >= 1.
-        search: Exact (the default) or approximate (HNSW) nearest-neighbour search.
+        search: Exact (the default) or approximate (projected, HNSW) nearest-neighbour search.
 
     Returns:
         One row per annotated treated query well: its metadata, ``n_eligible_replicates`` (here: the
@@ -256,8 +256,10 @@ def _rank_and_mark(
     (more similar, or as similar with a lower row): a hit at k is a rank < k. That count is read off
     one shared list of each query's nearest rows (all levels at once) when the list reaches below
     ``p*`` or already holds ``max(ks)`` remaining candidates before it; otherwise it is counted over
-    every candidate (exact search) or over a search restricted to the remaining candidates (HNSW).
-    Exact search equals the full brute-force ranking with ties broken by row; HNSW is approximate.
+    every candidate (exact search) or over a search restricted to the remaining candidates of the
+    query's exclusion group (approximate search: one restricted search per group of queries sharing
+    their codes). Exact search equals the full brute-force ranking with ties broken by row; projected
+    and HNSW search are approximate.
     """
     n = len(values)
     empty = [(np.zeros((n, len(ks)), dtype=bool), np.zeros(n, dtype=np.int64)) for _ in levels]
@@ -305,9 +307,12 @@ def _rank_and_mark(
                     rank[unresolved] = (remaining & before).sum(axis=1)
                 ranks[level][has] = rank
     else:
-        index = HnswIndex(values, config=search)
+        index = approximate_index(values, config=search)
+        sampled_recall(index, k_max)
+        if mode == "projected":  # every candidate is re-ranked exactly: a longer list settles more ranks
+            n_list = max(n_list, min(n - 1, search.projection_candidates))
         top, top_sims = index.search(np.arange(n), n_list)
-        pair_sims = pair_similarities(index.unit, q, p)
+        pair_sims = index.pair_similarities(q, p)
         for level, codes in enumerate(levels):
             best, best_sim, count = _best_positive(q, p, pair_sims, codes, n=n)
             n_eligible[level] = count
@@ -331,7 +336,7 @@ def _rank_and_mark(
                 before = (found >= 0) & other & ((found_sims > s) | ((found_sims == s) & (found < b)))
                 rank[np.searchsorted(has, rows)] = before.sum(axis=1)
             ranks[level][has] = rank
-        logger.info("retrieval by HNSW over %d wells (ef_search=%d)", n, search.hnsw_ef_search)
+        logger.info("retrieval by %s search over %d wells", mode, n)
     return [(np.stack([r < k for k in ks], axis=1), e) for r, e in zip(ranks, n_eligible, strict=True)]
 
 
