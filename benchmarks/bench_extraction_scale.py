@@ -218,6 +218,11 @@ def main() -> None:
     parser.add_argument("--field-px", type=int, default=96)
     parser.add_argument("--cells", type=int, default=8)
     parser.add_argument("--write-doc", type=Path, default=None)
+    parser.add_argument(
+        "--block",
+        default=BLOCK,
+        help="the rendered block of --write-doc's file to replace (default %(default)s)",
+    )
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -225,22 +230,20 @@ def main() -> None:
         memory_child(args.memory_child, args)
         return
     memory = pd.DataFrame(memory_rows(args))
-    print(format_markdown_table(memory))  # noqa: T201
     speed = pd.DataFrame(speed_rows(args)) if args.speed_sites else pd.DataFrame()
-    print(format_markdown_table(speed))  # noqa: T201
+    tables = [format_markdown_table(t) for t in (memory, speed) if not t.empty]
+    print("\n".join(tables))  # noqa: T201
     if args.write_doc:
         state = git_state(PROJECT)
         code = (state["commit"] or "unknown")[:12] + (" (with uncommitted changes)" if state["dirty"] else "")
         command = " ".join(["uv run python benchmarks/bench_extraction_scale.py", *sys.argv[1:]])
         body = (
-            format_markdown_table(memory)
-            + "\n"
-            + format_markdown_table(speed)
+            "\n".join(tables)
             + f"\n<sub>Rendered by `{command}` at commit `{code}` on {os.cpu_count()} CPU cores"
             f" (load average {os.getloadavg()[0]:.1f} at the end: a shared machine); fields "
             f"{args.field_px}x{args.field_px} px, {args.cells} cells each.</sub>\n"
         )
-        args.write_doc.write_text(replace_block(args.write_doc.read_text(), BLOCK, body))
+        args.write_doc.write_text(replace_block(args.write_doc.read_text(), args.block, body))
 
 
 if __name__ == "__main__":
