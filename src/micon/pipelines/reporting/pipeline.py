@@ -108,8 +108,19 @@ def _chain_pipeline(chain: str) -> Pipeline:
 REFERENCES: dict[str, str] = {"known_truth": "synthetic_well_truth"}
 
 
-# The dataset in each run's namespace that bundles its outputs for the comparison (``micon.evaluation``).
+# The dataset in each run's namespace that bundles its outputs for the comparison (``micon.evaluation``),
+# and the one gathering every run's bundle for the comparison nodes.
 BUNDLE = "evaluation"
+GATHERED = "run_evaluations"
+
+
+def is_regrouping(name: str) -> bool:
+    """Whether a dataset only regroups outputs that are written under their own names (held in memory).
+
+    The run bundles and their gathering are declared as in-memory datasets in conf/base/catalog.yml:
+    writing them would store every evaluation output a second time.
+    """
+    return name == GATHERED or name.endswith(f".{BUNDLE}")
 
 
 def _bundle_pipeline(evaluated: Pipeline, rows: Sequence[str], wanted: Sequence[str]) -> Pipeline:
@@ -278,7 +289,7 @@ def create_pipeline(
         *(Gathered((output,)) for output in REPORTED_OUTPUTS),
     ]
     evaluated += _bundle_pipeline(evaluated, rows, [f for group in wanted for f in group.fields])
-    evaluations = "run_evaluations"
+    evaluations = GATHERED
     gather = from_run_evaluations
 
     report_inputs = [
