@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,7 +7,10 @@ import pytest
 from micon import schema
 from micon.errors import InvalidConfigError, InvalidFeaturesError, InvalidInputError, MissingColumnsError
 from micon.evaluation import knn_label_accuracy, label_silhouette, measure_batch_effects
-from micon.evaluation.neighbours import NeighbourSearchConfig
+from micon.evaluation.neighbours import EXACT
+
+# A graph over a hundred wells: small enough to be exhaustive.
+SMALL_HNSW = replace(EXACT, mode="hnsw", hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64)
 
 
 def _brute_knn_accuracy(x: np.ndarray, labels: list[str], k: int) -> float:
@@ -131,15 +136,7 @@ def test_knn_label_accuracy_hnsw_equals_exact_on_small_data():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(120, 8)) + np.repeat(rng.normal(size=(4, 8)) * 2, 30, axis=0)
     labels = np.repeat(list("abcd"), 30).tolist()
-    hnsw = NeighbourSearchConfig(
-        mode="hnsw",
-        approximate_min_wells=2,
-        projection_dims=4,
-        projection_candidates=16,
-        hnsw_m=16,
-        hnsw_ef_construction=64,
-        hnsw_ef_search=64,
-    )
+    hnsw = SMALL_HNSW
     assert knn_label_accuracy(x, labels, k=5, search=hnsw) == knn_label_accuracy(x, labels, k=5)
 
 

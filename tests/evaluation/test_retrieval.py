@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,10 @@ from micon.evaluation import (
     summarise_retrieval,
 )
 from micon.evaluation import retrieval as retrieval_module
-from micon.evaluation.neighbours import NeighbourSearchConfig, unit_rows
+from micon.evaluation.neighbours import EXACT, NeighbourSearchConfig, unit_rows
+
+# A graph over a hundred wells: small enough to be exhaustive.
+SMALL_HNSW = replace(EXACT, mode="hnsw", hnsw_m=16, hnsw_ef_construction=64, hnsw_ef_search=64)
 
 KS = (1, 3, 5)
 SCENARIOS = {
@@ -426,15 +431,7 @@ def test_retrieve_replicates_short_neighbour_list_counts_every_candidate(make_pr
 def test_retrieve_replicates_hnsw_agrees_with_exact(make_profiles):
     profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
     features = schema.feature_columns(profiles.columns)
-    hnsw = NeighbourSearchConfig(
-        mode="hnsw",
-        approximate_min_wells=2,
-        projection_dims=4,
-        projection_candidates=16,
-        hnsw_m=16,
-        hnsw_ef_construction=64,
-        hnsw_ef_search=64,
-    )
+    hnsw = SMALL_HNSW
     for exclude_same in ((), (schema.BATCH,), (schema.SOURCE,)):
         exact = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS)
         approximate = retrieve_replicates(profiles, features, exclude_same=exclude_same, ks=KS, search=hnsw)
@@ -446,15 +443,7 @@ def test_retrieve_replicates_hnsw_filtered_search_settles_short_lists(make_profi
     profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.7, seed=4)
     features = schema.feature_columns(profiles.columns)
     levels = {"NR": (), "NSB": (schema.BATCH,), "NSSL": (schema.SOURCE, schema.WELL)}
-    hnsw = NeighbourSearchConfig(
-        mode="hnsw",
-        approximate_min_wells=2,
-        projection_dims=4,
-        projection_candidates=16,
-        hnsw_m=16,
-        hnsw_ef_construction=64,
-        hnsw_ef_search=64,
-    )
+    hnsw = SMALL_HNSW
     exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
     monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: 1)
     approximate = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=hnsw)
