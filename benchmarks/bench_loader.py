@@ -32,10 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+
+# the random screen and the step timer of the training benchmark (benchmarks/ is on the path of a script)
+from bench_training import _StepTimer, build_screen
 
 from micon import schema
 from micon.datasets import CropArray, CropStoreDataset
@@ -49,55 +51,6 @@ from micon.training.runner import TrainingConfig, fit_intensity_scaling, train_m
 
 CHANNELS = schema.CHANNELS
 BLOCK = "training-loader"
-COMPOUNDS = (
-    "CC(=O)Oc1ccccc1C(=O)O",
-    "Cn1c(=O)c2c(ncn2C)n(C)c1=O",
-    "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
-    "CN1CCC[C@H]1c1cccnc1",
-    "O=C(O)c1ccccc1O",
-    "CC(=O)Nc1ccc(O)cc1",
-    "c1ccc2c(c1)ccc1ccccc12",
-    "CCN(CC)CCOC(=O)c1ccc(N)cc1",
-)
-
-
-def build_screen(n_crops: int, crop_size: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
-    """Return random uint16 crops and their index: 2 sources x 2 batches x 2 plates, DMSO on each plate."""
-    rng = np.random.default_rng(seed)
-    wells = [(c, False) for c in COMPOUNDS] + [(schema.DMSO_SMILES, True)] * 2
-    plates = [(s, b, p) for s in ("s1", "s2") for b in ("b1", "b2") for p in ("p1", "p2")]
-    per_well = max(2, n_crops // (len(plates) * len(wells)))
-    rows = [
-        {
-            schema.SOURCE: s,
-            schema.BATCH: f"{s}_{b}",
-            schema.PLATE: f"{s}_{b}_{p}",
-            schema.WELL: f"A{w:02d}",
-            schema.SITE: str(k % 2),
-            schema.STANDARD_SMILES: smiles,
-            schema.IS_CONTROL: is_control,
-            schema.SPLIT: schema.SPLIT_TRAIN,
-        }
-        for s, b, p in plates
-        for w, (smiles, is_control) in enumerate(wells)
-        for k in range(per_well)
-    ]
-    index = pd.DataFrame(rows)
-    index.insert(0, schema.CROP_ID, np.arange(len(index), dtype=np.int64))
-    crops = rng.integers(100, 4000, size=(len(index), len(CHANNELS), crop_size, crop_size), dtype=np.uint16)
-    return crops, index
-
-
-class _StepTimer(L.Callback):
-    """Record the wall time of every batch end (CUDA synchronised)."""
-
-    def __init__(self) -> None:
-        self.ends: list[float] = []
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.ends.append(time.perf_counter())
 
 
 def measure_loader(
@@ -197,7 +150,7 @@ def main() -> None:
         "log_every_n_steps": args.train_steps + 1,
     }
     training = TrainingConfig(**{**params["training"], **overrides})
-    crops, index = build_screen(args.n_crops, args.crop_size)
+    crops, index = build_screen(args.n_crops, args.crop_size, min_per_well=2)
     cuda = torch.cuda.is_available()
     device = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} torch threads"
     size = f"{len(CHANNELS)}x{args.crop_size}x{args.crop_size}"

@@ -50,25 +50,31 @@ class _StepTimer(L.Callback):
         self.ends.append(time.perf_counter())
 
 
-def build_screen(n_crops: int, crop_size: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
-    """Return a random uint16 crop store and its index: 2 sources x 2 batches x 2 plates, DMSO on each."""
+def build_screen(
+    n_crops: int, crop_size: int, seed: int = 0, *, min_per_well: int = 1
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Return a random uint16 crop store and its index: 2 sources x 2 batches x 2 plates, DMSO on each.
+
+    Each well gets ``n_crops`` shared out, at least ``min_per_well`` crops, on two alternating sites.
+    """
     rng = np.random.default_rng(seed)
     wells = [(c, False) for c in COMPOUNDS] + [(schema.DMSO_SMILES, True)] * 2
     plates = [(s, b, p) for s in ("s1", "s2") for b in ("b1", "b2") for p in ("p1", "p2")]
-    per_well = max(1, n_crops // (len(plates) * len(wells)))
+    per_well = max(min_per_well, n_crops // (len(plates) * len(wells)))
     rows = [
         {
             schema.SOURCE: s,
             schema.BATCH: f"{s}_{b}",
             schema.PLATE: f"{s}_{b}_{p}",
             schema.WELL: f"A{w:02d}",
+            schema.SITE: str(k % 2),
             schema.STANDARD_SMILES: smiles,
             schema.IS_CONTROL: is_control,
             schema.SPLIT: schema.SPLIT_TRAIN,
         }
         for s, b, p in plates
         for w, (smiles, is_control) in enumerate(wells)
-        for _ in range(per_well)
+        for k in range(per_well)
     ]
     index = pd.DataFrame(rows)
     index.insert(0, schema.CROP_ID, np.arange(len(index), dtype=np.int64))

@@ -290,7 +290,6 @@ def create_pipeline(
     ]
     evaluated += _bundle_pipeline(evaluated, rows, [f for group in wanted for f in group.fields])
     evaluations = GATHERED
-    gather = from_run_evaluations
 
     report_inputs = [
         "comparison_table",
@@ -312,7 +311,7 @@ def create_pipeline(
                 name="gather_run_evaluations",
             ),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(collect_retrieval_metrics, methods=rows, chains=CHAINS),
                     leading=0,
                     gathered=[chains("retrieval_summary")],
@@ -322,7 +321,7 @@ def create_pipeline(
                 name="collect_retrieval_metrics",
             ),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(summarise_uncertainty, runs=by_method, chains=CHAINS),
                     leading=1,
                     gathered=[chains("compound_scores")],
@@ -332,7 +331,7 @@ def create_pipeline(
                 name="summarise_uncertainty",
             ),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(
                         collect_diagnostics,
                         runs=[(run.name, run.method, run.seed) for run in all_runs],
@@ -349,7 +348,7 @@ def create_pipeline(
                 name="collect_diagnostics",
             ),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(
                         compare_methods,
                         methods=rows,
@@ -369,7 +368,7 @@ def create_pipeline(
             ),
             Node(plot_retrieval, "retrieval_metrics", "retrieval_comparison_plot", name="plot_retrieval"),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(plot_topk, methods=rows),
                     leading=0,
                     gathered=[Gathered((f"{DEFAULT_CHAIN}.topk_accuracy",))],
@@ -379,7 +378,7 @@ def create_pipeline(
                 name="plot_topk",
             ),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(plot_map_distribution, methods=rows),
                     leading=0,
                     gathered=[Gathered((f"{DEFAULT_CHAIN}.compound_map",))],
@@ -397,7 +396,7 @@ def create_pipeline(
                 name="summarise_quarantine_tables",
             ),
             Node(
-                gather(
+                from_run_evaluations(
                     bind_keywords(
                         write_html_report, methods=rows, trained=trained, references=list(references)
                     ),
