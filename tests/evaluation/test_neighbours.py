@@ -156,3 +156,23 @@ def test_sampled_recall_exhaustive_is_one_and_poor_settings_warn(caplog):
         recall = sampled_recall(poor, 10, n_queries=50)
     assert recall < 0.99
     assert "projection_candidates" in caplog.text
+
+
+def test_rough_search_returns_allowed_rows_near_the_query_with_their_exact_similarity():
+    x = _clustered(n=800)
+    index = ProjectedIndex(x, config=_hnsw(mode="projected"))
+    allowed = np.random.default_rng(1).random(len(x)) < 0.7
+    rows = np.arange(0, 800, 7)
+    found, sims = index.rough_search(rows, 12, allowed=allowed)
+    assert found.shape == sims.shape == (len(rows), 13)
+    real = found >= 0
+    assert real.sum(axis=1).min() >= 12  # the probed lists hold enough allowed rows
+    assert allowed[found[real]].all()
+    assert not (found == rows[:, None]).any()
+    unit = unit_rows(x)
+    expected = np.einsum("ij,ikj->ik", unit[rows], unit[np.maximum(found, 0)])
+    np.testing.assert_allclose(sims[real], expected[real], rtol=1e-5, atol=1e-6)
+    assert np.isneginf(sims[~real]).all()
+    # near, not arbitrary: better than the mean similarity of the allowed rows
+    mean = (unit[rows] @ unit[allowed].T).mean(axis=1)
+    assert (np.nanmean(np.where(real, sims, np.nan), axis=1) > mean).mean() > 0.9

@@ -1,3 +1,5 @@
+import logging
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -482,6 +484,27 @@ def test_retrieve_replicates_projected_equals_exact_when_the_search_is_exhaustiv
     projected = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=search)
     for name in levels:
         pd.testing.assert_frame_equal(exact[name], projected[name])
+
+
+def test_retrieve_replicates_projected_settles_misses_by_rows_near_the_query(
+    make_profiles, caplog, monkeypatch
+):
+    # a 1-row shared list settles few ranks: most misses are shown by k_max rows of the rough search
+    # that rank before the best replicate (exact evidence), the rest by the restricted search; the
+    # result is that of exact search
+    profiles = make_profiles(n_sources=3, n_batches=2, n_plates=3, n_compounds=8, signal=0.3, seed=6)
+    features = schema.feature_columns(profiles.columns)
+    levels = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
+    exact = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS)
+    monkeypatch.setattr(retrieval_module, "_list_length", lambda n, k_max: 1)
+    search = _projected(1, 6)
+    with caplog.at_level(logging.INFO, logger=retrieval_module.__name__):
+        projected = retrieve_replicates_at_levels(profiles, features, levels=levels, ks=KS, search=search)
+    for name in levels:
+        pd.testing.assert_frame_equal(exact[name], projected[name])
+    messages = [r.getMessage() for r in caplog.records]
+    proven = [int(m.group(1)) for text in messages if (m := re.search(r"(\d+) shown missed", text))]
+    assert len(proven) == len(levels) and sum(proven) > 0
 
 
 def test_retrieve_replicates_projected_nss_never_counts_same_source_candidates(make_profiles):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 N_ELIGIBLE = "n_eligible_replicates"
 # Similarity rows are computed in blocks of queries so memory stays near this many matrix cells.
 _BLOCK_CELLS = 2**24
+# Inverted lists probed by the rough searches that prove misses before the restricted search, in turn.
+_ROUGH_PROBES = (16, 128)
 
 
 def hit_column(k: int) -> str:
@@ -258,8 +260,11 @@ def _rank_and_mark(
     ``p*`` or already holds ``max(ks)`` remaining candidates before it; otherwise it is counted over
     every candidate (exact search) or over a search restricted to the remaining candidates of the
     query's exclusion group (approximate search: one restricted search per group of queries sharing
-    their codes). Exact search equals the full brute-force ranking with ties broken by row; projected
-    and HNSW search are approximate.
+    their codes). Projected search first looks for evidence of a miss: ``max(ks)`` remaining
+    candidates before ``p*`` among the rows that ``ProjectedIndex.rough_search`` finds near the query
+    (probing more lists in a second round), exact similarities of real rows, so a proof that needs no
+    restricted search. Exact search equals the full brute-force ranking with ties broken by row;
+    projected and HNSW search are approximate.
     """
     n = len(values)
     empty = [(np.zeros((n, len(ks)), dtype=bool), np.zeros(n, dtype=np.int64)) for _ in levels]
@@ -320,24 +325,74 @@ def _rank_and_mark(
             rank, unresolved = _rank_in_list(
                 has, best[has], best_sim[has], top[has], top_sims[has], codes, k_max, labels
             )
-            todo = has[unresolved]
-            keys = np.stack([c[todo] for c in codes], axis=1) if codes else np.zeros((len(todo), 0))
-            _, group = np.unique(keys, axis=0, return_inverse=True) if len(todo) else (None, np.zeros(0, int))
-            for g in np.unique(group):
-                rows = todo[group.ravel() == g]
-                allowed = None
-                if codes:
-                    allowed = np.ones(n, dtype=bool)
-                    for c in codes:
-                        allowed &= c != c[rows[0]]
+            todo, n_proven = has[unresolved], 0
+            if mode == "projected":  # k_max rows before p* among rows near the query prove a miss
+                for probes in _ROUGH_PROBES:
+                    proven = np.zeros(len(todo), dtype=bool)
+                    for members, allowed in _exclusion_groups(todo, codes, n):
+                        rows = todo[members]
+                        found, found_sims = index.rough_search(
+                            rows, 4 * k_max, allowed=allowed, probes=probes
+                        )
+                        before = _before_best(rows, found, found_sims, best, best_sim, labels)
+                        proven[members] = before.sum(axis=1) >= k_max
+                    rank[np.searchsorted(has, todo[proven])] = k_max
+                    todo, n_proven = todo[~proven], n_proven + int(proven.sum())
+            n_todo = len(todo)
+            for members, allowed in _exclusion_groups(todo, codes, n):
+                rows = todo[members]
                 found, found_sims = index.search(rows, k_max, allowed=allowed)
-                b, s = best[rows][:, None], best_sim[rows][:, None]
-                other = labels[np.maximum(found, 0)] != labels[rows][:, None]
-                before = (found >= 0) & other & ((found_sims > s) | ((found_sims == s) & (found < b)))
-                rank[np.searchsorted(has, rows)] = before.sum(axis=1)
+                rank[np.searchsorted(has, rows)] = _before_best(
+                    rows, found, found_sims, best, best_sim, labels
+                ).sum(axis=1)
             ranks[level][has] = rank
+            logger.info(
+                "retrieval level %d: %d queries, %d settled by the shared list, %d shown missed by rows near "
+                "them, %d by a restricted search",
+                level,
+                len(has),
+                len(has) - n_todo - n_proven,
+                n_proven,
+                n_todo,
+            )
         logger.info("retrieval by %s search over %d wells", mode, n)
     return [(np.stack([r < k for k in ks], axis=1), e) for r, e in zip(ranks, n_eligible, strict=True)]
+
+
+def _exclusion_groups(
+    rows: np.ndarray, codes: Sequence[np.ndarray], n: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Yield ``(positions in rows, allowed mask over all n rows)`` per group of rows sharing their codes.
+
+    The allowed rows differ from the group's in every code array (None when there is none: all rows).
+    """
+    if not len(rows):
+        return
+    keys = np.stack([c[rows] for c in codes], axis=1) if codes else np.zeros((len(rows), 0))
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    group = group.ravel()
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        allowed = None
+        if codes:
+            allowed = np.ones(n, dtype=bool)
+            for c in codes:
+                allowed &= c != c[rows[members[0]]]
+        yield members, allowed
+
+
+def _before_best(
+    rows: np.ndarray,
+    found: np.ndarray,
+    found_sims: np.ndarray,
+    best: np.ndarray,
+    best_sim: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """Return which found candidates rank before each query's best positive (rows of its label never do)."""
+    b, s = best[rows][:, None], best_sim[rows][:, None]
+    other = labels[np.maximum(found, 0)] != labels[rows][:, None]
+    return (found >= 0) & other & ((found_sims > s) | ((found_sims == s) & (found < b)))
 
 
 def _list_length(n: int, k_max: int) -> int:
