@@ -14,6 +14,7 @@ from micon.evaluation._checks import control_mask, require_features, require_met
 from micon.evaluation.neighbours import (
     EXACT,
     NeighbourSearchConfig,
+    ProjectedIndex,
     approximate_index,
     sampled_recall,
     similarity_blocks,
@@ -263,7 +264,8 @@ def _rank_and_mark(
     their codes). Projected search first looks for evidence of a miss: ``max(ks)`` remaining
     candidates before ``p*`` among the rows that ``ProjectedIndex.rough_search`` finds near the query
     (probing more lists in a second round), exact similarities of real rows, so a proof that needs no
-    restricted search. Exact search equals the full brute-force ranking with ties broken by row;
+    restricted search, and its shared list is searched only for the queries not shown missed at the
+    least restrictive level. Exact search equals the full brute-force ranking with ties broken by row;
     projected and HNSW search are approximate.
     """
     n = len(values)
@@ -314,30 +316,38 @@ def _rank_and_mark(
     else:
         index = approximate_index(values, config=search)
         sampled_recall(index, k_max)
-        if mode == "projected":  # every candidate is re-ranked exactly: a longer list settles more ranks
-            n_list = max(n_list, min(n - 1, search.projection_candidates))
-        top, top_sims = index.search(np.arange(n), n_list)
         pair_sims = index.pair_similarities(q, p)
+        best_of = [_best_positive(q, p, pair_sims, codes, n=n) for codes in levels]
+        listed, proven_before = np.arange(n), {}
+        if mode == "projected":
+            # the shared list only for the queries not shown missed at the least restrictive level
+            first = min(range(len(levels)), key=lambda level: len(levels[level]))
+            best, best_sim, count = best_of[first]
+            has = np.flatnonzero(count > 0)
+            proven = _prove_misses(index, has, levels[first], best, best_sim, labels, k_max)
+            listed, proven_before[first] = has[~proven], has[proven]
+            n_list = max(n_list, min(n - 1, search.projection_candidates))
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[listed] = np.arange(len(listed))
+        top, top_sims = index.search(listed, n_list)
         for level, codes in enumerate(levels):
-            best, best_sim, count = _best_positive(q, p, pair_sims, codes, n=n)
+            best, best_sim, count = best_of[level]
             n_eligible[level] = count
             has = np.flatnonzero(count > 0)
-            rank, unresolved = _rank_in_list(
-                has, best[has], best_sim[has], top[has], top_sims[has], codes, k_max, labels
+            rank = np.full(len(has), k_max, dtype=np.int64)
+            unresolved = np.ones(len(has), dtype=bool)
+            on_list = slot[has] >= 0
+            rows = has[on_list]
+            rank[on_list], unresolved[on_list] = _rank_in_list(
+                rows, best[rows], best_sim[rows], top[slot[rows]], top_sims[slot[rows]], codes, k_max, labels
             )
-            todo, n_proven = has[unresolved], 0
-            if mode == "projected":  # k_max rows before p* among rows near the query prove a miss
-                for probes in _ROUGH_PROBES:
-                    proven = np.zeros(len(todo), dtype=bool)
-                    for members, allowed in _exclusion_groups(todo, codes, n):
-                        rows = todo[members]
-                        found, found_sims = index.rough_search(
-                            rows, 4 * k_max, allowed=allowed, probes=probes
-                        )
-                        before = _before_best(rows, found, found_sims, best, best_sim, labels)
-                        proven[members] = before.sum(axis=1) >= k_max
-                    rank[np.searchsorted(has, todo[proven])] = k_max
-                    todo, n_proven = todo[~proven], n_proven + int(proven.sum())
+            unresolved &= ~np.isin(has, proven_before.get(level, []))  # shown missed before the list
+            todo = has[unresolved]
+            n_proven = len(has) - len(todo) - int((on_list & ~unresolved).sum())
+            if mode == "projected" and level not in proven_before:
+                proven = _prove_misses(index, todo, codes, best, best_sim, labels, k_max)
+                rank[np.searchsorted(has, todo[proven])] = k_max  # a listed rank may have been partial
+                todo, n_proven = todo[~proven], n_proven + int(proven.sum())
             n_todo = len(todo)
             for members, allowed in _exclusion_groups(todo, codes, n):
                 rows = todo[members]
@@ -357,6 +367,32 @@ def _rank_and_mark(
             )
         logger.info("retrieval by %s search over %d wells", mode, n)
     return [(np.stack([r < k for k in ks], axis=1), e) for r, e in zip(ranks, n_eligible, strict=True)]
+
+
+def _prove_misses(
+    index: ProjectedIndex,
+    rows: np.ndarray,
+    codes: Sequence[np.ndarray],
+    best: np.ndarray,
+    best_sim: np.ndarray,
+    labels: np.ndarray,
+    k_max: int,
+) -> np.ndarray:
+    """Return which of ``rows`` are shown to miss at every k: ``k_max`` rows before their best positive.
+
+    The rows come from ``index.rough_search`` restricted to the allowed rows of each query's exclusion
+    group, probing ``_ROUGH_PROBES`` lists in turn (the second round only for the queries the first
+    left): real rows with their exact similarity, so a miss shown here is a miss.
+    """
+    proven = np.zeros(len(rows), dtype=bool)
+    for probes in _ROUGH_PROBES:
+        todo = np.flatnonzero(~proven)
+        for members, allowed in _exclusion_groups(rows[todo], codes, len(labels)):
+            queries = rows[todo[members]]
+            found, found_sims = index.rough_search(queries, 4 * k_max, allowed=allowed, probes=probes)
+            before = _before_best(queries, found, found_sims, best, best_sim, labels)
+            proven[todo[members]] = before.sum(axis=1) >= k_max
+    return proven
 
 
 def _exclusion_groups(
