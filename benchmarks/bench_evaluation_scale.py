@@ -31,7 +31,8 @@ generated table, about ``N x features x 12`` bytes) on the parameters of conf/ba
 
 ``--write-doc`` writes the table into docs/performance.md between the ``evaluation-scale`` markers,
 with the commit and command that produced it. ``--render-from LOG`` renders (and with ``--write-doc``
-writes) the table from the rows a run printed to ``LOG``, e.g. when a long run was stopped part-way.
+writes) the table from the rows runs printed to ``LOG ...`` (in order, naming each run's command), e.g.
+when a long run was stopped part-way, or to put the 800k rows of a run of two stages beside another.
 The machine is shared: times are wall-clock.
 """
 
@@ -68,6 +69,7 @@ LEVELS = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
 WELLS_PER_PLATE, DMSO_PER_PLATE, PLATES_PER_BATCH, N_SOURCES, REPLICATES = 384, 28, 8, 12, 5
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 BEGIN, END = "<!-- BEGIN evaluation-scale -->", "<!-- END evaluation-scale -->"
+COMMAND = "# command:"  # the line that names a run's command in its printed output
 
 
 def make_wells(n_wells: int, n_features: int, seed: int = 0) -> pd.DataFrame:
@@ -265,16 +267,23 @@ def main() -> None:
     parser.add_argument("--null-size", type=int, default=10_000)
     parser.add_argument("--recall-queries", type=int, default=2000)
     parser.add_argument("--write-doc", action="store_true")
-    parser.add_argument("--render-from", type=Path, help="a run's printed output: render its rows")
+    parser.add_argument(
+        "--render-from", type=Path, nargs="+", help="runs' printed output: render their rows, in order"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.render_from:
-        lines = args.render_from.read_text().splitlines()
-        rows = [ast.literal_eval(line) for line in lines if line.startswith("{'stage'")]
+        rows, commands = [], []
+        for log in args.render_from:
+            lines = log.read_text().splitlines()
+            rows += [ast.literal_eval(line) for line in lines if line.startswith("{'stage'")]
+            commands += [line.removeprefix(COMMAND).strip() for line in lines if line.startswith(COMMAND)]
         table = _markdown(rows)
         print(table)  # noqa: T201 - the benchmark's output
         if args.write_doc:
-            write_doc(table, f"rows printed by a run of this script (--render-from {args.render_from.name})")
+            made_by = "`, `".join(commands) or "a run of this script"
+            names = " ".join(log.name for log in args.render_from)
+            write_doc(table, f"{made_by}` (rows rendered with `--render-from {names}")
         return
     if args.child:
         stage, n_wells = args.child.split(":")
@@ -282,6 +291,8 @@ def main() -> None:
         print(json.dumps(row))  # noqa: T201 - read by the parent process
         return
     logging.basicConfig(level=logging.WARNING)
+    command = "uv run python benchmarks/bench_evaluation_scale.py " + " ".join(sys.argv[1:])
+    print(COMMAND, command.replace(" --write-doc", ""), flush=True)  # noqa: T201 - for --render-from
     rows = []
     for n_wells in args.sizes:
         for stage in args.stages:
@@ -296,7 +307,6 @@ def main() -> None:
     table = _markdown(rows)
     print(table)  # noqa: T201 - the benchmark's output
     if args.write_doc:
-        command = "uv run python benchmarks/bench_evaluation_scale.py " + " ".join(sys.argv[1:])
         write_doc(table, command)
 
 
