@@ -150,7 +150,14 @@ def test_the_papers_questions_are_answered_by_the_paired_intervals_and_rows_by_t
     assert gap.to_dict() == {"MICON": f"{0.5 / 0.9:.2f}", "PaCLR-only": f"{0.45 / 0.9:.2f}"}
 
 
-def test_blocks_tagged_with_a_treatment_model_refuse_a_run_of_the_other_one(tmp_path):
+@pytest.mark.parametrize(
+    "runtime_params",
+    [
+        {"synthetic": {"treatment_model": "additive"}},  # as Kedro stores `--params a.b=c` (nested)
+        {"synthetic.treatment_model": "additive"},
+    ],
+)
+def test_blocks_tagged_with_a_treatment_model_refuse_a_run_of_the_other_one(tmp_path, runtime_params):
     version = "2026-12-01T10.00.00.000Z"
     _write_run(tmp_path / "run", version)
     runs = tmp_path / "run" / "runs"
@@ -160,7 +167,7 @@ def test_blocks_tagged_with_a_treatment_model_refuse_a_run_of_the_other_one(tmp_
             {
                 "run_id": version,
                 "command": "kedro run --env benchmark --params synthetic.treatment_model=additive",
-                "runtime_params": {"synthetic.treatment_model": "additive"},
+                "runtime_params": runtime_params,
                 "status": "success",
                 "seconds": 4500.0,
             }

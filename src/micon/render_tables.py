@@ -132,8 +132,23 @@ def treatment_model(run: RunOutputs) -> str | None:
     """
     if run.manifest is None:
         return None
-    override = (run.manifest.get("runtime_params") or {}).get("synthetic.treatment_model")
+    override = _runtime_param(run.manifest.get("runtime_params") or {}, "synthetic.treatment_model")
     return str(override) if override is not None else str(parameter("synthetic.treatment_model"))
+
+
+def _runtime_param(params: dict, key: str) -> object | None:
+    """Return the ``--params`` value of the dotted ``key``, or None when the run did not override it.
+
+    Kedro nests ``--params synthetic.treatment_model=additive`` as ``{"synthetic": {"treatment_model":
+    ...}}``; a flat ``{"synthetic.treatment_model": ...}`` is read too.
+    """
+    if key in params:
+        return params[key]
+    head, _, rest = key.partition(".")
+    value = params.get(head)
+    if not rest or not isinstance(value, dict):
+        return None
+    return _runtime_param(value, rest)
 
 
 def check_tag(run: RunOutputs, tag: str | None) -> None:
