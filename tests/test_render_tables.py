@@ -181,4 +181,5 @@ def test_blocks_tagged_with_a_treatment_model_refuse_a_run_of_the_other_one(tmp_
     with pytest.raises(InvalidInputError, match="used additive"):
         main([*args, "--tag", "state_dependent"])
     assert main([*args, "--tag", "additive"]) == 0
-    assert "| success | 75.0 min |" in re.sub(r" {2,}", " ", doc.read_text())
+    rendered = re.sub(r" {2,}", " ", doc.read_text())
+    assert "| synthetic.treatment_model=additive | success | 75.0 min |" in rendered

@@ -136,6 +136,17 @@ def treatment_model(run: RunOutputs) -> str | None:
     return str(override) if override is not None else str(parameter("synthetic.treatment_model"))
 
 
+def _flat(params: dict, prefix: str = "") -> dict[str, object]:
+    """Return nested ``--params`` as dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``), as typed."""
+    flat: dict[str, object] = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _runtime_param(params: dict, key: str) -> object | None:
     """Return the ``--params`` value of the dotted ``key``, or None when the run did not override it.
 
@@ -359,7 +370,7 @@ def benchmark_run(run: RunOutputs) -> pd.DataFrame:
                 "run id": manifest.get("run_id", run.version),
                 "command": manifest.get("command", "?"),
                 "treatment model": treatment_model(run),
-                "overrides": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "none",
+                "overrides": ", ".join(f"{k}={v}" for k, v in _flat(overrides).items()) or "none",
                 "status": manifest.get("status", "?"),
                 "wall time": f"{float(manifest.get('seconds', float('nan'))) / 60:.1f} min",
             }
