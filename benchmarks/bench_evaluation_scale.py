@@ -222,17 +222,22 @@ def _recall(
     rows = np.random.default_rng(1).choice(len(values), size=min(n_queries, len(values)), replace=False)
     index = approximate_index(values, config=config.search)
     unit = unit_rows(values)
-    similarity = unit[rows] @ unit.T
-    similarity[np.arange(len(rows)), rows] = -np.inf
+    truth = {"NR": [], "NSS": []}
+    for start in range(0, len(rows), 250):  # blocks: 2,000 x 800k float64 similarities would be 12 GiB
+        block = rows[start : start + 250]
+        similarity = unit[block] @ unit.T
+        similarity[np.arange(len(block)), block] = -np.inf
+        truth["NR"].append(np.argpartition(-similarity, 9, axis=1)[:, :10])
+        similarity[source[block][:, None] == source[None, :]] = -np.inf
+        truth["NSS"].append(np.argpartition(-similarity, 9, axis=1)[:, :10])
     found, _ = index.search(rows, 10)
-    recall = {"NR": recall_at_k(found, np.argpartition(-similarity, 9, axis=1)[:, :10])}
+    recall = {"NR": recall_at_k(found, np.concatenate(truth["NR"]))}
     if len(np.unique(source)) > 1:
-        similarity[source[rows][:, None] == source[None, :]] = -np.inf
         found = np.empty((len(rows), 10), dtype=np.int64)
         for s in np.unique(source[rows]):
             group = source[rows] == s
             found[group] = index.search(rows[group], 10, allowed=source != s)[0]
-        recall["NSS"] = recall_at_k(found, np.argpartition(-similarity, 9, axis=1)[:, :10])
+        recall["NSS"] = recall_at_k(found, np.concatenate(truth["NSS"]))
     return recall
 
 
@@ -245,11 +250,14 @@ def _markdown(rows: list[dict]) -> str:
 
 
 def write_doc(table: str, command: str) -> None:
-    """Replace the text between the evaluation-scale markers of docs/performance.md with ``table``."""
+    """Replace the text between the evaluation-scale markers of docs/performance.md with ``table``.
+
+    ``command`` says what produced it (Markdown, e.g. a command in backticks).
+    """
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    body = f"{BEGIN}\nCommit `{commit}`, `{command}`:\n\n{table}\n{END}"
+    body = f"{BEGIN}\nCommit `{commit}`, {command}:\n\n{table}\n{END}"
     text = DOC.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{DOC} lacks the markers {BEGIN} / {END}")
@@ -281,9 +289,9 @@ def main() -> None:
         table = _markdown(rows)
         print(table)  # noqa: T201 - the benchmark's output
         if args.write_doc:
-            made_by = "`, `".join(commands) or "a run of this script"
+            made_by = ", ".join(f"`{c}`" for c in commands) or "a run of this script"
             names = " ".join(log.name for log in args.render_from)
-            write_doc(table, f"{made_by}` (rows rendered with `--render-from {names}")
+            write_doc(table, f"{made_by} (rows rendered with `--render-from {names}`)")
         return
     if args.child:
         stage, n_wells = args.child.split(":")
@@ -307,7 +315,7 @@ def main() -> None:
     table = _markdown(rows)
     print(table)  # noqa: T201 - the benchmark's output
     if args.write_doc:
-        write_doc(table, command)
+        write_doc(table, f"`{command}`")
 
 
 if __name__ == "__main__":
