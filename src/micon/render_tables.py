@@ -41,6 +41,7 @@ from micon.evaluation.report import format_markdown_table
 from micon.project_parameters import parameter
 from micon.runs import RUNS_FOLDER
 from micon.sources.synthetic.biology import TREATMENT_MODELS
+from micon.tracking import flatten_params
 
 __all__ = [
     "RUN_TABLES",
@@ -132,34 +133,9 @@ def treatment_model(run: RunOutputs) -> str | None:
     """
     if run.manifest is None:
         return None
-    override = _runtime_param(run.manifest.get("runtime_params") or {}, "synthetic.treatment_model")
+    # Kedro nests `--params synthetic.treatment_model=additive` as {"synthetic": {"treatment_model": ...}}
+    override = flatten_params(run.manifest.get("runtime_params") or {}).get("synthetic.treatment_model")
     return str(override) if override is not None else str(parameter("synthetic.treatment_model"))
-
-
-def _flat(params: dict, prefix: str = "") -> dict[str, object]:
-    """Return nested ``--params`` as dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``), as typed."""
-    flat: dict[str, object] = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and value:
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _runtime_param(params: dict, key: str) -> object | None:
-    """Return the ``--params`` value of the dotted ``key``, or None when the run did not override it.
-
-    Kedro nests ``--params synthetic.treatment_model=additive`` as ``{"synthetic": {"treatment_model":
-    ...}}``; a flat ``{"synthetic.treatment_model": ...}`` is read too.
-    """
-    if key in params:
-        return params[key]
-    head, _, rest = key.partition(".")
-    value = params.get(head)
-    if not rest or not isinstance(value, dict):
-        return None
-    return _runtime_param(value, rest)
 
 
 def check_tag(run: RunOutputs, tag: str | None) -> None:
@@ -370,7 +346,7 @@ def benchmark_run(run: RunOutputs) -> pd.DataFrame:
                 "run id": manifest.get("run_id", run.version),
                 "command": manifest.get("command", "?"),
                 "treatment model": treatment_model(run),
-                "overrides": ", ".join(f"{k}={v}" for k, v in _flat(overrides).items()) or "none",
+                "overrides": ", ".join(f"{k}={v}" for k, v in flatten_params(overrides).items()) or "none",
                 "status": manifest.get("status", "?"),
                 "wall time": f"{float(manifest.get('seconds', float('nan'))) / 60:.1f} min",
             }

@@ -342,8 +342,7 @@ def _rank_and_mark(
                 rows, best[rows], best_sim[rows], top[slot[rows]], top_sims[slot[rows]], codes, k_max, labels
             )
             unresolved &= ~np.isin(has, proven_before.get(level, []))  # shown missed before the list
-            todo = has[unresolved]
-            n_proven = len(has) - len(todo) - int((on_list & ~unresolved).sum())
+            todo, n_proven = has[unresolved], len(proven_before.get(level, []))
             if mode == "projected" and level not in proven_before:
                 proven = _prove_misses(index, todo, codes, best, best_sim, labels, k_max)
                 rank[np.searchsorted(has, todo[proven])] = k_max  # a listed rank may have been partial
