@@ -60,8 +60,9 @@ ALLOWED: dict[str, set[str]] = {
     # Where a run's numbers come from (git state), and the command that renders them into the docs.
     "provenance": set(),
     # It reads a run's manifest (runs) and, to check a block's treatment-model tag, the configured model
-    # (project_parameters, the project's reader of conf/ outside a session; the synthetic source's models).
-    "render_tables": {"errors", "evaluation", "runs", "project_parameters", "sources"},
+    # (project_parameters, the project's reader of conf/ outside a session; the synthetic source's models),
+    # and flattens the run's nested --params as MLflow's parameters are (tracking.flatten_params).
+    "render_tables": {"errors", "evaluation", "runs", "project_parameters", "sources", "tracking"},
     # Writes the tuning pipeline's selection into conf/base and its table into the docs.
     "apply_tuning": {"errors", "evaluation", "render_tables", "training"},
     # A run's identity and manifests (the Kedro glue loads a run's outputs: micon.session).
