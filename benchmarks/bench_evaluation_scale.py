@@ -61,7 +61,7 @@ from micon.evaluation import (
     summarise_retrieval,
 )
 from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette
-from micon.evaluation.neighbours import approximate_index, nearest_neighbours, recall_at_k, unit_rows
+from micon.evaluation.neighbours import approximate_index, nearest_neighbours, recall_at_k
 from micon.project_parameters import make_config
 
 STAGES = ("retrieval", "map", "batch_knn", "silhouette", "consistency")
@@ -96,7 +96,11 @@ def make_wells(n_wells: int, n_features: int, seed: int = 0) -> pd.DataFrame:
         + rng.normal(size=(n_wells, latent)) * 0.5
     )
     projection = rng.normal(size=(latent, n_features)) / np.sqrt(latent)
-    features = (state @ projection + rng.normal(size=(n_wells, n_features)) * 0.3).astype(np.float32)
+    features = np.empty((n_wells, n_features), dtype=np.float32)
+    for start in range(0, n_wells, 65_536):  # row blocks: float64 temporaries of 800k x 512 would be 10 GB
+        block = slice(start, start + 65_536)
+        n_block = len(features[block])
+        features[block] = state[block] @ projection + rng.normal(size=(n_block, n_features)) * 0.3
     moa = np.where(rng.random(n_compounds) < 0.1, rng.integers(0, 50, n_compounds), -1)
     well_moa = np.where(is_control, -1, moa[np.maximum(compound, 0)])
     table = pd.DataFrame(
@@ -217,13 +221,12 @@ def _recall(
     restricted to the wells of the other sources (one restricted search per source).
     """
     treated = wells.loc[~wells[schema.IS_CONTROL]]
-    values = treated[features].to_numpy(dtype=np.float64)
     source = pd.factorize(treated[schema.SOURCE])[0]
-    rows = np.random.default_rng(1).choice(len(values), size=min(n_queries, len(values)), replace=False)
-    index = approximate_index(values, config=config.search)
-    unit = unit_rows(values)
+    rows = np.random.default_rng(1).choice(len(treated), size=min(n_queries, len(treated)), replace=False)
+    index = approximate_index(treated[features].to_numpy(dtype=np.float32), config=config.search)
+    unit = index.unit  # the float32 unit rows, as sampled_recall: no float64 copy of 800k x 512
     truth = {"NR": [], "NSS": []}
-    for start in range(0, len(rows), 250):  # blocks: 2,000 x 800k float64 similarities would be 12 GiB
+    for start in range(0, len(rows), 250):  # blocks: 2,000 x 800k similarities would be 6 GiB
         block = rows[start : start + 250]
         similarity = unit[block] @ unit.T
         similarity[np.arange(len(block)), block] = -np.inf

@@ -85,10 +85,19 @@ EXACT = NeighbourSearchConfig(
 
 
 def unit_rows(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-    """Return ``values`` scaled to unit L2 norm per row; an all-zero row stays zero (similarity 0)."""
-    values = np.asarray(values, dtype=np.float64)
-    norms = np.linalg.norm(values, axis=1, keepdims=True)
-    return (values / np.maximum(norms, np.finfo(np.float64).tiny)).astype(dtype, copy=False)
+    """Return ``values`` scaled to unit L2 norm per row; an all-zero row stays zero (similarity 0).
+
+    Computed in float64 one block of rows at a time, so a float32 result of 800k x 512 rows needs no
+    float64 copy of the whole table.
+    """
+    values = np.asarray(values)
+    unit = np.empty(values.shape, dtype=dtype)
+    step = max(1, 2**22 // max(values.shape[1] if values.ndim == 2 else 1, 1))
+    for start in range(0, len(values), step):
+        block = np.asarray(values[start : start + step], dtype=np.float64)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        unit[start : start + step] = block / np.maximum(norms, np.finfo(np.float64).tiny)
+    return unit
 
 
 def similarity_blocks(
