@@ -230,9 +230,10 @@ def _recall(
         block = rows[start : start + 250]
         similarity = unit[block] @ unit.T
         similarity[np.arange(len(block)), block] = -np.inf
-        truth["NR"].append(np.argpartition(-similarity, 9, axis=1)[:, :10])
+        # copies: a slice would keep each block's whole (250, N) int64 argpartition alive (25 GB at 800k)
+        truth["NR"].append(np.argpartition(-similarity, 9, axis=1)[:, :10].copy())
         similarity[source[block][:, None] == source[None, :]] = -np.inf
-        truth["NSS"].append(np.argpartition(-similarity, 9, axis=1)[:, :10])
+        truth["NSS"].append(np.argpartition(-similarity, 9, axis=1)[:, :10].copy())
     found, _ = index.search(rows, 10)
     recall = {"NR": recall_at_k(found, np.concatenate(truth["NR"]))}
     if len(np.unique(source)) > 1:
