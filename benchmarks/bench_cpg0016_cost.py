@@ -61,12 +61,11 @@ from micon.provenance import git_state
 from micon.render_tables import replace_block
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_segmentation import FIELD, PHENIX_CHANNEL, SHARED_DATA  # noqa: E402 - the same field and channels
+
 PROJECT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("MICON_SHARED_DATA", PROJECT.parent / "shared" / "data"))
-FIELD = SHARED_DATA / "fields/phenix_field_BR00143976/images/orig"
 SITE_COUNTS = SHARED_DATA / "jump/cpg0016_site_count.csv"
-# Phenix channel of each JUMP channel (shared data README): ch5 DNA, ch2 ER, ch3 AGP, ch4 Mito, ch6 RNA.
-PHENIX_CHANNEL = {"AGP": 3, "DNA": 5, "ER": 2, "Mito": 4, "RNA": 6}
 BLOCK = "cpg0016-cost"
 WELLS_PER_PLATE = 384
 
