@@ -47,7 +47,7 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pandas as pd
-from scipy import ndimage as ndi
+import tifffile
 
 from micon import schema
 from micon.datasets import CropStoreWriter
@@ -79,13 +79,13 @@ def write_field_folder(folder: Path) -> dict[str, str]:
     (folder / "images").mkdir(parents=True)
     (folder / "illum").mkdir()
     illum_key_of = {}
-    rng = np.random.default_rng(0)
-    for channel, number in PHENIX_CHANNEL.items():
+    for i, (channel, number) in enumerate(PHENIX_CHANNEL.items()):
         image_key = f"images/ch{number}.tiff"
         shutil.copyfile(FIELD / f"r03c03f03p01-ch{number}sk1fk1fl1.tiff", folder / image_key)
-        # a smooth function >= 1, as CellProfiler's rescaled illumination functions
-        smooth = ndi.gaussian_filter(rng.random((1080, 1080)), sigma=200)
-        illum = 1.0 + (smooth - smooth.min()) / np.ptp(smooth)
+        # a smooth vignetting >= 1 (brightest off-centre, per channel), as CellProfiler's rescaled functions
+        shape = tifffile.imread(folder / image_key).shape
+        yy, xx = np.mgrid[: shape[0], : shape[1]] / max(shape)
+        illum = 1.0 + (yy - 0.4 - 0.05 * i) ** 2 + (xx - 0.6) ** 2
         np.save(folder / f"illum/Illum{channel}.npy", illum.astype(np.float32))
         illum_key_of[image_key] = f"illum/Illum{channel}.npy"
     return illum_key_of
