@@ -94,6 +94,22 @@ class TestCropStoreDataset:
         assert loaded.dtype == np.bool_
         np.testing.assert_array_equal(loaded[[4, 1]], crops[[4, 1], :2] > 30000)
 
+    def test_crops_are_compressed_losslessly_with_blosc_lz4(self, store_path):
+        # smooth pixels, as a cell's: they compress; the crops read back bit for bit
+        yy, xx = np.mgrid[:32, :32]
+        smooth = (1000 + 20 * yy + 7 * xx).astype(np.uint16)
+        crops = np.stack([np.stack([smooth + 100 * c + i for c in range(5)]) for i in range(32)])
+        dataset = CropStoreDataset(filepath=store_path, channels=CHANNELS)
+        dataset.save(crops)
+        np.testing.assert_array_equal(dataset.load()[:], crops)
+        meta = json.loads((Path(store_path) / "meta.json").read_text())
+        folder = Path(store_path) / "parts" / meta["parts"][0]["name"] / meta["parts"][0]["token"]
+        codecs = json.loads((folder / "zarr.json").read_text())["codecs"][0]["configuration"]["codecs"]
+        assert {"name": "blosc"}.items() <= codecs[-1].items()
+        assert codecs[-1]["configuration"]["cname"] == "lz4"
+        stored = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        assert stored < crops.nbytes / 2
+
     def test_load_is_read_only(self, crop_store, crops):
         crop_store.save(crops)
         loaded = crop_store.load()

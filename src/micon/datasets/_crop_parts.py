@@ -34,6 +34,7 @@ import fsspec
 import numpy as np
 import zarr
 from kedro.io.core import DatasetError
+from zarr.codecs import BloscCodec
 
 from ._filesystem import write_atomically
 
@@ -44,6 +45,12 @@ PARTS_FOLDER = "parts"
 #: The dtypes a crop store holds: crops (uint16) and cell masks (bool).
 STORE_DTYPES = ("uint16", "bool")
 DEFAULT_CHUNK_CROPS = 16
+#: The compressor of uint16 crops: blosc lz4 on byte-shuffled pixels, the kind OME-Zarr stores use. On
+#: nucleus-centred crops of a real Phenix field it stores about a third fewer bytes than the raw pixels
+#: (what object storage bills and what a read over the network moves) for about 50 us more decoding per
+#: 96 px crop, less than zarr's default zstd costs (``benchmarks/bench_crop_codecs.py``, table in
+#: docs/performance.md). Masks (bool) keep zarr's default, which compresses them to almost nothing.
+CROP_COMPRESSORS = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 _CROP_NDIM = 4
 
 
@@ -159,9 +166,8 @@ class CropStoreWriter:
                 dtype=crops.dtype,
                 chunks=(self.chunk_crops, *chw),
                 shards=(max(1, -(-count // self.chunk_crops)) * self.chunk_crops, *chw),
-                # Crops uncompressed: zstd saved little on noisy 16-bit pixels and cost ~10x on reads
-                # (90 vs 8 ms per 5 MB part); masks are booleans, which compress to almost nothing.
-                compressors="auto" if crops.dtype == np.bool_ else None,
+                # masks are booleans, which zarr's default compresses to almost nothing
+                compressors="auto" if crops.dtype == np.bool_ else CROP_COMPRESSORS,
                 zarr_format=3,
                 overwrite=True,
             )
