@@ -46,9 +46,9 @@ PARTS_FOLDER = "parts"
 STORE_DTYPES = ("uint16", "bool")
 DEFAULT_CHUNK_CROPS = 16
 #: The compressor of uint16 crops: blosc lz4 on byte-shuffled pixels, the kind OME-Zarr stores use. On
-#: nucleus-centred crops of a real Phenix field it stores about a third fewer bytes than the raw pixels
-#: (what object storage bills and what a read over the network moves) for about 50 us more decoding per
-#: 96 px crop, less than zarr's default zstd costs (``benchmarks/bench_crop_codecs.py``, table in
+#: nucleus-centred crops of a real Phenix field it stores about a quarter fewer bytes than the raw pixels
+#: (what object storage bills and what a read over the network moves) for some microseconds more decoding
+#: per crop, less than zarr's default zstd costs (``benchmarks/bench_crop_codecs.py``, table in
 #: docs/performance.md). Masks (bool) keep zarr's default, which compresses them to almost nothing.
 CROP_COMPRESSORS = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 _CROP_NDIM = 4
