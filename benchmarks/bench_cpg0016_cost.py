@@ -15,7 +15,7 @@ from ``../shared/data/jump/cpg0016_site_count.csv``, or under ``$MICON_SHARED_DA
   :class:`~micon.imaging.illumination.CorrectedFields` divides it by an illumination function (a smooth
   synthetic one per channel: the real ``Illum*.npy`` files are not in the shared data; the division
   costs the same), nuclei are found, cells grown, crops cut and written to a crop and a mask store
-  (zarr v3: crops uncompressed, masks compressed). Printed: CPU seconds per site (all threads of the
+  (zarr v3, compressed as the stores compress them). Printed: CPU seconds per site (all threads of the
   process), crops per site and stored bytes per crop (the two stores' files on disk over the crops).
 - **Evaluation**: the ``retrieval`` and ``map`` rows at the largest size that ``--evaluation-log`` (the
   printed output of ``benchmarks/bench_evaluation_scale.py``) holds: NR, NSB and NSS top-1..10 retrieval
@@ -51,6 +51,7 @@ import tifffile
 
 from micon import schema
 from micon.datasets import CropStoreWriter
+from micon.datasets._crop_parts import CROP_COMPRESSORS
 from micon.datasets.file_store_dataset import FileStore
 from micon.evaluation.report import format_markdown_table
 from micon.imaging.extraction import CropExtractionConfig
@@ -200,7 +201,7 @@ def cost_table(
                 f"{workers} workers if they scale linearly",
             },
             {
-                "stage": f"crop store ({px} px, uint16, uncompressed) and mask store (bool, compressed)",
+                "stage": f"crop store ({px} px, uint16, blosc {CROP_COMPRESSORS.cname.value}) and mask store (bool)",
                 "measured here": f"{extraction['bytes_per_crop']:,.0f} bytes per crop",
                 "cpg0016": f"{n_crops:,.0f} crops",
                 "extrapolated": f"{n_crops * extraction['bytes_per_crop'] / 1e12:,.1f} TB",
