@@ -201,7 +201,8 @@ def cost_table(
                 f"{workers} workers if they scale linearly",
             },
             {
-                "stage": f"crop store ({px} px, uint16, blosc {CROP_COMPRESSORS.cname.value}) and mask store (bool)",
+                "stage": f"crop store ({px} px, uint16, blosc {CROP_COMPRESSORS.cname.value}) "
+                "and mask store (bool)",
                 "measured here": f"{extraction['bytes_per_crop']:,.0f} bytes per crop",
                 "cpg0016": f"{n_crops:,.0f} crops",
                 "extrapolated": f"{n_crops * extraction['bytes_per_crop'] / 1e12:,.1f} TB",
