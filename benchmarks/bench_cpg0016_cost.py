@@ -58,7 +58,7 @@ from micon.imaging.extraction import CropExtractionConfig
 from micon.imaging.illumination import corrected_image_loaders
 from micon.imaging.parallel_extraction import ExtractionClusterConfig, extract_crops_to_store
 from micon.project_parameters import load_parameters, make_config
-from micon.provenance import git_state
+from micon.provenance import commit_label
 from micon.render_tables import replace_block
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
 
@@ -244,8 +244,7 @@ def main() -> None:
     table = format_markdown_table(cost_table(extraction, size, evaluation, args.workers))
     print(table)  # noqa: T201 - the benchmark's output
     if args.write_doc:
-        state = git_state(PROJECT)
-        code = (state["commit"] or "unknown")[:12] + (" (with uncommitted changes)" if state["dirty"] else "")
+        code = commit_label(PROJECT)
         command = " ".join(["uv run python benchmarks/bench_cpg0016_cost.py", *sys.argv[1:]])
         body = (
             f"{table}\n<sub>Rendered by `{command}` at commit `{code}` on {os.cpu_count()} CPU cores (load "

@@ -34,7 +34,7 @@ from micon.datasets._crop_parts import CROP_COMPRESSORS, DEFAULT_CHUNK_CROPS
 from micon.evaluation.report import format_markdown_table
 from micon.imaging.nuclei import NucleiConfig, segment_nuclei
 from micon.project_parameters import make_config
-from micon.provenance import git_state
+from micon.provenance import commit_label
 from micon.render_tables import replace_block
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,8 +119,7 @@ def main() -> None:
     print(f"{len(crops)} crops of 5 x {args.crop_size} x {args.crop_size} uint16 from the real Phenix field")  # noqa: T201
     print(table)  # noqa: T201
     if args.write_doc:
-        state = git_state(Path(__file__).resolve().parents[1])
-        code = (state["commit"] or "unknown")[:12] + (" (with uncommitted changes)" if state["dirty"] else "")
+        code = commit_label(Path(__file__).resolve().parents[1])
         command = " ".join(["uv run python benchmarks/bench_crop_codecs.py", *sys.argv[1:]])
         body = (
             f"{table}\n<sub>Rendered by `{command}` at commit `{code}` on {os.cpu_count()} CPU cores; "

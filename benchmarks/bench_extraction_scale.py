@@ -41,7 +41,7 @@ from micon.evaluation.report import format_markdown_table
 from micon.imaging.extraction import CropExtractionConfig
 from micon.imaging.parallel_extraction import ExtractionClusterConfig, extract_crops_to_store
 from micon.project_parameters import make_config
-from micon.provenance import git_state
+from micon.provenance import commit_label
 from micon.render_tables import replace_block
 from micon.sources.synthetic import SYNTHETIC_PROFILE
 
@@ -234,8 +234,7 @@ def main() -> None:
     tables = [format_markdown_table(t) for t in (memory, speed) if not t.empty]
     print("\n".join(tables))  # noqa: T201
     if args.write_doc:
-        state = git_state(PROJECT)
-        code = (state["commit"] or "unknown")[:12] + (" (with uncommitted changes)" if state["dirty"] else "")
+        code = commit_label(PROJECT)
         command = " ".join(["uv run python benchmarks/bench_extraction_scale.py", *sys.argv[1:]])
         body = (
             "\n".join(tables)

@@ -42,7 +42,7 @@ from micon.evaluation import (
     reference_well_profiles,
 )
 from micon.evaluation.report import format_markdown_table
-from micon.provenance import git_state
+from micon.provenance import commit_label
 from micon.render_tables import latest_run, replace_block
 from micon.training.methods import build_model_config
 from micon.training.runner import build_untrained_checkpoint, embed_crops
@@ -120,8 +120,7 @@ def main() -> None:
     print(format_markdown_table(checks))  # noqa: T201
     if args.write_doc:
         run = latest_run(run_root)  # the run whose outputs were read, named with its commit
-        state = git_state(project)
-        code = (state["commit"] or "unknown")[:12] + (" (with uncommitted changes)" if state["dirty"] else "")
+        code = commit_label(project)
         run_commit = (run.provenance.get("commit") or "?")[:12]
         body = (
             format_markdown_table(table)

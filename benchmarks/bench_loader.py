@@ -43,7 +43,7 @@ from micon import schema
 from micon.datasets import CropArray, CropStoreDataset
 from micon.evaluation.report import format_markdown_table
 from micon.project_parameters import parameter
-from micon.provenance import git_state
+from micon.provenance import commit_label
 from micon.render_tables import replace_block
 from micon.training.data import MiconDataModule, resolve_pin_memory
 from micon.training.methods import build_model_config, build_objective_config
@@ -194,10 +194,7 @@ def main() -> None:
     print(loader_table.to_string(index=False))
     print(train_table.to_string(index=False))
     if args.write_doc:
-        state = git_state()
-        commit = (state.get("commit") or "unknown")[:12] + (
-            " (with uncommitted changes)" if state.get("dirty") else ""
-        )
+        commit = commit_label()
         command = "uv run python benchmarks/bench_loader.py " + shlex.join(sys.argv[1:])
         body = (
             f"Device: {device}. Crops {size} uint16, {len(index):,} in an on-disk crop store (warm page "

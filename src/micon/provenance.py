@@ -39,6 +39,16 @@ def git_state(root: str | Path = ".") -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
+def commit_label(root: str | Path = ".") -> str:
+    """Return how a rendered table names the code it came from: the short commit, marked when dirty.
+
+    ``"1a2b3c4d5e6f"``, ``"1a2b3c4d5e6f (with uncommitted changes)"`` when tracked files differ from it,
+    or ``"unknown"`` outside a git work tree (:func:`git_state`).
+    """
+    state = git_state(root)
+    return (state["commit"] or "unknown")[:12] + (" (with uncommitted changes)" if state["dirty"] else "")
+
+
 def run_provenance(*, root: str | Path = ".", command: str | None = None) -> dict[str, Any]:
     """Return the provenance of a run started now: git commit and state, command, time, Python, platform.
 
