@@ -34,7 +34,6 @@ table, the commit and this command.
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import os
 import shutil
@@ -63,6 +62,7 @@ from micon.render_tables import replace_block
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_evaluation_scale import read_logs  # noqa: E402 - the evaluation benchmark's printed rows
 from bench_segmentation import FIELD, PHENIX_CHANNEL, SHARED_DATA  # noqa: E402 - the same field and channels
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -161,12 +161,7 @@ def measure_extraction(n_sites: int) -> dict[str, float]:
 
 def evaluation_rows(logs: list[Path]) -> tuple[int, dict[str, dict]]:
     """Return the largest size with both a ``retrieval`` and a ``map`` row in ``logs``, and those rows."""
-    rows = [
-        ast.literal_eval(line)
-        for log in logs
-        for line in log.read_text().splitlines()
-        if line.startswith("{'stage'")
-    ]
+    rows, _ = read_logs(logs)
     done = {(r["stage"], r["wells"]): r for r in rows if "wall_s" in r}
     sizes = sorted({w for (s, w) in done if s == "retrieval" and ("map", w) in done})
     if not sizes:

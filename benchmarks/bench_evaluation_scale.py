@@ -63,6 +63,7 @@ from micon.evaluation import (
 from micon.evaluation.batch_effects import knn_label_accuracy, label_silhouette
 from micon.evaluation.neighbours import approximate_index, nearest_neighbours, recall_at_k
 from micon.project_parameters import make_config
+from micon.provenance import commit_label
 
 STAGES = ("retrieval", "map", "batch_knn", "silhouette", "consistency")
 LEVELS = {"NR": (), "NSB": (schema.BATCH,), "NSS": (schema.SOURCE,)}
@@ -253,15 +254,22 @@ def _markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def read_logs(logs: list[Path]) -> tuple[list[dict], list[str]]:
+    """Return the table rows and the commands that runs of this script printed to ``logs``, in order."""
+    rows, commands = [], []
+    for log in logs:
+        lines = log.read_text().splitlines()
+        rows += [ast.literal_eval(line) for line in lines if line.startswith("{'stage'")]
+        commands += [line.removeprefix(COMMAND).strip() for line in lines if line.startswith(COMMAND)]
+    return rows, commands
+
+
 def write_doc(table: str, command: str) -> None:
     """Replace the text between the evaluation-scale markers of docs/performance.md with ``table``.
 
     ``command`` says what produced it (Markdown, e.g. a command in backticks).
     """
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    body = f"{BEGIN}\nCommit `{commit}`, {command}:\n\n{table}\n{END}"
+    body = f"{BEGIN}\nCommit `{commit_label(DOC.parent)}`, {command}:\n\n{table}\n{END}"
     text = DOC.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{DOC} lacks the markers {BEGIN} / {END}")
@@ -285,11 +293,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.render_from:
-        rows, commands = [], []
-        for log in args.render_from:
-            lines = log.read_text().splitlines()
-            rows += [ast.literal_eval(line) for line in lines if line.startswith("{'stage'")]
-            commands += [line.removeprefix(COMMAND).strip() for line in lines if line.startswith(COMMAND)]
+        rows, commands = read_logs(args.render_from)
         table = _markdown(rows)
         print(table)  # noqa: T201 - the benchmark's output
         if args.write_doc:

@@ -92,7 +92,7 @@ def unit_rows(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     """
     values = np.asarray(values)
     unit = np.empty(values.shape, dtype=dtype)
-    step = max(1, 2**22 // max(values.shape[1] if values.ndim == 2 else 1, 1))
+    step = max(1, 2**22 // max(values.shape[1], 1))  # about 4M values (32 MB of float64) per block
     for start in range(0, len(values), step):
         block = np.asarray(values[start : start + step], dtype=np.float64)
         norms = np.linalg.norm(block, axis=1, keepdims=True)
