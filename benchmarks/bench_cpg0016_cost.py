@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -57,8 +56,7 @@ from micon.imaging.extraction import CropExtractionConfig
 from micon.imaging.illumination import corrected_image_loaders
 from micon.imaging.parallel_extraction import ExtractionClusterConfig, extract_crops_to_store
 from micon.project_parameters import load_parameters, make_config
-from micon.provenance import commit_label
-from micon.render_tables import replace_block
+from micon.render_tables import write_measured_block
 from micon.sources.jump.cpg0016 import JUMP_PROFILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -239,14 +237,15 @@ def main() -> None:
     table = format_markdown_table(cost_table(extraction, size, evaluation, args.workers))
     print(table)  # noqa: T201 - the benchmark's output
     if args.write_doc:
-        code = commit_label(PROJECT)
-        command = " ".join(["uv run python benchmarks/bench_cpg0016_cost.py", *sys.argv[1:]])
-        body = (
-            f"{table}\n<sub>Rendered by `{command}` at commit `{code}` on {os.cpu_count()} CPU cores (load "
-            f"average {os.getloadavg()[0]:.1f} at the end); extraction: {args.sites} copies of the real "
-            f"Phenix field, one process, wall {extraction['wall_s_per_site']:.3f} s per site.</sub>\n"
+        write_measured_block(
+            args.write_doc,
+            BLOCK,
+            table,
+            command=" ".join(["uv run python benchmarks/bench_cpg0016_cost.py", *sys.argv[1:]]),
+            root=PROJECT,
+            details=f"extraction: {args.sites} copies of the real Phenix field, one process, wall "
+            f"{extraction['wall_s_per_site']:.3f} s per site",
         )
-        args.write_doc.write_text(replace_block(args.write_doc.read_text(), BLOCK, body))
 
 
 if __name__ == "__main__":

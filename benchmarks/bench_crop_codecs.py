@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -34,8 +33,7 @@ from micon.datasets._crop_parts import CROP_COMPRESSORS, DEFAULT_CHUNK_CROPS
 from micon.evaluation.report import format_markdown_table
 from micon.imaging.nuclei import NucleiConfig, segment_nuclei
 from micon.project_parameters import make_config
-from micon.provenance import commit_label
-from micon.render_tables import replace_block
+from micon.render_tables import write_measured_block
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_segmentation import FIELD, PHENIX_CHANNEL  # noqa: E402 - the same field and channels
@@ -119,14 +117,15 @@ def main() -> None:
     print(f"{len(crops)} crops of 5 x {args.crop_size} x {args.crop_size} uint16 from the real Phenix field")  # noqa: T201
     print(table)  # noqa: T201
     if args.write_doc:
-        code = commit_label(Path(__file__).resolve().parents[1])
-        command = " ".join(["uv run python benchmarks/bench_crop_codecs.py", *sys.argv[1:]])
-        body = (
-            f"{table}\n<sub>Rendered by `{command}` at commit `{code}` on {os.cpu_count()} CPU cores; "
-            f"{len(crops)} nucleus-centred crops of 5 x {args.crop_size} x {args.crop_size} uint16 from the "
-            f"real Phenix field, chunks of {DEFAULT_CHUNK_CROPS} crops.</sub>\n"
+        write_measured_block(
+            args.write_doc,
+            "crop-codecs",
+            table,
+            command=" ".join(["uv run python benchmarks/bench_crop_codecs.py", *sys.argv[1:]]),
+            root=Path(__file__).resolve().parents[1],
+            details=f"{len(crops)} nucleus-centred crops of 5 x {args.crop_size} x {args.crop_size} uint16 "
+            f"from the real Phenix field, chunks of {DEFAULT_CHUNK_CROPS} crops",
         )
-        args.write_doc.write_text(replace_block(args.write_doc.read_text(), "crop-codecs", body))
 
 
 if __name__ == "__main__":

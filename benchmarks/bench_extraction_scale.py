@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import resource
 import subprocess
 import sys
@@ -41,8 +40,7 @@ from micon.evaluation.report import format_markdown_table
 from micon.imaging.extraction import CropExtractionConfig
 from micon.imaging.parallel_extraction import ExtractionClusterConfig, extract_crops_to_store
 from micon.project_parameters import make_config
-from micon.provenance import commit_label
-from micon.render_tables import replace_block
+from micon.render_tables import write_measured_block
 from micon.sources.synthetic import SYNTHETIC_PROFILE
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -234,15 +232,14 @@ def main() -> None:
     tables = [format_markdown_table(t) for t in (memory, speed) if not t.empty]
     print("\n".join(tables))  # noqa: T201
     if args.write_doc:
-        code = commit_label(PROJECT)
-        command = " ".join(["uv run python benchmarks/bench_extraction_scale.py", *sys.argv[1:]])
-        body = (
-            "\n".join(tables)
-            + f"\n<sub>Rendered by `{command}` at commit `{code}` on {os.cpu_count()} CPU cores"
-            f" (load average {os.getloadavg()[0]:.1f} at the end: a shared machine); fields "
-            f"{args.field_px}x{args.field_px} px, {args.cells} cells each.</sub>\n"
+        write_measured_block(
+            args.write_doc,
+            args.block,
+            "\n".join(tables),
+            command=" ".join(["uv run python benchmarks/bench_extraction_scale.py", *sys.argv[1:]]),
+            root=PROJECT,
+            details=f"a shared machine; fields {args.field_px}x{args.field_px} px, {args.cells} cells each",
         )
-        args.write_doc.write_text(replace_block(args.write_doc.read_text(), args.block, body))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,30 @@ def test_replace_block_replaces_only_the_named_block_and_refuses_a_missing_one()
         replace_block(text, "c", "z\n")
 
 
+def test_write_measured_block_names_the_command_commit_and_machine(tmp_path):
+    import subprocess
+
+    from micon.render_tables import write_measured_block
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- BEGIN rendered: speed -->\nold\n<!-- END rendered: speed -->\nend\n")
+    write_measured_block(
+        doc,
+        "speed",
+        "| a |\n|---|\n| 1 |\n",
+        command="uv run python b.py --x 1",
+        root=tmp_path,
+        details="20 sites",
+    )
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert "| 1 |\n<sub>Rendered by `uv run python b.py --x 1` at commit `unknown`" in text
+    assert "CPU cores (load average " in text and "; 20 sites.</sub>" in text
+    with pytest.raises(InvalidInputError, match="no block"):
+        write_measured_block(doc, "other", "t", command="c", root=tmp_path)
+
+
 def _write_benchmark_outputs(root, version):
     reporting = root / "08_reporting"
     intervals = pd.DataFrame(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -39,6 +40,7 @@ from micon.errors import InvalidInputError
 from micon.evaluation.glossary import FLOOR_METHODS, METHOD_LABELS, describe_metric, method_label
 from micon.evaluation.report import format_markdown_table
 from micon.project_parameters import parameter
+from micon.provenance import commit_label
 from micon.runs import RUNS_FOLDER
 from micon.sources.synthetic.biology import TREATMENT_MODELS
 from micon.tracking import flatten_params
@@ -484,6 +486,33 @@ def replace_block(text: str, name: str, body: str) -> str:
             f"no block '<!-- BEGIN rendered: {name} -->' ... '<!-- END rendered: {name} -->'"
         )
     return new
+
+
+def write_measured_block(
+    path: str | Path,
+    name: str,
+    tables: str,
+    *,
+    command: str,
+    root: str | Path,
+    details: str = "",
+) -> None:
+    """Replace block ``name`` of Markdown file ``path`` with a benchmark's ``tables`` and their provenance.
+
+    The provenance line names ``command`` (the command line that measured them), the commit of the
+    git work tree at ``root`` (``micon.provenance.commit_label``: marked when tracked files differ), the
+    machine's CPU count and its load average at the end, then ``details``. The file is rewritten only
+    when it holds the block.
+
+    Raises:
+        InvalidInputError: The file has no block of that name.
+    """
+    path = Path(path)
+    line = (
+        f"<sub>Rendered by `{command}` at commit `{commit_label(root)}` on {os.cpu_count()} CPU cores "
+        f"(load average {os.getloadavg()[0]:.1f} at the end){'; ' + details if details else ''}.</sub>\n"
+    )
+    path.write_text(replace_block(path.read_text(), name, tables.rstrip("\n") + "\n" + line))
 
 
 def render_file(path: str | Path, run: RunOutputs, tag: str | None = None) -> tuple[str, str]:
