@@ -3,12 +3,14 @@
 Usage::
 
     uv run python benchmarks/bench_bbbc021.py [--methods micon,untrained] [--max-steps 300]
-        [--shared-data ../shared/data]
+        [--shared-data ../shared/data] [--write-doc docs/results.md]
 
 It ingests the 660-field PNG subset of ``<shared-data>/bbbc021``, cuts the crops once, then trains (or
 builds) and evaluates each method in its own Kedro session, so one failing method is reported and the
 others still run. Outputs are versioned under ``data/bbbc021/``. Without the shared data it prints the
-reason and exits 0 (a user's fresh clone has none).
+reason and exits 0 (a user's fresh clone has none). ``--write-doc FILE`` replaces the block
+``<!-- BEGIN rendered: bbbc021-methods -->`` of FILE with the table, the command and the commit; it
+refuses when a method failed (a table with a missing row is not written).
 """
 
 from __future__ import annotations
@@ -16,24 +18,31 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from micon.evaluation.glossary import method_label
+from micon.evaluation.report import format_markdown_table
+from micon.render_tables import write_measured_block
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "bbbc021"
 UPSTREAM_OUTPUTS = ("crop_store", "crop_index")
-# (metric, column header, format)
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("NSC", "NSC", ".3f"),
-    ("NSCB", "NSCB", ".3f"),
-    ("replicate_map", "rep. mAP", ".3f"),
-    ("replicate_fraction_retrieved", "rep. retr.", ".3f"),
-    ("NSC_n_queries", "NSC n", "d"),
-    ("NSCB_n_queries", "NSCB n", "d"),
+BLOCK = "bbbc021-methods"
+# (metric, column header)
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("NSC", "NSC"),
+    ("NSCB", "NSCB"),
+    ("replicate_map", "replicate mAP"),
+    ("replicate_fraction_retrieved", "replicate fraction retrieved"),
+    ("NSC_n_queries", "NSC treatments"),
+    ("NSCB_n_queries", "NSCB treatments"),
 )
 
 
@@ -59,6 +68,7 @@ def main() -> None:
     parser.add_argument("--methods", default=None, help="comma-separated methods (default: every one)")
     parser.add_argument("--max-steps", type=int, default=None, help="training steps per trained method")
     parser.add_argument("--shared-data", default=default_shared, help="folder holding bbbc021/")
+    parser.add_argument("--write-doc", type=Path, default=None, help=f"Markdown file with block {BLOCK}")
     args = parser.parse_args()
     shared = Path(args.shared_data).resolve()
     if not (shared / "bbbc021" / "fields_png_metadata.csv").exists():
@@ -98,13 +108,35 @@ def main() -> None:
             rows.append((method, time.perf_counter() - start, {}, f"{type(exc).__name__}: {exc}"[:160]))
 
     print(f"\nBBBC021 PNG subset ({shared / 'bbbc021'}); ingestion + crops {upstream_s:.0f} s")  # noqa: T201
-    print(f"{'method':<12}" + "".join(f"{h:>11}" for _, h, _ in COLUMNS) + f"{'seconds':>10}")  # noqa: T201
-    for method, seconds, metrics, error in rows:
-        if error:
-            print(f"{method:<12} FAILED after {seconds:.0f} s: {error}")  # noqa: T201
-            continue
-        cells = "".join(f"{metrics[key]:>11{fmt}}" for key, _, fmt in COLUMNS)
-        print(f"{method:<12}{cells}{seconds:>10.0f}")  # noqa: T201
+    failed = [(method, seconds, error) for method, seconds, _, error in rows if error]
+    for method, seconds, error in failed:
+        print(f"{method} FAILED after {seconds:.0f} s: {error}")  # noqa: T201
+    table = pd.DataFrame(
+        [
+            {
+                "method": method_label(method),
+                **{header: metrics[key] for key, header in COLUMNS},
+                **{header: int(metrics[key]) for key, header in COLUMNS if key.endswith("_n_queries")},
+                "seconds": round(seconds),
+            }
+            for method, seconds, metrics, error in rows
+            if not error
+        ]
+    )
+    markdown = format_markdown_table(table) if not table.empty else "(no method finished)"
+    print(markdown)  # noqa: T201
+    if args.write_doc:
+        if failed:
+            sys.exit(f"not writing {args.write_doc}: {len(failed)} method(s) failed")
+        write_measured_block(
+            args.write_doc,
+            BLOCK,
+            markdown,
+            command=" ".join(["uv run python benchmarks/bench_bbbc021.py", *sys.argv[1:]]),
+            root=PROJECT_ROOT,
+            details=f"ingestion + crops {upstream_s:.0f} s; seconds: each method's training (or building) "
+            "and evaluation in its own Kedro session",
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Can the default synthetic screen rank representations? Replicate retrieval of four floors and ceilings.
 
-Usage: ``OMP_NUM_THREADS=2 uv run python benchmarks/bench_synthetic_screen.py [--skip-cellprofiler]``.
+Usage: ``OMP_NUM_THREADS=2 uv run python benchmarks/bench_synthetic_screen.py [--env benchmark]
+[--skip-cellprofiler] [--write-doc docs/synthetic.md]``.
 The default screen (conf/base ``synthetic``) is generated in-process, run through standardisation,
 metadata joins and crop extraction as data engineering does, and profiled four ways:
 
@@ -14,13 +15,16 @@ metadata joins and crop extraction as data engineering does, and profiled four w
 Each is aggregated to wells (conf/base ``reporting.aggregation``) and scored by ``evaluate_profiles``
 with conf/base ``reporting.retrieval`` on raw well means (no normalisation), every treated well of every
 split a query. The screen can rank methods when the untrained encoder's NSS top-1 and mAP are well
-below the truth's (<= 0.6x) and CellProfiler sits clearly above the untrained floor.
+below the truth's (<= 0.6x) and CellProfiler sits clearly above the untrained floor. ``--write-doc FILE``
+replaces the block ``<!-- BEGIN rendered: synthetic-profiles -->`` of FILE with both views in one table,
+the command and the commit.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +42,7 @@ from micon.evaluation import (
     normalize_profiles,
     reference_well_profiles,
 )
+from micon.evaluation.report import format_markdown_table
 from micon.imaging.cell_features import CellFeaturesConfig, measure_cell_features
 from micon.imaging.extraction import CropExtractionConfig, extract_crop_table
 from micon.imaging.intensity_statistics import measure_intensity_statistics
@@ -45,6 +50,7 @@ from micon.metadata.joins import join_well_metadata
 from micon.metadata.load_data import join_image_index
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.project_parameters import make_config, parameter
+from micon.render_tables import write_measured_block
 from micon.sources.synthetic import (
     CELL_COUNT_COLUMN,
     SYNTHETIC_PROFILE,
@@ -55,6 +61,7 @@ from micon.training.methods import build_model_config
 from micon.training.runner import build_untrained_checkpoint, embed_crops
 
 SCENARIOS = ("NR", "NSB", "NSS", "NSL")
+BLOCK = "synthetic-profiles"
 
 
 def score(wells: pd.DataFrame, retrieval: RetrievalConfig) -> dict[str, float]:
@@ -75,6 +82,7 @@ def main() -> None:
     parser.add_argument(
         "--env", default="base", help="environment whose screen is drawn (benchmark: full size)"
     )
+    parser.add_argument("--write-doc", type=Path, default=None, help=f"Markdown file with block {BLOCK}")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     np.seterr(all="ignore")
@@ -102,11 +110,12 @@ def main() -> None:
     n_cells = int(screen.well_truth[CELL_COUNT_COLUMN].sum())
     n_active = int(screen.compound_annotations["is_active"].sum())
     n_screened = config.n_compounds + config.n_invalid_compounds
-    print(
-        f"screen: {len(screen.plate_table)} plates, {len(screen.well_table)} wells, "
-        f"{len(screen.image_index)} sites, {n_cells} cells drawn, {len(index)} crops extracted; "
-        f"{n_active} of {n_screened} compounds active ({time.perf_counter() - start:.0f} s)"
+    screen_line = (
+        f"{len(screen.plate_table)} plates, {len(screen.well_table)} wells, "
+        f"{len(screen.image_index)} sites, {n_cells:,} cells drawn, {len(index):,} crops extracted; "
+        f"{n_active} of {n_screened} compounds active"
     )
+    print(f"screen: {screen_line} ({time.perf_counter() - start:.0f} s)")  # noqa: T201
     aggregation = parameter("reporting.aggregation")
     splits = tuple(sorted(set(wells[schema.SPLIT])))
     retrieval = make_config(RetrievalConfig, "reporting.retrieval", splits=splits, null_size=1000)
@@ -146,24 +155,36 @@ def main() -> None:
     mad = make_config(
         NormalizationConfig, "reporting.normalization", steps=["variance_filter", "mad_robustize"]
     )
-    for title, transform in (
-        ("raw well means (no normalisation)", lambda table: table),
+    views = (
+        ("raw", "raw well means (no normalisation)", lambda table: table),
         (
+            "MAD",
             "diagnostic: variant-feature filter + plate DMSO robust MAD",
             lambda t: normalize_profiles(t, mad)[0],
         ),
-    ):
+    )
+    tables = []
+    for view, title, transform in views:
         rows = [{"profile": name, **score(transform(table), retrieval)} for name, table in profiles.items()]
         result = pd.DataFrame(rows).set_index("profile")
-        print(f"\n{title}")
-        print(result.to_string(float_format=lambda v: f"{v:.3f}"))
-        for name in ("untrained", "intensity", "cellprofiler"):
-            if name in result.index:
-                ratio = (
-                    result.loc[name, ["NSS_top1", "NSS_map"]] / result.loc["truth", ["NSS_top1", "NSS_map"]]
-                )
-                print(f"{name} / truth: NSS top-1 {ratio['NSS_top1']:.2f}, NSS mAP {ratio['NSS_map']:.2f}")
-    print(f"total {time.perf_counter() - start:.0f} s")
+        for metric in ("NSS_top1", "NSS_map"):
+            result[f"{metric} / truth"] = result[metric] / result.loc["truth", metric]
+        print(f"\n{title}")  # noqa: T201
+        print(result.to_string(float_format=lambda v: f"{v:.3f}"))  # noqa: T201
+        tables.append(result.reset_index().assign(view=view))
+    seconds = time.perf_counter() - start
+    print(f"total {seconds:.0f} s")  # noqa: T201
+    if args.write_doc:
+        table = pd.concat(tables, ignore_index=True)
+        table = table[["view", *[c for c in table.columns if c != "view"]]]
+        write_measured_block(
+            args.write_doc,
+            BLOCK,
+            format_markdown_table(table),
+            command=" ".join(["uv run python benchmarks/bench_synthetic_screen.py", *sys.argv[1:]]),
+            root=Path(__file__).resolve().parents[1],
+            details=f"screen of `--env {args.env}`, seed {config.seed}: {screen_line}; {seconds:.0f} s",
+        )
 
 
 if __name__ == "__main__":
