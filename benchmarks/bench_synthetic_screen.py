@@ -153,14 +153,16 @@ def main() -> None:
     # contrasts) dominate a raw cosine; per-plate DMSO robust MAD after the variant-feature filter
     # (the first steps of every profiling chain) shows whether the phenotype is in them at all.
     mad = make_config(
-        NormalizationConfig, "reporting.normalization", steps=["variance_filter", "mad_robustize"]
+        NormalizationConfig,
+        "reporting.normalization",
+        chains={"MAD": ["variance_filter", "mad_robustize"]},
     )
     views = (
         ("raw", "raw well means (no normalisation)", lambda table: table),
         (
             "MAD",
             "diagnostic: variant-feature filter + plate DMSO robust MAD",
-            lambda t: normalize_profiles(t, mad)[0],
+            lambda t: normalize_profiles(t, mad, chain="MAD")[0],
         ),
     )
     tables = []
