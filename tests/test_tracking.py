@@ -98,6 +98,8 @@ def test_tracked_run_one_identity_mlflow_pointer_and_loading(tiny_project: Path)
     assert {child.data.tags["micon.method"] for child in children} == set(trained)
     for child in children:
         assert child.data.tags["micon.run_id"] == first
+        seed = child.data.tags["micon.seed"]  # a benchmark's seeds of one method are told apart
+        assert child.info.run_name == f"{child.data.tags['micon.method']} seed {seed}"
         history = client.get_metric_history(child.info.run_id, "train/loss")
         assert len(history) >= 2, child.data.tags["micon.method"]
 

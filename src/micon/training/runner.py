@@ -361,7 +361,8 @@ def train_micon(
         run_id: The id of the Kedro run this training belongs to (``micon.runs``): it names the run
             folder under ``run_dir``. None: the next ``version_<k>`` folder.
         mlflow: The MLflow run of the Kedro run: the training curves go to a child run of it (named
-            ``<method>``, tagged ``micon.run_id`` and ``micon.method``). None: no MLflow.
+            ``<method> seed <seed>``, tagged ``micon.run_id``, ``micon.method`` and ``micon.seed``).
+            None: no MLflow.
 
     Returns:
         The checkpoint ``{"method", "config", "state_dict"}`` (CPU tensors) and the training history: one
@@ -436,7 +437,7 @@ def train_micon(
             *([StepProgress(f"train {method}")] if cfg.enable_progress_bar else []),
             *callbacks,
         ],
-        mlflow=_mlflow_logger(mlflow, run_id=run_id, method=method, folder=folder),
+        mlflow=_mlflow_logger(mlflow, run_id=run_id, method=method, seed=cfg.seed, folder=folder),
     )
     # weights_only: a checkpoint is tensors and plain values; anything else is refused, never executed.
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -460,19 +461,23 @@ def _require_finite_weights(model: torch.nn.Module, *, method: str, step: int) -
 
 
 def _mlflow_logger(
-    parent: MlflowParent | None, *, run_id: str | None, method: str, folder: Path | None
+    parent: MlflowParent | None, *, run_id: str | None, method: str, seed: int, folder: Path | None
 ) -> MLFlowLogger | None:
-    """Return the MLflow logger of ``method``'s training: a child run of ``parent`` (None: no logger)."""
+    """Return the MLflow logger of ``method``'s training: a child run of ``parent`` (None: no logger).
+
+    Named ``<method> seed <seed>`` and tagged ``micon.seed``: a benchmark trains each method under several
+    seeds in one Kedro run, whose child runs must be told apart.
+    """
     if parent is None:
         return None
-    tags = {"mlflow.parentRunId": parent.run_id, "micon.method": method}
+    tags = {"mlflow.parentRunId": parent.run_id, "micon.method": method, "micon.seed": str(seed)}
     if run_id is not None:
         tags["micon.run_id"] = run_id
     if folder is not None:
         tags["micon.run_folder"] = str(folder)
     return MLFlowLogger(
         experiment_name=parent.experiment_name,
-        run_name=method,
+        run_name=f"{method} seed {seed}",
         tracking_uri=parent.tracking_uri,
         tags=tags,
         log_model=False,
