@@ -62,7 +62,26 @@ ALLOWED: dict[str, set[str]] = {
     # It reads a run's manifest (runs) and, to check a block's treatment-model tag, the configured model
     # (project_parameters, the project's reader of conf/ outside a session; the synthetic source's models),
     # and flattens the run's nested --params as MLflow's parameters are (tracking.flatten_params).
-    "render_tables": {"errors", "evaluation", "runs", "project_parameters", "sources", "tracking"},
+    # and names a benchmark's commit (provenance.commit_label) when a benchmark writes its tables.
+    "render_tables": {
+        "errors",
+        "evaluation",
+        "runs",
+        "project_parameters",
+        "provenance",
+        "sources",
+        "tracking",
+    },
+    # Applies the jump environment's designs (selection and split) to JUMP's metadata for docs/jump.md.
+    "render_jump_designs": {
+        "schema",
+        "errors",
+        "evaluation",
+        "metadata",
+        "project_parameters",
+        "render_tables",
+        "sources",
+    },
     # Writes the tuning pipeline's selection into conf/base and its table into the docs.
     "apply_tuning": {"errors", "evaluation", "render_tables", "training"},
     # A run's identity and manifests (the Kedro glue loads a run's outputs: micon.session).
