@@ -33,7 +33,7 @@ from micon.errors import InvalidConfigError
 from micon.evaluation.report import format_markdown_table
 from micon.metadata.splits import SplitConfig, assign_splits
 from micon.project_parameters import load_parameters
-from micon.render_tables import replace_block
+from micon.render_tables import render_blocks
 from micon.sources.jump import JumpSelectionConfig, select_screen
 
 __all__ = ["BLOCKS", "cost_table", "design_table", "main"]
@@ -157,20 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--field-dir", type=Path, default=DEFAULT_FIELD_DIR)
     parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale; write nothing")
     args = parser.parse_args(argv)
-    bodies = render_bodies(args.metadata_dir, args.field_dir)
-    stale = []
-    for path in args.files:
-        old = Path(path).read_text()
-        new = old
-        for block, body in bodies.items():
-            new = replace_block(new, block, body)
-        if old != new:
-            stale.append(path)
-            if not args.check:
-                Path(path).write_text(new)
-    verb = "stale" if args.check else "rendered"
-    print(f"{verb}: {', '.join(stale) or 'none'}")  # noqa: T201 - a command-line tool's result
-    return 1 if args.check and stale else 0
+    return render_blocks(args.files, render_bodies(args.metadata_dir, args.field_dir), check=args.check)
 
 
 if __name__ == "__main__":

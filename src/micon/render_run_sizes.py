@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 
 from micon.evaluation.report import format_markdown_table
 from micon.pipelines.compositions import BENCHMARK, COMPOSITIONS, DEFAULT
 from micon.project_parameters import load_parameters
-from micon.render_tables import replace_block
+from micon.render_tables import render_blocks
 
 __all__ = ["BLOCK", "main", "run_sizes"]
 
@@ -101,18 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", default=["docs/synthetic.md"])
     parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale; write nothing")
     args = parser.parse_args(argv)
-    body = render_body()
-    stale = []
-    for path in args.files:
-        old = Path(path).read_text()
-        new = replace_block(old, BLOCK, body)
-        if old != new:
-            stale.append(path)
-            if not args.check:
-                Path(path).write_text(new)
-    verb = "stale" if args.check else "rendered"
-    print(f"{verb}: {', '.join(stale) or 'none'}")  # noqa: T201 - a command-line tool's result
-    return 1 if args.check and stale else 0
+    return render_blocks(args.files, {BLOCK: render_body()}, check=args.check)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -486,6 +486,30 @@ def replace_block(text: str, name: str, body: str) -> str:
             f"no block '<!-- BEGIN rendered: {name} -->' ... '<!-- END rendered: {name} -->'"
         )
     return new
+
+
+def render_blocks(files: Sequence[str | Path], bodies: Mapping[str, str], *, check: bool) -> int:
+    """Replace each named block of each Markdown file by its body, or with ``check`` only report stale files.
+
+    Prints the files rendered (or stale) and returns the exit status of a render command: 1 when
+    ``check`` finds a stale file, else 0.
+
+    Raises:
+        InvalidInputError: A file lacks one of the blocks.
+    """
+    stale = []
+    for path in files:
+        old = Path(path).read_text()
+        new = old
+        for name, body in bodies.items():
+            new = replace_block(new, name, body)
+        if old != new:
+            stale.append(str(path))
+            if not check:
+                Path(path).write_text(new)
+    verb = "stale" if check else "rendered"
+    print(f"{verb}: {', '.join(stale) or 'none'}")  # noqa: T201 - a command-line tool's result
+    return 1 if check and stale else 0
 
 
 def write_measured_block(
