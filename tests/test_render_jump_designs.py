@@ -7,7 +7,7 @@ import pytest
 
 from micon import schema
 from micon.errors import InvalidConfigError
-from micon.render_jump_designs import BLOCKS, cost_table, design_table, main
+from micon.render_jump_designs import BLOCKS, cost_table, design_counts, design_table, main
 from tests.kedro_project import PROJECT_ROOT
 from tests.shared_data import require_shared
 
@@ -64,7 +64,8 @@ def _design(sites_per_well: int | None = 2) -> dict:
 
 
 def test_design_table_counts_what_the_selection_keeps_and_the_split_holds_out():
-    row = design_table(_metadata(), {"small": _design()}).iloc[0]
+    designs = {"small": _design()}
+    row = design_table(design_counts(_metadata(), designs), designs).iloc[0]
     assert (row["plates"], row["batches"], row["sources"]) == (6, 6, 2)  # the POSCON8 plate is not kept
     assert (row["wells"], row["DMSO wells"], row["treated compounds"]) == (30, 12, 3)
     assert row["test batches"] == 2 and row["held-out sources"] == "none"
@@ -73,7 +74,8 @@ def test_design_table_counts_what_the_selection_keeps_and_the_split_holds_out():
 
 
 def test_cost_table_counts_images_bytes_and_requests():
-    row = cost_table(_metadata(), {"small": _design(sites_per_well=2)}, bytes_per_tiff=1e9).iloc[0]
+    counts = design_counts(_metadata(), {"small": _design(sites_per_well=2)})
+    row = cost_table(counts, bytes_per_tiff=1e9).iloc[0]
     # 30 wells x 2 sites x 5 channels; per plate one load_data table and 5 illumination files
     assert row["images"] == "300" and row["read (GB)"] == "300"
     assert row["GET requests"] == f"{300 + 6 * 6}"
@@ -81,7 +83,7 @@ def test_cost_table_counts_images_bytes_and_requests():
 
 def test_a_design_keeping_every_site_is_refused():
     with pytest.raises(InvalidConfigError, match="sites_per_well"):
-        design_table(_metadata(), {"all": _design(sites_per_well=None)})
+        design_counts(_metadata(), {"all": _design(sites_per_well=None)})
 
 
 def test_docs_jump_blocks_are_up_to_date(monkeypatch):

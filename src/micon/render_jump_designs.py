@@ -36,7 +36,7 @@ from micon.project_parameters import load_parameters
 from micon.render_tables import render_blocks
 from micon.sources.jump import JumpSelectionConfig, select_screen
 
-__all__ = ["BLOCKS", "cost_table", "design_table", "main"]
+__all__ = ["BLOCKS", "cost_table", "design_counts", "design_table", "main"]
 
 COMMAND = "uv run python -m micon.render_jump_designs"
 BLOCKS = ("jump-designs", "jump-costs")
@@ -81,38 +81,41 @@ def _design_counts(metadata: Mapping[str, pd.DataFrame], design: Mapping) -> dic
     }
 
 
-def design_table(metadata: Mapping[str, pd.DataFrame], designs: Mapping[str, Mapping]) -> pd.DataFrame:
+def design_counts(
+    metadata: Mapping[str, pd.DataFrame], designs: Mapping[str, Mapping]
+) -> dict[str, dict[str, object]]:
+    """Return, per design name, what the design keeps and holds out (selection and split run once)."""
+    return {name: _design_counts(metadata, design) for name, design in designs.items()}
+
+
+def design_table(counts: Mapping[str, Mapping], designs: Mapping[str, Mapping]) -> pd.DataFrame:
     """Return one row per design: its plate types and what it keeps, splits and evaluates."""
-    rows = []
-    for name, design in designs.items():
-        counts = _design_counts(metadata, design)
-        rows.append(
+    return pd.DataFrame(
+        [
             {
                 "design": name,
                 "plate types": ", ".join(design["selection"]["plate_types"]),
-                **{k: v for k, v in counts.items() if k not in ("sites", "sites per well")},
+                **{k: v for k, v in counts[name].items() if k not in ("sites", "sites per well")},
                 "evaluated splits": ", ".join(design["retrieval_splits"]),
             }
-        )
-    return pd.DataFrame(rows)
+            for name, design in designs.items()
+        ]
+    )
 
 
-def cost_table(
-    metadata: Mapping[str, pd.DataFrame], designs: Mapping[str, Mapping], bytes_per_tiff: float
-) -> pd.DataFrame:
+def cost_table(counts: Mapping[str, Mapping], bytes_per_tiff: float) -> pd.DataFrame:
     """Return one row per design: sites, images, bytes read and GET requests."""
     rows = []
-    for name, design in designs.items():
-        counts = _design_counts(metadata, design)
-        images = counts["sites"] * CHANNELS_PER_SITE
+    for name, design in counts.items():
+        images = design["sites"] * CHANNELS_PER_SITE
         rows.append(
             {
                 "design": name,
-                "sites per well": counts["sites per well"],
-                "sites": f"{counts['sites']:,}",
+                "sites per well": design["sites per well"],
+                "sites": f"{design['sites']:,}",
                 "images": f"{images:,}",
                 "read (GB)": f"{images * bytes_per_tiff / 1e9:,.0f}",
-                "GET requests": f"{images + counts['plates'] * FILES_PER_PLATE:,}",
+                "GET requests": f"{images + design['plates'] * FILES_PER_PLATE:,}",
             }
         )
     return pd.DataFrame(rows)
@@ -135,14 +138,14 @@ def _bytes_per_tiff(field_dir: Path) -> float:
 
 def render_bodies(metadata_dir: Path, field_dir: Path) -> dict[str, str]:
     """Return the body of each block: its table and a line naming the inputs and this command."""
-    metadata = _read_metadata(metadata_dir)
     designs = load_parameters("jump")["jump"]["designs"]
+    counts = design_counts(_read_metadata(metadata_dir), designs)
     bytes_per_tiff = _bytes_per_tiff(field_dir)
     source = f"the JUMP metadata ({', '.join(METADATA_FILES)}) and the designs of conf/jump"
     return {
-        "jump-designs": format_markdown_table(design_table(metadata, designs))
+        "jump-designs": format_markdown_table(design_table(counts, designs))
         + f"\n<sub>Rendered by `{COMMAND}` from {source}.</sub>\n",
-        "jump-costs": format_markdown_table(cost_table(metadata, designs, bytes_per_tiff))
+        "jump-costs": format_markdown_table(cost_table(counts, bytes_per_tiff))
         + f"\n<sub>Rendered by `{COMMAND}` from {source}; {bytes_per_tiff / 1e6:.2f} MB per TIFF, the mean "
         f"of the 5 Cell Painting channel TIFFs (LZW, 1080 x 1080 uint16) of the real cpg0016 field "
         f"`{field_dir.parent.parent.name}`; other microscopes write other sizes.</sub>\n",
