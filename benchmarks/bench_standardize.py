@@ -161,8 +161,9 @@ def main() -> int:
             tables,
             command=" ".join(["uv run python benchmarks/bench_standardize.py", *sys.argv[1:]]),
             root=Path(__file__).resolve().parents[1],
-            details=f"{len(compounds):,} compounds from the {name.split(' /')[0]}; parallel results "
-            f"identical to serial: {first == second}",
+            details=f"{len(compounds):,} compounds of "
+            + ("the synthetic screen" if args.synthetic else f"JUMP's {COMPOUND_TABLE.as_posix()}")
+            + f"; parallel results identical to serial: {first == second}",
         )
     return 0
 
